@@ -1,0 +1,41 @@
+package dev.moemesh.core.cli;
+
+import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.checkpoint.RandomCheckpoint;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code mesh make-model}: writes a random-weight checkpoint in Hugging Face's layout. */
+@Command(name = "make-model", mixinStandardHelpOptions = true,
+        description = "Write a checkpoint with random weights (sharded safetensors, config.json, tokenizer).")
+final class MakeModelCommand implements Callable<Integer> {
+
+    @Option(names = "--preset", required = true, description = "tiny-v3, tiny-v2lite or bench")
+    String preset;
+
+    @Option(names = "--out", required = true, description = "directory to write")
+    Path out;
+
+    @Option(names = "--seed", defaultValue = "1", description = "weight seed (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--fp8", description = "store linear weights as FP8 E4M3 with 128x128 block scales, as the V3 release")
+    boolean fp8;
+
+    @Override
+    public Integer call() throws Exception {
+        Preset p = Preset.fromCli(preset);
+        if (Files.exists(out.resolve("config.json"))) {
+            throw new IllegalArgumentException(out + " already holds a model (config.json); choose another --out");
+        }
+        long start = System.nanoTime();
+        RandomCheckpoint.write(out, p, seed, fp8);
+        System.out.printf("wrote %s%s to %s in %.1f s%n", p.cliName(), fp8 ? " (fp8)" : "", out,
+                (System.nanoTime() - start) / 1e9);
+        return 0;
+    }
+}

@@ -1,0 +1,48 @@
+package dev.moemesh.core.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code mesh} command line: generate, make-model, bench, demo. */
+@Command(name = "mesh", mixinStandardHelpOptions = true, version = "mesh 0.1.0",
+        description = "An inference mesh for DeepSeek-style Mixture-of-Experts models.",
+        subcommands = {GenerateCommand.class, MakeModelCommand.class, BenchCommand.class, DemoCommand.class})
+public final class MeshCli implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns its exit code; errors are one line on stderr, never a stack trace. */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new MeshCli());
+        cli.setParameterExceptionHandler((e, a) -> {
+            System.err.println("error: " + e.getMessage() + " (see: mesh " + commandName(e.getCommandLine()) + " --help)");
+            return 2;
+        });
+        cli.setExecutionExceptionHandler((e, c, parsed) -> {
+            System.err.println("error: " + describe(e));
+            if (Boolean.getBoolean("moemesh.trace")) e.printStackTrace();
+            return 1;
+        });
+        return cli.execute(args);
+    }
+
+    private static String commandName(CommandLine c) {
+        return c.getCommandName().equals("mesh") ? "" : c.getCommandName();
+    }
+
+    static String describe(Throwable e) {
+        String message = e.getMessage();
+        if (message == null || message.isBlank()) message = e.getClass().getSimpleName();
+        return message.replace('\n', ' ');
+    }
+}

@@ -1,0 +1,41 @@
+package dev.moemesh.core.engine;
+
+/**
+ * Sizes of the continuous-batching engine.
+ *
+ * @param maxBatchTokens token rows one step may hold (decode rows plus prefill chunks)
+ * @param prefillChunk   most prompt tokens of one sequence in one step, so a long prompt never stalls decoding
+ * @param maxSequences   sequences running at once; more wait
+ * @param kvBlockTokens  tokens per KV cache block
+ * @param kvBlocks       blocks in the KV cache pool
+ */
+public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks) {
+
+    public EngineOptions {
+        if (maxBatchTokens < 1 || prefillChunk < 1 || maxSequences < 1 || kvBlockTokens < 1 || kvBlocks < 1) {
+            throw new IllegalArgumentException("engine sizes must be positive: " + maxBatchTokens + ", " + prefillChunk
+                    + ", " + maxSequences + ", " + kvBlockTokens + ", " + kvBlocks);
+        }
+        if (maxSequences > maxBatchTokens) {
+            throw new IllegalArgumentException("max sequences (" + maxSequences + ") cannot exceed max batch tokens ("
+                    + maxBatchTokens + "): every running sequence needs a row per step");
+        }
+    }
+
+    /** 512-token steps, 256-token prefill chunks, 64 sequences, a KV pool of 32768 tokens. */
+    public static EngineOptions defaults() {
+        return new EngineOptions(512, 256, 64, 16, 2048);
+    }
+
+    public EngineOptions withPrefillChunk(int tokens) {
+        return new EngineOptions(maxBatchTokens, tokens, maxSequences, kvBlockTokens, kvBlocks);
+    }
+
+    public EngineOptions withKvBlocks(int blocks) {
+        return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, blocks);
+    }
+
+    public EngineOptions withMaxBatchTokens(int tokens) {
+        return new EngineOptions(tokens, Math.min(prefillChunk, tokens), Math.min(maxSequences, tokens), kvBlockTokens, kvBlocks);
+    }
+}

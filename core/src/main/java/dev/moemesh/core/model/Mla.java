@@ -1,0 +1,192 @@
+package dev.moemesh.core.model;
+
+import dev.moemesh.core.tensor.Matrix;
+import dev.moemesh.core.tensor.Parallel;
+import dev.moemesh.core.tensor.Vectors;
+
+import java.util.Arrays;
+
+/**
+ * Multi-head latent attention (DeepSeek-V2/V3), in the absorbed form used for serving.
+ *
+ * <p>Keys and values are never materialised: the cache holds the normalised latent {@code c_kv} and the
+ * rotated rope key; the query's no-rope part is projected into latent space with {@code W_UK} of each head,
+ * scores are taken against the latents, and the attention-weighted latent is projected out with {@code W_UV}.
+ */
+public final class Mla {
+    private final ModelConfig config;
+    private final Matrix wq;       // (heads * qk_head_dim, hidden), when q_lora_rank = 0
+    private final Matrix wqA;      // (q_lora_rank, hidden)
+    private final RmsNorm qNorm;   // (q_lora_rank)
+    private final Matrix wqB;      // (heads * qk_head_dim, q_lora_rank)
+    private final Matrix wkvA;     // (kv_lora_rank + qk_rope_head_dim, hidden)
+    private final RmsNorm kvNorm;  // (kv_lora_rank)
+    private final Matrix wkvB;     // (heads * (qk_nope_head_dim + v_head_dim), kv_lora_rank)
+    private final Matrix[] wUkT;   // per head (kv_lora_rank, qk_nope_head_dim): W_UK transposed, for absorbing q
+    private final Matrix[] wUv;    // per head (v_head_dim, kv_lora_rank)
+    private final Matrix wo;       // (hidden, heads * v_head_dim)
+
+    private Mla(ModelConfig config, Matrix wq, Matrix wqA, RmsNorm qNorm, Matrix wqB, Matrix wkvA, RmsNorm kvNorm,
+                Matrix wkvB, Matrix wo) {
+        this.config = config;
+        this.wq = wq;
+        this.wqA = wqA;
+        this.qNorm = qNorm;
+        this.wqB = wqB;
+        this.wkvA = wkvA;
+        this.kvNorm = kvNorm;
+        this.wkvB = wkvB;
+        this.wo = wo;
+        int heads = config.numHeads();
+        int nope = config.qkNopeHeadDim();
+        int v = config.vHeadDim();
+        wUkT = new Matrix[heads];
+        wUv = new Matrix[heads];
+        for (int h = 0; h < heads; h++) {
+            wUkT[h] = wkvB.sliceRows(h * (nope + v), nope).transpose();
+            wUv[h] = wkvB.sliceRows(h * (nope + v) + nope, v);
+        }
+    }
+
+    public static Mla load(WeightReader r, String prefix, ModelConfig c) {
+        int hidden = c.hiddenSize();
+        int qOut = c.numHeads() * c.qkHeadDim();
+        float eps = (float) c.rmsNormEps();
+        Matrix wq = null, wqA = null, wqB = null;
+        RmsNorm qNorm = null;
+        if (c.qLoraRank() == 0) {
+            wq = r.matrix(prefix + "q_proj.weight", qOut, hidden);
+        } else {
+            wqA = r.matrix(prefix + "q_a_proj.weight", c.qLoraRank(), hidden);
+            qNorm = new RmsNorm(r.vector(prefix + "q_a_layernorm.weight", c.qLoraRank()), eps);
+            wqB = r.matrix(prefix + "q_b_proj.weight", qOut, c.qLoraRank());
+        }
+        return new Mla(c, wq, wqA, qNorm, wqB,
+                r.matrix(prefix + "kv_a_proj_with_mqa.weight", c.kvLoraRank() + c.qkRopeHeadDim(), hidden),
+                new RmsNorm(r.vector(prefix + "kv_a_layernorm.weight", c.kvLoraRank()), eps),
+                r.matrix(prefix + "kv_b_proj.weight", c.numHeads() * (c.qkNopeHeadDim() + c.vHeadDim()), c.kvLoraRank()),
+                r.matrix(prefix + "o_proj.weight", hidden, c.numHeads() * c.vHeadDim()));
+    }
+
+    /** {@code kv_b_proj}: the up-projection from latent to per-head keys and values (the naive form's weights). */
+    public Matrix kvUpProjection() {
+        return wkvB;
+    }
+
+    /**
+     * Attention for the rows of one step: appends each row's latent and rope key to its sequence's cache at the
+     * row's position, then lets each row attend to positions {@code 0..pos} of its own sequence.
+     *
+     * @param x   normalised hidden states, (rows, hidden)
+     * @param out attention output after {@code o_proj}, (rows, hidden)
+     */
+    public void forward(StepRows step, float[] x, float[] out, LatentKvCache cache, int layer, Workspace ws) {
+        int rows = step.count();
+        int heads = config.numHeads();
+        int qkHead = config.qkHeadDim();
+        int nope = config.qkNopeHeadDim();
+        int ropeDim = config.qkRopeHeadDim();
+        int kvLora = config.kvLoraRank();
+        int width = kvLora + ropeDim;
+
+        float[] q = ws.buffer(Workspace.Slot.Q, rows * heads * qkHead);
+        if (wq != null) {
+            wq.multiply(x, rows, q);
+        } else {
+            float[] qLatent = ws.buffer(Workspace.Slot.Q_LATENT, rows * config.qLoraRank());
+            wqA.multiply(x, rows, qLatent);
+            qNorm.apply(qLatent, rows, qLatent);
+            wqB.multiply(qLatent, rows, q);
+        }
+        float[] kv = ws.buffer(Workspace.Slot.KV, rows * width);
+        wkvA.multiply(x, rows, kv);
+        kvNorm.apply(kv, rows, width, kv, width);
+
+        float[] entries = cache.layer(layer);
+        for (int r = 0; r < rows; r++) {
+            RotaryEmbedding.rotate(kv, r * width + kvLora, step.cos(), step.sin(), r * (ropeDim / 2), ropeDim / 2);
+            System.arraycopy(kv, r * width, entries, cache.offset(step.sequence(r), step.position(r)), width);
+            for (int h = 0; h < heads; h++) {
+                RotaryEmbedding.rotate(q, (r * heads + h) * qkHead + nope, step.cos(), step.sin(),
+                        r * (ropeDim / 2), ropeDim / 2);
+            }
+        }
+
+        int v = config.vHeadDim();
+        float[] attn = ws.buffer(Workspace.Slot.ATTN, rows * heads * v);
+        float scale = step.softmaxScale();
+        Parallel.forRange(rows * heads, 1, (from, to) -> {
+            AttentionScratch s = AttentionScratch.get(kvLora, nope, v, step.maxPosition() + 1);
+            for (int item = from; item < to; item++) {
+                attendOne(item / heads, item % heads, step, q, entries, cache, scale, s, attn);
+            }
+        });
+        wo.multiply(attn, rows, out);
+    }
+
+    private void attendOne(int r, int h, StepRows step, float[] q, float[] entries, LatentKvCache cache, float scale,
+                           AttentionScratch s, float[] attn) {
+        int heads = config.numHeads();
+        int qkHead = config.qkHeadDim();
+        int nope = config.qkNopeHeadDim();
+        int ropeDim = config.qkRopeHeadDim();
+        int kvLora = config.kvLoraRank();
+        int v = config.vHeadDim();
+        int q0 = (r * heads + h) * qkHead;
+
+        System.arraycopy(q, q0, s.qNope, 0, nope);
+        wUkT[h].multiply(s.qNope, 1, s.qLatent);
+
+        LatentKvCache.Sequence seq = step.sequence(r);
+        int length = step.position(r) + 1;
+        float max = Float.NEGATIVE_INFINITY;
+        for (int t = 0; t < length; t++) {
+            int e = cache.offset(seq, t);
+            float score = (Vectors.dot(s.qLatent, 0, entries, e, kvLora)
+                    + Vectors.dot(q, q0 + nope, entries, e + kvLora, ropeDim)) * scale;
+            s.scores[t] = score;
+            max = Math.max(max, score);
+        }
+        float sum = 0f;
+        for (int t = 0; t < length; t++) {
+            float p = (float) Math.exp(s.scores[t] - max);
+            s.scores[t] = p;
+            sum += p;
+        }
+        Arrays.fill(s.outLatent, 0f);
+        for (int t = 0; t < length; t++) {
+            Vectors.axpy(s.scores[t] / sum, entries, cache.offset(seq, t), s.outLatent, 0, kvLora);
+        }
+        wUv[h].multiply(s.outLatent, 1, s.headOut);
+        System.arraycopy(s.headOut, 0, attn, (r * heads + h) * v, v);
+    }
+
+    /** Per-thread buffers for one (row, head) of attention. */
+    private static final class AttentionScratch {
+        private static final ThreadLocal<AttentionScratch> LOCAL = new ThreadLocal<>();
+        final float[] qNope;
+        final float[] qLatent;
+        final float[] outLatent;
+        final float[] headOut;
+        float[] scores;
+
+        private AttentionScratch(int kvLora, int nope, int v, int positions) {
+            qNope = new float[nope];
+            qLatent = new float[kvLora];
+            outLatent = new float[kvLora];
+            headOut = new float[v];
+            scores = new float[positions];
+        }
+
+        static AttentionScratch get(int kvLora, int nope, int v, int positions) {
+            AttentionScratch s = LOCAL.get();
+            if (s == null || s.qLatent.length != kvLora || s.qNope.length != nope || s.headOut.length != v) {
+                s = new AttentionScratch(kvLora, nope, v, Math.max(positions, 256));
+                LOCAL.set(s);
+            } else if (s.scores.length < positions) {
+                s.scores = new float[Math.max(positions, s.scores.length * 2)];
+            }
+            return s;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package dev.moemesh.core.model;
+
+import dev.moemesh.core.moe.Dispatcher;
+import dev.moemesh.core.moe.ExpertBackend;
+import dev.moemesh.core.moe.Gate;
+import dev.moemesh.core.moe.RoutedBatch;
+import dev.moemesh.core.moe.Routing;
+
+/**
+ * DeepSeek's MoE feed-forward: route, dispatch the token rows to the routed experts, run the shared experts
+ * meanwhile, combine. {@code y = Σ_e w_e · E_e(x) + shared(x)}.
+ */
+public final class MoeFeedForward implements FeedForward {
+    private final int layer;
+    private final ModelConfig config;
+    private final Gate gate;
+    private final SwiGluMlp shared; // null when the model has no shared experts
+    private ExpertBackend experts;
+
+    public MoeFeedForward(int layer, ModelConfig config, Gate gate, SwiGluMlp shared, ExpertBackend experts) {
+        this.layer = layer;
+        this.config = config;
+        this.gate = gate;
+        this.shared = shared;
+        this.experts = experts;
+    }
+
+    public static MoeFeedForward load(WeightReader r, String prefix, int layer, ModelConfig c, ExpertBackend experts) {
+        float[] bias = c.topkMethod().equals("noaux_tc")
+                ? r.vector(prefix + "gate.e_score_correction_bias", c.nRoutedExperts()) : null;
+        Gate gate = new Gate(c, r.f32Matrix(prefix + "gate.weight", c.nRoutedExperts(), c.hiddenSize()), bias);
+        SwiGluMlp shared = c.nSharedExperts() == 0 ? null
+                : SwiGluMlp.load(r, prefix + "shared_experts.", c.hiddenSize(), c.moeIntermediateSize() * c.nSharedExperts());
+        return new MoeFeedForward(layer, c, gate, shared, experts);
+    }
+
+    public int layer() {
+        return layer;
+    }
+
+    public Gate gate() {
+        return gate;
+    }
+
+    void useExperts(ExpertBackend backend) {
+        this.experts = backend;
+    }
+
+    @Override
+    public void apply(float[] x, int rows, float[] out, Workspace ws) {
+        int hidden = config.hiddenSize();
+        Routing routing = gate.route(x, rows, ws.buffer(Workspace.Slot.LOGITS_IN, rows * config.nRoutedExperts()));
+        RoutedBatch batch = Dispatcher.dispatch(layer, x, hidden, routing, config.nRoutedExperts());
+        experts.run(batch);
+        Dispatcher.combine(batch, routing, out);
+        if (shared != null) {
+            float[] s = ws.buffer(Workspace.Slot.SHARED, rows * hidden);
+            shared.apply(x, rows, s, ws);
+            for (int i = 0; i < rows * hidden; i++) out[i] += s[i];
+        }
+    }
+}

@@ -1,0 +1,27 @@
+package dev.moemesh.core.model;
+
+import dev.moemesh.core.tensor.Vectors;
+
+/** Root-mean-square layer norm: {@code x / sqrt(mean(x²) + eps) · weight}, in fp32. */
+public record RmsNorm(float[] weight, float eps) { // weight: (dim)
+
+    public int dim() {
+        return weight.length;
+    }
+
+    /** Normalises {@code rows} rows of {@code x} (row stride = {@code stride}, starting at column 0) into {@code out}. */
+    public void apply(float[] x, int rows, int stride, float[] out, int outStride) {
+        int dim = weight.length;
+        for (int r = 0; r < rows; r++) {
+            int xi = r * stride;
+            int oi = r * outStride;
+            float meanSquare = Vectors.dot(x, xi, x, xi, dim) / dim;
+            float scale = (float) (1.0 / Math.sqrt(meanSquare + eps));
+            for (int i = 0; i < dim; i++) out[oi + i] = x[xi + i] * scale * weight[i];
+        }
+    }
+
+    public void apply(float[] x, int rows, float[] out) {
+        apply(x, rows, weight.length, out, weight.length);
+    }
+}

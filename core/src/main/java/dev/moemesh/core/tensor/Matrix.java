@@ -1,0 +1,38 @@
+package dev.moemesh.core.tensor;
+
+/**
+ * A weight matrix {@code W} of shape (rows, cols) applied to a batch of activation rows: {@code y = x · Wᵀ}.
+ *
+ * <p>Every implementation computes each output element with one fixed sequence of operations, whatever the
+ * batch size, the row's place in the batch or the thread that runs it: a sequence's tokens never depend on
+ * what else is in the batch.
+ */
+public sealed interface Matrix permits Bf16Matrix, F32Matrix {
+
+    int rows();
+
+    int cols();
+
+    /** {@code y[r * rows() + n] = Σ_k W[n][k] · x[r * cols() + k]} for every r in {@code [0, batch)}. */
+    void multiply(float[] x, int batch, float[] y);
+
+    /** Row {@code n} of W as floats into {@code out[offset ..]}. */
+    void row(int n, float[] out, int offset);
+
+    /** Rows {@code [from, from + count)} as a matrix of their own (a copy). */
+    Matrix sliceRows(int from, int count);
+
+    /** Wᵀ, in the same storage type (a copy). */
+    Matrix transpose();
+
+    default float get(int n, int k) {
+        float[] r = new float[cols()];
+        row(n, r, 0);
+        return r[k];
+    }
+
+    /** How many output rows one parallel chunk should hold so a chunk is worth handing to another core. */
+    static int grain(int cols, int batch) {
+        return Math.max(1, 65_536 / Math.max(1, cols * batch));
+    }
+}

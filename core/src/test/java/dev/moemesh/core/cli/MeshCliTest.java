@@ -1,0 +1,132 @@
+package dev.moemesh.core.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.engine.EngineOptions;
+import dev.moemesh.core.engine.GenerationRequest;
+import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.TestModels;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MeshCliTest {
+
+    /** What one run of the command line printed, and its exit code. */
+    record Run(int code, String out, String err) {
+        String lastLine() {
+            String[] lines = out.strip().split("\n");
+            return lines[lines.length - 1];
+        }
+    }
+
+    static synchronized Run run(String... args) {
+        PrintStream out = System.out, err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int code = MeshCli.run(args);
+            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void generateJsonCarriesTheEngineTokensTextAndTimings() throws IOException {
+        Path dir = TestModels.tiny(Preset.TINY_V3);
+        Run r = run("generate", "--model", dir.toString(), "--prompt-ids", "0,17,42", "--max-tokens", "12",
+                "--temperature", "0", "--ignore-eos", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode json = new ObjectMapper().readTree(r.lastLine());
+        int[] expected = new LocalEngine(Model.load(dir, 0), EngineOptions.defaults()).generate(List.of(
+                new GenerationRequest("x", new int[] {0, 17, 42}, new SamplingParams(12, 0f, 0, 1f, 0, null, true))))
+                .get(0).tokenIds();
+        assertEquals(expected.length, json.get("token_ids").size());
+        for (int i = 0; i < expected.length; i++) assertEquals(expected[i], json.get("token_ids").get(i).asInt());
+        assertTrue(json.has("text"));
+        assertTrue(json.get("prefill_tokens_per_s").asDouble() > 0);
+        assertTrue(json.get("decode_tokens_per_s").asDouble() > 0);
+        assertEquals("length", json.get("finish_reason").asText());
+    }
+
+    @Test
+    void textPromptIsTokenizedWithTheCheckpointsTokenizer() throws IOException {
+        Path dir = TestModels.tiny(Preset.TINY_V2LITE);
+        Run r = run("generate", "--model", dir.toString(), "--prompt", "Hello mesh", "--max-tokens", "4", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode json = new ObjectMapper().readTree(r.lastLine());
+        assertTrue(json.get("prompt_tokens").asInt() >= 2, "BOS plus the text");
+    }
+
+    @Test
+    void badArgumentsGiveOneLineAndExitCode2() {
+        Run r = run("generate", "--model");
+        assertEquals(2, r.code());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().startsWith("error: "), r.err());
+    }
+
+    @Test
+    void missingModelAndBadCheckpointGiveOneLineAndExitCode1(@TempDir Path tmp) throws IOException {
+        Run missing = run("generate", "--model", tmp.resolve("nope").toString(), "--prompt-ids", "1");
+        assertEquals(1, missing.code());
+        assertTrue(missing.err().contains("does not exist"), missing.err());
+
+        Path broken = tmp.resolve("broken");
+        Files.createDirectories(broken);
+        Path source = TestModels.tiny(Preset.TINY_V3);
+        try (var files = Files.list(source)) {
+            for (Path f : files.toList()) Files.copy(f, broken.resolve(f.getFileName()));
+        }
+        Path shard;
+        try (var files = Files.list(broken)) {
+            shard = files.filter(f -> f.toString().endsWith(".safetensors")).findFirst().orElseThrow();
+        }
+        byte[] bytes = Files.readAllBytes(shard);
+        Files.write(shard, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        Run truncated = run("generate", "--model", broken.toString(), "--prompt-ids", "1");
+        assertEquals(1, truncated.code());
+        assertEquals(1, truncated.err().strip().lines().count(), truncated.err());
+        assertTrue(truncated.err().contains(shard.getFileName().toString()), truncated.err());
+        assertFalse(truncated.err().contains("\tat "), "no stack trace");
+    }
+
+    @Test
+    void outOfVocabularyPromptIsRefused() {
+        Run r = run("generate", "--model", TestModels.tiny(Preset.TINY_V3).toString(), "--prompt-ids", "5,100000");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("100000"), r.err());
+    }
+
+    @Test
+    void makeModelWritesALoadableShardedCheckpoint(@TempDir Path tmp) {
+        Path out = tmp.resolve("m");
+        Run r = run("make-model", "--preset", "tiny-v2lite", "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.exists(out.resolve("config.json")));
+        assertTrue(Files.exists(out.resolve("tokenizer.json")));
+        assertTrue(Files.exists(out.resolve("model.safetensors.index.json")), "written as shards with an index");
+        Run again = run("make-model", "--preset", "tiny-v2lite", "--out", out.toString());
+        assertEquals(1, again.code());
+        Run unknown = run("make-model", "--preset", "huge", "--out", tmp.resolve("x").toString());
+        assertEquals(1, unknown.code());
+        assertTrue(unknown.err().contains("unknown preset"), unknown.err());
+    }
+}

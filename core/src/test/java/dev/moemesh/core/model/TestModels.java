@@ -1,0 +1,33 @@
+package dev.moemesh.core.model;
+
+import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.checkpoint.RandomCheckpoint;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Tiny checkpoints written once per test JVM into a temporary directory, shared by the tests that only read them. */
+public final class TestModels {
+    private static final ConcurrentHashMap<String, Path> WRITTEN = new ConcurrentHashMap<>();
+
+    private TestModels() {}
+
+    public static Path tiny(Preset preset) {
+        return tiny(preset, false);
+    }
+
+    public static Path tiny(Preset preset, boolean fp8) {
+        return WRITTEN.computeIfAbsent(preset.cliName() + (fp8 ? "-fp8" : ""), key -> {
+            try {
+                Path dir = Files.createTempDirectory("moemesh-" + key);
+                RandomCheckpoint.write(dir, preset, 1, fp8);
+                return dir;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+}
