@@ -73,6 +73,11 @@ public final class Mla {
         return wkvB;
     }
 
+    /** {@code o_proj}. */
+    public Matrix outputProjection() {
+        return wo;
+    }
+
     /**
      * Attention for the rows of one step: appends each row's latent and rope key to its sequence's cache at the
      * row's position, then lets each row attend to positions {@code 0..pos} of its own sequence.
@@ -113,78 +118,75 @@ public final class Mla {
         }
 
         int v = config.vHeadDim();
-        float[] attn = ws.buffer(Workspace.Slot.ATTN, rows * heads * v);
+        // absorb W_UK into the queries head by head, all rows at once: (heads, rows, kv_lora)
+        float[] qNope = ws.buffer(Workspace.Slot.Q_HEAD, rows * nope);
+        float[] qLatent = ws.buffer(Workspace.Slot.Q_ABSORBED, heads * rows * kvLora);
+        float[] headLatent = ws.buffer(Workspace.Slot.Q_ABSORBED_HEAD, rows * kvLora);
+        for (int h = 0; h < heads; h++) {
+            for (int r = 0; r < rows; r++) System.arraycopy(q, (r * heads + h) * qkHead, qNope, r * nope, nope);
+            wUkT[h].multiply(qNope, rows, headLatent);
+            System.arraycopy(headLatent, 0, qLatent, h * rows * kvLora, rows * kvLora);
+        }
+        float[] outLatent = ws.buffer(Workspace.Slot.ATTN_LATENT, heads * rows * kvLora);
         float scale = step.softmaxScale();
         Parallel.forRange(rows * heads, 1, (from, to) -> {
-            AttentionScratch s = AttentionScratch.get(kvLora, nope, v, step.maxPosition() + 1);
+            float[] scores = AttentionScratch.scores(step.maxPosition() + 1);
             for (int item = from; item < to; item++) {
-                attendOne(item / heads, item % heads, step, q, entries, cache, scale, s, attn);
+                int h = item / rows, r = item % rows;
+                attendOne(r, step, qLatent, (h * rows + r) * kvLora, q, (r * heads + h) * qkHead + nope, entries,
+                        cache, scale, scores, outLatent);
             }
         });
+        // project the attended latents out with W_UV, head by head: (rows, heads * v)
+        float[] attn = ws.buffer(Workspace.Slot.ATTN, rows * heads * v);
+        float[] headOut = ws.buffer(Workspace.Slot.ATTN_HEAD, rows * v);
+        for (int h = 0; h < heads; h++) {
+            System.arraycopy(outLatent, h * rows * kvLora, headLatent, 0, rows * kvLora);
+            wUv[h].multiply(headLatent, rows, headOut);
+            for (int r = 0; r < rows; r++) System.arraycopy(headOut, r * v, attn, (r * heads + h) * v, v);
+        }
         wo.multiply(attn, rows, out);
     }
 
-    private void attendOne(int r, int h, StepRows step, float[] q, float[] entries, LatentKvCache cache, float scale,
-                           AttentionScratch s, float[] attn) {
-        int heads = config.numHeads();
-        int qkHead = config.qkHeadDim();
-        int nope = config.qkNopeHeadDim();
+    /**
+     * One (row, head): scores of the absorbed query against the row's sequence up to its position, softmax, and
+     * the weighted sum of latents into {@code outLatent[latent0 ..]}.
+     */
+    private void attendOne(int r, StepRows step, float[] qLatent, int latent0, float[] q, int pe0, float[] entries,
+                           LatentKvCache cache, float scale, float[] scores, float[] outLatent) {
         int ropeDim = config.qkRopeHeadDim();
         int kvLora = config.kvLoraRank();
-        int v = config.vHeadDim();
-        int q0 = (r * heads + h) * qkHead;
-
-        System.arraycopy(q, q0, s.qNope, 0, nope);
-        wUkT[h].multiply(s.qNope, 1, s.qLatent);
-
         LatentKvCache.Sequence seq = step.sequence(r);
         int length = step.position(r) + 1;
         float max = Float.NEGATIVE_INFINITY;
         for (int t = 0; t < length; t++) {
             int e = cache.offset(seq, t);
-            float score = (Vectors.dot(s.qLatent, 0, entries, e, kvLora)
-                    + Vectors.dot(q, q0 + nope, entries, e + kvLora, ropeDim)) * scale;
-            s.scores[t] = score;
+            float score = (Vectors.dot(qLatent, latent0, entries, e, kvLora)
+                    + Vectors.dot(q, pe0, entries, e + kvLora, ropeDim)) * scale;
+            scores[t] = score;
             max = Math.max(max, score);
         }
         float sum = 0f;
         for (int t = 0; t < length; t++) {
-            float p = (float) Math.exp(s.scores[t] - max);
-            s.scores[t] = p;
+            float p = (float) Math.exp(scores[t] - max);
+            scores[t] = p;
             sum += p;
         }
-        Arrays.fill(s.outLatent, 0f);
+        Arrays.fill(outLatent, latent0, latent0 + kvLora, 0f);
         for (int t = 0; t < length; t++) {
-            Vectors.axpy(s.scores[t] / sum, entries, cache.offset(seq, t), s.outLatent, 0, kvLora);
+            Vectors.axpy(scores[t] / sum, entries, cache.offset(seq, t), outLatent, latent0, kvLora);
         }
-        wUv[h].multiply(s.outLatent, 1, s.headOut);
-        System.arraycopy(s.headOut, 0, attn, (r * heads + h) * v, v);
     }
 
-    /** Per-thread buffers for one (row, head) of attention. */
+    /** Per-thread softmax scores, grown to the longest context seen. */
     private static final class AttentionScratch {
-        private static final ThreadLocal<AttentionScratch> LOCAL = new ThreadLocal<>();
-        final float[] qNope;
-        final float[] qLatent;
-        final float[] outLatent;
-        final float[] headOut;
-        float[] scores;
+        private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[256]);
 
-        private AttentionScratch(int kvLora, int nope, int v, int positions) {
-            qNope = new float[nope];
-            qLatent = new float[kvLora];
-            outLatent = new float[kvLora];
-            headOut = new float[v];
-            scores = new float[positions];
-        }
-
-        static AttentionScratch get(int kvLora, int nope, int v, int positions) {
-            AttentionScratch s = LOCAL.get();
-            if (s == null || s.qLatent.length != kvLora || s.qNope.length != nope || s.headOut.length != v) {
-                s = new AttentionScratch(kvLora, nope, v, Math.max(positions, 256));
-                LOCAL.set(s);
-            } else if (s.scores.length < positions) {
-                s.scores = new float[Math.max(positions, s.scores.length * 2)];
+        static float[] scores(int positions) {
+            float[] s = SCORES.get();
+            if (s.length < positions) {
+                s = new float[Math.max(positions, s.length * 2)];
+                SCORES.set(s);
             }
             return s;
         }

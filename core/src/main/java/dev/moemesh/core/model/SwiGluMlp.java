@@ -1,6 +1,7 @@
 package dev.moemesh.core.model;
 
 import dev.moemesh.core.tensor.Matrix;
+import dev.moemesh.core.tensor.Parallel;
 
 /**
  * The SwiGLU feed-forward {@code w2(silu(w1 x) · w3 x)}: DeepSeek's dense MLP, shared expert and routed expert
@@ -43,11 +44,12 @@ public final class SwiGluMlp implements FeedForward {
     public void apply(float[] x, int rows, float[] out, float[] gate, float[] up) {
         w1.multiply(x, rows, gate);
         w3.multiply(x, rows, up);
-        int n = rows * w1.rows();
-        for (int i = 0; i < n; i++) {
-            float g = gate[i];
-            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
-        }
+        Parallel.forRange(rows * w1.rows(), 4096, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                float g = gate[i];
+                gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+            }
+        });
         w2.multiply(gate, rows, out);
     }
 }

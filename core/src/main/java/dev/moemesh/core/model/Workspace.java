@@ -5,7 +5,10 @@ import java.util.EnumMap;
 /** Activation buffers of a forward pass, grown to the largest step seen and then reused, step after step. */
 public final class Workspace {
     /** What a buffer holds. */
-    public enum Slot { HIDDEN, NORMED, BRANCH, Q, Q_LATENT, KV, ATTN, GATE, UP, SHARED, ROUTED_IN, ROUTED_OUT, LOGITS_IN }
+    public enum Slot {
+        HIDDEN, NORMED, BRANCH, Q, Q_LATENT, KV, Q_HEAD, Q_ABSORBED, Q_ABSORBED_HEAD, ATTN_LATENT, ATTN_HEAD, ATTN,
+        GATE, UP, SHARED, LOGITS_IN
+    }
 
     private final EnumMap<Slot, float[]> buffers = new EnumMap<>(Slot.class);
 

@@ -51,17 +51,26 @@ public final class Bf16Matrix implements Matrix {
 
     @Override
     public void multiply(float[] x, int batch, float[] y) {
+        Matrix.checkOperands(this, x, batch, y);
         float[] split = Scratch.splitEvenOdd(x, batch, cols);
         Parallel.forRange(rows, Matrix.grain(cols, batch), (from, to) -> {
             float[] lanes = new float[WIDTH];
-            int n = from;
-            for (; n + 2 <= to; n += 2) {
-                int r = 0;
-                for (; r + TILE <= batch; r += TILE) dot2x4(n, split, r, y, lanes);
-                for (; r < batch; r++) dot2x1(n, split, r, y, lanes);
+            int pairsEnd = from + (to - from) / 2 * 2;
+            // activation tile outside, weight rows inside: the 4 activation rows stay in L1 while this chunk's
+            // weights stream past, so each weight byte is fetched once per tile rather than each x byte per row
+            int r = 0;
+            for (; r + TILE <= batch; r += TILE) {
+                for (int n = from; n < pairsEnd; n += 2) dot2x4(n, split, r, y, lanes);
             }
-            for (; n < to; n++) {
-                for (int r = 0; r < batch; r++) y[r * rows + n] = dot1(n, split, r, lanes);
+            if (r + 2 <= batch) {
+                for (int n = from; n < pairsEnd; n += 2) dot2x2(n, split, r, y, lanes);
+                r += 2;
+            }
+            if (r < batch) {
+                for (int n = from; n < pairsEnd; n += 2) dot2x1(n, split, r, y, lanes);
+            }
+            if (pairsEnd < to) {
+                for (int b = 0; b < batch; b++) y[b * rows + pairsEnd] = dot1(pairsEnd, split, b, lanes);
             }
         });
     }
@@ -108,6 +117,38 @@ public final class Bf16Matrix implements Matrix {
         }
         y[r * rows + n] = tail(Lanes.sum(a, lanes), wa, xs, x0, i, half);
         y[r * rows + n + 1] = tail(Lanes.sum(b, lanes), wb, xs, x0, i, half);
+    }
+
+    /** Two weight rows against two activation rows, for what is left after the 4-row tiles. */
+    private void dot2x2(int n, float[] xs, int r, float[] y, float[] lanes) {
+        int half = cols / 2;
+        int wa = n * half, wb = wa + half;
+        int x0 = r * cols, x1 = x0 + cols;
+        int bound = I.loopBound(half);
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, b0 = a0, b1 = a0;
+        int i = 0;
+        for (; i < bound; i += WIDTH) {
+            IntVector va = IntVector.fromArray(I, pairs, wa + i);
+            IntVector vb = IntVector.fromArray(I, pairs, wb + i);
+            FloatVector ae = even(va), be = even(vb);
+            FloatVector x = FloatVector.fromArray(F, xs, x0 + i);
+            a0 = ae.fma(x, a0);
+            b0 = be.fma(x, b0);
+            x = FloatVector.fromArray(F, xs, x1 + i);
+            a1 = ae.fma(x, a1);
+            b1 = be.fma(x, b1);
+            FloatVector ao = odd(va), bo = odd(vb);
+            x = FloatVector.fromArray(F, xs, x0 + half + i);
+            a0 = ao.fma(x, a0);
+            b0 = bo.fma(x, b0);
+            x = FloatVector.fromArray(F, xs, x1 + half + i);
+            a1 = ao.fma(x, a1);
+            b1 = bo.fma(x, b1);
+        }
+        y[r * rows + n] = tail(Lanes.sum(a0, lanes), wa, xs, x0, i, half);
+        y[(r + 1) * rows + n] = tail(Lanes.sum(a1, lanes), wa, xs, x1, i, half);
+        y[r * rows + n + 1] = tail(Lanes.sum(b0, lanes), wb, xs, x0, i, half);
+        y[(r + 1) * rows + n + 1] = tail(Lanes.sum(b1, lanes), wb, xs, x1, i, half);
     }
 
     /** Two weight rows against four activation rows: each weight load feeds four FMAs, each x load two. */

@@ -33,6 +33,7 @@ public final class F32Matrix implements Matrix {
 
     @Override
     public void multiply(float[] x, int batch, float[] y) {
+        Matrix.checkOperands(this, x, batch, y);
         Parallel.forRange(rows, Matrix.grain(cols, batch), (from, to) -> {
             float[] lanes = new float[WIDTH];
             for (int n = from; n < to; n++) {

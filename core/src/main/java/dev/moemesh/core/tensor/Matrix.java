@@ -31,6 +31,18 @@ public sealed interface Matrix permits Bf16Matrix, F32Matrix {
         return r[k];
     }
 
+    /**
+     * Checks operand sizes once per call, so the kernels can run with the Vector API's per-access bounds checks
+     * off ({@code -Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0}, as {@code ./mesh} runs) and still never
+     * read past an array.
+     */
+    static void checkOperands(Matrix m, float[] x, int batch, float[] y) {
+        if (batch < 0 || x.length < (long) batch * m.cols() || y.length < (long) batch * m.rows()) {
+            throw new IllegalArgumentException("matrix (" + m.rows() + ", " + m.cols() + ") x batch " + batch
+                    + ": input holds " + x.length + " floats, output " + y.length);
+        }
+    }
+
     /** How many output rows one parallel chunk should hold so a chunk is worth handing to another core. */
     static int grain(int cols, int batch) {
         return Math.max(1, 65_536 / Math.max(1, cols * batch));

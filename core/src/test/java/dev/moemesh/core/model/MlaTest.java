@@ -1,0 +1,82 @@
+package dev.moemesh.core.model;
+
+import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.tensor.Matrix;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class MlaTest {
+
+    /**
+     * The absorbed form (scores against cached latents, W_UK folded into the query, W_UV applied after the
+     * softmax) against the naive form that decompresses every cached latent into per-head keys and values with
+     * kv_b_proj. Same inputs, same cache entries; only the order of the linear maps differs.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Preset.class, names = {"TINY_V3", "TINY_V2LITE"})
+    void absorbedAttentionEqualsTheNaiveDecompressedForm(Preset preset) {
+        Model model = Model.load(TestModels.tiny(preset), 0);
+        ModelConfig c = model.config();
+        Mla mla = model.block(1).attention();
+        int rows = 11;
+        int hidden = c.hiddenSize();
+        float[] x = new float[rows * hidden];
+        SplittableRandom random = new SplittableRandom(3);
+        for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
+
+        LatentKvCache cache = model.newCache(4, 8);
+        LatentKvCache.Sequence seq = cache.newSequence();
+        cache.reserve(seq, rows);
+        int[] positions = new int[rows];
+        LatentKvCache.Sequence[] seqs = new LatentKvCache.Sequence[rows];
+        for (int r = 0; r < rows; r++) {
+            positions[r] = r;
+            seqs[r] = seq;
+        }
+        StepRows step = new StepRows(new int[rows], positions, seqs, rows, model.rope(), c.qkRopeHeadDim());
+        Workspace ws = new Workspace();
+        float[] absorbed = new float[rows * hidden];
+        mla.forward(step, x, absorbed, cache, 1, ws);
+
+        // naive: rebuild keys and values from the cached latents, then plain attention with the same queries
+        int heads = c.numHeads(), nope = c.qkNopeHeadDim(), rope = c.qkRopeHeadDim(), v = c.vHeadDim();
+        int kvLora = c.kvLoraRank(), qk = nope + rope;
+        float[] q = ws.buffer(Workspace.Slot.Q, rows * heads * qk).clone(); // rotated queries left by forward
+        Matrix kvB = mla.kvUpProjection();
+        float[] latents = new float[rows * kvLora];
+        for (int t = 0; t < rows; t++) {
+            System.arraycopy(cache.layer(1), cache.offset(seq, t), latents, t * kvLora, kvLora);
+        }
+        float[] kv = new float[rows * heads * (nope + v)];
+        kvB.multiply(latents, rows, kv);
+        float[] attn = new float[rows * heads * v];
+        for (int r = 0; r < rows; r++) {
+            for (int h = 0; h < heads; h++) {
+                double[] p = new double[r + 1];
+                double max = Double.NEGATIVE_INFINITY, sum = 0;
+                for (int t = 0; t <= r; t++) {
+                    double dot = 0;
+                    for (int i = 0; i < nope; i++) dot += q[(r * heads + h) * qk + i] * kv[(t * heads + h) * (nope + v) + i];
+                    int pe = cache.offset(seq, t) + kvLora;
+                    for (int i = 0; i < rope; i++) dot += q[(r * heads + h) * qk + nope + i] * cache.layer(1)[pe + i];
+                    p[t] = dot * step.softmaxScale();
+                    max = Math.max(max, p[t]);
+                }
+                for (int t = 0; t <= r; t++) sum += p[t] = Math.exp(p[t] - max);
+                for (int t = 0; t <= r; t++) {
+                    for (int i = 0; i < v; i++) {
+                        attn[(r * heads + h) * v + i] += (float) (p[t] / sum * kv[(t * heads + h) * (nope + v) + nope + i]);
+                    }
+                }
+            }
+        }
+        float[] naive = new float[rows * hidden];
+        Matrix wo = model.block(1).attention().outputProjection();
+        wo.multiply(attn, rows, naive);
+        for (int i = 0; i < naive.length; i++) assertEquals(naive[i], absorbed[i], 1e-4 * (1 + Math.abs(naive[i])), "element " + i);
+    }
+}
