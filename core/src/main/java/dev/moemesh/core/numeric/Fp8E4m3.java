@@ -1,28 +1,36 @@
 package dev.moemesh.core.numeric;
 
 /**
- * FP8 E4M3 as DeepSeek-V3 ships its weights ("e4m3fn"): sign, 4 exponent bits with bias 7, 3 mantissa bits,
- * no infinities, {@code S.1111.111} is NaN, largest finite 448, subnormals {@code m/8 · 2^-6}.
+ * Decodes FP8 E4M3 in the "e4m3fn" variant DeepSeek-V3 ships: bias 7, no infinities, S.1111.111 is
+ * NaN, largest finite value 448.
  */
 public final class Fp8E4m3 {
-    private static final float[] TABLE = new float[256];
+
+    /** Every one of the 256 codes decoded once, so conversion is a table lookup in the hot loop. */
+    private static final float[] DECODED = new float[256];
 
     static {
-        for (int b = 0; b < 256; b++) TABLE[b] = decode(b);
+        for (int code = 0; code < 256; code++) {
+            DECODED[code] = decode(code);
+        }
     }
 
-    private Fp8E4m3() {}
+    private Fp8E4m3() {
+    }
 
     public static float toFloat(byte bits) {
-        return TABLE[bits & 0xFF];
+        return DECODED[bits & 0xFF];
     }
 
-    private static float decode(int b) {
-        float sign = (b & 0x80) != 0 ? -1f : 1f;
-        int exponent = (b >>> 3) & 0xF;
-        int mantissa = b & 0x7;
-        if (exponent == 0xF && mantissa == 0x7) return Float.NaN;
-        if (exponent == 0) return sign * mantissa / 8f * 0x1p-6f;
-        return sign * (1 + mantissa / 8f) * (float) Math.pow(2, exponent - 7);
+    private static float decode(int code) {
+        int exponent = (code >>> 3) & 0xF;
+        int mantissa = code & 0x7;
+        if (exponent == 0xF && mantissa == 0x7) {
+            return Float.NaN;
+        }
+        float magnitude = exponent == 0
+                ? mantissa / 8f * 0x1p-6f
+                : (1 + mantissa / 8f) * Math.scalb(1f, exponent - 7);
+        return (code & 0x80) != 0 ? -magnitude : magnitude;
     }
 }

@@ -1,110 +1,147 @@
 package dev.moemesh.core.safetensors;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 
-/**
- * Writes tensors as Hugging Face does: safetensors shards {@code model-00001-of-0000N.safetensors} with a
- * {@code model.safetensors.index.json}, or one {@code model.safetensors} when everything fits one shard.
- * Each tensor is filled and written on its own, so a checkpoint never has to fit in memory.
- */
+/** Writes Hugging Face-layout safetensors shards and their index, one tensor in memory at a time. */
 public final class CheckpointWriter {
 
-    /** A tensor to write. */
+    /** One tensor to write: its name, element type and shape. */
     public record TensorSpec(String name, DType dtype, long[] shape) {
+
+        public TensorSpec {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(dtype, "dtype");
+            shape = shape.clone();
+            for (long dim : shape) {
+                if (dim < 0) {
+                    throw new IllegalArgumentException("tensor '" + name + "' has a negative dimension");
+                }
+            }
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
         public long byteLength() {
-            long n = dtype.bytes();
-            for (long d : shape) n *= d;
-            return n;
+            return Shapes.byteLength(shape, dtype);
         }
     }
 
-    /** Fills a tensor's bytes: {@code out} is little-endian, at position 0, with exactly the tensor's byte length left. */
+    /** Fills {@code out} (little-endian, position 0, limit = the tensor's byte length) with one tensor's data. */
     @FunctionalInterface
     public interface TensorFill {
         void fill(TensorSpec spec, ByteBuffer out);
     }
 
-    private CheckpointWriter() {}
+    private static final String SINGLE_FILE = "model.safetensors";
+    /** Heap buffers go to the file in slices so the JDK's temporary direct buffer stays small. */
+    private static final int WRITE_SLICE_BYTES = 16 << 20;
 
+    private CheckpointWriter() {
+    }
+
+    /**
+     * Writes {@code specs} in order, starting a new shard when the next tensor would push the current
+     * one past {@code maxShardBytes}; everything in one shard is written as {@code model.safetensors}
+     * with no index, as Hugging Face does.
+     */
     public static void write(Path dir, List<TensorSpec> specs, long maxShardBytes, TensorFill fill) {
-        List<List<TensorSpec>> shards = new ArrayList<>();
-        long current = Long.MAX_VALUE;
-        for (TensorSpec s : specs) {
-            if (s.byteLength() > Integer.MAX_VALUE - 8) {
-                throw new IllegalArgumentException("tensor " + s.name() + " is over 2 GiB; the writer does not split tensors");
-            }
-            if (current + s.byteLength() > maxShardBytes || shards.isEmpty()) {
-                shards.add(new ArrayList<>());
-                current = 0;
-            }
-            shards.get(shards.size() - 1).add(s);
-            current += s.byteLength();
-        }
+        checkWritable(specs);
+        List<List<TensorSpec>> shards = assignShards(specs, maxShardBytes);
         try {
             Files.createDirectories(dir);
-            ObjectMapper json = new ObjectMapper();
-            ObjectNode index = json.createObjectNode();
-            ObjectNode weightMap = json.createObjectNode();
-            long total = 0;
+            if (shards.size() == 1) {
+                writeShard(dir.resolve(SINGLE_FILE), shards.get(0), fill);
+                // a stale index from an earlier sharded write would make readers ignore the new file
+                Files.deleteIfExists(dir.resolve(CheckpointIndex.FILE_NAME));
+                return;
+            }
+            Map<String, String> weightMap = new LinkedHashMap<>();
+            long totalSize = 0;
             for (int i = 0; i < shards.size(); i++) {
-                String file = shards.size() == 1 ? "model.safetensors"
-                        : String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-                for (TensorSpec s : shards.get(i)) {
-                    weightMap.put(s.name(), file);
-                    total += s.byteLength();
+                String shardName = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+                writeShard(dir.resolve(shardName), shards.get(i), fill);
+                for (TensorSpec spec : shards.get(i)) {
+                    weightMap.put(spec.name(), shardName);
+                    totalSize += spec.byteLength();
                 }
-                writeShard(dir.resolve(file), shards.get(i), fill, json);
             }
-            if (shards.size() > 1) {
-                index.putObject("metadata").put("total_size", total);
-                index.set("weight_map", weightMap);
-                Files.writeString(dir.resolve("model.safetensors.index.json"),
-                        json.writerWithDefaultPrettyPrinter().writeValueAsString(index));
-            }
+            Files.writeString(dir.resolve(CheckpointIndex.FILE_NAME), CheckpointIndex.toJson(totalSize, weightMap),
+                    StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write checkpoint to " + dir + ": " + e.getMessage(), e);
+            throw new CheckpointException(dir + ": could not write checkpoint: " + e.getMessage(), e);
         }
     }
 
-    private static void writeShard(Path file, List<TensorSpec> specs, TensorFill fill, ObjectMapper json) throws IOException {
-        ObjectNode header = json.createObjectNode();
-        header.putObject("__metadata__").put("format", "pt");
-        long offset = 0;
-        for (TensorSpec s : specs) {
-            ObjectNode entry = header.putObject(s.name());
-            entry.put("dtype", s.dtype().name());
-            var shape = entry.putArray("shape");
-            for (long d : s.shape()) shape.add(d);
-            entry.putArray("data_offsets").add(offset).add(offset + s.byteLength());
-            offset += s.byteLength();
-        }
-        byte[] text = json.writeValueAsBytes(header);
-        int padded = (text.length + 7) / 8 * 8; // data starts 8-aligned, as the safetensors crate writes it
-        ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-        head.putLong(padded).put(text);
-        while (head.hasRemaining()) head.put((byte) ' ');
-        head.flip();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
-            while (head.hasRemaining()) ch.write(head);
-            for (TensorSpec s : specs) {
-                ByteBuffer data = ByteBuffer.allocate((int) s.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
-                fill.fill(s, data);
-                data.rewind();
-                while (data.hasRemaining()) ch.write(data);
+    private static void checkWritable(List<TensorSpec> specs) {
+        Set<String> names = new HashSet<>();
+        for (TensorSpec spec : specs) {
+            if (!names.add(spec.name())) {
+                throw new IllegalArgumentException("tensor '" + spec.name() + "' is listed twice");
             }
+            if (spec.byteLength() > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("tensor '" + spec.name() + "' is " + spec.byteLength()
+                        + " bytes; the writer fills one buffer per tensor and supports at most 2 GiB");
+            }
+        }
+    }
+
+    /** A shard always takes at least one tensor, so a tensor larger than the limit gets a shard of its own. */
+    static List<List<TensorSpec>> assignShards(List<TensorSpec> specs, long maxShardBytes) {
+        List<List<TensorSpec>> shards = new ArrayList<>();
+        List<TensorSpec> current = new ArrayList<>();
+        long currentBytes = 0;
+        for (TensorSpec spec : specs) {
+            if (!current.isEmpty() && currentBytes + spec.byteLength() > maxShardBytes) {
+                shards.add(current);
+                current = new ArrayList<>();
+                currentBytes = 0;
+            }
+            current.add(spec);
+            currentBytes += spec.byteLength();
+        }
+        shards.add(current);
+        return shards;
+    }
+
+    private static void writeShard(Path file, List<TensorSpec> specs, TensorFill fill) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.CREATE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            writeFully(channel, ByteBuffer.wrap(ShardHeader.encode(specs)));
+            for (TensorSpec spec : specs) {
+                ByteBuffer data = ByteBuffer.allocate((int) spec.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
+                fill.fill(spec, data);
+                // the fill may have moved position or limit with relative puts; the whole tensor is written regardless
+                data.clear();
+                writeFully(channel, data);
+            }
+        }
+    }
+
+    private static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {
+        while (buffer.hasRemaining()) {
+            int n = Math.min(buffer.remaining(), WRITE_SLICE_BYTES);
+            ByteBuffer slice = buffer.slice(buffer.position(), n);
+            while (slice.hasRemaining()) {
+                channel.write(slice);
+            }
+            buffer.position(buffer.position() + n);
         }
     }
 }

@@ -3,9 +3,12 @@ package dev.moemesh.core.safetensors;
 import java.nio.file.Path;
 import java.util.Arrays;
 
-/** The safetensors element types this project reads and writes. */
+/** The element types this project reads from and writes to safetensors files, named as in their headers. */
 public enum DType {
-    BF16(2), F16(2), F32(4), F8_E4M3(1);
+    BF16(2),
+    F16(2),
+    F32(4),
+    F8_E4M3(1);
 
     private final int bytes;
 
@@ -17,10 +20,14 @@ public enum DType {
         return bytes;
     }
 
-    /** The dtype a safetensors header names, or an error naming the file, the tensor and what is supported. */
-    public static DType fromHeader(String name, Path file, String tensor) {
-        for (DType d : values()) if (d.name().equals(name)) return d;
-        throw new CheckpointException(file + ": tensor " + tensor + " has dtype " + name + ", which is not supported ("
-                + Arrays.toString(values()) + ")");
+    /** Parses a header's dtype name; {@code file} and {@code tensor} only serve the error message. */
+    public static DType fromHeader(String s, Path file, String tensor) {
+        for (DType type : values()) {
+            if (type.name().equals(s)) {
+                return type;
+            }
+        }
+        throw new CheckpointException(file + ": tensor '" + tensor + "' has dtype '" + s
+                + "', which is not supported (supported: " + Arrays.toString(values()) + ")");
     }
 }

@@ -1,169 +1,133 @@
 package dev.moemesh.core.safetensors;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moemesh.core.numeric.Bf16;
-import dev.moemesh.core.numeric.Fp8E4m3;
-
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
-/**
- * A Hugging Face safetensors checkpoint directory: one file, or shards named by {@code model.safetensors.index.json}.
- * Headers are read and checked when it opens; tensor data is memory-mapped when read, in windows of at most
- * 1 GiB, so files of any size work.
- */
+/** A Hugging Face safetensors checkpoint directory, memory-mapped and read tensor by tensor. */
 public final class SafetensorsCheckpoint implements AutoCloseable {
-    private static final String INDEX = "model.safetensors.index.json";
-    private static final long WINDOW = 1L << 30;
-    private static final long MAX_HEADER = 100L << 20;
+
+    /** DeepSeek-V3's {@code weight_block_size}: one scale per 128x128 block of an FP8 weight. */
+    private static final int DEFAULT_FP8_BLOCK = 128;
+    private static final String SCALE_SUFFIX = "_scale_inv";
+    /** The VM refuses arrays a few elements short of Integer.MAX_VALUE. */
+    private static final long MAX_ARRAY_LENGTH = Integer.MAX_VALUE - 8;
 
     private final Path directory;
-    private final Map<String, TensorInfo> tensors = new LinkedHashMap<>();
-    private final Map<Path, FileChannel> channels = new HashMap<>();
     private final int fp8BlockRows;
     private final int fp8BlockCols;
+    private final long windowBytes;
+    private final Map<String, TensorInfo> tensors; // sorted by name
+    private final Map<Path, FileChannel> channels;
 
-    private SafetensorsCheckpoint(Path directory, int fp8BlockRows, int fp8BlockCols) {
+    private SafetensorsCheckpoint(Path directory, int fp8BlockRows, int fp8BlockCols, long windowBytes,
+                                  Map<String, TensorInfo> tensors, Map<Path, FileChannel> channels) {
         this.directory = directory;
         this.fp8BlockRows = fp8BlockRows;
         this.fp8BlockCols = fp8BlockCols;
+        this.windowBytes = windowBytes;
+        this.tensors = tensors;
+        this.channels = channels;
     }
 
     public static SafetensorsCheckpoint open(Path dir) {
-        return open(dir, 128, 128);
+        return open(dir, DEFAULT_FP8_BLOCK, DEFAULT_FP8_BLOCK);
     }
 
-    /** Opens {@code dir}; FP8 weights are dequantised with {@code weight_scale_inv} blocks of the given size. */
     public static SafetensorsCheckpoint open(Path dir, int fp8BlockRows, int fp8BlockCols) {
-        if (!Files.isDirectory(dir)) throw new CheckpointException("checkpoint directory " + dir + " does not exist");
-        SafetensorsCheckpoint c = new SafetensorsCheckpoint(dir, fp8BlockRows, fp8BlockCols);
+        return open(dir, fp8BlockRows, fp8BlockCols, MappedTensor.DEFAULT_WINDOW_BYTES);
+    }
+
+    /** Tests pass a small {@code windowBytes} to cross mapping windows without gigabyte files. */
+    static SafetensorsCheckpoint open(Path dir, int fp8BlockRows, int fp8BlockCols, long windowBytes) {
+        if (fp8BlockRows <= 0 || fp8BlockCols <= 0) {
+            throw new IllegalArgumentException("FP8 block size must be positive, got " + fp8BlockRows + "x" + fp8BlockCols);
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new CheckpointException(dir + " is not a directory; point at a Hugging Face checkpoint directory");
+        }
+        Path indexFile = dir.resolve(CheckpointIndex.FILE_NAME);
+        Map<String, String> weightMap = Files.exists(indexFile) ? CheckpointIndex.readWeightMap(indexFile) : null;
+        List<Path> shards = weightMap != null ? shardsNamedIn(indexFile, weightMap) : shardsIn(dir);
+        Map<Path, FileChannel> channels = new LinkedHashMap<>();
         try {
-            Path index = dir.resolve(INDEX);
-            if (Files.exists(index)) {
-                c.openIndexed(index);
-            } else {
-                List<Path> files = new ArrayList<>();
-                try (var list = Files.list(dir)) {
-                    list.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().forEach(files::add);
+            Map<String, TensorInfo> tensors = new TreeMap<>();
+            for (Path shard : shards) {
+                FileChannel channel = FileChannel.open(shard, StandardOpenOption.READ);
+                channels.put(shard, channel);
+                for (TensorInfo info : ShardHeader.read(shard, channel)) {
+                    TensorInfo earlier = tensors.putIfAbsent(info.name(), info);
+                    if (earlier != null) {
+                        throw new CheckpointException("tensor '" + info.name() + "' appears in both " + earlier.file()
+                                + " and " + shard + "; a checkpoint must hold each tensor once");
+                    }
                 }
-                if (files.isEmpty()) throw new CheckpointException("no *.safetensors files and no " + INDEX + " in " + dir);
-                for (Path f : files) c.readHeader(f);
             }
-            return c;
-        } catch (IOException e) {
-            c.close();
-            throw new CheckpointException("cannot read checkpoint " + dir + ": " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            c.close();
-            throw e;
+            if (weightMap != null) {
+                checkIndexAgrees(indexFile, weightMap, tensors);
+            }
+            return new SafetensorsCheckpoint(dir, fp8BlockRows, fp8BlockCols, windowBytes,
+                    Collections.unmodifiableMap(tensors), channels);
+        } catch (IOException | RuntimeException e) {
+            closeAll(channels.values(), e);
+            if (e instanceof IOException io) {
+                throw new CheckpointException(dir + ": could not read shard: " + io.getMessage(), io);
+            }
+            throw (RuntimeException) e;
         }
     }
 
-    private void openIndexed(Path index) throws IOException {
-        JsonNode map;
-        try {
-            map = new ObjectMapper().readTree(Files.readString(index)).get("weight_map");
-        } catch (IOException e) {
-            throw new CheckpointException(index + " is not valid JSON: " + e.getMessage(), e);
-        }
-        if (map == null || !map.isObject()) throw new CheckpointException(index + " has no weight_map object");
-        Set<String> shards = new TreeSet<>();
-        map.properties().forEach(e -> shards.add(e.getValue().asText()));
-        for (String shard : shards) {
-            Path file = directory.resolve(shard);
-            if (!Files.exists(file)) {
-                throw new CheckpointException(index + " names shard " + shard + ", which is missing from " + directory);
-            }
-            readHeader(file);
-        }
-        for (var e : map.properties()) {
-            TensorInfo info = tensors.get(e.getKey());
-            if (info == null || !info.file().getFileName().toString().equals(e.getValue().asText())) {
-                throw new CheckpointException(index + " puts tensor " + e.getKey() + " in " + e.getValue().asText()
-                        + ", but that file's header does not hold it");
+    private static List<Path> shardsNamedIn(Path indexFile, Map<String, String> weightMap) {
+        List<Path> shards = new ArrayList<>();
+        for (Map.Entry<String, String> entry : new TreeMap<>(weightMap).entrySet()) {
+            Path shard = indexFile.resolveSibling(entry.getValue());
+            if (!shards.contains(shard)) {
+                if (!Files.isRegularFile(shard)) {
+                    throw new CheckpointException(indexFile + " names shard " + shard + " (for tensor '" + entry.getKey()
+                            + "' and maybe others) but that file does not exist; the download is incomplete");
+                }
+                shards.add(shard);
             }
         }
+        return shards;
     }
 
-    private void readHeader(Path file) throws IOException {
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
-        channels.put(file, ch);
-        long size = ch.size();
-        if (size < 8) throw new CheckpointException(file + " is " + size + " bytes: too short for a safetensors header (truncated?)");
-        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-        ch.read(lenBuf, 0);
-        long headerLen = lenBuf.getLong(0);
-        if (headerLen <= 0 || headerLen > size - 8) {
-            throw new CheckpointException(file + " is truncated or not safetensors: its header claims " + headerLen
-                    + " bytes but the file has " + (size - 8) + " after the length field");
-        }
-        if (headerLen > MAX_HEADER) throw new CheckpointException(file + ": header of " + headerLen + " bytes is implausibly large");
-        ByteBuffer header = ByteBuffer.allocate((int) headerLen);
-        ch.read(header, 8);
-        JsonNode json;
-        try {
-            json = new ObjectMapper().readTree(header.array());
+    private static List<Path> shardsIn(Path dir) {
+        Set<Path> shards = new TreeSet<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.safetensors")) {
+            files.forEach(shards::add);
         } catch (IOException e) {
-            throw new CheckpointException(file + ": header is not valid JSON: " + e.getMessage(), e);
+            throw new CheckpointException(dir + ": could not list the directory: " + e.getMessage(), e);
         }
-        if (json == null || !json.isObject()) throw new CheckpointException(file + ": header is not a JSON object");
-        long dataStart = 8 + headerLen;
-        long dataLen = size - dataStart;
-        for (var e : json.properties()) {
-            String name = e.getKey();
-            if (name.equals("__metadata__")) continue;
-            TensorInfo info = parseEntry(file, name, e.getValue(), dataStart, dataLen);
-            TensorInfo previous = tensors.put(name, info);
-            if (previous != null) {
-                throw new CheckpointException("tensor " + name + " appears in both " + previous.file() + " and " + file);
-            }
+        if (shards.isEmpty()) {
+            throw new CheckpointException(dir + " holds no *.safetensors files and no " + CheckpointIndex.FILE_NAME
+                    + "; point at a Hugging Face checkpoint directory");
         }
+        return new ArrayList<>(shards);
     }
 
-    private static TensorInfo parseEntry(Path file, String name, JsonNode entry, long dataStart, long dataLen) {
-        JsonNode offsets = entry.get("data_offsets");
-        JsonNode shapeNode = entry.get("shape");
-        if (!entry.has("dtype") || offsets == null || offsets.size() != 2 || shapeNode == null || !shapeNode.isArray()) {
-            throw new CheckpointException(file + ": tensor " + name + " lacks dtype, shape or data_offsets in the header");
+    private static void checkIndexAgrees(Path indexFile, Map<String, String> weightMap, Map<String, TensorInfo> tensors) {
+        for (Map.Entry<String, String> entry : weightMap.entrySet()) {
+            Path shard = indexFile.resolveSibling(entry.getValue());
+            TensorInfo info = tensors.get(entry.getKey());
+            if (info == null || !info.file().equals(shard)) {
+                throw new CheckpointException(indexFile + " says tensor '" + entry.getKey() + "' is in " + shard
+                        + " but that shard does not contain it" + (info == null ? "" : " (it is in " + info.file() + ")"));
+            }
         }
-        DType dtype = DType.fromHeader(entry.get("dtype").asText(), file, name);
-        long[] shape = new long[shapeNode.size()];
-        long elements = 1;
-        for (int i = 0; i < shape.length; i++) {
-            shape[i] = shapeNode.get(i).asLong();
-            if (shape[i] < 0) throw new CheckpointException(file + ": tensor " + name + " has a negative dimension");
-            elements *= shape[i];
-        }
-        long begin = offsets.get(0).asLong();
-        long end = offsets.get(1).asLong();
-        if (begin < 0 || end < begin) {
-            throw new CheckpointException(file + ": tensor " + name + " has data_offsets [" + begin + ", " + end + "]");
-        }
-        if (end > dataLen) {
-            throw new CheckpointException(file + " is truncated: tensor " + name + " needs bytes [" + begin + ", " + end
-                    + ") of the data section, which holds only " + dataLen + " bytes (" + (end - dataLen) + " missing)");
-        }
-        if (elements * dtype.bytes() != end - begin) {
-            throw new CheckpointException(file + ": tensor " + name + " of shape " + Arrays.toString(shape) + " and dtype "
-                    + dtype + " needs " + elements * dtype.bytes() + " bytes, but its data_offsets give " + (end - begin));
-        }
-        return new TensorInfo(name, dtype, shape, file, dataStart + begin, end - begin);
     }
 
     public Path directory() {
@@ -171,7 +135,7 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
     }
 
     public Set<String> tensorNames() {
-        return Collections.unmodifiableSet(tensors.keySet());
+        return tensors.keySet();
     }
 
     public boolean contains(String name) {
@@ -180,117 +144,86 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
 
     public TensorInfo info(String name) {
         TensorInfo info = tensors.get(name);
-        if (info == null) throw new CheckpointException("tensor " + name + " is not in checkpoint " + directory);
+        if (info == null) {
+            throw new CheckpointException("tensor '" + name + "' is not in checkpoint " + directory
+                    + " (" + tensors.size() + " tensors); check the model config matches the checkpoint");
+        }
         return info;
     }
 
-    /** The tensor as fp32, whatever its dtype (FP8 without its block scales). */
+    /** Any dtype as float; FP8 values are decoded but their block scales are not applied. */
     public float[] readFloats(String name) {
         TensorInfo info = info(name);
-        float[] out = new float[arrayLength(info, 1)];
-        int[] at = {0};
-        forEachWindow(info, buf -> {
-            switch (info.dtype()) {
-                case F32 -> {
-                    int n = buf.remaining() / 4;
-                    buf.asFloatBuffer().get(out, at[0], n);
-                    at[0] += n;
-                }
-                case BF16 -> {
-                    while (buf.remaining() >= 2) out[at[0]++] = Bf16.toFloat(buf.getShort());
-                }
-                case F16 -> {
-                    while (buf.remaining() >= 2) out[at[0]++] = Float.float16ToFloat(buf.getShort());
-                }
-                case F8_E4M3 -> {
-                    while (buf.hasRemaining()) out[at[0]++] = Fp8E4m3.toFloat(buf.get());
-                }
-            }
-        });
+        float[] out = new float[arrayLength(info, info.elementCount())];
+        reader(info).forEachFloatChunk((values, count, first) -> System.arraycopy(values, 0, out, (int) first, count));
         return out;
     }
 
     /**
-     * The tensor as packed bf16 pairs: int {@code i} holds element {@code 2i} in its low half and {@code 2i+1} in its
-     * high half. BF16 is copied bit for bit; F32 and F16 are rounded to bf16; FP8 with a {@code <name>_scale_inv}
-     * tensor is dequantised block by block ({@code fp8 · scale} in fp32, rounded to bf16, as DeepSeek's
-     * {@code weight_dequant} yields).
+     * The tensor as bfloat16 pairs: int i holds element 2i in its low 16 bits and element 2i+1 in its
+     * high 16 bits. BF16 is copied bit for bit; other types are rounded to nearest even, and FP8
+     * weights with a {@code <name>_scale_inv} tensor are dequantised block by block first, as
+     * DeepSeek-V3's {@code weight_dequant} does.
      */
     public int[] readBf16Pairs(String name) {
         TensorInfo info = info(name);
-        if (info.elementCount() % 2 != 0) {
-            throw new CheckpointException(info.file() + ": tensor " + name + " has an odd element count; it cannot be packed in bf16 pairs");
+        long count = info.elementCount();
+        if (count % 2 != 0) {
+            throw new CheckpointException(info.file() + ": tensor '" + name + "' has " + count
+                    + " elements, an odd number, so it cannot be read as bfloat16 pairs");
         }
-        int[] out = new int[arrayLength(info, 2)];
+        int[] out = new int[arrayLength(info, count / 2)];
         if (info.dtype() == DType.BF16) {
-            int[] at = {0};
-            forEachWindow(info, buf -> {
-                int n = buf.remaining() / 4;
-                buf.asIntBuffer().get(out, at[0], n);
-                at[0] += n;
+            reader(info).copyInts(out);
+        } else if (info.dtype() == DType.F8_E4M3 && contains(name + SCALE_SUFFIX)) {
+            Fp8BlockScales scales = Fp8BlockScales.of(info, info(name + SCALE_SUFFIX), fp8BlockRows, fp8BlockCols,
+                    readFloats(name + SCALE_SUFFIX));
+            reader(info).forEachFloatChunk((values, n, first) -> {
+                scales.apply(values, n, first);
+                pack(values, n, first, out);
             });
-            return out;
-        }
-        float[] values = info.dtype() == DType.F8_E4M3 && contains(name + "_scale_inv") ? dequantise(info) : readFloats(name);
-        for (int i = 0; i < out.length; i++) {
-            out[i] = (Bf16.fromFloat(values[2 * i]) & 0xFFFF) | (Bf16.fromFloat(values[2 * i + 1]) << 16);
+        } else {
+            reader(info).forEachFloatChunk((values, n, first) -> pack(values, n, first, out));
         }
         return out;
     }
 
-    private float[] dequantise(TensorInfo weight) {
-        TensorInfo scaleInfo = info(weight.name() + "_scale_inv");
-        long[] s = weight.shape();
-        if (s.length != 2) throw new CheckpointException(weight.file() + ": FP8 tensor " + weight.name() + " must be 2-D");
-        long rows = s[0], cols = s[1];
-        long blockRows = (rows + fp8BlockRows - 1) / fp8BlockRows, blockCols = (cols + fp8BlockCols - 1) / fp8BlockCols;
-        if (scaleInfo.shape().length != 2 || scaleInfo.shape()[0] != blockRows || scaleInfo.shape()[1] != blockCols) {
-            throw new CheckpointException(scaleInfo.file() + ": " + scaleInfo.name() + " has shape "
-                    + Arrays.toString(scaleInfo.shape()) + " but " + weight.name() + " of shape " + Arrays.toString(s)
-                    + " needs [" + blockRows + ", " + blockCols + "] for " + fp8BlockRows + "x" + fp8BlockCols + " blocks");
+    /** Chunks start at even elements and hold an even count, because windows and chunks are even-sized. */
+    private static void pack(float[] values, int count, long first, int[] out) {
+        int pair = (int) (first >>> 1);
+        for (int j = 0; j < count; j += 2, pair++) {
+            out[pair] = (Bf16.fromFloat(values[j]) & 0xFFFF) | (Bf16.fromFloat(values[j + 1]) << 16);
         }
-        float[] w = readFloats(weight.name());
-        float[] scale = readFloats(scaleInfo.name());
-        for (int r = 0; r < rows; r++) {
-            int base = (int) (r * cols);
-            int scaleRow = (int) ((r / fp8BlockRows) * blockCols);
-            for (int c = 0; c < cols; c++) w[base + c] *= scale[scaleRow + c / fp8BlockCols];
-        }
-        return w;
     }
 
-    private static int arrayLength(TensorInfo info, int perSlot) {
-        long n = info.elementCount() / perSlot;
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new CheckpointException(info.file() + ": tensor " + info.name() + " has " + info.elementCount()
-                    + " elements, more than one Java array holds");
+    private static int arrayLength(TensorInfo info, long length) {
+        if (length > MAX_ARRAY_LENGTH) {
+            throw new CheckpointException(info.file() + ": tensor '" + info.name() + "' of shape "
+                    + Arrays.toString(info.shape()) + " has more elements than a Java array can hold");
         }
-        return (int) n;
+        return (int) length;
     }
 
-    /** Maps the tensor's bytes window by window (each a whole number of 4-byte words) and hands each over little-endian. */
-    private void forEachWindow(TensorInfo info, java.util.function.Consumer<ByteBuffer> body) {
-        FileChannel ch = channels.get(info.file());
-        try {
-            for (long done = 0; done < info.byteLength(); ) {
-                long len = Math.min(WINDOW, info.byteLength() - done);
-                body.accept(ch.map(FileChannel.MapMode.READ_ONLY, info.offset() + done, len).order(ByteOrder.LITTLE_ENDIAN));
-                done += len;
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot map " + info.name() + " from " + info.file() + ": " + e.getMessage(), e);
-        }
+    private MappedTensor reader(TensorInfo info) {
+        return new MappedTensor(channels.get(info.file()), info, windowBytes);
     }
 
     @Override
     public void close() {
-        for (FileChannel ch : channels.values()) {
+        CheckpointException failure = new CheckpointException("could not close checkpoint " + directory);
+        closeAll(channels.values(), failure);
+        if (failure.getSuppressed().length > 0) {
+            throw failure;
+        }
+    }
+
+    private static void closeAll(Iterable<FileChannel> channels, Exception failure) {
+        for (FileChannel channel : channels) {
             try {
-                ch.close();
-            } catch (IOException ignored) {
-                // closing a read-only channel loses nothing
+                channel.close();
+            } catch (IOException e) {
+                failure.addSuppressed(e);
             }
         }
-        channels.clear();
     }
 }

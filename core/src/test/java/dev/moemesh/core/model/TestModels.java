@@ -23,11 +23,21 @@ public final class TestModels {
         return WRITTEN.computeIfAbsent(preset.cliName() + (fp8 ? "-fp8" : ""), key -> {
             try {
                 Path dir = Files.createTempDirectory("moemesh-" + key);
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> delete(dir)));
                 RandomCheckpoint.write(dir, preset, 1, fp8);
                 return dir;
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         });
+    }
+
+    private static void delete(Path dir) {
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) Files.deleteIfExists(f);
+            Files.deleteIfExists(dir);
+        } catch (IOException ignored) {
+            // a temp directory left behind costs a few hundred kilobytes
+        }
     }
 }
