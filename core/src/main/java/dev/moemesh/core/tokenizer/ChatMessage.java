@@ -1,0 +1,4 @@
+package dev.moemesh.core.tokenizer;
+
+/** One chat turn. */
+public record ChatMessage(String role, String content) {}
