@@ -8,14 +8,14 @@ import dev.moemesh.core.tensor.Parallel;
  * are all this, with different sizes.
  */
 public final class SwiGluMlp implements FeedForward {
-    private final Matrix w1; // gate_proj (inter, hidden)
-    private final Matrix w3; // up_proj   (inter, hidden)
-    private final Matrix w2; // down_proj (hidden, inter)
+    private final Matrix w13; // gate_proj over up_proj (2 * inter, hidden): one pass over x for both
+    private final Matrix w2;  // down_proj (hidden, inter)
+    private final int inter;
 
     public SwiGluMlp(Matrix w1, Matrix w3, Matrix w2) {
-        this.w1 = w1;
-        this.w3 = w3;
+        this.w13 = w1.stack(w3);
         this.w2 = w2;
+        this.inter = w1.rows();
     }
 
     /** Reads {@code prefix + gate_proj/up_proj/down_proj.weight}. */
@@ -27,29 +27,32 @@ public final class SwiGluMlp implements FeedForward {
     }
 
     public int hidden() {
-        return w1.cols();
+        return w13.cols();
     }
 
     public int inter() {
-        return w1.rows();
+        return inter;
     }
 
     @Override
     public void apply(float[] x, int rows, float[] out, Workspace ws) {
-        int n = rows * w1.rows();
-        apply(x, rows, out, ws.buffer(Workspace.Slot.GATE, n), ws.buffer(Workspace.Slot.UP, n));
+        apply(x, rows, out, ws.buffer(Workspace.Slot.GATE_UP, rows * 2 * inter), ws.buffer(Workspace.Slot.ACT, rows * inter));
     }
 
-    /** {@code out = w2(silu(w1 x) · w3 x)} for {@code rows} rows; {@code gate}, {@code up} are (rows, inter) scratch. */
-    public void apply(float[] x, int rows, float[] out, float[] gate, float[] up) {
-        w1.multiply(x, rows, gate);
-        w3.multiply(x, rows, up);
-        Parallel.forRange(rows * w1.rows(), 4096, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                float g = gate[i];
-                gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+    /**
+     * {@code out = w2(silu(w1 x) · w3 x)} for {@code rows} rows; {@code gateUp} (rows, 2 · inter) and
+     * {@code act} (rows, inter) are scratch.
+     */
+    public void apply(float[] x, int rows, float[] out, float[] gateUp, float[] act) {
+        w13.multiply(x, rows, gateUp);
+        Parallel.forRange(rows, Math.max(1, 4096 / inter), (from, to) -> {
+            for (int r = from; r < to; r++) {
+                for (int i = 0; i < inter; i++) {
+                    float g = gateUp[r * 2 * inter + i];
+                    act[r * inter + i] = g / (1f + (float) Math.exp(-g)) * gateUp[r * 2 * inter + inter + i];
+                }
             }
         });
-        w2.multiply(gate, rows, out);
+        w2.multiply(act, rows, out);
     }
 }

@@ -7,7 +7,7 @@ public final class Workspace {
     /** What a buffer holds. */
     public enum Slot {
         HIDDEN, NORMED, BRANCH, Q, Q_LATENT, KV, Q_HEAD, Q_ABSORBED, Q_ABSORBED_HEAD, ATTN_LATENT, ATTN_HEAD, ATTN,
-        GATE, UP, SHARED, LOGITS_IN
+        GATE_UP, ACT, SHARED, LOGITS_IN
     }
 
     private final EnumMap<Slot, float[]> buffers = new EnumMap<>(Slot.class);

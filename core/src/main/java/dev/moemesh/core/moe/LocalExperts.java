@@ -55,8 +55,8 @@ public final class LocalExperts implements ExpertBackend {
         for (int g = 0; g < batch.groups(); g++) maxRows = Math.max(maxRows, batch.groupSize(g));
         float[] in = new float[maxRows * hidden];
         float[] out = new float[maxRows * hidden];
-        float[] gate = new float[maxRows * inter];
-        float[] up = new float[maxRows * inter];
+        float[] gateUp = new float[maxRows * 2 * inter];
+        float[] act = new float[maxRows * inter];
         for (int g = 0; g < batch.groups(); g++) {
             int expert = batch.expertIds()[g];
             SwiGluMlp mlp = experts.get(key(batch.layer(), expert));
@@ -66,7 +66,7 @@ public final class LocalExperts implements ExpertBackend {
             int rows = batch.groupSize(g);
             int from = batch.groupStart()[g] * hidden;
             System.arraycopy(batch.input(), from, in, 0, rows * hidden);
-            mlp.apply(in, rows, out, gate, up);
+            mlp.apply(in, rows, out, gateUp, act);
             System.arraycopy(out, 0, batch.output(), from, rows * hidden);
         }
     }

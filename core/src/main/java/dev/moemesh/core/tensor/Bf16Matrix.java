@@ -5,6 +5,8 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
+import java.util.Arrays;
+
 import static dev.moemesh.core.tensor.Lanes.F;
 import static dev.moemesh.core.tensor.Lanes.I;
 import static dev.moemesh.core.tensor.Lanes.WIDTH;
@@ -17,10 +19,12 @@ import static dev.moemesh.core.tensor.Lanes.WIDTH;
  */
 public final class Bf16Matrix implements Matrix {
     private static final int TILE = 4;
+    private static final int L2_BLOCK_BYTES = 128 << 10;
 
     private final int rows;
     private final int cols;
     private final int[] pairs; // (rows, cols / 2)
+    private final int blockRows; // weight rows whose bytes fit a share of L2
 
     public Bf16Matrix(int rows, int cols, int[] pairs) {
         if (cols % 2 != 0) throw new IllegalArgumentException("bf16 matrix needs an even column count, got " + cols);
@@ -31,6 +35,7 @@ public final class Bf16Matrix implements Matrix {
         this.rows = rows;
         this.cols = cols;
         this.pairs = pairs;
+        this.blockRows = Math.max(2, L2_BLOCK_BYTES / (cols * 2) / 2 * 2);
     }
 
     /** Rounds fp32 values (row-major) to bf16. */
@@ -55,24 +60,32 @@ public final class Bf16Matrix implements Matrix {
         float[] split = Scratch.splitEvenOdd(x, batch, cols);
         Parallel.forRange(rows, Matrix.grain(cols, batch), (from, to) -> {
             float[] lanes = new float[WIDTH];
-            int pairsEnd = from + (to - from) / 2 * 2;
-            // activation tile outside, weight rows inside: the 4 activation rows stay in L1 while this chunk's
-            // weights stream past, so each weight byte is fetched once per tile rather than each x byte per row
-            int r = 0;
-            for (; r + TILE <= batch; r += TILE) {
-                for (int n = from; n < pairsEnd; n += 2) dot2x4(n, split, r, y, lanes);
-            }
-            if (r + 2 <= batch) {
-                for (int n = from; n < pairsEnd; n += 2) dot2x2(n, split, r, y, lanes);
-                r += 2;
-            }
-            if (r < batch) {
-                for (int n = from; n < pairsEnd; n += 2) dot2x1(n, split, r, y, lanes);
-            }
-            if (pairsEnd < to) {
-                for (int b = 0; b < batch; b++) y[b * rows + pairsEnd] = dot1(pairsEnd, split, b, lanes);
+            for (int block = from; block < to; block += blockRows) {
+                multiplyBlock(split, batch, y, block, Math.min(to, block + blockRows), lanes);
             }
         });
+    }
+
+    /**
+     * Output rows {@code [from, to)}: activation tile outside, weight rows inside. The block's weights stay in L2
+     * and each 4-row activation tile in L1 while it sweeps them, so neither is fetched from memory more than once.
+     */
+    private void multiplyBlock(float[] split, int batch, float[] y, int from, int to, float[] lanes) {
+        int pairsEnd = from + (to - from) / 2 * 2;
+        int r = 0;
+        for (; r + TILE <= batch; r += TILE) {
+            for (int n = from; n < pairsEnd; n += 2) dot2x4(n, split, r, y, lanes);
+        }
+        if (r + 2 <= batch) {
+            for (int n = from; n < pairsEnd; n += 2) dot2x2(n, split, r, y, lanes);
+            r += 2;
+        }
+        if (r < batch) {
+            for (int n = from; n < pairsEnd; n += 2) dot2x1(n, split, r, y, lanes);
+        }
+        if (pairsEnd < to) {
+            for (int b = 0; b < batch; b++) y[b * rows + pairsEnd] = dot1(pairsEnd, split, b, lanes);
+        }
     }
 
     /*
@@ -233,6 +246,14 @@ public final class Bf16Matrix implements Matrix {
         int[] p = new int[count * half];
         System.arraycopy(pairs, from * half, p, 0, p.length);
         return new Bf16Matrix(count, cols, p);
+    }
+
+    @Override
+    public Matrix stack(Matrix below) {
+        if (!(below instanceof Bf16Matrix b) || b.cols != cols) return F32Matrix.copyOf(this).stack(below);
+        int[] p = Arrays.copyOf(pairs, pairs.length + b.pairs.length);
+        System.arraycopy(b.pairs, 0, p, pairs.length, b.pairs.length);
+        return new Bf16Matrix(rows + b.rows, cols, p);
     }
 
     @Override

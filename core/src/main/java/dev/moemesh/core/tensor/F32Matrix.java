@@ -2,6 +2,8 @@ package dev.moemesh.core.tensor;
 
 import jdk.incubator.vector.FloatVector;
 
+import java.util.Arrays;
+
 import static dev.moemesh.core.tensor.Lanes.F;
 import static dev.moemesh.core.tensor.Lanes.WIDTH;
 
@@ -65,6 +67,17 @@ public final class F32Matrix implements Matrix {
         float[] v = new float[count * cols];
         System.arraycopy(values, from * cols, v, 0, v.length);
         return new F32Matrix(count, cols, v);
+    }
+
+    @Override
+    public Matrix stack(Matrix below) {
+        if (below.cols() != cols) {
+            throw new IllegalArgumentException("cannot stack (" + below.rows() + ", " + below.cols() + ") under ("
+                    + rows + ", " + cols + ")");
+        }
+        float[] v = Arrays.copyOf(values, (rows + below.rows()) * cols);
+        for (int n = 0; n < below.rows(); n++) below.row(n, v, (rows + n) * cols);
+        return new F32Matrix(rows + below.rows(), cols, v);
     }
 
     @Override

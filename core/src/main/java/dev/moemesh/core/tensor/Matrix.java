@@ -25,6 +25,9 @@ public sealed interface Matrix permits Bf16Matrix, F32Matrix {
     /** Wᵀ, in the same storage type (a copy). */
     Matrix transpose();
 
+    /** This matrix's rows followed by {@code below}'s rows, one matrix (a copy); columns must agree. */
+    Matrix stack(Matrix below);
+
     default float get(int n, int k) {
         float[] r = new float[cols()];
         row(n, r, 0);

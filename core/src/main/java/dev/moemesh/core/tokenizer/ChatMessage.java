@@ -1,4 +1,11 @@
 package dev.moemesh.core.tokenizer;
 
-/** One chat turn. */
-public record ChatMessage(String role, String content) {}
+import java.util.Objects;
+
+/** One chat turn: who spoke ({@code system}, {@code user}, {@code assistant}, {@code tool}) and what they said. */
+public record ChatMessage(String role, String content) {
+
+    public ChatMessage {
+        Objects.requireNonNull(role, "role");
+    }
+}

@@ -1,127 +1,168 @@
 package dev.moemesh.core.tokenizer;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 
 /**
- * A model's Hugging Face tokenizer ({@code tokenizer.json}, run by the Rust {@code tokenizers} library through
- * DJL, so ids match Python's exactly) and what {@code tokenizer_config.json} says about special tokens and the
- * chat template.
+ * A model's Hugging Face tokenizer (tokenizer.json) plus what tokenizer_config.json says about
+ * special tokens and the chat template.
+ *
+ * <p>Encoding runs in DJL's bundled Rust tokenizers library, which DJL extracts on first use to
+ * {@code ~/.djl.ai/tokenizers/} (set {@code DJL_CACHE_DIR} to move it). DJL is put in offline mode,
+ * so it never downloads a library nor phones home.
  */
 public final class Tokenizer implements AutoCloseable {
+
     static {
-        // DJL must never reach for the network: the native library comes from its own jar
-        System.setProperty("DJL_OFFLINE", "true");
-        System.setProperty("offline", "true");
+        // DJL otherwise pings EC2 metadata and a telemetry bucket on every tokenizer it creates
+        System.setProperty("ai.djl.offline", "true");
     }
 
-    private final HuggingFaceTokenizer tokenizer;
-    private final Map<String, Integer> vocab;
-    private final String bosToken;
-    private final String eosToken;
-    private final ChatTemplate chatTemplate;
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-    private Tokenizer(HuggingFaceTokenizer tokenizer, Map<String, Integer> vocab, String bosToken, String eosToken,
-                      ChatTemplate chatTemplate) {
+    private final HuggingFaceTokenizer tokenizer;
+    private final Map<String, Integer> vocab; // token -> id, model vocab and added tokens
+    private final OptionalInt bosId;
+    private final OptionalInt eosId;
+    private final Optional<ChatTemplate> chatTemplate;
+
+    private Tokenizer(
+            HuggingFaceTokenizer tokenizer,
+            Map<String, Integer> vocab,
+            OptionalInt bosId,
+            OptionalInt eosId,
+            Optional<ChatTemplate> chatTemplate) {
         this.tokenizer = tokenizer;
         this.vocab = vocab;
-        this.bosToken = bosToken;
-        this.eosToken = eosToken;
+        this.bosId = bosId;
+        this.eosId = eosId;
         this.chatTemplate = chatTemplate;
     }
 
-    /** The tokenizer of {@code modelDir}, or empty when it has no {@code tokenizer.json}. */
+    /**
+     * Loads modelDir/tokenizer.json and, when present, modelDir/tokenizer_config.json.
+     *
+     * @return empty when the directory has no tokenizer.json
+     * @throws IllegalArgumentException when either file cannot be read or parsed, naming the file
+     */
     public static Optional<Tokenizer> load(Path modelDir) {
         Path file = modelDir.resolve("tokenizer.json");
-        if (!Files.exists(file)) return Optional.empty();
-        ObjectMapper json = new ObjectMapper();
-        Map<String, Integer> vocab;
-        HuggingFaceTokenizer hf;
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        Map<String, Integer> vocab = vocabulary(readJson(file), file);
+        TokenizerConfig config = TokenizerConfig.read(modelDir);
+        HuggingFaceTokenizer tokenizer;
         try {
-            vocab = TokenizerJson.vocabulary(json.readTree(file.toFile()));
-            hf = HuggingFaceTokenizer.newInstance(file, Map.of(
-                    "addSpecialTokens", "true", "truncation", "false", "padding", "false"));
+            // per-call encode arguments decide about special tokens; no truncation or padding, ever
+            tokenizer =
+                    HuggingFaceTokenizer.newInstance(
+                            file, Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
         } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException(file + " is not a usable tokenizer: " + e.getMessage(), e);
+            throw new IllegalArgumentException("Cannot load tokenizer " + file + ": " + e.getMessage(), e);
         }
-        String bos = null, eos = null;
-        ChatTemplate template = null;
-        Path configFile = modelDir.resolve("tokenizer_config.json");
-        if (Files.exists(configFile)) {
-            try {
-                JsonNode config = json.readTree(configFile.toFile());
-                bos = tokenText(config.get("bos_token"));
-                eos = tokenText(config.get("eos_token"));
-                String source = templateSource(config.get("chat_template"));
-                if (source != null) template = new ChatTemplate(source, bos, eos);
-            } catch (IOException e) {
-                hf.close();
-                throw new IllegalArgumentException(configFile + " is not valid JSON: " + e.getMessage(), e);
-            }
-        }
-        return Optional.of(new Tokenizer(hf, vocab, bos, eos, template));
+        Optional<ChatTemplate> template =
+                config.chatTemplate().map(source -> new ChatTemplate(source, config.bosToken(), config.eosToken()));
+        return Optional.of(
+                new Tokenizer(
+                        tokenizer,
+                        vocab,
+                        idOf(vocab, config.bosToken()),
+                        idOf(vocab, config.eosToken()),
+                        template));
     }
 
-    private static String tokenText(JsonNode node) {
-        if (node == null || node.isNull()) return null;
-        return node.isTextual() ? node.asText() : node.path("content").asText(null);
-    }
-
-    private static String templateSource(JsonNode node) {
-        if (node == null || node.isNull()) return null;
-        if (node.isTextual()) return node.asText();
-        for (JsonNode named : node) {
-            if ("default".equals(named.path("name").asText())) return named.path("template").asText();
-        }
-        return null;
-    }
-
-    /** Token ids of {@code text}; {@code addSpecialTokens} applies the tokenizer's post-processor (DeepSeek: BOS first). */
+    /** Token ids of text; with addSpecialTokens the tokenizer's post-processor adds BOS (and the like). */
     public int[] encode(String text, boolean addSpecialTokens) {
         long[] ids = tokenizer.encode(text, addSpecialTokens, false).getIds();
         int[] out = new int[ids.length];
-        for (int i = 0; i < ids.length; i++) out[i] = (int) ids[i];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = Math.toIntExact(ids[i]);
+        }
         return out;
     }
 
     public String decode(int[] ids, boolean skipSpecialTokens) {
         long[] wide = new long[ids.length];
-        for (int i = 0; i < ids.length; i++) wide[i] = ids[i];
+        for (int i = 0; i < ids.length; i++) {
+            wide[i] = ids[i];
+        }
         return tokenizer.decode(wide, skipSpecialTokens);
     }
 
-    /** Entries in the vocabulary, added tokens included. */
+    /** Distinct tokens, added tokens included (the model's embedding may be padded beyond this). */
     public int vocabSize() {
         return vocab.size();
     }
 
     public OptionalInt tokenId(String token) {
-        Integer id = token == null ? null : vocab.get(token);
+        Integer id = vocab.get(token);
         return id == null ? OptionalInt.empty() : OptionalInt.of(id);
     }
 
     public OptionalInt bosId() {
-        return tokenId(bosToken);
+        return bosId;
     }
 
     public OptionalInt eosId() {
-        return tokenId(eosToken);
+        return eosId;
     }
 
     public Optional<ChatTemplate> chatTemplate() {
-        return Optional.ofNullable(chatTemplate);
+        return chatTemplate;
     }
 
     @Override
     public void close() {
         tokenizer.close();
+    }
+
+    static JsonNode readJson(Path file) {
+        try {
+            return JSON.readTree(file.toFile());
+        } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
+            String where = at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
+            throw new IllegalArgumentException(
+                    "Cannot parse " + file + ": " + e.getOriginalMessage() + where, e);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("Cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Map<String, Integer> vocabulary(JsonNode root, Path file) {
+        JsonNode modelVocab = root.path("model").path("vocab");
+        Map<String, Integer> vocab = new HashMap<>();
+        if (modelVocab.isObject()) {
+            modelVocab.properties().forEach(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+        } else if (modelVocab.isArray()) {
+            // Unigram models list [piece, score] pairs; the position is the id
+            for (int id = 0; id < modelVocab.size(); id++) {
+                vocab.put(modelVocab.get(id).path(0).asText(), id);
+            }
+        } else {
+            throw new IllegalArgumentException(
+                    "Cannot load tokenizer " + file + ": it has no model.vocab (model type "
+                            + root.path("model").path("type").asText("missing") + ")");
+        }
+        for (JsonNode added : root.path("added_tokens")) {
+            vocab.put(added.path("content").asText(), added.path("id").asInt());
+        }
+        return vocab;
+    }
+
+    private static OptionalInt idOf(Map<String, Integer> vocab, String token) {
+        Integer id = token == null ? null : vocab.get(token);
+        return id == null ? OptionalInt.empty() : OptionalInt.of(id);
     }
 }

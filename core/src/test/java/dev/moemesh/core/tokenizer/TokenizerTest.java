@@ -1,93 +1,206 @@
 package dev.moemesh.core.tokenizer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 class TokenizerTest {
 
+    @TempDir Path dir;
+
     @ParameterizedTest
-    @ValueSource(ints = {260, 300, 512, 1024, 4096})
-    void writtenTokenizerHasExactlyTheAskedVocabulary(int size, @TempDir Path dir) {
-        TokenizerWriter.write(dir, size);
-        try (Tokenizer t = Tokenizer.load(dir).orElseThrow()) {
-            assertEquals(size, t.vocabSize());
-            assertEquals(0, t.bosId().orElseThrow());
-            assertEquals(1, t.eosId().orElseThrow());
-            assertEquals(2, t.tokenId(TokenizerWriter.USER).orElseThrow());
-            assertEquals(3, t.tokenId(TokenizerWriter.ASSISTANT).orElseThrow());
-            for (int id : t.encode("Hello world, the mesh routes tokens.", true)) assertTrue(id >= 0 && id < size, "id " + id);
+    @ValueSource(ints = {TokenizerWriter.MIN_VOCAB_SIZE, 512, 1024, TokenizerWriter.MAX_VOCAB_SIZE})
+    void writtenTokenizerHasExactlyTheRequestedVocabulary(int vocabSize) {
+        TokenizerWriter.write(dir, vocabSize);
+
+        try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+            assertEquals(vocabSize, tokenizer.vocabSize());
+            int[] ids = tokenizer.encode("The quick brown fox jumps over the lazy dog, 1024 times.", false);
+            assertTrue(Arrays.stream(ids).allMatch(id -> id >= 0 && id < vocabSize), Arrays.toString(ids));
         }
     }
 
     @Test
-    void encodeAddsBosAndRoundTripsAnyText(@TempDir Path dir) {
-        TokenizerWriter.write(dir, 1024);
-        try (Tokenizer t = Tokenizer.load(dir).orElseThrow()) {
-            int[] ids = t.encode("Hello world", true);
-            assertEquals(0, ids[0], "BOS first, as DeepSeek's post-processor puts it");
-            assertEquals(ids.length - 1, t.encode("Hello world", false).length);
-            for (String text : List.of("Hello world", "naïve café — 東京 🚀", "  spaces\tand\nnew lines  ", "x")) {
-                assertEquals(text, t.decode(t.encode(text, true), true), text);
-            }
-            assertTrue(t.encode("the mesh", false).length < "the mesh".length(), "merges learned: fewer ids than bytes");
-            assertEquals(TokenizerWriter.BOS + "hi", t.decode(t.encode("hi", true), false));
-        }
-    }
-
-    @Test
-    void specialTokensInTextEncodeAsOneId(@TempDir Path dir) {
+    void encodingWithSpecialTokensStartsWithBos() {
         TokenizerWriter.write(dir, 512);
-        try (Tokenizer t = Tokenizer.load(dir).orElseThrow()) {
-            int[] ids = t.encode(TokenizerWriter.USER + "hi" + TokenizerWriter.ASSISTANT, false);
-            assertEquals(2, ids[0]);
+
+        try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+            int[] withSpecials = tokenizer.encode("Hello world", true);
+            int[] plain = tokenizer.encode("Hello world", false);
+
+            assertEquals(0, withSpecials[0]);
+            assertNotEquals(0, plain[0]);
+            assertArrayEquals(plain, Arrays.copyOfRange(withSpecials, 1, withSpecials.length));
+        }
+    }
+
+    @Test
+    void mergesLearnedFromTheTrainingTextShortenCommonWords() {
+        TokenizerWriter.write(dir, 1024);
+
+        try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+            String text = " the model and the experts";
+            assertTrue(tokenizer.encode(text, false).length < text.length(), "no merges were applied");
+        }
+    }
+
+    @Test
+    void decodeInvertsEncodeForAsciiAndNonAsciiText() {
+        TokenizerWriter.write(dir, 512);
+
+        try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+            for (String text : List.of("Hello world", "naïve café — 東京", "  spaces\tand\nnewlines  ", "🙂 emoji")) {
+                assertEquals(text, tokenizer.decode(tokenizer.encode(text, true), true));
+            }
+        }
+    }
+
+    @Test
+    void decodeKeepsSpecialTokensUnlessAskedToSkipThem() {
+        TokenizerWriter.write(dir, 512);
+
+        try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+            int[] ids = tokenizer.encode("Hi", true);
+
+            assertEquals(TokenizerWriter.BOS + "Hi", tokenizer.decode(ids, false));
+            assertEquals("Hi", tokenizer.decode(ids, true));
+        }
+    }
+
+    @Test
+    void specialTokensHaveTheDeepSeekIdsAndEncodeAsOneToken() {
+        TokenizerWriter.write(dir, 300);
+
+        try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+            assertEquals(OptionalInt.of(0), tokenizer.tokenId(TokenizerWriter.BOS));
+            assertEquals(OptionalInt.of(1), tokenizer.tokenId(TokenizerWriter.EOS));
+            assertEquals(OptionalInt.of(2), tokenizer.tokenId(TokenizerWriter.USER));
+            assertEquals(OptionalInt.of(3), tokenizer.tokenId(TokenizerWriter.ASSISTANT));
+            assertEquals(OptionalInt.of(0), tokenizer.bosId());
+            assertEquals(OptionalInt.of(1), tokenizer.eosId());
+            assertEquals(OptionalInt.empty(), tokenizer.tokenId("<not a token>"));
+            int[] hi = tokenizer.encode("Hi", false);
+            int[] expected = new int[hi.length + 2];
+            expected[0] = 2;
+            System.arraycopy(hi, 0, expected, 1, hi.length);
+            expected[expected.length - 1] = 3;
+            assertArrayEquals(expected, tokenizer.encode(TokenizerWriter.USER + "Hi" + TokenizerWriter.ASSISTANT, false));
+        }
+    }
+
+    @Test
+    void chatTemplateFromConfigRendersAPromptThatEncodesWithSpecialTokenIds() {
+        TokenizerWriter.write(dir, 512);
+
+        try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+            String prompt =
+                    tokenizer
+                            .chatTemplate()
+                            .orElseThrow()
+                            .render(List.of(new ChatMessage("system", "Be brief."), new ChatMessage("user", "Hi")), true);
+            int[] ids = tokenizer.encode(prompt, false);
+
+            assertEquals(TokenizerWriter.BOS + "Be brief.<｜User｜>Hi<｜Assistant｜>", prompt);
+            assertEquals(0, ids[0]);
             assertEquals(3, ids[ids.length - 1]);
         }
     }
 
     @Test
-    void chatTemplateRendersLikeDeepSeeks(@TempDir Path dir) {
-        TokenizerWriter.write(dir, 512);
-        try (Tokenizer t = Tokenizer.load(dir).orElseThrow()) {
-            ChatTemplate template = t.chatTemplate().orElseThrow();
-            List<ChatMessage> chat = List.of(new ChatMessage("system", "Be brief."), new ChatMessage("user", "Hi"),
-                    new ChatMessage("assistant", "Hello."), new ChatMessage("user", "Who are you?"));
-            assertEquals("<｜begin▁of▁sentence｜>Be brief.<｜User｜>Hi<｜Assistant｜>Hello.<｜end▁of▁sentence｜>"
-                    + "<｜User｜>Who are you?<｜Assistant｜>", template.render(chat, true));
-            assertEquals("<｜begin▁of▁sentence｜><｜User｜>Hi", template.render(List.of(new ChatMessage("user", "Hi")), false));
-            var e = assertThrows(IllegalArgumentException.class,
-                    () -> template.render(List.of(new ChatMessage("robot", "beep")), true));
-            assertTrue(e.getMessage().contains("unknown role: robot"), e.getMessage());
+    void directoryWithoutTokenizerJsonHasNoTokenizer() {
+        assertTrue(Tokenizer.load(dir).isEmpty());
+    }
+
+    @Test
+    void corruptTokenizerJsonIsRejectedNamingTheFile() throws IOException {
+        Path file = dir.resolve("tokenizer.json");
+        Files.writeString(file, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0");
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains(file.toString()), error.getMessage());
+    }
+
+    @Test
+    void tokenizerJsonTheNativeLibraryRejectsIsReportedNamingTheFile() throws IOException {
+        Path file = dir.resolve("tokenizer.json");
+        Files.writeString(file, "{\"model\": {\"type\": \"NoSuchModel\", \"vocab\": {\"a\": 0}}}");
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains(file.toString()), error.getMessage());
+    }
+
+    @Test
+    void chatTemplateListPicksTheDefaultEntryAndStringTokensAreAccepted() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        Files.writeString(
+                dir.resolve("tokenizer_config.json"),
+                """
+                {"bos_token": "<｜begin▁of▁sentence｜>", "eos_token": "<｜end▁of▁sentence｜>",
+                  "chat_template": [{"name": "tool_use", "template": "tools"},
+                                                      {"name": "default", "template": "{{ bos_token }}{{ messages[0]['content'] }}"}]}
+                """);
+
+        try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+            assertEquals(OptionalInt.of(0), tokenizer.bosId());
+            assertEquals(OptionalInt.of(1), tokenizer.eosId());
+            assertEquals(
+                    TokenizerWriter.BOS + "hey",
+                    tokenizer.chatTemplate().orElseThrow().render(List.of(new ChatMessage("user", "hey")), false));
         }
     }
 
     @Test
-    void twoSystemPromptsJoinWithABlankLine() {
-        ChatTemplate template = new ChatTemplate(TokenizerWriter.CHAT_TEMPLATE, "<s>", "</s>");
-        assertEquals("<s>A\n\nB<｜User｜>q", template.render(List.of(new ChatMessage("system", "A"),
-                new ChatMessage("system", "B"), new ChatMessage("user", "q")), false));
+    void chatTemplateJinjaFileIsUsedWhenTheConfigHasNoTemplate() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"bos_token\": null}");
+        Files.writeString(dir.resolve("chat_template.jinja"), "{% for m in messages %}[{{ m['content'] }}]{% endfor %}");
+
+        try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+            assertTrue(tokenizer.bosId().isEmpty());
+            assertEquals(
+                    "[a][b]",
+                    tokenizer
+                            .chatTemplate()
+                            .orElseThrow()
+                            .render(List.of(new ChatMessage("user", "a"), new ChatMessage("assistant", "b")), false));
+        }
     }
 
     @Test
-    void missingTokenizerIsEmptyAndABrokenOneNamesTheFile(@TempDir Path dir) throws IOException {
-        assertTrue(Tokenizer.load(dir).isEmpty());
-        Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": ");
-        var e = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
-        assertTrue(e.getMessage().contains("tokenizer.json"), e.getMessage());
+    void tokenizerWithoutConfigHasNoSpecialIdsOrTemplate() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        Files.delete(dir.resolve("tokenizer_config.json"));
+
+        try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+            assertTrue(tokenizer.bosId().isEmpty());
+            assertTrue(tokenizer.eosId().isEmpty());
+            assertTrue(tokenizer.chatTemplate().isEmpty());
+        }
     }
 
     @Test
-    void tooSmallVocabularyIsRefused(@TempDir Path dir) {
-        assertThrows(IllegalArgumentException.class, () -> TokenizerWriter.write(dir, 100));
+    void corruptTokenizerConfigIsRejectedNamingTheFile() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        Path config = dir.resolve("tokenizer_config.json");
+        Files.writeString(config, "{not json");
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains(config.toString()), error.getMessage());
     }
 }
