@@ -30,12 +30,4 @@ public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequenc
     public EngineOptions withPrefillChunk(int tokens) {
         return new EngineOptions(maxBatchTokens, tokens, maxSequences, kvBlockTokens, kvBlocks);
     }
-
-    public EngineOptions withKvBlocks(int blocks) {
-        return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, blocks);
-    }
-
-    public EngineOptions withMaxBatchTokens(int tokens) {
-        return new EngineOptions(tokens, Math.min(prefillChunk, tokens), Math.min(maxSequences, tokens), kvBlockTokens, kvBlocks);
-    }
 }

@@ -86,10 +86,6 @@ public final class LocalEngine {
         logitOwner = new Sequence[rows];
     }
 
-    public Model model() {
-        return model;
-    }
-
     public LatentKvCache cache() {
         return cache;
     }
@@ -129,14 +125,6 @@ public final class LocalEngine {
     /** Whether any request is queued or running. */
     public boolean hasWork() {
         return !incoming.isEmpty() || !waiting.isEmpty() || !running.isEmpty();
-    }
-
-    public int runningCount() {
-        return running.size();
-    }
-
-    public int waitingCount() {
-        return waiting.size() + incoming.size();
     }
 
     /** Runs every request to its end, batched together, and returns their generations in request order. */

@@ -10,7 +10,6 @@ import java.util.Arrays;
  * a finished sequence returns its blocks at once.
  */
 public final class LatentKvCache {
-    private final int layers;
     private final int blockTokens;
     private final int width;                // kv_lora_rank + qk_rope_head_dim
     private final float[][] storage;        // (layer) -> (block, blockTokens, width)
@@ -21,11 +20,6 @@ public final class LatentKvCache {
     public static final class Sequence {
         private int[] blocks = new int[4];
         private int blockCount;
-
-        /** Tokens this sequence has room for. */
-        public int capacity(int blockTokens) {
-            return blockCount * blockTokens;
-        }
     }
 
     public LatentKvCache(int layers, int kvLoraRank, int ropeDim, int blockTokens, int totalBlocks) {
@@ -34,16 +28,11 @@ public final class LatentKvCache {
             throw new IllegalArgumentException("KV cache of " + totalBlocks + " blocks x " + blockTokens
                     + " tokens is too large for one layer's array; lower the block count");
         }
-        this.layers = layers;
         this.blockTokens = blockTokens;
         this.width = kvLoraRank + ropeDim;
         this.totalBlocks = totalBlocks;
         this.storage = new float[layers][(int) floatsPerLayer];
         for (int b = 0; b < totalBlocks; b++) freeBlocks.add(b);
-    }
-
-    public int width() {
-        return width;
     }
 
     public int blockTokens() {
@@ -94,9 +83,5 @@ public final class LatentKvCache {
     /** Offset in {@link #layer} of the entry for token {@code pos} of {@code seq}. */
     public int offset(Sequence seq, int pos) {
         return (seq.blocks[pos / blockTokens] * blockTokens + pos % blockTokens) * width;
-    }
-
-    public int layers() {
-        return layers;
     }
 }

@@ -34,14 +34,6 @@ public final class MoeFeedForward implements FeedForward {
         return new MoeFeedForward(layer, c, gate, shared, experts);
     }
 
-    public int layer() {
-        return layer;
-    }
-
-    public Gate gate() {
-        return gate;
-    }
-
     void useExperts(ExpertBackend backend) {
         this.experts = backend;
     }

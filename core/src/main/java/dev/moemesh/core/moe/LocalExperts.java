@@ -6,7 +6,6 @@ import dev.moemesh.core.model.WeightReader;
 
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.BiPredicate;
 
 /** Routed experts held in this process, for a chosen set of (layer, expert) pairs. */
@@ -42,10 +41,6 @@ public final class LocalExperts implements ExpertBackend {
 
     public boolean holds(int layer, int expert) {
         return experts.containsKey(key(layer, expert));
-    }
-
-    public Set<Long> keys() {
-        return experts.keySet();
     }
 
     @Override

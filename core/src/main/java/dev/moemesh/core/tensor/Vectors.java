@@ -25,9 +25,4 @@ public final class Vectors {
         }
         for (; i < len; i++) y[y0 + i] = Math.fma(alpha, x[x0 + i], y[y0 + i]);
     }
-
-    /** Rounds every value in {@code [from, to)} to the nearest bf16, as the wire format will carry it. */
-    public static void roundToBf16(float[] x, int from, int to) {
-        for (int i = from; i < to; i++) x[i] = dev.moemesh.core.numeric.Bf16.round(x[i]);
-    }
 }
