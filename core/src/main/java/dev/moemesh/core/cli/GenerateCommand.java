@@ -59,7 +59,7 @@ final class GenerateCommand implements Callable<Integer> {
     boolean ignoreEos;
 
     @Option(names = "--max-seq-len", defaultValue = "0",
-            description = "longest context served; decides YaRN (default: the config's max_position_embeddings)")
+            description = "served context; YaRN engages only above original_max_position_embeddings (default: the config's own context, YaRN whenever configured)")
     int maxSeqLen;
 
     @Option(names = "--json", description = "print one JSON object on the last line")

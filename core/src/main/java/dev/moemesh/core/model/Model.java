@@ -42,7 +42,8 @@ public final class Model {
      * Loads everything but the routed experts, which {@code experts} computes; with {@code experts == null} the
      * routed experts are loaded here too.
      *
-     * @param maxSeqLen the longest context this engine serves; 0 means the config's max_position_embeddings
+     * @param maxSeqLen the longest context this engine serves; 0 means the config's max_position_embeddings, with
+     *                  YaRN applied whenever the config has it (as Hugging Face does)
      */
     public static Model load(Path dir, int maxSeqLen, ExpertBackend experts) {
         ModelConfig c = ModelConfig.load(dir);
@@ -70,7 +71,7 @@ public final class Model {
                     ? embed : r.matrix("lm_head.weight", c.vocabSize(), hidden);
             RmsNorm norm = new RmsNorm(r.vector("model.norm.weight", hidden), eps);
             int served = maxSeqLen > 0 ? maxSeqLen : c.maxPositionEmbeddings();
-            return new Model(c, dir, embed, blocks, norm, lmHead, new RotaryEmbedding(c, served), served);
+            return new Model(c, dir, embed, blocks, norm, lmHead, new RotaryEmbedding(c, maxSeqLen), served);
         }
     }
 

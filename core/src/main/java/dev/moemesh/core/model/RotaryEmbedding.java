@@ -4,8 +4,9 @@ package dev.moemesh.core.model;
  * Rotary position embedding on interleaved pairs {@code (x[2i], x[2i+1])}, with DeepSeek's YaRN frequency
  * correction and attention mscale when the serving context exceeds the checkpoint's original context.
  *
- * <p>Follows {@code precompute_freqs_cis} of DeepSeek-V3's reference {@code model.py}: YaRN engages when the
- * maximum sequence length this engine serves is larger than {@code original_max_position_embeddings}.
+ * <p>Follows {@code precompute_freqs_cis} of DeepSeek-V3's reference {@code model.py}: with a served context given,
+ * YaRN engages when it is larger than {@code original_max_position_embeddings}. Without one (0), YaRN engages
+ * whenever the config has it, as Hugging Face's implementation always applies it.
  */
 public final class RotaryEmbedding {
     private final float[] frequencies; // (rope_dim / 2)
@@ -13,6 +14,7 @@ public final class RotaryEmbedding {
     private final float softmaxScale;
     private final boolean yarnEngaged;
 
+    /** @param maxSeqLen the served context, or 0 for the checkpoint's own (YaRN on whenever configured) */
     public RotaryEmbedding(ModelConfig config, int maxSeqLen) {
         int dim = config.qkRopeHeadDim();
         double base = config.ropeTheta();
@@ -22,7 +24,7 @@ public final class RotaryEmbedding {
             frequencies[i] = (float) (1.0 / Math.pow(base, (float) (2 * i) / dim));
         }
         double scale = 1.0 / Math.sqrt(config.qkHeadDim());
-        yarnEngaged = yarn != null && maxSeqLen > yarn.originalMaxPositionEmbeddings();
+        yarnEngaged = yarn != null && (maxSeqLen == 0 || maxSeqLen > yarn.originalMaxPositionEmbeddings());
         if (yarnEngaged) {
             correctFrequencies(yarn, dim, base);
             double mscaleAll = mscale(yarn.factor(), yarn.mscaleAllDim());

@@ -24,7 +24,7 @@ class ReferenceAgreementTest {
     void greedyTokensAndLogitsMatchTheReference(Preset preset, boolean fp8, int maxSeqLen) {
         Path dir = TestModels.tiny(preset, fp8);
         Model model = Model.load(dir, maxSeqLen);
-        ReferenceDeepSeek reference = new ReferenceDeepSeek(dir, model.maxSeqLen());
+        ReferenceDeepSeek reference = new ReferenceDeepSeek(dir, model.rope().yarnEngaged());
         int[] prompt = {0, 17, 42, 300, 5, 99, 128};
         int steps = 8;
 

@@ -18,13 +18,14 @@ import java.util.List;
 final class ReferenceDeepSeek {
     private final ModelConfig c;
     private final SafetensorsCheckpoint ckpt;
-    private final int maxSeqLen;
+    private final boolean yarn;
 
-    ReferenceDeepSeek(Path dir, int maxSeqLen) {
+    /** @param yarn whether the served context engages YaRN (the reference's {@code max_seq_len > original_seq_len}) */
+    ReferenceDeepSeek(Path dir, boolean yarn) {
         this.c = ModelConfig.load(dir);
         int[] block = c.fp8BlockSize();
         this.ckpt = block == null ? SafetensorsCheckpoint.open(dir) : SafetensorsCheckpoint.open(dir, block[0], block[1]);
-        this.maxSeqLen = maxSeqLen;
+        this.yarn = yarn;
     }
 
     /** Logits of the last position of {@code tokens}. */
@@ -139,7 +140,7 @@ final class ReferenceDeepSeek {
     }
 
     private boolean yarn() {
-        return c.yarn() != null && maxSeqLen > c.yarn().originalMaxPositionEmbeddings();
+        return yarn;
     }
 
     private double softmaxScale() {

@@ -43,6 +43,16 @@ class RotaryEmbeddingTest {
     }
 
     @Test
+    void withoutAServedContextYarnFollowsTheConfigAsHuggingFaceDoes() {
+        ObjectNode json = Preset.TINY_V3.config().put("max_position_embeddings", 32); // below the original 64
+        ModelConfig c = ModelConfig.parse(json, Path.of("config.json"));
+        assertTrue(new RotaryEmbedding(c, 0).yarnEngaged());
+        assertFalse(new RotaryEmbedding(c, 32).yarnEngaged());
+        ModelConfig plain = ModelConfig.parse(Preset.TINY_V3.config().putNull("rope_scaling"), Path.of("config.json"));
+        assertFalse(new RotaryEmbedding(plain, 0).yarnEngaged());
+    }
+
+    @Test
     void mscaleFollowsTheConfigAndTheRotationKeepsNorms() {
         ObjectNode json = Preset.TINY_V2LITE.config();
         ModelConfig c = ModelConfig.parse(json, Path.of("config.json"));
