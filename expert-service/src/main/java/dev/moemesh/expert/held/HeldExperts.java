@@ -1,0 +1,92 @@
+package dev.moemesh.expert.held;
+
+import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.model.ModelFingerprint;
+import dev.moemesh.core.model.WeightReader;
+import dev.moemesh.core.moe.LocalExperts;
+import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
+
+import java.nio.file.Path;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+/**
+ * The routed experts this service holds, each loaded on its own from the memory-mapped checkpoint, so experts can
+ * be added and dropped one by one while requests run; the checkpoint stays open for later loads.
+ */
+public final class HeldExperts implements AutoCloseable {
+    private final SafetensorsCheckpoint checkpoint;
+    private final WeightReader reader;
+    private final ModelConfig config;
+    private final String fingerprint;
+    private final Map<ExpertId, LocalExperts> experts = new ConcurrentSkipListMap<>();
+
+    private HeldExperts(SafetensorsCheckpoint checkpoint, ModelConfig config, String fingerprint) {
+        this.checkpoint = checkpoint;
+        this.reader = new WeightReader(checkpoint);
+        this.config = config;
+        this.fingerprint = fingerprint;
+    }
+
+    /** Opens the checkpoint in {@code modelDir} and loads the experts {@code selection} names, and no others. */
+    public static HeldExperts open(Path modelDir, ExpertSelection selection) {
+        ModelConfig config = ModelConfig.load(modelDir);
+        Collection<ExpertId> wanted = selection.resolve(config);
+        HeldExperts held = new HeldExperts(SafetensorsCheckpoint.open(modelDir), config, ModelFingerprint.of(modelDir));
+        try {
+            held.load(wanted);
+        } catch (RuntimeException e) {
+            held.close();
+            throw e;
+        }
+        return held;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public String fingerprint() {
+        return fingerprint;
+    }
+
+    /** Whether the model has this routed expert at all (held here or not). */
+    public boolean inModel(int layer, int expert) {
+        return layer >= 0 && layer < config.numLayers() && config.isMoeLayer(layer)
+                && expert >= 0 && expert < config.nRoutedExperts();
+    }
+
+    /** The expert's weights, or null when this service does not hold it. */
+    public LocalExperts get(int layer, int expert) {
+        return experts.get(new ExpertId(layer, expert));
+    }
+
+    /** Loads those not yet held; every id must be {@link #inModel in the model}. */
+    public synchronized void load(Collection<ExpertId> ids) {
+        for (ExpertId id : ids) {
+            if (!inModel(id.layer(), id.expert())) {
+                throw new IllegalArgumentException("expert " + id.expert() + " of layer " + id.layer()
+                        + " is not a routed expert of this model");
+            }
+            experts.computeIfAbsent(id, k -> LocalExperts.load(reader, config,
+                    (layer, expert) -> layer == k.layer() && expert == k.expert()));
+        }
+    }
+
+    /** Drops these experts; requests already running with them finish. */
+    public synchronized void unload(Collection<ExpertId> ids) {
+        ids.forEach(experts::remove);
+    }
+
+    /** In (layer, expert) order. */
+    public List<ExpertId> held() {
+        return List.copyOf(experts.keySet());
+    }
+
+    @Override
+    public void close() {
+        checkpoint.close();
+    }
+}
