@@ -1,6 +1,6 @@
 package dev.moemesh.expert.api;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.moemesh.expert.ExpertServiceConfig;
 import dev.moemesh.expert.held.ExpertId;
 import dev.moemesh.expert.held.ExpertTokenCounters;
@@ -33,6 +33,7 @@ import java.util.Locale;
 /** The gRPC edge of the expert service: ExpertService over the held experts. */
 @GrpcService
 public class ExpertGrpcService implements ExpertService {
+    // Outputs are wrapped, not copied: ExpertRun returns a fresh array that nothing else keeps.
     private final HeldExperts held;
     private final ExpertTokenCounters counters;
     private final ExpertServiceConfig config;
@@ -49,7 +50,7 @@ public class ExpertGrpcService implements ExpertService {
     @Blocking
     public Uni<RunExpertsResponse> runExperts(RunExpertsRequest request) {
         return Uni.createFrom().item(() -> RunExpertsResponse.newBuilder().setSequence(request.getSequence())
-                .setOutputs(ByteString.copyFrom(run.run(request))).build());
+                .setOutputs(UnsafeByteOperations.unsafeWrap(run.run(request))).build());
     }
 
     /** Requests are computed one after another on a worker thread, so responses keep request order. */
@@ -61,7 +62,7 @@ public class ExpertGrpcService implements ExpertService {
     private RunExpertsResponse answerOnStream(RunExpertsRequest request) {
         RunExpertsResponse.Builder response = RunExpertsResponse.newBuilder().setSequence(request.getSequence());
         try {
-            response.setOutputs(ByteString.copyFrom(run.run(request)));
+            response.setOutputs(UnsafeByteOperations.unsafeWrap(run.run(request)));
         } catch (StatusRuntimeException e) {
             Status status = e.getStatus();
             response.setError(RequestError.newBuilder().setCode(status.getCode().value())

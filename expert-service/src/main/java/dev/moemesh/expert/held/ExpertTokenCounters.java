@@ -4,7 +4,8 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 
 import java.util.Map;
-import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -12,7 +13,8 @@ import java.util.concurrent.atomic.LongAdder;
  * Prometheus as {@code moemesh_expert_tokens_total{layer, expert}}.
  */
 public final class ExpertTokenCounters {
-    private final Map<ExpertId, LongAdder> tokens = new ConcurrentSkipListMap<>();
+    /** A ConcurrentHashMap: its computeIfAbsent runs once per key, so each expert registers one meter. */
+    private final Map<ExpertId, LongAdder> tokens = new ConcurrentHashMap<>();
     private final MeterRegistry registry;
 
     public ExpertTokenCounters(MeterRegistry registry) {
@@ -43,7 +45,7 @@ public final class ExpertTokenCounters {
 
     /** Every counted or tracked expert, in (layer, expert) order. */
     public Map<ExpertId, Long> snapshot() {
-        Map<ExpertId, Long> out = new java.util.LinkedHashMap<>();
+        Map<ExpertId, Long> out = new TreeMap<>();
         tokens.forEach((id, adder) -> out.put(id, adder.sum()));
         return out;
     }
