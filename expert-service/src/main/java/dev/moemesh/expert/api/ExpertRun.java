@@ -1,7 +1,6 @@
 package dev.moemesh.expert.api;
 
 import dev.moemesh.core.moe.Bf16Rows;
-import dev.moemesh.core.moe.LocalExperts;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.expert.held.ExpertId;
 import dev.moemesh.expert.held.ExpertTokenCounters;
@@ -70,23 +69,23 @@ final class ExpertRun {
             throw invalid("hidden_states has " + r.getHiddenStates().size() + " bytes but sum(group_sizes) = " + rows
                     + " rows x hidden " + hidden + " x 2 bytes (bf16) = " + expectedBytes);
         }
-        LocalExperts[] experts = new LocalExperts[groups];
-        for (int g = 0; g < groups; g++) experts[g] = expert(layer, r.getExpertIds(g));
+        int[] ids = new int[groups];
+        int[] starts = new int[groups + 1];
+        for (int g = 0; g < groups; g++) {
+            ids[g] = checkHeld(layer, r.getExpertIds(g));
+            starts[g + 1] = starts[g] + r.getGroupSizes(g);
+        }
 
         float[] input = new float[(int) rows * hidden];   // (rows, hidden)
         float[] output = new float[input.length];         // (rows, hidden)
         Bf16Rows.unpack(r.getHiddenStates().asReadOnlyByteBuffer(), input);
-        int start = 0;
-        for (int g = 0; g < groups; g++) {
-            int size = r.getGroupSizes(g);
-            if (size == 0) continue;
-            int expert = r.getExpertIds(g);
-            // A one-group view of the request's rows [start, start + size): the expert reads and writes in place.
-            experts[g].run(new RoutedBatch(layer, hidden, new int[] {expert}, new int[] {start, start + size},
-                    NO_TOKEN_ROWS, input, output));
-            counters.add(new ExpertId(layer, expert), size);
-            start += size;
+        try {
+            held.backend().run(new RoutedBatch(layer, hidden, ids, starts, NO_TOKEN_ROWS, input, output));
+        } catch (IllegalArgumentException unloadedMeanwhile) {
+            throw Status.NOT_FOUND.withDescription(unloadedMeanwhile.getMessage() + " (unloaded while this request ran)"
+                    + "; check the placement").asRuntimeException();
         }
+        for (int g = 0; g < groups; g++) counters.add(new ExpertId(layer, ids[g]), r.getGroupSizes(g));
         return Bf16Rows.pack(output, 0, output.length);
     }
 
@@ -103,18 +102,17 @@ final class ExpertRun {
         }
     }
 
-    private LocalExperts expert(int layer, int expert) {
+    private int checkHeld(int layer, int expert) {
         if (!held.inModel(layer, expert)) {
             throw invalid("layer " + layer + " expert " + expert + " is not a routed expert of this model ("
                     + held.config().numLayers() + " layers, MoE from layer " + held.config().firstKDenseReplace()
                     + ", " + held.config().nRoutedExperts() + " routed experts each)");
         }
-        LocalExperts local = held.get(layer, expert);
-        if (local == null) {
+        if (!held.holds(layer, expert)) {
             throw Status.NOT_FOUND.withDescription("layer " + layer + " expert " + expert
                     + " is not held by this service; check the placement").asRuntimeException();
         }
-        return local;
+        return expert;
     }
 
     private static StatusRuntimeException invalid(String why) {

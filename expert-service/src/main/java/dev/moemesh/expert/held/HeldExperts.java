@@ -3,14 +3,15 @@ package dev.moemesh.expert.held;
 import dev.moemesh.core.model.ModelConfig;
 import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.core.model.WeightReader;
+import dev.moemesh.core.moe.ExpertPool;
 import dev.moemesh.core.moe.LocalExperts;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
 
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.Set;
+import java.util.concurrent.ConcurrentSkipListSet;
 
 /**
  * The routed experts this service holds, each loaded on its own from the memory-mapped checkpoint, so experts can
@@ -21,13 +22,15 @@ public final class HeldExperts implements AutoCloseable {
     private final WeightReader reader;
     private final ModelConfig config;
     private final String fingerprint;
-    private final Map<ExpertId, LocalExperts> experts = new ConcurrentSkipListMap<>();
+    private final ExpertPool experts;
+    private final Set<ExpertId> held = new ConcurrentSkipListSet<>();
 
     private HeldExperts(SafetensorsCheckpoint checkpoint, ModelConfig config, String fingerprint) {
         this.checkpoint = checkpoint;
         this.reader = new WeightReader(checkpoint);
         this.config = config;
         this.fingerprint = fingerprint;
+        this.experts = new LocalExperts(config);
     }
 
     /** Opens the checkpoint in {@code modelDir} and loads the experts {@code selection} names, and no others. */
@@ -58,9 +61,14 @@ public final class HeldExperts implements AutoCloseable {
                 && expert >= 0 && expert < config.nRoutedExperts();
     }
 
-    /** The expert's weights, or null when this service does not hold it. */
-    public LocalExperts get(int layer, int expert) {
-        return experts.get(new ExpertId(layer, expert));
+    /** Whether this service holds the expert now. */
+    public boolean holds(int layer, int expert) {
+        return experts.holds(layer, expert);
+    }
+
+    /** The held experts as one backend: a batch may name any of them. */
+    public ExpertPool backend() {
+        return experts;
     }
 
     /** Loads those not yet held; every id must be {@link #inModel in the model}. */
@@ -70,23 +78,27 @@ public final class HeldExperts implements AutoCloseable {
                 throw new IllegalArgumentException("expert " + id.expert() + " of layer " + id.layer()
                         + " is not a routed expert of this model");
             }
-            experts.computeIfAbsent(id, k -> LocalExperts.load(reader, config,
-                    (layer, expert) -> layer == k.layer() && expert == k.expert()));
+            experts.add(reader, id.layer(), id.expert());
+            held.add(id);
         }
     }
 
     /** Drops these experts; requests already running with them finish. */
     public synchronized void unload(Collection<ExpertId> ids) {
-        ids.forEach(experts::remove);
+        for (ExpertId id : ids) {
+            held.remove(id);
+            experts.remove(id.layer(), id.expert());
+        }
     }
 
     /** In (layer, expert) order. */
     public List<ExpertId> held() {
-        return List.copyOf(experts.keySet());
+        return List.copyOf(held);
     }
 
     @Override
     public void close() {
+        experts.close();
         checkpoint.close();
     }
 }
