@@ -1,13 +1,13 @@
 package dev.moemesh.expert.api;
 
 import com.google.protobuf.UnsafeByteOperations;
-import dev.moemesh.expert.ExpertServiceConfig;
 import dev.moemesh.expert.held.ExpertId;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
+import dev.moemesh.expert.ExpertServiceConfig;
 import dev.moemesh.proto.DescribeRequest;
 import dev.moemesh.proto.DescribeResponse;
-import dev.moemesh.proto.ExpertService;
+import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.ExpertStats;
 import dev.moemesh.proto.ExpertTokens;
 import dev.moemesh.proto.GetExpertStatsRequest;
@@ -21,19 +21,20 @@ import dev.moemesh.proto.UnloadExpertsRequest;
 import dev.moemesh.proto.UnloadExpertsResponse;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
-import io.smallrye.mutiny.Multi;
-import io.smallrye.mutiny.Uni;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
 
 import java.util.List;
-import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** The gRPC edge of the expert service: ExpertService over the held experts. */
 @GrpcService
-public class ExpertGrpcService implements ExpertService {
-    // Outputs are wrapped, not copied: ExpertRun returns a fresh array that nothing else keeps.
+public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
+    private static final AtomicInteger STREAMS = new AtomicInteger();
+
     private final HeldExperts held;
     private final ExpertTokenCounters counters;
     private final ExpertServiceConfig config;
@@ -48,15 +49,51 @@ public class ExpertGrpcService implements ExpertService {
 
     @Override
     @Blocking
-    public Uni<RunExpertsResponse> runExperts(RunExpertsRequest request) {
-        return Uni.createFrom().item(() -> RunExpertsResponse.newBuilder().setSequence(request.getSequence())
-                .setOutputs(UnsafeByteOperations.unsafeWrap(run.run(request))).build());
+    public void runExperts(RunExpertsRequest request, StreamObserver<RunExpertsResponse> response) {
+        try {
+            // ExpertRun returns a fresh array that nothing else keeps: wrapped, not copied
+            response.onNext(RunExpertsResponse.newBuilder().setSequence(request.getSequence())
+                    .setOutputs(UnsafeByteOperations.unsafeWrap(run.run(request))).build());
+            response.onCompleted();
+        } catch (StatusRuntimeException e) {
+            response.onError(e);
+        }
     }
 
-    /** Requests are computed one after another on a worker thread, so responses keep request order. */
+    /**
+     * One persistent stream per caller. Its requests are computed one after another on a thread of its own, so
+     * responses keep request order and the transport's threads never wait for a matrix product.
+     */
     @Override
-    public Multi<RunExpertsResponse> runExpertsStream(Multi<RunExpertsRequest> requests) {
-        return requests.emitOn(Infrastructure.getDefaultWorkerPool()).map(this::answerOnStream);
+    public StreamObserver<RunExpertsRequest> runExpertsStream(StreamObserver<RunExpertsResponse> responses) {
+        ExecutorService worker = Executors.newSingleThreadExecutor(
+                r -> Thread.ofPlatform().daemon().name("expert-stream-" + STREAMS.incrementAndGet()).unstarted(r));
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(RunExpertsRequest request) {
+                worker.execute(() -> {
+                    RunExpertsResponse answer = answerOnStream(request);
+                    synchronized (responses) {
+                        responses.onNext(answer);
+                    }
+                });
+            }
+
+            @Override
+            public void onError(Throwable cause) {
+                worker.shutdown();
+            }
+
+            @Override
+            public void onCompleted() {
+                worker.execute(() -> {
+                    synchronized (responses) {
+                        responses.onCompleted();
+                    }
+                });
+                worker.shutdown();
+            }
+        };
     }
 
     private RunExpertsResponse answerOnStream(RunExpertsRequest request) {
@@ -67,44 +104,55 @@ public class ExpertGrpcService implements ExpertService {
             Status status = e.getStatus();
             response.setError(RequestError.newBuilder().setCode(status.getCode().value())
                     .setMessage(status.getDescription() == null ? status.getCode().name() : status.getDescription()));
+        } catch (RuntimeException e) {
+            response.setError(RequestError.newBuilder().setCode(Status.Code.INTERNAL.value())
+                    .setMessage("expert computation failed: " + e));
         }
         return response.build();
     }
 
     @Override
     @Blocking
-    public Uni<LoadExpertsResponse> loadExperts(LoadExpertsRequest request) {
-        return Uni.createFrom().item(() -> {
+    public void loadExperts(LoadExpertsRequest request, StreamObserver<LoadExpertsResponse> response) {
+        try {
             List<ExpertId> ids = ids(request.getExpertsList());
             held.load(ids);
             ids.forEach(counters::track);
-            return LoadExpertsResponse.newBuilder().addAllHeld(layerExperts(held.held())).build();
-        });
+            response.onNext(LoadExpertsResponse.newBuilder().addAllHeld(layerExperts(held.held())).build());
+            response.onCompleted();
+        } catch (StatusRuntimeException e) {
+            response.onError(e);
+        }
     }
 
     @Override
     @Blocking
-    public Uni<UnloadExpertsResponse> unloadExperts(UnloadExpertsRequest request) {
-        return Uni.createFrom().item(() -> {
+    public void unloadExperts(UnloadExpertsRequest request, StreamObserver<UnloadExpertsResponse> response) {
+        try {
             held.unload(ids(request.getExpertsList()));
-            return UnloadExpertsResponse.newBuilder().addAllHeld(layerExperts(held.held())).build();
-        });
+            response.onNext(UnloadExpertsResponse.newBuilder().addAllHeld(layerExperts(held.held())).build());
+            response.onCompleted();
+        } catch (StatusRuntimeException e) {
+            response.onError(e);
+        }
     }
 
     @Override
-    public Uni<ExpertStats> getExpertStats(GetExpertStatsRequest request) {
+    public void getExpertStats(GetExpertStatsRequest request, StreamObserver<ExpertStats> response) {
         ExpertStats.Builder stats = ExpertStats.newBuilder().setTotalRequests(run.requests())
                 .setRefusedRequests(run.refused());
         counters.snapshot().forEach((id, tokens) -> stats.addTokens(
                 ExpertTokens.newBuilder().setLayer(id.layer()).setExpert(id.expert()).setTokens(tokens)));
-        return Uni.createFrom().item(stats.build());
+        response.onNext(stats.build());
+        response.onCompleted();
     }
 
     @Override
-    public Uni<DescribeResponse> describe(DescribeRequest request) {
-        return Uni.createFrom().item(DescribeResponse.newBuilder().setModelFingerprint(held.fingerprint())
-                .addAllHeld(layerExperts(held.held())).setBackend(config.backend().name().toLowerCase(Locale.ROOT))
+    public void describe(DescribeRequest request, StreamObserver<DescribeResponse> response) {
+        response.onNext(DescribeResponse.newBuilder().setModelFingerprint(held.fingerprint())
+                .addAllHeld(layerExperts(held.held())).setBackend(held.backend().device())
                 .setHidden(held.config().hiddenSize()).setMinPlacementVersion(config.minPlacementVersion()).build());
+        response.onCompleted();
     }
 
     private List<ExpertId> ids(List<LayerExpert> experts) {
