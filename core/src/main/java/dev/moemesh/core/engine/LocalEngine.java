@@ -40,6 +40,9 @@ public final class LocalEngine {
     private final int[] logitRows;
     private final Sequence[] logitOwner;
     private float[] logits = new float[0];
+    private volatile EngineStats stats;
+    private long generatedTokens;
+    private long prefillTokens;
 
     /** A request in the engine. */
     private static final class Sequence {
@@ -84,6 +87,17 @@ public final class LocalEngine {
         rowOwner = new Sequence[rows];
         logitRows = new int[rows];
         logitOwner = new Sequence[rows];
+        publishStats();
+    }
+
+    /** Counts as of the last step's end; safe to read from any thread. */
+    public EngineStats stats() {
+        return stats;
+    }
+
+    private void publishStats() {
+        stats = new EngineStats(running.size(), waiting.size() + incoming.size(), cache.totalBlocks(),
+                cache.totalBlocks() - cache.freeBlocks(), cache.blockTokens(), generatedTokens, prefillTokens);
     }
 
     public LatentKvCache cache() {
@@ -142,7 +156,10 @@ public final class LocalEngine {
         for (Sequence s; (s = incoming.poll()) != null; ) waiting.add(s);
         applyCancellations();
         admit();
-        if (running.isEmpty()) return;
+        if (running.isEmpty()) {
+            publishStats();
+            return;
+        }
 
         int rows = 0;
         int logitCount = 0;
@@ -158,6 +175,7 @@ public final class LocalEngine {
                     options.maxBatchTokens() - rows);
             for (int i = 0; i < chunk; i++) rows = addRow(rows, s, s.request.promptIds()[s.prefilled + i], s.prefilled + i);
             s.prefilled += chunk;
+            prefillTokens += chunk;
             if (s.decoding()) {
                 logitRows[logitCount] = rows - 1;
                 logitOwner[logitCount++] = s;
@@ -184,6 +202,7 @@ public final class LocalEngine {
                 continue;
             }
             s.append(token);
+            generatedTokens++;
             s.listener.onToken(s.request.id(), token);
             if (s.generatedCount == s.request.sampling().maxTokens()) finish(s, FinishReason.LENGTH, now, null);
         }
@@ -191,6 +210,7 @@ public final class LocalEngine {
         Arrays.fill(rowOwner, 0, rows, null);
         Arrays.fill(rowSequences, 0, rows, null);
         Arrays.fill(logitOwner, 0, logitCount, null);
+        publishStats();
     }
 
     /** A step that could not run ends the requests that had rows in it, with the cause; the others go on. */
@@ -204,6 +224,7 @@ public final class LocalEngine {
         running.removeIf(s -> s.kv == null);
         Arrays.fill(rowOwner, 0, rows, null);
         Arrays.fill(rowSequences, 0, rows, null);
+        publishStats();
     }
 
     private int addRow(int row, Sequence s, int token, int position) {

@@ -43,11 +43,15 @@ public final class MoeFeedForward implements FeedForward {
         int hidden = config.hiddenSize();
         Routing routing = gate.route(x, rows, ws.buffer(Workspace.Slot.LOGITS_IN, rows * config.nRoutedExperts()));
         RoutedBatch batch = Dispatcher.dispatch(layer, x, hidden, routing, config.nRoutedExperts());
-        experts.run(batch);
-        Dispatcher.combine(batch, routing, out);
-        if (shared != null) {
-            float[] s = ws.buffer(Workspace.Slot.SHARED, rows * hidden);
+        ExpertBackend.Pending routed = experts.submit(batch);
+        float[] s = null;
+        if (shared != null) { // while the routed experts run elsewhere
+            s = ws.buffer(Workspace.Slot.SHARED, rows * hidden);
             shared.apply(x, rows, s, ws);
+        }
+        routed.await();
+        Dispatcher.combine(batch, routing, out);
+        if (s != null) {
             for (int i = 0; i < rows * hidden; i++) out[i] += s[i];
         }
     }

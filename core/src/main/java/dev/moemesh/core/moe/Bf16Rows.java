@@ -19,6 +19,24 @@ public final class Bf16Rows {
         return out.array();
     }
 
+    /** Writes the bf16 bytes of {@code values[from, from + count)} into {@code into} from byte {@code at}. */
+    public static void pack(float[] values, int from, int count, byte[] into, int at) {
+        for (int i = 0; i < count; i++) {
+            short b = Bf16.fromFloat(values[from + i]);
+            into[at + 2 * i] = (byte) b;
+            into[at + 2 * i + 1] = (byte) (b >>> 8);
+        }
+    }
+
+    /** Decodes {@code count} values from {@code bytes} (little-endian, from its position) into {@code into[at..]}. */
+    public static void unpack(ByteBuffer bytes, float[] into, int at, int count) {
+        if (bytes.remaining() < count * 2) {
+            throw new IllegalArgumentException(bytes.remaining() + " bytes cannot hold " + count + " bf16 values");
+        }
+        ByteBuffer in = bytes.slice().order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < count; i++) into[at + i] = Bf16.toFloat(in.getShort());
+    }
+
     /** Decodes every remaining byte pair of {@code bytes} into {@code into}, from index 0. */
     public static void unpack(ByteBuffer bytes, float[] into) {
         if (bytes.remaining() % 2 != 0 || bytes.remaining() / 2 > into.length) {

@@ -40,4 +40,20 @@ class Bf16RowsTest {
         assertArrayEquals(new float[] {3f, 4f}, back);
         assertEquals(4, Bf16Rows.pack(values, 2, 2).length);
     }
+
+    @Test
+    void packsIntoAndUnpacksFromOffsetsAsTheWholeArrayForm() {
+        float[] values = {0.1f, -7.3f, 1e-3f, 65504f, -0f};
+        byte[] into = new byte[4 + 2 * values.length];
+        Bf16Rows.pack(values, 1, 3, into, 4);
+        byte[] whole = Bf16Rows.pack(values, 1, 3);
+        assertArrayEquals(whole, java.util.Arrays.copyOfRange(into, 4, 10));
+
+        float[] back = {9f, 9f, 9f, 9f, 9f};
+        ByteBuffer bytes = ByteBuffer.wrap(into);
+        bytes.position(4);
+        Bf16Rows.unpack(bytes, back, 1, 3);
+        assertArrayEquals(new float[] {9f, Bf16.round(-7.3f), Bf16.round(1e-3f), Bf16.round(65504f), 9f}, back);
+        assertEquals(4, bytes.position(), "the caller's position is left alone");
+    }
 }

@@ -1,0 +1,50 @@
+package dev.moemesh.attention;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** The {@code attention.*} settings of an attention service; docs/operations.md has the table. */
+@ConfigMapping(prefix = "attention")
+public interface AttentionConfig {
+
+    /** A Hugging Face checkpoint directory (config.json + safetensors). */
+    Path modelDir();
+
+    /**
+     * gRPC addresses (host:port) of the expert services; each tells what it holds (Describe) and together they
+     * are the placement. Unset: the routed experts are computed in this process.
+     */
+    Optional<List<String>> expertServices();
+
+    /** How long an expert call may take before the request fails. */
+    @WithDefault("30s")
+    Duration expertTimeout();
+
+    /** How long start-up waits for every expert service to answer Describe. */
+    @WithDefault("60s")
+    Duration expertConnectTimeout();
+
+    /** Served context (prompt + generated); 0 = the config's max_position_embeddings. */
+    @WithDefault("0")
+    int maxSeqLen();
+
+    @WithDefault("512")
+    int maxBatchTokens();
+
+    @WithDefault("256")
+    int prefillChunk();
+
+    @WithDefault("64")
+    int maxSequences();
+
+    @WithDefault("16")
+    int kvBlockTokens();
+
+    @WithDefault("2048")
+    int kvBlocks();
+}

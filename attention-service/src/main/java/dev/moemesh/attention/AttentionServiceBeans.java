@@ -1,0 +1,118 @@
+package dev.moemesh.attention;
+
+import dev.moemesh.attention.engine.EngineLoop;
+import dev.moemesh.attention.experts.ExpertClient;
+import dev.moemesh.attention.experts.Placement;
+import dev.moemesh.attention.experts.RemoteExperts;
+import dev.moemesh.core.engine.EngineOptions;
+import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.model.ModelFingerprint;
+import dev.moemesh.proto.DescribeResponse;
+import dev.moemesh.proto.LayerExpert;
+import io.grpc.StatusRuntimeException;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.Startup;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** Builds the service's plain objects from its configuration; model and experts are ready before serving. */
+@ApplicationScoped
+public class AttentionServiceBeans {
+
+    /** The model this service serves and, when expert services are configured, the backend that reaches them. */
+    public record Served(Model model, String fingerprint, Optional<RemoteExperts> remote) {}
+
+    @Produces
+    @Singleton
+    @Startup
+    Served served(AttentionConfig config) {
+        long started = System.nanoTime();
+        String fingerprint = ModelFingerprint.of(config.modelDir());
+        List<String> addresses = config.expertServices().orElse(List.of());
+        if (addresses.isEmpty()) {
+            Model model = Model.load(config.modelDir(), config.maxSeqLen());
+            Log.infof("serving %s (fingerprint %s) with its routed experts in this process; loaded in %d ms",
+                    config.modelDir(), fingerprint, (System.nanoTime() - started) / 1_000_000);
+            return new Served(model, fingerprint, Optional.empty());
+        }
+        ModelConfig modelConfig = ModelConfig.load(config.modelDir());
+        RemoteExperts remote = connect(addresses, modelConfig, fingerprint, config);
+        Model model = Model.load(config.modelDir(), config.maxSeqLen(), remote);
+        Log.infof("serving %s (fingerprint %s) with routed experts on %s; ready in %d ms", config.modelDir(),
+                fingerprint, addresses, (System.nanoTime() - started) / 1_000_000);
+        return new Served(model, fingerprint, Optional.of(remote));
+    }
+
+    /** Asks every expert service what it holds (waiting for those still starting) and builds the placement. */
+    static RemoteExperts connect(List<String> addresses, ModelConfig modelConfig, String fingerprint,
+                                 AttentionConfig config) {
+        List<ExpertClient> clients = new ArrayList<>();
+        List<List<int[]>> held = new ArrayList<>();
+        long deadline = System.nanoTime() + config.expertConnectTimeout().toNanos();
+        for (String address : addresses) {
+            ExpertClient client = new ExpertClient(address.strip());
+            clients.add(client);
+            DescribeResponse d = describeWithin(client, deadline);
+            if (!d.getModelFingerprint().equals(fingerprint)) {
+                clients.forEach(ExpertClient::close);
+                throw new IllegalStateException("expert service " + address + " serves model " + d.getModelFingerprint()
+                        + " but this attention service's model " + config.modelDir() + " is " + fingerprint);
+            }
+            List<int[]> pairs = new ArrayList<>();
+            for (LayerExpert le : d.getHeldList()) pairs.add(new int[] {le.getLayer(), le.getExpert()});
+            held.add(pairs);
+            Log.infof("expert service %s: %d routed experts on %s", address, pairs.size(), d.getBackend());
+        }
+        Placement placement = Placement.of(1, modelConfig, held);
+        List<String> missing = placement.uncovered(modelConfig, Integer.MAX_VALUE);
+        if (!missing.isEmpty()) {
+            Log.warnf("%d routed experts are held by no expert service (e.g. layer:expert %s); requests routed to"
+                    + " them will fail", missing.size(), missing.subList(0, Math.min(8, missing.size())));
+        }
+        return new RemoteExperts(clients, placement, fingerprint, config.expertTimeout());
+    }
+
+    private static DescribeResponse describeWithin(ExpertClient client, long deadline) {
+        while (true) {
+            try {
+                return client.describe(Duration.ofSeconds(5));
+            } catch (StatusRuntimeException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("expert service " + client.address() + " did not answer Describe: "
+                            + e.getStatus().getCode() + " " + e.getStatus().getDescription(), e);
+                }
+                try {
+                    Thread.sleep(250);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while connecting to " + client.address(), ie);
+                }
+            }
+        }
+    }
+
+    void closeClients(@Disposes Served served) {
+        served.remote().ifPresent(r -> r.clients().forEach(ExpertClient::close));
+    }
+
+    @Produces
+    @Singleton
+    EngineLoop engineLoop(Served served, AttentionConfig config) {
+        EngineOptions options = new EngineOptions(config.maxBatchTokens(), config.prefillChunk(), config.maxSequences(),
+                config.kvBlockTokens(), config.kvBlocks());
+        return new EngineLoop(new LocalEngine(served.model(), options));
+    }
+
+    void stopLoop(@Disposes EngineLoop loop) {
+        loop.close();
+    }
+}

@@ -1,0 +1,119 @@
+package dev.moemesh.attention.api;
+
+import dev.moemesh.attention.AttentionServiceBeans.Served;
+import dev.moemesh.attention.engine.EngineLoop;
+import dev.moemesh.core.engine.EngineStats;
+import dev.moemesh.core.engine.Generation;
+import dev.moemesh.core.engine.GenerationRequest;
+import dev.moemesh.core.engine.TokenListener;
+import dev.moemesh.proto.AttentionServiceGrpc;
+import dev.moemesh.proto.AttentionStats;
+import dev.moemesh.proto.CancelRequest;
+import dev.moemesh.proto.CancelResponse;
+import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.GenerateEvent;
+import dev.moemesh.proto.GenerateRequest;
+import dev.moemesh.proto.GetAttentionStatsRequest;
+import dev.moemesh.proto.TokenEvent;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** The gRPC edge of the attention service: generations on the engine loop, streamed token by token. */
+@GrpcService
+public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceImplBase {
+    private final EngineLoop loop;
+    private final Served served;
+    private final Map<String, Boolean> live = new ConcurrentHashMap<>();
+
+    AttentionGrpcService(EngineLoop loop, Served served) {
+        this.loop = loop;
+        this.served = served;
+    }
+
+    @Override
+    public void generate(GenerateRequest request, StreamObserver<GenerateEvent> events) {
+        GenerationRequest generation;
+        try {
+            generation = GenerateRequests.toEngine(request, served.fingerprint());
+        } catch (StatusRuntimeException e) {
+            events.onError(e);
+            return;
+        }
+        String id = request.getRequestId();
+        if (live.putIfAbsent(id, Boolean.TRUE) != null) {
+            events.onError(Status.ALREADY_EXISTS.withDescription("request_id '" + id + "' is already generating here")
+                    .asRuntimeException());
+            return;
+        }
+        if (events instanceof ServerCallStreamObserver<GenerateEvent> server) {
+            server.setOnCancelHandler(() -> {
+                if (live.containsKey(id)) loop.cancel(id);
+            });
+        }
+        try {
+            loop.submit(generation, new Streamer(id, events));
+        } catch (IllegalArgumentException e) {
+            live.remove(id);
+            events.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+        }
+    }
+
+    @Override
+    public void cancel(CancelRequest request, StreamObserver<CancelResponse> response) {
+        boolean known = live.containsKey(request.getRequestId());
+        if (known) loop.cancel(request.getRequestId());
+        response.onNext(CancelResponse.newBuilder().setCancelled(known).build());
+        response.onCompleted();
+    }
+
+    @Override
+    public void getAttentionStats(GetAttentionStatsRequest request, StreamObserver<AttentionStats> response) {
+        EngineStats s = loop.stats();
+        response.onNext(AttentionStats.newBuilder().setRunningSequences(s.running()).setWaitingSequences(s.waiting())
+                .setKvBlocksTotal(s.kvBlocksTotal()).setKvBlocksUsed(s.kvBlocksUsed())
+                .setKvBlockTokens(s.kvBlockTokens()).setGeneratedTokens(s.generatedTokens())
+                .setPrefillTokens(s.prefillTokens()).build());
+        response.onCompleted();
+    }
+
+    /** Sends a generation's tokens as they come and its end as one Completion; runs on the engine thread. */
+    private final class Streamer implements TokenListener {
+        private final String id;
+        private final StreamObserver<GenerateEvent> events;
+        private int index;
+
+        Streamer(String id, StreamObserver<GenerateEvent> events) {
+            this.id = id;
+            this.events = events;
+        }
+
+        @Override
+        public void onToken(String requestId, int tokenId) {
+            if (isCancelled()) return;
+            events.onNext(GenerateEvent.newBuilder().setRequestId(id)
+                    .setToken(TokenEvent.newBuilder().setTokenId(tokenId).setIndex(index++)).build());
+        }
+
+        @Override
+        public void onFinish(Generation g) {
+            live.remove(id);
+            if (isCancelled()) return;
+            Completion.Builder c = Completion.newBuilder().setFinishReason(g.finishReason().wireName())
+                    .setPromptTokens(g.promptTokens()).setPrefillNanos(g.prefillNanos()).setDecodeNanos(g.decodeNanos());
+            for (int t : g.tokenIds()) c.addTokenIds(t);
+            if (g.error() != null) c.setErrorMessage(g.error());
+            events.onNext(GenerateEvent.newBuilder().setRequestId(id).setCompleted(c).build());
+            events.onCompleted();
+        }
+
+        private boolean isCancelled() {
+            return events instanceof ServerCallStreamObserver<GenerateEvent> s && s.isCancelled();
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.moemesh.attention.engine;
+
+import dev.moemesh.core.engine.EngineStats;
+import dev.moemesh.core.engine.GenerationRequest;
+import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.TokenListener;
+import io.quarkus.logging.Log;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Runs a {@link LocalEngine} on a thread of its own: steps while there is work, sleeps when there is none, and
+ * wakes when a request arrives. Requests join and leave at step boundaries.
+ */
+public final class EngineLoop implements AutoCloseable {
+    private final LocalEngine engine;
+    private final Thread thread;
+    private volatile boolean stopping;
+
+    public EngineLoop(LocalEngine engine) {
+        this.engine = engine;
+        this.thread = Thread.ofPlatform().name("engine-loop").daemon().unstarted(this::loop);
+        thread.start();
+    }
+
+    /** Queues a request; throws IllegalArgumentException when it can never run (see LocalEngine.submit). */
+    public void submit(GenerationRequest request, TokenListener listener) {
+        engine.submit(request, listener);
+        LockSupport.unpark(thread);
+    }
+
+    public void cancel(String requestId) {
+        engine.cancel(requestId);
+        LockSupport.unpark(thread);
+    }
+
+    public EngineStats stats() {
+        return engine.stats();
+    }
+
+    private void loop() {
+        while (!stopping) {
+            try {
+                if (engine.hasWork()) {
+                    engine.step();
+                } else {
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+                }
+            } catch (RuntimeException | Error e) {
+                // a step failure ends its own requests inside the engine; anything else is a bug, logged, not fatal
+                Log.errorf(e, "engine step failed");
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        stopping = true;
+        LockSupport.unpark(thread);
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
