@@ -1,4 +1,4 @@
-package dev.moemesh.core.cli;
+package dev.moemesh.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -8,6 +8,7 @@ import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.core.tokenizer.ChatMessage;
 import dev.moemesh.core.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
@@ -22,11 +23,15 @@ import java.util.concurrent.Callable;
 
 /** {@code mesh generate}: one completion on the single-process engine. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Generate a continuation of a prompt with the single-process engine.")
+        description = "Generate a continuation of a prompt: with the single-process engine, or through a mesh (--target).")
 final class GenerateCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, description = "Hugging Face checkpoint directory")
+    @Option(names = "--model", description = "Hugging Face checkpoint directory (with --target: only for its tokenizer"
+            + " and to check the service serves the same model)")
     Path model;
+
+    @Option(names = "--target", description = "HOST:PORT of an attention service: generate through the mesh")
+    String target;
 
     @Option(names = "--prompt-ids", split = ",", description = "prompt as token ids, e.g. 0,17,42")
     int[] promptIds;
@@ -70,14 +75,24 @@ final class GenerateCommand implements Callable<Integer> {
         if ((promptIds == null) == (prompt == null)) {
             throw new IllegalArgumentException("give exactly one of --prompt-ids or --prompt");
         }
-        if (!Files.isDirectory(model)) throw new IllegalArgumentException("model directory " + model + " does not exist");
+        if (model == null && target == null) throw new IllegalArgumentException("give --model, --target or both");
+        if (model != null && !Files.isDirectory(model)) {
+            throw new IllegalArgumentException("model directory " + model + " does not exist");
+        }
         SamplingParams sampling = new SamplingParams(maxTokens, temperature, topK, topP, seed, stopIds, ignoreEos);
-        Optional<Tokenizer> tokenizer = Tokenizer.load(model);
+        Optional<Tokenizer> tokenizer = model == null ? Optional.empty() : Tokenizer.load(model);
         int[] ids = promptIds != null ? promptIds : encode(tokenizer.orElseThrow(() -> new IllegalArgumentException(
-                "--prompt needs tokenizer.json in " + model + "; use --prompt-ids")));
-        Model m = Model.load(model, maxSeqLen);
-        LocalEngine engine = new LocalEngine(m, EngineOptions.defaults());
-        Generation g = engine.generate(List.of(new GenerationRequest("cli", ids, sampling))).get(0);
+                "--prompt needs tokenizer.json in the --model directory; use --prompt-ids")));
+        GenerationRequest request = new GenerationRequest("cli-" + java.util.UUID.randomUUID(), ids, sampling);
+        Generation g;
+        if (target != null) {
+            try (MeshClient client = new MeshClient(target)) {
+                g = client.generate(request, model == null ? "" : ModelFingerprint.of(model));
+            }
+        } else {
+            Model m = Model.load(model, maxSeqLen);
+            g = new LocalEngine(m, EngineOptions.defaults()).generate(List.of(request)).get(0);
+        }
         String text = tokenizer.map(t -> t.decode(g.tokenIds(), true)).orElse(null);
         if (json) {
             System.out.println(toJson(g, text));

@@ -1,11 +1,8 @@
-package dev.moemesh.core.cli;
+package dev.moemesh.cli;
 
-import dev.moemesh.core.checkpoint.Preset;
-import dev.moemesh.core.checkpoint.RandomCheckpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -19,11 +16,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Path dir = home.resolve("models").resolve(Preset.TINY_V3.cliName());
-        if (!Files.exists(dir.resolve("config.json"))) {
-            RandomCheckpoint.write(dir, Preset.TINY_V3, 1, false);
-            System.err.println("wrote the tiny model to " + dir);
-        }
+        Path dir = UpCommand.tinyModel(home);
         System.err.println("generate --model " + dir + " --prompt \"The mesh\" --max-tokens 16 --json");
         GenerateCommand generate = new GenerateCommand();
         generate.model = dir;

@@ -1,4 +1,4 @@
-package dev.moemesh.core.cli;
+package dev.moemesh.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

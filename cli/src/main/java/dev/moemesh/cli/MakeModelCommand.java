@@ -1,4 +1,4 @@
-package dev.moemesh.core.cli;
+package dev.moemesh.cli;
 
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.checkpoint.RandomCheckpoint;

@@ -1,0 +1,175 @@
+package dev.moemesh.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.engine.EngineOptions;
+import dev.moemesh.core.engine.FinishReason;
+import dev.moemesh.core.engine.Generation;
+import dev.moemesh.core.engine.GenerationRequest;
+import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.TestModels;
+import dev.moemesh.proto.AttentionServiceGrpc;
+import dev.moemesh.proto.ExpertServiceGrpc;
+import dev.moemesh.proto.ExpertStats;
+import dev.moemesh.proto.ExpertTokens;
+import dev.moemesh.proto.GetAttentionStatsRequest;
+import dev.moemesh.proto.GetExpertStatsRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The mesh as users run it: expert services and attention services as separate processes on loopback gRPC,
+ * started from their packaged applications. Greedy tokens through the mesh must equal the single-process engine's.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class MeshIntegrationTest {
+    private static final Duration READY = Duration.ofMinutes(3);
+
+    private final Path model = TestModels.tiny(Preset.TINY_V3);
+    private LocalMesh mesh;
+    private LocalMesh.Service all;
+    private LocalMesh.Service low;
+    private LocalMesh.Service high;
+    private LocalMesh.Service mid;
+    private List<GenerationRequest> requests;
+    private List<Generation> expected;
+
+    @BeforeAll
+    void startServicesAndComputeTheReference() {
+        requests = List.of(request("a", 14, 0, 17, 42), request("b", 9, 5), request("c", 20, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+                request("d", 6, 200, 100, 50, 25, 12, 6, 3, 1, 0, 7, 77, 177, 277));
+        expected = new LocalEngine(Model.load(model, 0), EngineOptions.defaults()).generate(requests);
+
+        mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("cli/target/mesh-test-logs"),
+                List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+        all = expert("experts-all", "*");
+        low = expert("experts-low", "*:0-5");
+        high = expert("experts-high", "*:6-15");
+        mid = expert("experts-mid", "*:3-10");
+    }
+
+    @AfterAll
+    void stop() {
+        if (mesh != null) mesh.close();
+    }
+
+    private static GenerationRequest request(String id, int maxTokens, int... prompt) {
+        return new GenerationRequest(id, prompt, new SamplingParams(maxTokens, 0f, 0, 1f, 0, null, true));
+    }
+
+    private LocalMesh.Service expert(String name, String experts) {
+        return mesh.startExpertService(name, model, experts, LocalMesh.freePort(), READY);
+    }
+
+    private LocalMesh.Service attention(String name, LocalMesh.Service... experts) {
+        List<String> addresses = new ArrayList<>();
+        for (LocalMesh.Service e : experts) addresses.add(e.address());
+        return mesh.startAttentionService(name, model, addresses, LocalMesh.freePort(), List.of(), READY);
+    }
+
+    /** Sends every request at once, so they share the attention service's batches, and returns their generations. */
+    private List<Generation> generateConcurrently(LocalMesh.Service attention) throws Exception {
+        List<CompletableFuture<Generation>> futures = new ArrayList<>();
+        for (GenerationRequest r : requests) {
+            futures.add(CompletableFuture.supplyAsync(() -> {
+                try (MeshClient client = new MeshClient(attention.address())) {
+                    return client.generate(r, "");
+                }
+            }));
+        }
+        List<Generation> out = new ArrayList<>();
+        for (CompletableFuture<Generation> f : futures) out.add(f.get(2, TimeUnit.MINUTES));
+        return out;
+    }
+
+    private void assertSameTokensAsTheLocalEngine(List<Generation> got) {
+        for (int i = 0; i < requests.size(); i++) {
+            assertEquals(FinishReason.LENGTH, got.get(i).finishReason(), requests.get(i).id() + ": " + got.get(i).error());
+            assertArrayEquals(expected.get(i).tokenIds(), got.get(i).tokenIds(), "request " + requests.get(i).id());
+        }
+    }
+
+    @Test
+    void oneExpertServiceHoldingEverything() throws Exception {
+        assertSameTokensAsTheLocalEngine(generateConcurrently(attention("attention-1", all)));
+    }
+
+    @Test
+    void twoExpertServicesWithDisjointExperts() throws Exception {
+        assertSameTokensAsTheLocalEngine(generateConcurrently(attention("attention-2", low, high)));
+    }
+
+    @Test
+    void threeExpertServicesWithReplicasShareTheWork() throws Exception {
+        long midBefore = tokens(mid);
+        long lowBefore = tokens(low);
+        assertSameTokensAsTheLocalEngine(generateConcurrently(attention("attention-3", low, high, mid)));
+        assertTrue(tokens(mid) > midBefore, "the replica service computed some of the rows");
+        assertTrue(tokens(low) > lowBefore, "the first holder computed some of the rows");
+    }
+
+    @Test
+    void aDeadExpertServiceEndsRequestsWithAClearErrorAndServingResumesWhenItIsBack() throws Exception {
+        int victimPort = LocalMesh.freePort();
+        LocalMesh.Service victim = mesh.startExpertService("experts-victim", model, "*:6-15", victimPort, READY);
+        LocalMesh.Service attention = attention("attention-4", low, victim);
+        assertSameTokensAsTheLocalEngine(generateConcurrently(attention));
+
+        victim.kill();
+        List<Generation> failed = generateConcurrently(attention);
+        for (Generation g : failed) {
+            assertEquals(FinishReason.ERROR, g.finishReason(), g.id());
+            assertNotNull(g.error());
+            assertTrue(g.error().contains(victim.address()), "the error names the dead service: " + g.error());
+        }
+        ManagedChannel channel = NettyChannelBuilder.forTarget(attention.address()).usePlaintext().build();
+        try {
+            // still serving: it answers, and holds no sequence or KV block of the failed requests
+            var stats = AttentionServiceGrpc.newBlockingStub(channel).getAttentionStats(
+                    GetAttentionStatsRequest.getDefaultInstance());
+            assertEquals(0, stats.getRunningSequences());
+            assertEquals(0, stats.getKvBlocksUsed());
+        } finally {
+            channel.shutdownNow();
+        }
+
+        mesh.startExpertService("experts-victim-again", model, "*:6-15", victimPort, READY);
+        assertSameTokensAsTheLocalEngine(generateConcurrently(attention));
+    }
+
+    @Test
+    void anExpertHeldByNoServiceFailsTheRequestsRoutedToIt() throws Exception {
+        LocalMesh.Service attention = attention("attention-5", low);
+        for (Generation g : generateConcurrently(attention)) {
+            assertEquals(FinishReason.ERROR, g.finishReason(), g.id());
+            assertTrue(g.error().contains("is held by no expert service"), g.error());
+        }
+    }
+
+    private static long tokens(LocalMesh.Service expertService) {
+        ManagedChannel channel = NettyChannelBuilder.forTarget(expertService.address()).usePlaintext().build();
+        try {
+            ExpertStats stats = ExpertServiceGrpc.newBlockingStub(channel).getExpertStats(
+                    GetExpertStatsRequest.getDefaultInstance());
+            return stats.getTokensList().stream().mapToLong(ExpertTokens::getTokens).sum();
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+}
