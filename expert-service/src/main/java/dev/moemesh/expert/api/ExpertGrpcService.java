@@ -1,6 +1,7 @@
 package dev.moemesh.expert.api;
 
 import com.google.protobuf.UnsafeByteOperations;
+import dev.moemesh.expert.BackendChoice;
 import dev.moemesh.expert.ExpertServiceConfig;
 import dev.moemesh.expert.held.ExpertId;
 import dev.moemesh.expert.held.ExpertTokenCounters;
@@ -28,7 +29,6 @@ import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 
 import java.util.List;
-import java.util.Locale;
 
 /** The gRPC edge of the expert service: ExpertService over the held experts. */
 @GrpcService
@@ -37,12 +37,14 @@ public class ExpertGrpcService implements ExpertService {
     private final HeldExperts held;
     private final ExpertTokenCounters counters;
     private final ExpertServiceConfig config;
+    private final BackendChoice backend;
     private final ExpertRun run;
 
-    ExpertGrpcService(HeldExperts held, ExpertTokenCounters counters, ExpertServiceConfig config) {
+    ExpertGrpcService(HeldExperts held, ExpertTokenCounters counters, ExpertServiceConfig config, BackendChoice backend) {
         this.held = held;
         this.counters = counters;
         this.config = config;
+        this.backend = backend;
         this.run = new ExpertRun(held, counters, config.minPlacementVersion());
     }
 
@@ -103,7 +105,7 @@ public class ExpertGrpcService implements ExpertService {
     @Override
     public Uni<DescribeResponse> describe(DescribeRequest request) {
         return Uni.createFrom().item(DescribeResponse.newBuilder().setModelFingerprint(held.fingerprint())
-                .addAllHeld(layerExperts(held.held())).setBackend(config.backend().name().toLowerCase(Locale.ROOT))
+                .addAllHeld(layerExperts(held.held())).setBackend(backend.name())
                 .setHidden(held.config().hiddenSize()).setMinPlacementVersion(config.minPlacementVersion()).build());
     }
 
