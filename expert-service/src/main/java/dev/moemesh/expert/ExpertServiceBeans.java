@@ -1,5 +1,6 @@
 package dev.moemesh.expert;
 
+import dev.moemesh.cuda.CudaProbe;
 import dev.moemesh.expert.held.ExpertSelection;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
@@ -17,14 +18,23 @@ public class ExpertServiceBeans {
 
     @Produces
     @Singleton
+    BackendChoice backendChoice(ExpertServiceConfig config) {
+        BackendChoice choice = BackendChoice.decide(config.backend(), config.cudaDevice(),
+                () -> CudaProbe.of(config.cudaDevice()));
+        if (config.backend() != ExpertServiceConfig.Backend.CPU) Log.info(choice.reason());
+        return choice;
+    }
+
+    @Produces
+    @Singleton
     @Startup
-    HeldExperts heldExperts(ExpertServiceConfig config, ExpertTokenCounters counters) {
+    HeldExperts heldExperts(ExpertServiceConfig config, BackendChoice backend, ExpertTokenCounters counters) {
         long started = System.nanoTime();
-        HeldExperts held = HeldExperts.open(config.modelDir(), ExpertSelection.parse(config.experts()));
+        HeldExperts held = HeldExperts.open(config.modelDir(), ExpertSelection.parse(config.experts()), backend::open);
         held.held().forEach(counters::track);
-        Log.infof("backend %s: holding %d routed experts of %s (fingerprint %s), loaded in %d ms",
-                config.backend().name().toLowerCase(java.util.Locale.ROOT), held.held().size(), config.modelDir(),
-                held.fingerprint(), (System.nanoTime() - started) / 1_000_000);
+        Log.infof("backend %s on %s: holding %d routed experts of %s (fingerprint %s), loaded in %d ms",
+                backend.name(), held.backend().device(), held.held().size(), config.modelDir(), held.fingerprint(),
+                (System.nanoTime() - started) / 1_000_000);
         return held;
     }
 

@@ -16,8 +16,13 @@ public interface ExpertServiceConfig {
     @WithDefault("*")
     String experts();
 
-    @WithDefault("cpu")
+    /** {@code auto} (a usable GPU, else the CPU), {@code cpu} or {@code cuda}; see BackendChoice. */
+    @WithDefault("auto")
     Backend backend();
+
+    /** Which CUDA device the {@code cuda} backend uses (and {@code auto} probes). */
+    @WithDefault("0")
+    int cudaDevice();
 
     /** Requests routed with an older placement are refused (FAILED_PRECONDITION). */
     @WithDefault("0")
@@ -25,7 +30,11 @@ public interface ExpertServiceConfig {
 
     /** Where the routed experts are computed. */
     enum Backend {
+        /** CUDA when a usable device is there, else CPU. */
+        AUTO,
         /** core's LocalExperts: Vector API kernels on all cores. */
-        CPU
+        CPU,
+        /** cuda-experts' CudaExperts: weights in the GPU's memory, kernels through JCuda. */
+        CUDA
     }
 }

@@ -4,7 +4,6 @@ import dev.moemesh.core.model.ModelConfig;
 import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.core.model.WeightReader;
 import dev.moemesh.core.moe.ExpertPool;
-import dev.moemesh.core.moe.LocalExperts;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
 
 import java.nio.file.Path;
@@ -12,6 +11,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.function.Function;
 
 /**
  * The routed experts this service holds, each loaded on its own from the memory-mapped checkpoint, so experts can
@@ -25,26 +25,36 @@ public final class HeldExperts implements AutoCloseable {
     private final ExpertPool experts;
     private final Set<ExpertId> held = new ConcurrentSkipListSet<>();
 
-    private HeldExperts(SafetensorsCheckpoint checkpoint, ModelConfig config, String fingerprint) {
+    private HeldExperts(SafetensorsCheckpoint checkpoint, ModelConfig config, String fingerprint, ExpertPool experts) {
         this.checkpoint = checkpoint;
         this.reader = new WeightReader(checkpoint);
         this.config = config;
         this.fingerprint = fingerprint;
-        this.experts = new LocalExperts(config);
+        this.experts = experts;
     }
 
-    /** Opens the checkpoint in {@code modelDir} and loads the experts {@code selection} names, and no others. */
-    public static HeldExperts open(Path modelDir, ExpertSelection selection) {
+    /**
+     * Opens the checkpoint in {@code modelDir} and loads the experts {@code selection} names, and no others, into
+     * the pool {@code backend} makes for the model (core's LocalExperts, or CudaExperts on a GPU).
+     */
+    public static HeldExperts open(Path modelDir, ExpertSelection selection, Function<ModelConfig, ExpertPool> backend) {
         ModelConfig config = ModelConfig.load(modelDir);
         Collection<ExpertId> wanted = selection.resolve(config);
-        HeldExperts held = new HeldExperts(SafetensorsCheckpoint.open(modelDir), config, ModelFingerprint.of(modelDir));
+        String fingerprint = ModelFingerprint.of(modelDir);
+        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(modelDir);
+        HeldExperts held = null;
         try {
+            held = new HeldExperts(checkpoint, config, fingerprint, backend.apply(config));
             held.load(wanted);
+            return held;
         } catch (RuntimeException e) {
-            held.close();
+            if (held != null) {
+                held.close();
+            } else {
+                checkpoint.close();
+            }
             throw e;
         }
-        return held;
     }
 
     public ModelConfig config() {
