@@ -75,10 +75,17 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
     @Override
     public void getAttentionStats(GetAttentionStatsRequest request, StreamObserver<AttentionStats> response) {
         EngineStats s = loop.stats();
-        response.onNext(AttentionStats.newBuilder().setRunningSequences(s.running()).setWaitingSequences(s.waiting())
-                .setKvBlocksTotal(s.kvBlocksTotal()).setKvBlocksUsed(s.kvBlocksUsed())
+        AttentionStats.Builder stats = AttentionStats.newBuilder().setRunningSequences(s.running())
+                .setWaitingSequences(s.waiting()).setKvBlocksTotal(s.kvBlocksTotal()).setKvBlocksUsed(s.kvBlocksUsed())
                 .setKvBlockTokens(s.kvBlockTokens()).setGeneratedTokens(s.generatedTokens())
-                .setPrefillTokens(s.prefillTokens()).build());
+                .setPrefillTokens(s.prefillTokens());
+        served.remote().ifPresent(r -> {
+            var l = r.latency().snapshot(request.getResetLatencies());
+            stats.setExpertCalls(l.calls()).setExpertRoundTripP50Nanos(l.roundTripP50())
+                    .setExpertRoundTripP99Nanos(l.roundTripP99()).setExpertOverheadP50Nanos(l.overheadP50())
+                    .setExpertOverheadP99Nanos(l.overheadP99());
+        });
+        response.onNext(stats.build());
         response.onCompleted();
     }
 

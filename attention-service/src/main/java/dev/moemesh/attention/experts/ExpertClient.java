@@ -58,8 +58,8 @@ public final class ExpertClient implements AutoCloseable {
     }
 
     /** Sends one request (its sequence is set here); the future completes with the answer or the stream's failure. */
-    public CompletableFuture<RunExpertsResponse> send(RunExpertsRequest.Builder request, int rows) {
-        CompletableFuture<RunExpertsResponse> answer = new CompletableFuture<>();
+    public CompletableFuture<Answer> send(RunExpertsRequest.Builder request, int rows) {
+        CompletableFuture<Answer> answer = new CompletableFuture<>();
         outstandingRows.addAndGet(rows);
         answer.whenComplete((r, e) -> outstandingRows.addAndGet(-rows));
         synchronized (lock) {
@@ -113,7 +113,10 @@ public final class ExpertClient implements AutoCloseable {
         channel.shutdownNow();
     }
 
-    private record Waiting(long sequence, CompletableFuture<RunExpertsResponse> answer) {}
+    /** A service's response and when it arrived here ({@link System#nanoTime}). */
+    public record Answer(RunExpertsResponse response, long arrivedNanos) {}
+
+    private record Waiting(long sequence, CompletableFuture<Answer> answer) {}
 
     private final class Stream implements StreamObserver<RunExpertsResponse> {
         final ArrayDeque<Waiting> waiting = new ArrayDeque<>(); // guarded by lock
@@ -127,6 +130,7 @@ public final class ExpertClient implements AutoCloseable {
 
         @Override
         public void onNext(RunExpertsResponse response) {
+            long arrived = System.nanoTime();
             Waiting w;
             synchronized (lock) {
                 w = waiting.poll();
@@ -138,7 +142,7 @@ public final class ExpertClient implements AutoCloseable {
                 if (w != null) w.answer().completeExceptionally(new StatusRuntimeException(Status.INTERNAL));
                 return;
             }
-            w.answer().complete(response);
+            w.answer().complete(new Answer(response, arrived));
         }
 
         @Override

@@ -24,6 +24,7 @@ public final class RemoteExperts implements ExpertBackend {
     private final List<ExpertClient> clients;
     private final String fingerprint;
     private final Duration timeout;
+    private final ExpertLatency latency = new ExpertLatency();
     private volatile Placement placement;
 
     public RemoteExperts(List<ExpertClient> clients, Placement placement, String fingerprint, Duration timeout) {
@@ -46,6 +47,10 @@ public final class RemoteExperts implements ExpertBackend {
         return clients;
     }
 
+    public ExpertLatency latency() {
+        return latency;
+    }
+
     @Override
     public void run(RoutedBatch batch) {
         submit(batch).await();
@@ -53,6 +58,7 @@ public final class RemoteExperts implements ExpertBackend {
 
     @Override
     public Pending submit(RoutedBatch batch) {
+        long started = System.nanoTime();
         Placement p = placement;
         int groups = batch.groups();
         int hidden = batch.hidden();
@@ -88,7 +94,7 @@ public final class RemoteExperts implements ExpertBackend {
             request.setHiddenStates(UnsafeByteOperations.unsafeWrap(rows));
             sent[c] = new Sent(clients.get(c), mine, count, clients.get(c).send(request, rowsPerClient[c]));
         }
-        return () -> receive(batch, sent);
+        return () -> receive(batch, sent, started);
     }
 
     /** The replica with the fewest rows outstanding, counting this batch's rows already given to each. */
@@ -106,14 +112,19 @@ public final class RemoteExperts implements ExpertBackend {
         return best;
     }
 
-    private void receive(RoutedBatch batch, Sent[] sent) {
+    private void receive(RoutedBatch batch, Sent[] sent, long started) {
         int hidden = batch.hidden();
         long deadline = System.nanoTime() + timeout.toNanos();
         RuntimeException failure = null;
+        long lastArrival = started;
+        long slowestCompute = 0;
         for (Sent s : sent) {
             if (s == null) continue;
             try {
-                RunExpertsResponse response = s.answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                ExpertClient.Answer answer = s.answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                RunExpertsResponse response = answer.response();
+                lastArrival = Math.max(lastArrival, answer.arrivedNanos());
+                slowestCompute = Math.max(slowestCompute, response.getComputeNanos());
                 if (response.hasError()) {
                     throw new IllegalStateException("expert service " + s.client.address() + " refused layer "
                             + batch.layer() + ": " + Status.fromCodeValue(response.getError().getCode()).getCode()
@@ -141,6 +152,7 @@ public final class RemoteExperts implements ExpertBackend {
             }
         }
         if (failure != null) throw failure;
+        latency.record(lastArrival - started, slowestCompute);
     }
 
     private static RuntimeException first(RuntimeException already, RuntimeException next) {
@@ -152,5 +164,5 @@ public final class RemoteExperts implements ExpertBackend {
         return s.getCode() + (s.getDescription() == null ? "" : ": " + s.getDescription());
     }
 
-    private record Sent(ExpertClient client, int[] groups, int count, CompletableFuture<RunExpertsResponse> answer) {}
+    private record Sent(ExpertClient client, int[] groups, int count, CompletableFuture<ExpertClient.Answer> answer) {}
 }

@@ -51,9 +51,12 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
     @Blocking
     public void runExperts(RunExpertsRequest request, StreamObserver<RunExpertsResponse> response) {
         try {
+            long started = System.nanoTime();
             // ExpertRun returns a fresh array that nothing else keeps: wrapped, not copied
+            byte[] outputs = run.run(request);
             response.onNext(RunExpertsResponse.newBuilder().setSequence(request.getSequence())
-                    .setOutputs(UnsafeByteOperations.unsafeWrap(run.run(request))).build());
+                    .setOutputs(UnsafeByteOperations.unsafeWrap(outputs)).setComputeNanos(System.nanoTime() - started)
+                    .build());
             response.onCompleted();
         } catch (StatusRuntimeException e) {
             response.onError(e);
@@ -97,9 +100,11 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
     }
 
     private RunExpertsResponse answerOnStream(RunExpertsRequest request) {
+        long started = System.nanoTime();
         RunExpertsResponse.Builder response = RunExpertsResponse.newBuilder().setSequence(request.getSequence());
         try {
             response.setOutputs(UnsafeByteOperations.unsafeWrap(run.run(request)));
+            response.setComputeNanos(System.nanoTime() - started);
         } catch (StatusRuntimeException e) {
             Status status = e.getStatus();
             response.setError(RequestError.newBuilder().setCode(status.getCode().value())
