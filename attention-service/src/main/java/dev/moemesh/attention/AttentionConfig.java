@@ -47,4 +47,11 @@ public interface AttentionConfig {
 
     @WithDefault("2048")
     int kvBlocks();
+
+    /**
+     * 2 splits each step into two micro-batches that take turns on the cores, one computing while the other's
+     * routed experts are away; 1 runs each step whole.
+     */
+    @WithDefault("1")
+    int microBatches();
 }

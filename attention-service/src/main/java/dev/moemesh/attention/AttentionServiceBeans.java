@@ -108,7 +108,7 @@ public class AttentionServiceBeans {
     @Singleton
     EngineLoop engineLoop(Served served, AttentionConfig config) {
         EngineOptions options = new EngineOptions(config.maxBatchTokens(), config.prefillChunk(), config.maxSequences(),
-                config.kvBlockTokens(), config.kvBlocks());
+                config.kvBlockTokens(), config.kvBlocks(), config.microBatches());
         return new EngineLoop(new LocalEngine(served.model(), options));
     }
 

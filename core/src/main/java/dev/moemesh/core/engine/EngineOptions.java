@@ -8,13 +8,24 @@ package dev.moemesh.core.engine;
  * @param maxSequences   sequences running at once; more wait
  * @param kvBlockTokens  tokens per KV cache block
  * @param kvBlocks       blocks in the KV cache pool
+ * @param microBatches   1, or 2 to split each step into two micro-batches (whole sequences each) that take turns
+ *                       on the cores: one computes while the other's routed experts are away (worth it only when
+ *                       the experts are remote)
  */
-public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks) {
+public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks,
+                            int microBatches) {
+
+    public EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks) {
+        this(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, 1);
+    }
 
     public EngineOptions {
         if (maxBatchTokens < 1 || prefillChunk < 1 || maxSequences < 1 || kvBlockTokens < 1 || kvBlocks < 1) {
             throw new IllegalArgumentException("engine sizes must be positive: " + maxBatchTokens + ", " + prefillChunk
                     + ", " + maxSequences + ", " + kvBlockTokens + ", " + kvBlocks);
+        }
+        if (microBatches != 1 && microBatches != 2) {
+            throw new IllegalArgumentException("micro-batches must be 1 or 2, got " + microBatches);
         }
         if (maxSequences > maxBatchTokens) {
             throw new IllegalArgumentException("max sequences (" + maxSequences + ") cannot exceed max batch tokens ("
@@ -28,6 +39,10 @@ public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequenc
     }
 
     public EngineOptions withPrefillChunk(int tokens) {
-        return new EngineOptions(maxBatchTokens, tokens, maxSequences, kvBlockTokens, kvBlocks);
+        return new EngineOptions(maxBatchTokens, tokens, maxSequences, kvBlockTokens, kvBlocks, microBatches);
+    }
+
+    public EngineOptions withMicroBatches(int count) {
+        return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, count);
     }
 }

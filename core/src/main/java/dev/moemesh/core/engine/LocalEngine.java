@@ -14,6 +14,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 
 /**
  * The single-process engine: continuous batching of many sequences over one {@link Model}.
@@ -40,6 +45,11 @@ public final class LocalEngine {
     private final int[] logitRows;
     private final Sequence[] logitOwner;
     private float[] logits = new float[0];
+    // the second micro-batch (EngineOptions.microBatches == 2): its own workspace, logits and thread
+    private final Workspace secondWorkspace = new Workspace();
+    private final Semaphore cores = new Semaphore(1, true);
+    private float[] secondLogits = new float[0];
+    private ExecutorService secondThread;
     private volatile EngineStats stats;
     private long generatedTokens;
     private long prefillTokens;
@@ -79,6 +89,7 @@ public final class LocalEngine {
     public LocalEngine(Model model, EngineOptions options) {
         this.model = model;
         this.options = options;
+        secondWorkspace.takeTurnsOn(cores);
         this.cache = model.newCache(options.kvBlockTokens(), options.kvBlocks());
         int rows = options.maxBatchTokens();
         rowTokens = new int[rows];
@@ -186,7 +197,12 @@ public final class LocalEngine {
         if (logits.length < logitCount * vocab) logits = new float[logitCount * vocab];
         StepRows step = new StepRows(rowTokens, rowPositions, rowSequences, rows, model.rope(), model.config().qkRopeHeadDim());
         try {
-            model.forward(step, cache, workspace, logitRows, logitCount, logits);
+            int split = options.microBatches() == 2 ? sequenceBoundaryNearMiddle(rows) : 0;
+            if (split > 0) {
+                forwardInTwo(rows, split, logitCount, vocab);
+            } else {
+                model.forward(step, cache, workspace, logitRows, logitCount, logits);
+            }
         } catch (RuntimeException e) {
             failStep(rows, e);
             return;
@@ -211,6 +227,83 @@ public final class LocalEngine {
         Arrays.fill(rowSequences, 0, rows, null);
         Arrays.fill(logitOwner, 0, logitCount, null);
         publishStats();
+    }
+
+    /**
+     * The row nearest the middle of the step where one sequence's rows end and another's begin, so each micro-batch
+     * holds whole sequences (a prompt chunk's rows attend to each other); 0 when the step has one sequence.
+     */
+    private int sequenceBoundaryNearMiddle(int rows) {
+        int middle = rows / 2;
+        for (int d = 0; d <= rows / 2; d++) {
+            int lo = middle - d;
+            int hi = middle + d;
+            if (lo > 0 && rowOwner[lo - 1] != rowOwner[lo]) return lo;
+            if (hi > 0 && hi < rows && rowOwner[hi - 1] != rowOwner[hi]) return hi;
+        }
+        return 0;
+    }
+
+    /**
+     * Runs rows {@code [0, split)} on this thread and {@code [split, rows)} on the second micro-batch thread. They
+     * take turns on the cores: each computes while it holds {@link #cores} and lets go while its routed experts
+     * are away, so one's attention overlaps the other's expert round trip. Every row's result is what one pass
+     * would give (rows are independent), and so are the logits.
+     */
+    private void forwardInTwo(int rows, int split, int logitCount, int vocab) {
+        int firstLogits = 0;
+        while (firstLogits < logitCount && logitRows[firstLogits] < split) firstLogits++;
+        int n2 = rows - split;
+        int l2 = logitCount - firstLogits;
+        int[] tokens2 = Arrays.copyOfRange(rowTokens, split, rows);
+        int[] positions2 = Arrays.copyOfRange(rowPositions, split, rows);
+        LatentKvCache.Sequence[] sequences2 = Arrays.copyOfRange(rowSequences, split, rows);
+        int[] logitRows2 = new int[l2];
+        for (int i = 0; i < l2; i++) logitRows2[i] = logitRows[firstLogits + i] - split;
+        if (secondLogits.length < l2 * vocab) secondLogits = new float[l2 * vocab];
+        StepRows first = new StepRows(rowTokens, rowPositions, rowSequences, split, model.rope(),
+                model.config().qkRopeHeadDim());
+        StepRows second = new StepRows(tokens2, positions2, sequences2, n2, model.rope(), model.config().qkRopeHeadDim());
+
+        workspace.takeTurnsOn(cores);
+        cores.acquireUninterruptibly();
+        Future<?> other = secondMicroBatch().submit(() -> {
+            cores.acquireUninterruptibly();
+            try {
+                model.forward(second, cache, secondWorkspace, logitRows2, l2, secondLogits);
+            } finally {
+                cores.release();
+            }
+        });
+        RuntimeException failure = null;
+        try {
+            model.forward(first, cache, workspace, logitRows, firstLogits, logits);
+        } catch (RuntimeException e) {
+            failure = e;
+        } finally {
+            cores.release();
+        }
+        try {
+            other.get();
+        } catch (ExecutionException e) {
+            if (failure == null) {
+                failure = e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            if (failure == null) failure = new IllegalStateException("interrupted waiting for the second micro-batch");
+        }
+        workspace.takeTurnsOn(null);
+        if (failure != null) throw failure;
+        System.arraycopy(secondLogits, 0, logits, firstLogits * vocab, l2 * vocab);
+    }
+
+    private ExecutorService secondMicroBatch() {
+        if (secondThread == null) {
+            secondThread = Executors.newSingleThreadExecutor(
+                    r -> Thread.ofPlatform().daemon().name("engine-micro-batch-2").unstarted(r));
+        }
+        return secondThread;
     }
 
     /** A step that could not run ends the requests that had rows in it, with the cause; the others go on. */

@@ -49,7 +49,7 @@ public final class MoeFeedForward implements FeedForward {
             s = ws.buffer(Workspace.Slot.SHARED, rows * hidden);
             shared.apply(x, rows, s, ws);
         }
-        routed.await();
+        ws.awaitExperts(routed);
         Dispatcher.combine(batch, routing, out);
         if (s != null) {
             for (int i = 0; i < rows * hidden; i++) out[i] += s[i];

@@ -1,6 +1,9 @@
 package dev.moemesh.core.model;
 
+import dev.moemesh.core.moe.ExpertBackend;
+
 import java.util.EnumMap;
+import java.util.concurrent.Semaphore;
 
 /** Activation buffers of a forward pass, grown to the largest step seen and then reused, step after step. */
 public final class Workspace {
@@ -11,6 +14,29 @@ public final class Workspace {
     }
 
     private final EnumMap<Slot, float[]> buffers = new EnumMap<>(Slot.class);
+    private Semaphore cores; // null: this pass has the cores to itself
+
+    /**
+     * Makes this pass one of several that take turns on the cores (micro-batches): it computes only while it holds
+     * {@code cores}, and lets go of it while its routed experts are away.
+     */
+    public void takeTurnsOn(Semaphore cores) {
+        this.cores = cores;
+    }
+
+    /** Waits for routed experts, leaving the cores to the other micro-batch meanwhile. */
+    public void awaitExperts(ExpertBackend.Pending routed) {
+        if (cores == null) {
+            routed.await();
+            return;
+        }
+        cores.release();
+        try {
+            routed.await();
+        } finally {
+            cores.acquireUninterruptibly();
+        }
+    }
 
     /** A buffer of at least {@code size} floats; its contents are whatever the last user left. */
     public float[] buffer(Slot slot, int size) {

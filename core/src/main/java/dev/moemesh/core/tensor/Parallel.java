@@ -19,7 +19,11 @@ public final class Parallel {
     }
 
     private static final int THREADS = Integer.getInteger("moemesh.threads", Runtime.getRuntime().availableProcessors());
-    private static final long SPIN_NANOS = 200_000;
+    /**
+     * How long an idle worker spins before it parks: long enough to catch the next product of a step. Where
+     * several services share the cores (a mesh on one machine), less spinning leaves them to the others.
+     */
+    private static final long SPIN_NANOS = Long.getLong("moemesh.spin-nanos", 200_000);
     /** Set while a thread runs a chunk: work it starts itself runs inline instead of re-entering the pool. */
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> Boolean.FALSE);
     private static final Parallel POOL = new Parallel(THREADS);

@@ -2,12 +2,22 @@ package dev.moemesh.core.engine;
 
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.ModelConfig;
 import dev.moemesh.core.model.TestModels;
+import dev.moemesh.core.model.WeightReader;
+import dev.moemesh.core.moe.ExpertBackend;
+import dev.moemesh.core.moe.LocalExperts;
+import dev.moemesh.core.moe.RoutedBatch;
+import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,6 +59,63 @@ class LocalEngineTest {
             assertEquals(FinishReason.LENGTH, together.get(i).finishReason());
             assertEquals(6 + 3 * i, together.get(i).tokenIds().length);
         }
+    }
+
+    @Test
+    void twoMicroBatchesGiveTheSameTokensAsOneAlsoWithExpertsComputedOnAnotherThread() throws Exception {
+        List<GenerationRequest> requests = new ArrayList<>();
+        int[] lengths = {1, 3, 17, 40, 9, 64, 2, 5};
+        for (int i = 0; i < lengths.length; i++) requests.add(greedy("m" + i, prompt(lengths[i], i), 5 + 2 * i));
+        List<Generation> one = new LocalEngine(model, EngineOptions.defaults().withPrefillChunk(8)).generate(requests);
+
+        List<Generation> two = new LocalEngine(model, EngineOptions.defaults().withPrefillChunk(8).withMicroBatches(2))
+                .generate(requests);
+        Path dir = TestModels.tiny(Preset.TINY_V3);
+        ExecutorService away = Executors.newFixedThreadPool(2);
+        try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.open(dir)) {
+            // routed experts computed elsewhere, as an expert service would: submit returns before the outputs exist
+            LocalExperts experts = LocalExperts.loadAll(new WeightReader(ckpt), ModelConfig.load(dir));
+            ExpertBackend elsewhere = new ExpertBackend() {
+                @Override
+                public void run(RoutedBatch batch) {
+                    experts.run(batch);
+                }
+
+                @Override
+                public Pending submit(RoutedBatch batch) {
+                    Future<?> f = away.submit(() -> experts.run(batch));
+                    return () -> {
+                        try {
+                            f.get();
+                        } catch (Exception e) {
+                            throw new IllegalStateException(e);
+                        }
+                    };
+                }
+            };
+            Model split = Model.load(dir, 0, elsewhere);
+            List<Generation> twoAway = new LocalEngine(split, EngineOptions.defaults().withPrefillChunk(8)
+                    .withMicroBatches(2)).generate(requests);
+            for (int i = 0; i < requests.size(); i++) {
+                assertArrayEquals(one.get(i).tokenIds(), two.get(i).tokenIds(), "sequence " + i + ", two micro-batches");
+                assertArrayEquals(one.get(i).tokenIds(), twoAway.get(i).tokenIds(),
+                        "sequence " + i + ", two micro-batches, experts on another thread");
+            }
+        } finally {
+            away.shutdownNow();
+        }
+    }
+
+    @Test
+    void statsCountTokensAndFreeTheCacheAtTheEnd() {
+        LocalEngine engine = new LocalEngine(model, EngineOptions.defaults());
+        engine.generate(List.of(greedy("s1", prompt(10, 1), 7), greedy("s2", prompt(3, 2), 4)));
+        EngineStats stats = engine.stats();
+        assertEquals(11, stats.generatedTokens());
+        assertEquals(13, stats.prefillTokens());
+        assertEquals(0, stats.kvBlocksUsed());
+        assertEquals(0, stats.running());
+        assertEquals(EngineOptions.defaults().kvBlocks(), stats.kvBlocksTotal());
     }
 
     @Test
