@@ -20,7 +20,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /** {@code mesh bench}: prefill and decode throughput of the single-process engine, and the machine's memory bandwidth. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure prefill and decode throughput of the single-process engine.")
+        description = "Measure prefill and decode throughput of the single-process engine, and with --mesh N the"
+                + " decode throughput and expert-call latency of a local mesh on the same checkpoint.")
 final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, description = "checkpoint directory (e.g. one made with --preset bench)")
@@ -37,6 +38,14 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--repeat", defaultValue = "3", description = "measured runs per figure; the best is kept (default ${DEFAULT-VALUE})")
     int repeat;
+
+    @Option(names = "--mesh", defaultValue = "0", description = "also run the decode figures through a local mesh of"
+            + " this many expert services (separate processes, loopback gRPC), after the local ones (default: none)")
+    int meshExpertServices;
+
+    @Option(names = "--expert-java-opts", defaultValue = "", description = "JVM options of the --mesh expert services,"
+            + " e.g. -Dmoemesh.threads=1 (default: none)")
+    String expertJavaOpts;
 
     @Override
     public Integer call() {
@@ -63,6 +72,13 @@ final class BenchCommand implements Callable<Integer> {
             for (int i = 0; i < repeat; i++) best = Math.max(best, decode(engine, b, decodeTokens));
             out.put("decode_batch_" + b + "_tokens_per_s", round(best));
             System.err.printf("decode batch %d: %.1f tok/s aggregate%n", b, best);
+        }
+        if (meshExpertServices > 0) {
+            engine = null;
+            m = null;
+            System.gc();
+            new MeshBench(model, meshExpertServices, expertJavaOpts, prompt(16, 100).length, decodeTokens, repeat)
+                    .run(batches, out);
         }
         System.out.println(out);
         return 0;
@@ -102,7 +118,7 @@ final class BenchCommand implements Callable<Integer> {
         return (produced.get() - before) / (elapsed / 1e9);
     }
 
-    private int[] prompt(int length, long seed) {
+    static int[] prompt(int length, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         int[] ids = new int[length];
         for (int i = 0; i < length; i++) ids[i] = 2 + random.nextInt(500);

@@ -82,8 +82,16 @@ public final class LocalMesh implements AutoCloseable {
 
     /** Starts an expert service holding {@code experts} (expert.experts syntax) and waits until it answers. */
     public Service startExpertService(String name, Path model, String experts, int grpcPort, Duration ready) {
-        Service s = start(name, "expert-service", grpcPort, List.of(
-                "-Dexpert.model-dir=" + model.toAbsolutePath(), "-Dexpert.experts=" + experts));
+        return startExpertService(name, model, experts, grpcPort, List.of(), ready);
+    }
+
+    /** As above, with JVM options of its own (after the mesh's), e.g. {@code -Dmoemesh.threads=1}. */
+    public Service startExpertService(String name, Path model, String experts, int grpcPort, List<String> javaOptions,
+                                      Duration ready) {
+        List<String> props = new ArrayList<>(javaOptions);
+        props.add("-Dexpert.model-dir=" + model.toAbsolutePath());
+        props.add("-Dexpert.experts=" + experts);
+        Service s = start(name, "expert-service", grpcPort, props);
         awaitReady(s, ready, channel -> ExpertServiceGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS)
                 .describe(DescribeRequest.getDefaultInstance()));
         return s;

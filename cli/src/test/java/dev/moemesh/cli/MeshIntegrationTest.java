@@ -78,9 +78,13 @@ class MeshIntegrationTest {
     }
 
     private LocalMesh.Service attention(String name, LocalMesh.Service... experts) {
+        return attention(name, List.of(), experts);
+    }
+
+    private LocalMesh.Service attention(String name, List<String> properties, LocalMesh.Service... experts) {
         List<String> addresses = new ArrayList<>();
         for (LocalMesh.Service e : experts) addresses.add(e.address());
-        return mesh.startAttentionService(name, model, addresses, LocalMesh.freePort(), List.of(), READY);
+        return mesh.startAttentionService(name, model, addresses, LocalMesh.freePort(), properties, READY);
     }
 
     /** Sends every request at once, so they share the attention service's batches, and returns their generations. */
@@ -113,6 +117,12 @@ class MeshIntegrationTest {
     @Test
     void twoExpertServicesWithDisjointExperts() throws Exception {
         assertSameTokensAsTheLocalEngine(generateConcurrently(attention("attention-2", low, high)));
+    }
+
+    @Test
+    void twoMicroBatchesTakingTurnsGiveTheSameTokens() throws Exception {
+        assertSameTokensAsTheLocalEngine(generateConcurrently(
+                attention("attention-2-micro", List.of("-Dattention.micro-batches=2"), low, high)));
     }
 
     @Test
@@ -160,6 +170,16 @@ class MeshIntegrationTest {
             assertEquals(FinishReason.ERROR, g.finishReason(), g.id());
             assertTrue(g.error().contains("is held by no expert service"), g.error());
         }
+    }
+
+    @Test
+    void theDemoRunsAMeshAndAgreesWithTheLocalEngine(@org.junit.jupiter.api.io.TempDir Path home) throws Exception {
+        MeshCliTest.Run r = MeshCliTest.run("demo", "--home", home.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("same tokens: yes"), r.err());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.lastLine());
+        assertEquals(16, json.get("token_ids").size());
+        assertEquals("length", json.get("finish_reason").asText());
     }
 
     private static long tokens(LocalMesh.Service expertService) {
