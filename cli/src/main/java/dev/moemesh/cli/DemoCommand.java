@@ -51,7 +51,7 @@ final class DemoCommand implements Callable<Integer> {
             int experts = dev.moemesh.core.model.ModelConfig.load(dir).nRoutedExperts();
             List<String> addresses = new ArrayList<>();
             for (int i = 0; i < expertServices; i++) {
-                String slice = "*:" + (i * experts / expertServices) + "-" + ((i + 1) * experts / expertServices - 1);
+                String slice = LocalMesh.slice(i, expertServices, experts);
                 LocalMesh.Service s = mesh.startExpertService("demo-experts-" + (i + 1), dir, slice,
                         LocalMesh.freePort(), Duration.ofMinutes(3));
                 addresses.add(s.address());

@@ -76,6 +76,17 @@ public final class LocalMesh implements AutoCloseable {
         }
     }
 
+    /**
+     * The experts of expert service {@code i} of {@code n} that split every MoE layer's {@code experts} routed
+     * experts into contiguous, disjoint slices, in {@code expert.experts} syntax ({@code *:0-15}).
+     */
+    public static String slice(int i, int n, int experts) {
+        if (n < 1 || n > experts) {
+            throw new IllegalArgumentException(n + " expert services cannot split " + experts + " routed experts per layer");
+        }
+        return "*:" + (i * experts / n) + "-" + ((i + 1) * experts / n - 1);
+    }
+
     private Path app(String module) {
         return home.resolve(module).resolve("target/quarkus-app/quarkus-run.jar");
     }

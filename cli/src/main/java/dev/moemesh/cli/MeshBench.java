@@ -49,7 +49,7 @@ final class MeshBench {
         try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve(".mesh/logs/bench"), List.of())) {
             List<String> addresses = new ArrayList<>();
             for (int i = 0; i < expertServices; i++) {
-                String slice = "*:" + (i * experts / expertServices) + "-" + ((i + 1) * experts / expertServices - 1);
+                String slice = LocalMesh.slice(i, expertServices, experts);
                 addresses.add(mesh.startExpertService("bench-experts-" + (i + 1), model, slice, LocalMesh.freePort(),
                         expertJavaOpts, Duration.ofMinutes(5)).address());
             }

@@ -46,16 +46,13 @@ final class UpCommand implements Callable<Integer> {
         if (expertServices < 1) throw new IllegalArgumentException("--expert-services must be at least 1");
         Path dir = model != null ? model : tinyModel(home);
         int experts = ModelConfig.load(dir).nRoutedExperts();
-        if (expertServices > experts) {
-            throw new IllegalArgumentException("--expert-services " + expertServices + " exceeds the model's "
-                    + experts + " routed experts per layer");
-        }
+        LocalMesh.slice(0, expertServices, experts); // refuses a split that cannot be made, before anything starts
         List<String> options = serviceJavaOpts.isBlank() ? List.of() : Arrays.asList(serviceJavaOpts.strip().split("\\s+"));
         LocalMesh mesh = new LocalMesh(LocalMesh.home(), home.resolve("logs"), options);
         Runtime.getRuntime().addShutdownHook(new Thread(mesh::close));
         List<String> addresses = new ArrayList<>();
         for (int i = 0; i < expertServices; i++) {
-            String slice = "*:" + (i * experts / expertServices) + "-" + ((i + 1) * experts / expertServices - 1);
+            String slice = LocalMesh.slice(i, expertServices, experts);
             LocalMesh.Service s = mesh.startExpertService("expert-service-" + (i + 1), dir, slice, port + 1 + i,
                     Duration.ofMinutes(5));
             addresses.add(s.address());

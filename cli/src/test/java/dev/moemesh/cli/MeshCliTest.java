@@ -129,4 +129,32 @@ class MeshCliTest {
         assertEquals(1, unknown.code());
         assertTrue(unknown.err().contains("unknown preset"), unknown.err());
     }
+
+    @Test
+    void expertServicesSplitEachLayerIntoContiguousDisjointSlices() {
+        assertEquals("*:0-15", LocalMesh.slice(0, 2, 32));
+        assertEquals("*:16-31", LocalMesh.slice(1, 2, 32));
+        assertEquals(List.of("*:0-4", "*:5-9", "*:10-15"),
+                List.of(LocalMesh.slice(0, 3, 16), LocalMesh.slice(1, 3, 16), LocalMesh.slice(2, 3, 16)));
+    }
+
+    @Test
+    void upRefusesASplitItCannotMakeBeforeStartingAnything() {
+        Path tiny = TestModels.tiny(Preset.TINY_V3);
+        Run tooMany = run("up", "--model", tiny.toString(), "--expert-services", "17");
+        assertEquals(1, tooMany.code());
+        assertTrue(tooMany.err().contains("17 expert services cannot split 16 routed experts per layer"), tooMany.err());
+        Run none = run("up", "--model", tiny.toString(), "--expert-services", "0");
+        assertEquals(1, none.code());
+        assertTrue(none.err().contains("--expert-services must be at least 1"), none.err());
+    }
+
+    @Test
+    void generateThroughAnAttentionServiceThatIsNotThereIsAOneLineError() {
+        Run r = run("generate", "--target", "localhost:" + LocalMesh.freePort(), "--prompt-ids", "1,2", "--json");
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("error: attention service localhost:"), r.err());
+        assertTrue(r.err().contains("UNAVAILABLE"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
 }
