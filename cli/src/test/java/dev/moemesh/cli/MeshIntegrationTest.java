@@ -173,6 +173,17 @@ class MeshIntegrationTest {
     }
 
     @Test
+    void expertPingReportsTheRoundTripAndTheServicesComputeTime() throws Exception {
+        MeshCliTest.Run r = MeshCliTest.run("expert-ping", "--target", low.address(), "--rows", "2", "--calls", "30");
+        assertEquals(0, r.code(), r.err());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.lastLine());
+        assertEquals(2, json.get("rows").asInt());
+        assertTrue(json.get("compute_p50_us").asLong() >= 0);
+        assertTrue(json.get("round_trip_p50_us").asLong() >= json.get("compute_p50_us").asLong(),
+                "a round trip includes the compute: " + json);
+    }
+
+    @Test
     void theDemoRunsAMeshAndAgreesWithTheLocalEngine(@org.junit.jupiter.api.io.TempDir Path home) throws Exception {
         MeshCliTest.Run r = MeshCliTest.run("demo", "--home", home.toString());
         assertEquals(0, r.code(), r.err());
