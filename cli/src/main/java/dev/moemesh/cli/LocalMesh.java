@@ -128,8 +128,10 @@ public final class LocalMesh implements AutoCloseable {
         int httpPort = freePort();
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(List.of("--add-modules", "jdk.incubator.vector",
+        command.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0"));
+        // Netty still reaches for sun.misc.Unsafe; JDK 24+ warn about it at every start unless allowed
+        if (Runtime.version().feature() >= 24) command.add("--sun-misc-unsafe-memory-access=allow");
         command.addAll(jvmOptions);
         command.add("-Dquarkus.grpc.server.port=" + grpcPort);
         command.add("-Dquarkus.http.port=" + httpPort);
