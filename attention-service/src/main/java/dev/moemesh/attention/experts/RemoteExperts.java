@@ -92,7 +92,8 @@ public final class RemoteExperts implements ExpertBackend {
                 mine[count++] = g;
             }
             request.setHiddenStates(UnsafeByteOperations.unsafeWrap(rows));
-            sent[c] = new Sent(clients.get(c), mine, count, clients.get(c).send(request, rowsPerClient[c]));
+            sent[c] = new Sent(clients.get(c), mine, count, rowsPerClient[c],
+                    clients.get(c).send(request, rowsPerClient[c]));
         }
         return () -> receive(batch, sent, started);
     }
@@ -121,7 +122,8 @@ public final class RemoteExperts implements ExpertBackend {
         for (Sent s : sent) {
             if (s == null) continue;
             try {
-                ExpertClient.Answer answer = s.answer.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                long left = Math.max(0, deadline - System.nanoTime());
+                ExpertClient.Answer answer = s.answer.get(left, TimeUnit.NANOSECONDS);
                 RunExpertsResponse response = answer.response();
                 lastArrival = Math.max(lastArrival, answer.arrivedNanos());
                 slowestCompute = Math.max(slowestCompute, response.getComputeNanos());
@@ -129,6 +131,11 @@ public final class RemoteExperts implements ExpertBackend {
                     throw new IllegalStateException("expert service " + s.client.address() + " refused layer "
                             + batch.layer() + ": " + Status.fromCodeValue(response.getError().getCode()).getCode()
                             + ": " + response.getError().getMessage());
+                }
+                if (response.getOutputs().size() != s.rows * hidden * 2) {
+                    throw new IllegalStateException("expert service " + s.client.address() + " answered layer "
+                            + batch.layer() + " with " + response.getOutputs().size() + " bytes for " + s.rows
+                            + " rows of " + hidden + " bf16 values");
                 }
                 var bytes = response.getOutputs().asReadOnlyByteBuffer();
                 for (int i = 0; i < s.count; i++) {
@@ -164,5 +171,6 @@ public final class RemoteExperts implements ExpertBackend {
         return s.getCode() + (s.getDescription() == null ? "" : ": " + s.getDescription());
     }
 
-    private record Sent(ExpertClient client, int[] groups, int count, CompletableFuture<ExpertClient.Answer> answer) {}
+    private record Sent(ExpertClient client, int[] groups, int count, int rows,
+                        CompletableFuture<ExpertClient.Answer> answer) {}
 }
