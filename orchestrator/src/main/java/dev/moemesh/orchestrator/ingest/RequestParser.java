@@ -73,7 +73,7 @@ public final class RequestParser {
         }
         if (key != null && !s.equals(new String(key, StandardCharsets.UTF_8))) {
             throw new InvalidRequestException("request " + s + ": the record key '" + new String(key, StandardCharsets.UTF_8)
-                    + "' differs from field 'id'; key the record by its id (or leave the key empty)");
+                    + "' differs from field 'id'; key the record by its id (or send no key)");
         }
         return s;
     }

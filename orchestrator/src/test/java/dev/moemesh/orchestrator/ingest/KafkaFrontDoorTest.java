@@ -15,6 +15,9 @@ import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.orchestrator.InProcessKafka;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -40,6 +43,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.stream.Collectors;
 import java.util.function.Predicate;
 import java.util.stream.IntStream;
 
@@ -139,6 +143,30 @@ class KafkaFrontDoorTest {
         return out;
     }
 
+    /**
+     * Waits until the orchestrator's group has committed every request sent so far: each was finished (its terminal
+     * event or dead letter acknowledged, or skipped as a duplicate).
+     */
+    private void awaitAllRequestsCommitted() throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            List<TopicPartition> partitions = admin.describeTopics(List.of(topics.requests())).allTopicNames().get()
+                    .get(topics.requests()).partitions().stream().map(i -> new TopicPartition(topics.requests(), i.partition()))
+                    .toList();
+            var ends = admin.listOffsets(partitions.stream().collect(Collectors.toMap(tp -> tp, tp -> OffsetSpec.latest())))
+                    .all().get();
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (true) {
+                var committed = admin.listConsumerGroupOffsets("orchestrator-" + topics.requests())
+                        .partitionsToOffsetAndMetadata().get();
+                boolean all = partitions.stream().allMatch(tp -> ends.get(tp).offset() == 0
+                        || (committed.get(tp) != null && committed.get(tp).offset() == ends.get(tp).offset()));
+                if (all) return;
+                if (System.nanoTime() > deadline) throw new AssertionError("offsets " + committed + " never reached " + ends);
+                Thread.sleep(100);
+            }
+        }
+    }
+
     private static List<JsonNode> events(List<ConsumerRecord<byte[], byte[]>> records) {
         return records.stream().map(r -> {
             try {
@@ -197,6 +225,7 @@ class KafkaFrontDoorTest {
         responsesUntilTerminal("d1");
         send("d1", request("d1", 4, false, 9, 5));
         send("d2", request("d2", 4, false, 9, 6));
+        awaitAllRequestsCommitted(); // the duplicate was taken and finished, whatever partition it went to
         List<ConsumerRecord<byte[], byte[]>> responses = responsesUntilTerminal("d2");
         assertEquals(1, terminals(responses, "d1"));
         assertEquals(2, responses.size(), "not streamed: only the two terminal events");
@@ -248,6 +277,7 @@ class KafkaFrontDoorTest {
             assertEquals("completed", ends.get(0).get("type").asText(), ends.get(0).toString());
             assertArrayEquals(localEngineTokens(24, 3, i + 10), ints(ends.get(0).get("token_ids")), id);
         }
+        awaitAllRequestsCommitted();
         assertTrue(events(before).stream().filter(KafkaFrontDoorTest::terminal).count() < ids.size(),
                 "the restart came before every request had finished");
     }

@@ -71,8 +71,8 @@ class RequestParserTest {
     void aKeyOtherThanTheIdIsRefused() {
         var e = assertThrows(InvalidRequestException.class,
                 () -> parser.parse(utf8("y"), utf8("{\"id\":\"x\",\"prompt_token_ids\":[1]}")));
-        assertEquals("request x: the record key 'y' differs from field 'id'; key the record by its id (or leave the key"
-                + " empty)", e.getMessage());
+        assertEquals("request x: the record key 'y' differs from field 'id'; key the record by its id (or send no key)",
+                e.getMessage());
     }
 
     @Test
