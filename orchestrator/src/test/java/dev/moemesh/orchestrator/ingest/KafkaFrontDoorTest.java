@@ -15,17 +15,15 @@ import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.orchestrator.InProcessKafka;
+import dev.moemesh.orchestrator.TopicReader;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -122,25 +120,8 @@ class KafkaFrontDoorTest {
         return new LocalEngine(Model.load(model, 0), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
     }
 
-    /** Every record of {@code topic} from its beginning, read until {@code done} holds of them. */
     private List<ConsumerRecord<byte[], byte[]>> readUntil(String topic, Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
-            List<TopicPartition> partitions = c.partitionsFor(topic).stream()
-                    .map(i -> new TopicPartition(topic, i.partition())).toList();
-            c.assign(partitions);
-            c.seekToBeginning(partitions);
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (!done.test(out)) {
-                if (System.nanoTime() > deadline) throw new AssertionError("waited " + WAIT + " on " + topic + "; read " + out.size() + " records");
-                c.poll(Duration.ofMillis(100)).forEach(out::add);
-            }
-        }
-        return out;
+        return TopicReader.readUntil(kafka.bootstrapServers(), topic, done, WAIT);
     }
 
     /**
