@@ -13,6 +13,14 @@ import io.grpc.stub.StreamObserver;
 public final class AttentionCall {
     /** Error code of a call that failed in transport or on the service (gRPC status in the message). */
     public static final String ATTENTION_FAILED = "attention_failed";
+    /** Error code of a request the attention service refused as it stands (e.g. a token outside the vocabulary). */
+    public static final String REJECTED = "rejected";
+    /**
+     * How long a request id the service still runs is retried: after a restart of the orchestrator, the generation
+     * it abandoned is cancelled at the service's next step, and the request served again may arrive before that.
+     */
+    private static final long ALREADY_EXISTS_RETRY_MS = 100;
+    private static final int ALREADY_EXISTS_ATTEMPTS = 50;
 
     private AttentionCall() {}
 
@@ -22,6 +30,11 @@ public final class AttentionCall {
      */
     public static void start(AttentionPool pool, AttentionPool.Member member, InferenceRequest r, int[] promptIds,
                              GenerationListener listener) {
+        start(pool, member, r, promptIds, listener, 1);
+    }
+
+    private static void start(AttentionPool pool, AttentionPool.Member member, InferenceRequest r, int[] promptIds,
+                              GenerationListener listener, int attempt) {
         SamplingParams.Builder sampling = SamplingParams.newBuilder().setMaxTokens(r.maxTokens())
                 .setTemperature(r.temperature()).setTopK(r.topK()).setTopP(r.topP()).setSeed(r.seed())
                 .setIgnoreEos(r.ignoreEos());
@@ -45,10 +58,18 @@ public final class AttentionCall {
             @Override
             public void onError(Throwable t) {
                 if (ended) return;
-                end();
                 Status s = Status.fromThrowable(t);
-                listener.failed(ATTENTION_FAILED, "attention service " + member.address() + ": " + s.getCode()
-                        + (s.getDescription() == null ? "" : ": " + s.getDescription()));
+                if (s.getCode() == Status.Code.ALREADY_EXISTS && attempt < ALREADY_EXISTS_ATTEMPTS) {
+                    ended = true;
+                    pool.retryLater(() -> start(pool, member, r, promptIds, listener, attempt + 1),
+                            ALREADY_EXISTS_RETRY_MS);
+                    return;
+                }
+                end();
+                boolean refused = s.getCode() == Status.Code.INVALID_ARGUMENT
+                        || s.getCode() == Status.Code.FAILED_PRECONDITION;
+                listener.failed(refused ? REJECTED : ATTENTION_FAILED, "attention service " + member.address() + ": "
+                        + s.getCode() + (s.getDescription() == null ? "" : ": " + s.getDescription()));
             }
 
             @Override

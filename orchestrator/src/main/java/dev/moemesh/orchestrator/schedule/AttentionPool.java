@@ -5,6 +5,9 @@ import io.grpc.netty.NettyChannelBuilder;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -33,6 +36,11 @@ public final class AttentionPool implements AutoCloseable {
     }
 
     private final List<Member> members = new ArrayList<>();
+    private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "attention-retries");
+        t.setDaemon(true);
+        return t;
+    });
 
     /** @param addresses host:port of each attention service, at least one */
     public AttentionPool(List<String> addresses) {
@@ -54,6 +62,15 @@ public final class AttentionPool implements AutoCloseable {
         m.outstanding--;
     }
 
+    /** Runs {@code call} after {@code delayMillis}, unless the pool is closed by then. */
+    public void retryLater(Runnable call, long delayMillis) {
+        try {
+            retries.schedule(call, delayMillis, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException closed) {
+            // closing: the request is abandoned and served again after the restart
+        }
+    }
+
     /** Outstanding requests per member, in the order listed. */
     public synchronized int[] outstanding() {
         return members.stream().mapToInt(m -> m.outstanding).toArray();
@@ -61,6 +78,7 @@ public final class AttentionPool implements AutoCloseable {
 
     @Override
     public void close() {
+        retries.shutdownNow();
         for (Member m : members) m.channel.shutdownNow();
         for (Member m : members) {
             try {

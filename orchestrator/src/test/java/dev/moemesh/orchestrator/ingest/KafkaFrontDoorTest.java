@@ -16,6 +16,7 @@ import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.orchestrator.InProcessKafka;
 import dev.moemesh.orchestrator.TopicReader;
+import dev.moemesh.orchestrator.dispatch.AttentionCall;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -232,6 +233,20 @@ class KafkaFrontDoorTest {
         assertEquals(topics.requests(), header(byKey.get("odd"), DeadLetters.SOURCE_TOPIC));
         assertTrue(Long.parseLong(header(byKey.get("odd"), DeadLetters.SOURCE_OFFSET)) >= 0);
         assertTrue(Integer.parseInt(header(byKey.get("odd"), DeadLetters.SOURCE_PARTITION)) >= 0);
+    }
+
+    @Test
+    void aRequestTheAttentionServiceRefusesEndsWithAnErrorEventAndTheNextIsServed(TestInfo test) throws Exception {
+        door(test, 256);
+        send("v1", request("v1", 3, true, 1, 100_000));
+        send("v2", request("v2", 3, false, 1, 2));
+        List<JsonNode> events = events(responsesUntilTerminal("v1", "v2"));
+        JsonNode v1 = events.stream().filter(e -> e.get("id").asText().equals("v1")).findFirst().orElseThrow();
+        assertEquals("error", v1.get("type").asText(), v1.toString());
+        assertEquals(AttentionCall.REJECTED, v1.get("code").asText());
+        assertTrue(v1.get("message").asText().contains("100000"), v1.toString());
+        JsonNode v2 = events.stream().filter(e -> e.get("id").asText().equals("v2")).findFirst().orElseThrow();
+        assertArrayEquals(localEngineTokens(3, 1, 2), ints(v2.get("token_ids")));
     }
 
     private static String header(ConsumerRecord<byte[], byte[]> r, String name) {
