@@ -42,5 +42,8 @@ class OrchestratorApplicationTest {
         assertEquals("app-1", completed.get("id").asText());
         assertEquals("completed", completed.get("type").asText(), completed.toString());
         assertEquals(3, completed.get("token_ids").size());
+        given().get("/q/metrics").then().statusCode(200)
+                .body(containsString("moemesh_orchestrator_terminal_events_total 1.0"))
+                .body(containsString("moemesh_orchestrator_requests_running"));
     }
 }

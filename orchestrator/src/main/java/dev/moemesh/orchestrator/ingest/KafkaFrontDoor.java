@@ -33,6 +33,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -61,6 +62,14 @@ public final class KafkaFrontDoor implements AutoCloseable {
     private final ConcurrentLinkedQueue<Position> finishedDeadLetters = new ConcurrentLinkedQueue<>();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closing;
+    private final AtomicLong terminalEvents = new AtomicLong();
+    private final AtomicLong deadLetters = new AtomicLong();
+    // written by the consumer thread, read by anyone
+    private volatile int runningNow;
+    private volatile int peakRunning;
+    private volatile boolean pausedNow;
+    private volatile long pauses;
+    private volatile long duplicates;
     // the consumer thread's own
     private final Map<TopicPartition, OffsetLedger> ledgers = new HashMap<>();
     private final ArrayDeque<Taken> waiting = new ArrayDeque<>();
@@ -111,6 +120,11 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
     public Optional<Throwable> failure() {
         return Optional.ofNullable(failure.get());
+    }
+
+    public FrontDoorStats stats() {
+        return new FrontDoorStats(runningNow, peakRunning, pausedNow, pauses, terminalEvents.get(), deadLetters.get(),
+                duplicates);
     }
 
     private static Properties producerConfig(FrontDoorOptions o) {
@@ -177,6 +191,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
         for (String id; (id = finishedIds.poll()) != null; ) {
             for (Position p : running.remove(id)) finish(p);
         }
+        runningNow = running.size();
         for (Position p; (p = finishedDeadLetters.poll()) != null; ) finish(p);
     }
 
@@ -200,10 +215,12 @@ public final class KafkaFrontDoor implements AutoCloseable {
         boolean full = running.size() + waiting.size() >= options.maxInFlight();
         if (full) {
             consumer.pause(consumer.assignment()); // again each time: a rebalance may have assigned new partitions
+            if (!paused) pauses++;
         } else if (paused) {
             consumer.resume(consumer.paused());
         }
         paused = full;
+        pausedNow = full;
     }
 
     private void startWaiting() {
@@ -220,13 +237,17 @@ public final class KafkaFrontDoor implements AutoCloseable {
             List<Position> same = running.get(request.id());
             if (same != null) {
                 same.add(t.position()); // a duplicate of a request running now: finished with it
+                duplicates++;
             } else if (completed.contains(request.id())) {
                 finish(t.position());
+                duplicates++;
             } else {
                 running.put(request.id(), new ArrayList<>(List.of(t.position())));
                 serve(request, t.takenNanos());
             }
         }
+        runningNow = running.size();
+        peakRunning = Math.max(peakRunning, running.size());
     }
 
     private void deadLetter(Taken t, String reason) {
@@ -235,8 +256,12 @@ public final class KafkaFrontDoor implements AutoCloseable {
         ProducerRecord<byte[], byte[]> dead = DeadLetters.of(r, options.topics().dlq(), reason);
         Position p = t.position();
         producer.send(dead, (meta, e) -> {
-            if (e != null) fail("dead letter of " + p + " not written", e);
-            else finishedDeadLetters.add(p);
+            if (e != null) {
+                fail("dead letter of " + p + " not written", e);
+            } else {
+                deadLetters.incrementAndGet();
+                finishedDeadLetters.add(p);
+            }
         });
     }
 
@@ -298,6 +323,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 fail("terminal event of request " + id + " not written", e);
             } else {
                 completed.add(id);
+                terminalEvents.incrementAndGet();
                 finishedIds.add(id);
             }
         });

@@ -210,6 +210,7 @@ class KafkaFrontDoorTest {
         awaitAllRequestsCommitted(); // the duplicate was taken and finished, whatever partition it went to
         List<ConsumerRecord<byte[], byte[]>> responses = responsesUntilTerminal("d2");
         assertEquals(1, terminals(responses, "d1"));
+        assertEquals(1, doors.get(0).stats().duplicates());
         assertEquals(2, responses.size(), "not streamed: only the two terminal events");
     }
 
@@ -261,7 +262,10 @@ class KafkaFrontDoorTest {
         List<String> ids = IntStream.range(0, 8).mapToObj(i -> "r" + i).toList();
         for (int i = 0; i < ids.size(); i++) send(ids.get(i), request(ids.get(i), 24, true, 3, i + 10));
         readUntil(topics.responses(), rs -> !rs.isEmpty()); // the first token is out: requests are mid-stream
+        FrontDoorStats beforeRestart = first.stats();
         first.close();
+        assertTrue(beforeRestart.peakRunning() <= 2, "at most max-in-flight requests ran at once: " + beforeRestart);
+        assertTrue(beforeRestart.pauses() >= 1, "the consumer paused while full: " + beforeRestart);
         doors.remove(first);
         List<ConsumerRecord<byte[], byte[]>> before = readUntil(topics.responses(), rs -> true);
         door(test, 2);
