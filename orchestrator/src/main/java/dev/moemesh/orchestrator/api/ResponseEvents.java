@@ -1,8 +1,10 @@
 package dev.moemesh.orchestrator.api;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import java.io.IOException;
 import java.util.Optional;
 
 /**
@@ -21,8 +23,8 @@ public final class ResponseEvents {
     public record Timings(double queueMs, double prefillMs, double decodeMs, double totalMs) {}
 
     public static byte[] token(String id, int index, int tokenId) {
-        ObjectNode o = JSON.createObjectNode().put("id", id).put("type", "token").put("index", index).put("token_id", tokenId);
-        return bytes(o);
+        return bytes(JSON.createObjectNode().put("id", id).put("type", "token").put("index", index)
+                .put("token_id", tokenId));
     }
 
     public static byte[] completed(String id, int[] tokenIds, Optional<String> text, String finishReason, int promptTokens,
@@ -48,7 +50,7 @@ public final class ResponseEvents {
         try {
             var node = JSON.readTree(value);
             return node != null && node.path("type").isTextual() ? Optional.of(node.get("type").asText()) : Optional.empty();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return Optional.empty();
         }
     }
@@ -56,7 +58,7 @@ public final class ResponseEvents {
     private static byte[] bytes(ObjectNode o) {
         try {
             return JSON.writeValueAsBytes(o);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot write an event as JSON", e);
         }
     }

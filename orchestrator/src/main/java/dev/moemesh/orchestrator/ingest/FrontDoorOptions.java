@@ -16,7 +16,9 @@ import java.util.Optional;
 public record FrontDoorOptions(String bootstrapServers, String groupId, Topics topics, List<String> attentionServices,
                                int maxInFlight, int topicPartitions, Optional<Path> modelDir, Duration readBackTimeout) {
     public FrontDoorOptions {
-        if (maxInFlight < 1) throw new IllegalArgumentException("orchestrator.max-in-flight must be at least 1, got " + maxInFlight);
+        if (maxInFlight < 1) {
+            throw new IllegalArgumentException("orchestrator.max-in-flight must be at least 1, got " + maxInFlight);
+        }
         attentionServices = List.copyOf(attentionServices);
     }
 }

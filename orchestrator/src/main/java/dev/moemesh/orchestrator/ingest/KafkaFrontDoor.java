@@ -176,7 +176,8 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 settleFinished();
                 commitFinished();
             } catch (RuntimeException e) {
-                LOG.warnf("last commit failed (%s); those requests will be seen again and skipped or served", e.getMessage());
+                LOG.warnf("last commit failed (%s); those requests will be seen again and skipped or served",
+                        e.getMessage());
             }
             consumer.close();
         }
@@ -273,7 +274,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
             prompt = tokenizer.get().encode(r.prompt().orElseThrow(), true);
         } else {
             terminal(r.id(), ResponseEvents.error(r.id(), NO_TOKENIZER, "request " + r.id() + " gives 'prompt' as text,"
-                    + " but this orchestrator has no tokenizer (set orchestrator.model-dir) ; send 'prompt_token_ids'"));
+                    + " but this orchestrator has no tokenizer (set orchestrator.model-dir); send 'prompt_token_ids'"));
             return;
         }
         AttentionPool.Member member = pool.acquire();

@@ -27,7 +27,9 @@ public final class RequestParser {
      * @param value the record's value: a JSON object
      */
     public InferenceRequest parse(byte[] key, byte[] value) throws InvalidRequestException {
-        if (value == null) throw new InvalidRequestException("the record has no value (a tombstone); expected a JSON object");
+        if (value == null) {
+            throw new InvalidRequestException("the record has no value (a tombstone); expected a JSON object");
+        }
         JsonNode root;
         try {
             root = JSON.readTree(value);
@@ -37,7 +39,8 @@ public final class RequestParser {
             throw new InvalidRequestException("not JSON: " + e.getMessage());
         }
         if (!(root instanceof ObjectNode o)) {
-            throw new InvalidRequestException("expected a JSON object, got " + (root == null ? "nothing" : root.getNodeType()));
+            throw new InvalidRequestException("expected a JSON object, got "
+                    + (root == null ? "nothing" : root.getNodeType()));
         }
         for (Iterator<String> names = o.fieldNames(); names.hasNext(); ) {
             String name = names.next();
@@ -47,7 +50,8 @@ public final class RequestParser {
             }
         }
         String id = id(o, key);
-        Optional<int[]> ids = o.has("prompt_token_ids") ? Optional.of(tokenIds(o, "prompt_token_ids", true)) : Optional.empty();
+        Optional<int[]> ids = o.has("prompt_token_ids")
+                ? Optional.of(tokenIds(o, "prompt_token_ids", true)) : Optional.empty();
         Optional<String> prompt = o.has("prompt") ? Optional.of(text(o, "prompt")) : Optional.empty();
         if (ids.isPresent() == prompt.isPresent()) {
             throw new InvalidRequestException("request " + id + ": give exactly one of 'prompt' and 'prompt_token_ids'");
@@ -96,7 +100,8 @@ public final class RequestParser {
         for (int i = 0; i < out.length; i++) {
             JsonNode t = n.get(i);
             if (!t.canConvertToInt() || !t.isIntegralNumber() || t.intValue() < 0) {
-                throw new InvalidRequestException("field '" + field + "'[" + i + "] must be a token id (an integer >= 0), got " + t);
+                throw new InvalidRequestException("field '" + field + "'[" + i
+                        + "] must be a token id (an integer >= 0), got " + t);
             }
             out[i] = t.intValue();
         }
@@ -107,7 +112,8 @@ public final class RequestParser {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) return absent;
         if (!n.isIntegralNumber() || !n.canConvertToLong() || n.longValue() < min || n.longValue() > max) {
-            throw new InvalidRequestException("field '" + field + "' must be an integer in [" + min + ", " + max + "], got " + n);
+            throw new InvalidRequestException("field '" + field + "' must be an integer in [" + min + ", " + max
+                    + "], got " + n);
         }
         return n.longValue();
     }

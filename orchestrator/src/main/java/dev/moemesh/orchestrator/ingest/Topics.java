@@ -31,7 +31,8 @@ public record Topics(String requests, String responses, String dlq) {
                 if (!(e.getCause() instanceof TopicExistsException)) throw e;
             }
         } catch (ExecutionException e) {
-            throw new IllegalStateException("cannot create the topics " + this + ": " + e.getCause().getMessage(), e.getCause());
+            throw new IllegalStateException("cannot create the topics " + this + ": " + e.getCause().getMessage(),
+                    e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating the topics " + this);
