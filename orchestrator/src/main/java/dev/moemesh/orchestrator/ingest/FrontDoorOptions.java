@@ -1,0 +1,24 @@
+package dev.moemesh.orchestrator.ingest;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * How the front door runs ({@code docs/operations.md} lists the matching {@code orchestrator.*} settings).
+ *
+ * @param maxInFlight     requests running on attention services at once; more wait in Kafka (the consumer pauses)
+ * @param topicPartitions partitions of a topic the orchestrator creates
+ * @param modelDir        the checkpoint whose tokenizer encodes {@code prompt} and decodes {@code text}; empty: token
+ *                        ids only
+ */
+public record FrontDoorOptions(String bootstrapServers, String groupId, Topics topics, List<String> attentionServices,
+                               int maxInFlight, int topicPartitions, Optional<Path> modelDir, Duration readBackTimeout) {
+    public FrontDoorOptions {
+        if (maxInFlight < 1) {
+            throw new IllegalArgumentException("orchestrator.max-in-flight must be at least 1, got " + maxInFlight);
+        }
+        attentionServices = List.copyOf(attentionServices);
+    }
+}

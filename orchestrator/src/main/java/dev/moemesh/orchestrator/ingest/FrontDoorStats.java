@@ -1,0 +1,16 @@
+package dev.moemesh.orchestrator.ingest;
+
+/**
+ * What the front door has done since it started, for metrics and tests.
+ *
+ * @param running         requests on attention services now
+ * @param peakRunning     the most that ever ran at once (never above {@code orchestrator.max-in-flight})
+ * @param paused          whether the consumer is paused now because {@code max-in-flight} requests run or wait
+ * @param pauses          how many times it paused
+ * @param terminalEvents  terminal events acknowledged by the broker
+ * @param deadLetters     dead letters acknowledged by the broker
+ * @param duplicates      requests skipped because their id already had (or was about to get) a terminal event
+ */
+public record FrontDoorStats(int running, int peakRunning, boolean paused, long pauses, long terminalEvents,
+                             long deadLetters, long duplicates) {
+}

@@ -1,0 +1,374 @@
+package dev.moemesh.orchestrator.ingest;
+
+import dev.moemesh.core.tokenizer.Tokenizer;
+import dev.moemesh.orchestrator.api.ResponseEvents;
+import dev.moemesh.orchestrator.dispatch.AttentionCall;
+import dev.moemesh.orchestrator.dispatch.GenerationListener;
+import dev.moemesh.orchestrator.schedule.AttentionPool;
+import dev.moemesh.proto.Completion;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.jboss.logging.Logger;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Serves {@code inference.requests}: one consumer thread takes records, runs each request on an attention service
+ * and commits a partition's offset only up to the first record whose terminal event (or dead letter) the broker has
+ * not yet acknowledged. A request whose id already has a terminal event is skipped; at most
+ * {@code maxInFlight} requests run at once, and while that many do the consumer is paused, so nothing is dropped.
+ */
+public final class KafkaFrontDoor implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(KafkaFrontDoor.class);
+    /** Error code of a {@code prompt} sent to an orchestrator without a tokenizer. */
+    public static final String NO_TOKENIZER = "no_tokenizer";
+    /** Error code of a generation the attention service ended with finish reason {@code error}. */
+    public static final String GENERATION_FAILED = "generation_failed";
+
+    private final FrontDoorOptions options;
+    private final RequestParser parser = new RequestParser();
+    private final Optional<Tokenizer> tokenizer;
+    private final AttentionPool pool;
+    private final CompletedIds completed;
+    private final KafkaProducer<byte[], byte[]> producer;
+    private final KafkaConsumer<byte[], byte[]> consumer;
+    private final Thread thread;
+    // written by producer and gRPC threads, read by the consumer thread
+    private final ConcurrentLinkedQueue<String> finishedIds = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Position> finishedDeadLetters = new ConcurrentLinkedQueue<>();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private volatile boolean closing;
+    private final AtomicLong terminalEvents = new AtomicLong();
+    private final AtomicLong deadLetters = new AtomicLong();
+    // written by the consumer thread, read by anyone
+    private volatile int runningNow;
+    private volatile int peakRunning;
+    private volatile boolean pausedNow;
+    private volatile long pauses;
+    private volatile long duplicates;
+    // the consumer thread's own
+    private final Map<TopicPartition, OffsetLedger> ledgers = new HashMap<>();
+    private final ArrayDeque<Taken> waiting = new ArrayDeque<>();
+    private final Map<String, List<Position>> running = new HashMap<>();
+    private boolean paused;
+
+    private record Position(TopicPartition partition, long offset) {}
+
+    private record Taken(ConsumerRecord<byte[], byte[]> record, long takenNanos) {
+        Position position() {
+            return new Position(new TopicPartition(record.topic(), record.partition()), record.offset());
+        }
+    }
+
+    private KafkaFrontDoor(FrontDoorOptions options, CompletedIds completed) {
+        this.options = options;
+        this.completed = completed;
+        this.tokenizer = options.modelDir().flatMap(Tokenizer::load);
+        this.pool = new AttentionPool(options.attentionServices());
+        this.producer = new KafkaProducer<>(producerConfig(options));
+        this.consumer = new KafkaConsumer<>(consumerConfig(options));
+        this.thread = new Thread(this::run, "kafka-front-door");
+    }
+
+    /**
+     * Creates missing topics, reads the ids that already have terminal events, and starts consuming.
+     */
+    public static KafkaFrontDoor start(FrontDoorOptions options) {
+        Properties admin = new Properties();
+        admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers());
+        try (Admin a = Admin.create(admin)) {
+            options.topics().ensure(a, options.topicPartitions());
+        }
+        long t0 = System.nanoTime();
+        CompletedIds completed = CompletedIds.readBack(options.bootstrapServers(), options.topics().responses(),
+                options.readBackTimeout());
+        LOG.infof("%d request ids already have terminal events on %s (read in %d ms)", completed.size(),
+                options.topics().responses(), (System.nanoTime() - t0) / 1_000_000);
+        KafkaFrontDoor door = new KafkaFrontDoor(options, completed);
+        door.thread.start();
+        return door;
+    }
+
+    /** False once the consumer thread has stopped, on close or on a failure ({@link #failure}). */
+    public boolean running() {
+        return thread.isAlive();
+    }
+
+    public Optional<Throwable> failure() {
+        return Optional.ofNullable(failure.get());
+    }
+
+    public FrontDoorStats stats() {
+        return new FrontDoorStats(runningNow, peakRunning, pausedNow, pauses, terminalEvents.get(), deadLetters.get(),
+                duplicates);
+    }
+
+    private static Properties producerConfig(FrontDoorOptions o) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, o.bootstrapServers());
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "1");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        return p;
+    }
+
+    private static Properties consumerConfig(FrontDoorOptions o) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, o.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, o.groupId());
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(Math.min(500, o.maxInFlight())));
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        return p;
+    }
+
+    private void run() {
+        try {
+            consumer.subscribe(List.of(options.topics().requests()), new Rebalance());
+            while (!closing) {
+                Throwable f = failure.get();
+                if (f != null) throw new IllegalStateException("stopped: " + f.getMessage(), f);
+                settleFinished();
+                startWaiting();
+                commitFinished();
+                pauseWhileFull();
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(50))) {
+                    Taken t = new Taken(r, System.nanoTime());
+                    ledger(t.position().partition()).take(r.offset());
+                    waiting.add(t);
+                }
+            }
+        } catch (WakeupException stopping) {
+            // close() woke the poll
+        } catch (RuntimeException e) {
+            failure.compareAndSet(null, e);
+            LOG.errorf(e, "the Kafka front door stopped; uncommitted requests will be served again after a restart");
+        } finally {
+            try {
+                settleFinished();
+                commitFinished();
+            } catch (RuntimeException e) {
+                LOG.warnf("last commit failed (%s); those requests will be seen again and skipped or served",
+                        e.getMessage());
+            }
+            consumer.close();
+        }
+    }
+
+    private OffsetLedger ledger(TopicPartition tp) {
+        return ledgers.computeIfAbsent(tp, k -> new OffsetLedger());
+    }
+
+    /** Marks finished the records whose terminal event or dead letter the broker acknowledged. */
+    private void settleFinished() {
+        for (String id; (id = finishedIds.poll()) != null; ) {
+            for (Position p : running.remove(id)) finish(p);
+        }
+        runningNow = running.size();
+        for (Position p; (p = finishedDeadLetters.poll()) != null; ) finish(p);
+    }
+
+    private void finish(Position p) {
+        OffsetLedger l = ledgers.get(p.partition());
+        if (l != null) l.finish(p.offset()); // null: the partition was revoked meanwhile; its new owner sees it again
+    }
+
+    private void commitFinished() {
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        ledgers.forEach((tp, l) -> {
+            long position = l.commitPosition();
+            if (position >= 0) offsets.put(tp, new OffsetAndMetadata(position));
+        });
+        if (offsets.isEmpty()) return;
+        consumer.commitSync(offsets);
+        offsets.forEach((tp, o) -> ledgers.get(tp).committed(o.offset()));
+    }
+
+    private void pauseWhileFull() {
+        boolean full = running.size() + waiting.size() >= options.maxInFlight();
+        if (full) {
+            consumer.pause(consumer.assignment()); // again each time: a rebalance may have assigned new partitions
+            if (!paused) pauses++;
+        } else if (paused) {
+            consumer.resume(consumer.paused());
+        }
+        paused = full;
+        pausedNow = full;
+    }
+
+    private void startWaiting() {
+        while (!waiting.isEmpty() && running.size() < options.maxInFlight()) {
+            Taken t = waiting.poll();
+            ConsumerRecord<byte[], byte[]> r = t.record();
+            InferenceRequest request;
+            try {
+                request = parser.parse(r.key(), r.value());
+            } catch (InvalidRequestException e) {
+                deadLetter(t, e.getMessage());
+                continue;
+            }
+            List<Position> same = running.get(request.id());
+            if (same != null) {
+                same.add(t.position()); // a duplicate of a request running now: finished with it
+                duplicates++;
+            } else if (completed.contains(request.id())) {
+                finish(t.position());
+                duplicates++;
+            } else {
+                running.put(request.id(), new ArrayList<>(List.of(t.position())));
+                serve(request, t.takenNanos());
+            }
+        }
+        runningNow = running.size();
+        peakRunning = Math.max(peakRunning, running.size());
+    }
+
+    private void deadLetter(Taken t, String reason) {
+        ConsumerRecord<byte[], byte[]> r = t.record();
+        LOG.warnf("%s-%d@%d to %s: %s", r.topic(), r.partition(), r.offset(), options.topics().dlq(), reason);
+        ProducerRecord<byte[], byte[]> dead = DeadLetters.of(r, options.topics().dlq(), reason);
+        Position p = t.position();
+        producer.send(dead, (meta, e) -> {
+            if (e != null) {
+                fail("dead letter of " + p + " not written", e);
+            } else {
+                deadLetters.incrementAndGet();
+                finishedDeadLetters.add(p);
+            }
+        });
+    }
+
+    private void serve(InferenceRequest r, long takenNanos) {
+        int[] prompt;
+        if (r.promptTokenIds().isPresent()) {
+            prompt = r.promptTokenIds().get();
+        } else if (tokenizer.isPresent()) {
+            prompt = tokenizer.get().encode(r.prompt().orElseThrow(), true);
+        } else {
+            terminal(r.id(), ResponseEvents.error(r.id(), NO_TOKENIZER, "request " + r.id() + " gives 'prompt' as text,"
+                    + " but this orchestrator has no tokenizer (set orchestrator.model-dir); send 'prompt_token_ids'"));
+            return;
+        }
+        AttentionPool.Member member = pool.acquire();
+        long startNanos = System.nanoTime();
+        AttentionCall.start(pool, member, r, prompt, new GenerationListener() {
+            @Override
+            public void token(int index, int tokenId) {
+                if (r.stream() && !closing) send(r.id(), ResponseEvents.token(r.id(), index, tokenId));
+            }
+
+            @Override
+            public void completed(Completion c) {
+                if (c.getFinishReason().equals("error")) {
+                    failed(GENERATION_FAILED, "attention service " + member.address() + ": " + c.getErrorMessage());
+                    return;
+                }
+                int[] ids = c.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+                long now = System.nanoTime();
+                var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), c.getPrefillNanos() / 1e6,
+                        c.getDecodeNanos() / 1e6, millis(now - takenNanos));
+                terminal(r.id(), ResponseEvents.completed(r.id(), ids, tokenizer.map(tk -> tk.decode(ids, true)),
+                        c.getFinishReason(), c.getPromptTokens(), member.address(), timings));
+            }
+
+            @Override
+            public void failed(String code, String message) {
+                terminal(r.id(), ResponseEvents.error(r.id(), code, message));
+            }
+        });
+    }
+
+    private static double millis(long nanos) {
+        return nanos / 1e6;
+    }
+
+    private void send(String id, byte[] value) {
+        producer.send(new ProducerRecord<>(options.topics().responses(), key(id), value), (meta, e) -> {
+            if (e != null) fail("event of request " + id + " not written", e);
+        });
+    }
+
+    /** Writes the one terminal event of {@code id}; once acknowledged, the id is completed and its records finished. */
+    private void terminal(String id, byte[] value) {
+        if (closing) return; // abandoned: not committed, so served again after the restart
+        producer.send(new ProducerRecord<>(options.topics().responses(), key(id), value), (meta, e) -> {
+            if (e != null) {
+                fail("terminal event of request " + id + " not written", e);
+            } else {
+                completed.add(id);
+                terminalEvents.incrementAndGet();
+                finishedIds.add(id);
+            }
+        });
+    }
+
+    private static byte[] key(String id) {
+        return id.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private void fail(String what, Exception e) {
+        failure.compareAndSet(null, new IllegalStateException(what + ": " + e.getMessage(), e));
+    }
+
+    /** Commits what is finished on partitions taken away, and forgets them (their new owner reads the rest). */
+    private final class Rebalance implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            settleFinished();
+            commitFinished();
+            for (TopicPartition tp : partitions) ledgers.remove(tp);
+            waiting.removeIf(t -> partitions.contains(t.position().partition()));
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            if (paused) consumer.pause(partitions);
+        }
+    }
+
+    /**
+     * Stops taking requests and abandons those running: their offsets stay uncommitted, so the next start serves
+     * them (or skips those whose terminal event got out meanwhile).
+     */
+    @Override
+    public void close() {
+        closing = true;
+        consumer.wakeup();
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        pool.close();
+        producer.close(Duration.ofSeconds(10));
+        tokenizer.ifPresent(Tokenizer::close);
+    }
+}

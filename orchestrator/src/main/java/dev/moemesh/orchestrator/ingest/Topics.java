@@ -1,0 +1,41 @@
+package dev.moemesh.orchestrator.ingest;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.errors.TopicExistsException;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+
+/** The three topics of the contract, by name; {@link #ensure} creates those missing. */
+public record Topics(String requests, String responses, String dlq) {
+    public static Topics defaults() {
+        return new Topics("inference.requests", "inference.responses", "inference.dlq");
+    }
+
+    /** Creates any of the topics that does not exist yet, with {@code partitions} and the broker's replication. */
+    public void ensure(Admin admin, int partitions) {
+        try {
+            Set<String> existing = admin.listTopics().names().get();
+            List<NewTopic> missing = new ArrayList<>();
+            for (String t : List.of(requests, responses, dlq)) {
+                if (!existing.contains(t)) missing.add(new NewTopic(t, Optional.of(partitions), Optional.empty()));
+            }
+            if (missing.isEmpty()) return;
+            try {
+                admin.createTopics(missing).all().get();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof TopicExistsException)) throw e;
+            }
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot create the topics " + this + ": " + e.getCause().getMessage(),
+                    e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while creating the topics " + this);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package dev.moemesh.orchestrator;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.function.Predicate;
+
+/** Reads a whole topic from its beginning, as a client of the contract would, until what was read is enough. */
+public final class TopicReader {
+    private TopicReader() {}
+
+    /** Every record of {@code topic} from its beginning, read until {@code done} holds of them (else fails). */
+    public static List<ConsumerRecord<byte[], byte[]>> readUntil(String bootstrapServers, String topic,
+                                                                Predicate<List<ConsumerRecord<byte[], byte[]>>> done,
+                                                                Duration limit) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
+            List<TopicPartition> partitions = c.partitionsFor(topic).stream()
+                    .map(i -> new TopicPartition(topic, i.partition())).toList();
+            c.assign(partitions);
+            c.seekToBeginning(partitions);
+            long deadline = System.nanoTime() + limit.toNanos();
+            while (!done.test(out)) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("waited " + limit + " on " + topic + "; read " + out.size() + " records");
+                }
+                c.poll(Duration.ofMillis(100)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+}
