@@ -62,7 +62,7 @@ public class OpenAiRoutes {
     /** A declared body over the limit is refused before it is read (a chunked one, by the body handler). */
     private void bodyLimit(RoutingContext ctx) {
         String length = ctx.request().getHeader("content-length");
-        if (length != null && length.chars().allMatch(Character::isDigit) && !length.isEmpty()
+        if (length != null && !length.isEmpty() && length.chars().allMatch(Character::isDigit)
                 && Long.parseLong(length) > maxBodyBytes) {
             ctx.response().putHeader("connection", "close");
             Json.error(ctx.response(), tooLarge());
@@ -88,7 +88,9 @@ public class OpenAiRoutes {
         GenerationResponder responder = new GenerationResponder(ctx.response(), r, id, modelName,
                 System.currentTimeMillis() / 1000, tokenizer);
         AttentionCall call = AttentionCall.start(pool, grpcRequest(id, r), responder);
-        ctx.response().closeHandler(v -> call.cancel("the HTTP client of " + id + " went away"));
+        String gone = "the HTTP client of " + id + " went away";
+        ctx.response().closeHandler(v -> call.cancel(gone));
+        if (ctx.response().closed()) call.cancel(gone); // it left before the handler was set
     }
 
     private static GenerateRequest grpcRequest(String id, OpenAiRequest r) {
