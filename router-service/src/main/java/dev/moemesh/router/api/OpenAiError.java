@@ -2,6 +2,7 @@ package dev.moemesh.router.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moemesh.router.prompt.InvalidRequest;
 
 /**
  * A request the router answers with an error in OpenAI's shape,
@@ -23,9 +24,10 @@ public final class OpenAiError extends RuntimeException {
         this.code = code;
     }
 
-    /** 400: a field of the request is missing or wrong; {@code param} names it. */
-    public static OpenAiError invalid(String param, String message) {
-        return new OpenAiError(400, "invalid_request_error", param, "invalid_value", message);
+    /** 400 or, for another model, 404. */
+    public static OpenAiError of(InvalidRequest e) {
+        return new OpenAiError(InvalidRequest.MODEL_NOT_FOUND.equals(e.code()) ? 404 : 400, "invalid_request_error",
+                e.param(), e.code(), e.getMessage());
     }
 
     /** 503: the mesh could not run the generation. */

@@ -1,5 +1,6 @@
 package dev.moemesh.router.dispatch;
 
+import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
@@ -10,7 +11,8 @@ import io.grpc.stub.ClientResponseObserver;
 
 /**
  * One generation on an attention service through its streaming {@code Generate} call; {@link #cancel} cancels the
- * call, which cancels the generation on the service.
+ * call, which cancels the generation on the service. Core's sampling parameters become the wire's here (the two
+ * {@code SamplingParams} share a name, so the wire's is written out).
  */
 public final class AttentionCall {
     private volatile ClientCallStreamObserver<GenerateRequest> call;
@@ -21,7 +23,9 @@ public final class AttentionCall {
      * Starts the call on the least loaded member of the pool and returns at once; the listener hears on gRPC threads,
      * exactly one ending, after which the member is released back to the pool.
      */
-    public static AttentionCall start(AttentionPool pool, GenerateRequest request, GenerationListener listener) {
+    public static AttentionCall start(AttentionPool pool, String id, int[] promptIds, SamplingParams sampling,
+                                      GenerationListener listener) {
+        GenerateRequest request = request(id, promptIds, sampling);
         AttentionPool.Member member = pool.acquire();
         AttentionCall handle = new AttentionCall();
         AttentionServiceGrpc.newStub(member.channel()).generate(request, new ClientResponseObserver<GenerateRequest,
@@ -67,6 +71,16 @@ public final class AttentionCall {
             }
         });
         return handle;
+    }
+
+    private static GenerateRequest request(String id, int[] promptIds, SamplingParams s) {
+        dev.moemesh.proto.SamplingParams.Builder sampling = dev.moemesh.proto.SamplingParams.newBuilder()
+                .setMaxTokens(s.maxTokens()).setTemperature(s.temperature()).setTopK(s.topK()).setTopP(s.topP())
+                .setSeed(s.seed()).setIgnoreEos(s.ignoreEos());
+        for (int stop : s.stopIds()) sampling.addStopTokenIds(stop);
+        GenerateRequest.Builder request = GenerateRequest.newBuilder().setRequestId(id).setSampling(sampling);
+        for (int t : promptIds) request.addPromptTokenIds(t);
+        return request.build();
     }
 
     /** Cancels the call (and so the generation); the listener then hears a {@code CANCELLED} failure. */
