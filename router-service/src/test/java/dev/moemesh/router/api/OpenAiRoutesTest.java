@@ -1,20 +1,16 @@
 package dev.moemesh.router.api;
 
+import static dev.moemesh.router.LocalEngineReference.NAME;
+import static dev.moemesh.router.LocalEngineReference.chatPrompt;
+import static dev.moemesh.router.LocalEngineReference.decode;
+import static dev.moemesh.router.LocalEngineReference.greedyTokens;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.moemesh.core.checkpoint.Preset;
-import dev.moemesh.core.engine.EngineOptions;
-import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.LocalEngine;
-import dev.moemesh.core.engine.SamplingParams;
-import dev.moemesh.core.model.Model;
-import dev.moemesh.core.model.TestModels;
-import dev.moemesh.core.tokenizer.ChatMessage;
-import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.router.AttentionServiceProcess;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -25,7 +21,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -38,8 +33,6 @@ import java.util.List;
 @QuarkusTestResource(value = AttentionServiceProcess.class, restrictToAnnotatedClass = true)
 class OpenAiRoutesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Path MODEL = TestModels.tiny(Preset.TINY_V3);
-    private static final String NAME = MODEL.getFileName().toString();
     private static final int[] PROMPT = {4, 2, 7, 1};
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -62,9 +55,9 @@ class OpenAiRoutesTest {
         JsonNode body = JSON.readTree(r.body());
         assertEquals("text_completion", body.get("object").asText());
         JsonNode choice = body.get("choices").get(0);
-        assertArrayEquals(localEngineTokens(PROMPT, 8), ids(choice.get("token_ids")));
+        assertArrayEquals(greedyTokens(PROMPT, 8), ids(choice.get("token_ids")));
         assertEquals("length", choice.get("finish_reason").asText());
-        assertEquals(decode(localEngineTokens(PROMPT, 8)), choice.get("text").asText());
+        assertEquals(decode(greedyTokens(PROMPT, 8)), choice.get("text").asText());
         assertEquals(PROMPT.length, body.get("usage").get("prompt_tokens").asInt());
         assertEquals(8, body.get("usage").get("completion_tokens").asInt());
         assertEquals(PROMPT.length + 8, body.get("usage").get("total_tokens").asInt());
@@ -90,7 +83,7 @@ class OpenAiRoutesTest {
             text.append(choice.get("text").asText());
             if (!choice.get("finish_reason").isNull()) finish = choice.get("finish_reason").asText();
         }
-        int[] expected = localEngineTokens(PROMPT, 8);
+        int[] expected = greedyTokens(PROMPT, 8);
         assertArrayEquals(expected, tokens.stream().mapToInt(Integer::intValue).toArray());
         assertEquals("length", finish);
         assertEquals(decode(expected), text.toString());
@@ -105,12 +98,8 @@ class OpenAiRoutesTest {
         JsonNode answer = JSON.readTree(r.body());
         assertEquals("chat.completion", answer.get("object").asText());
         JsonNode choice = answer.get("choices").get(0);
-        int[] prompt;
-        try (Tokenizer t = Tokenizer.load(MODEL).orElseThrow()) {
-            prompt = t.encode(t.chatTemplate().orElseThrow()
-                    .render(List.of(new ChatMessage("user", "Hello there")), true), false);
-        }
-        int[] expected = localEngineTokens(prompt, 6);
+        int[] prompt = chatPrompt("Hello there");
+        int[] expected = greedyTokens(prompt, 6);
         assertArrayEquals(expected, ids(choice.get("token_ids")));
         assertEquals("assistant", choice.get("message").get("role").asText());
         assertEquals(decode(expected), choice.get("message").get("content").asText());
@@ -199,17 +188,6 @@ class OpenAiRoutesTest {
     private static String completion(int[] prompt, int maxTokens, boolean stream) {
         return "{\"model\":\"" + NAME + "\",\"prompt\":" + Arrays.toString(prompt) + ",\"max_tokens\":" + maxTokens
                 + ",\"temperature\":0,\"ignore_eos\":true,\"stream\":" + stream + "}";
-    }
-
-    private static int[] localEngineTokens(int[] prompt, int maxTokens) {
-        var r = new GenerationRequest("reference", prompt, new SamplingParams(maxTokens, 0f, 0, 1f, 0, null, true));
-        return new LocalEngine(Model.load(MODEL, 0), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
-    }
-
-    private static String decode(int[] ids) {
-        try (Tokenizer t = Tokenizer.load(MODEL).orElseThrow()) {
-            return t.decode(ids, true);
-        }
     }
 
     private static int[] ids(JsonNode array) {
