@@ -23,7 +23,6 @@ import jakarta.inject.Inject;
 
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The gRPC door: {@code Complete} answers a whole generation, {@code Generate} streams its tokens then the answer;
@@ -81,14 +80,10 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
             observer.onError(s.withDescription(e.getMessage()).asRuntimeException());
             return;
         }
-        AtomicReference<AttentionCall> call = new AtomicReference<>();
-        var server = (ServerCallStreamObserver<T>) observer;
-        server.setOnCancelHandler(() -> {
-            AttentionCall c = call.get();
-            if (c != null) c.cancel("the gRPC client of " + events.id + " cancelled");
-        });
-        call.set(AttentionCall.start(pool, events.id, prompt, sampling, events));
-        if (server.isCancelled()) call.get().cancel("the gRPC client of " + events.id + " cancelled");
+        // the attention call starts in this call's gRPC Context, so a client that cancels (or whose deadline passes)
+        // cancels it and with it the generation; what is sent after that is dropped, not thrown
+        ((ServerCallStreamObserver<T>) observer).setOnCancelHandler(() -> {});
+        AttentionCall.start(pool, events.id, prompt, sampling, events);
     }
 
     private int[] prompt(InferenceRequest r) {
