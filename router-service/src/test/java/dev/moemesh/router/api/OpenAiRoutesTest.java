@@ -49,6 +49,12 @@ class OpenAiRoutesTest {
     }
 
     @Test
+    void healthAndMetricsNeedNoApiKey() throws Exception {
+        assertEquals(200, send(HttpRequest.newBuilder(base.resolve("/q/health/live")).build()).statusCode());
+        assertEquals(200, send(HttpRequest.newBuilder(base.resolve("/q/metrics")).build()).statusCode());
+    }
+
+    @Test
     void aCompletionOfTokenIdsGivesTheLocalEnginesGreedyTokens() throws Exception {
         HttpResponse<String> r = send(post("/v1/completions", completion(PROMPT, 8, false)));
         assertEquals(200, r.statusCode(), r.body());
