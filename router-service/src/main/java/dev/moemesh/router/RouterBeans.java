@@ -1,0 +1,35 @@
+package dev.moemesh.router;
+
+import dev.moemesh.core.tokenizer.Tokenizer;
+import dev.moemesh.router.prompt.Prompts;
+import dev.moemesh.router.schedule.AttentionPool;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+
+/** What both doors share: the served model's tokenizer and limits, and the pool of attention services. */
+public class RouterBeans {
+    @Produces
+    @Singleton
+    Prompts prompts(RouterSettings settings) {
+        Tokenizer tokenizer = Tokenizer.load(settings.modelDir()).orElseThrow(() -> new IllegalArgumentException(
+                "no tokenizer.json in router.model-dir " + settings.modelDir() + ": the router needs the checkpoint's"
+                        + " tokenizer"));
+        String name = settings.modelName().orElse(settings.modelDir().getFileName().toString());
+        return new Prompts(name, tokenizer, settings.maxPromptTokens(), settings.maxTokens());
+    }
+
+    void closeTokenizer(@Disposes Prompts prompts) {
+        prompts.tokenizer().close();
+    }
+
+    @Produces
+    @Singleton
+    AttentionPool attentionPool(RouterSettings settings) {
+        return new AttentionPool(settings.attentionServices());
+    }
+
+    void closePool(@Disposes AttentionPool pool) {
+        pool.close();
+    }
+}

@@ -1,0 +1,29 @@
+package dev.moemesh.router;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/** The {@code router.*} settings ({@code docs/operations.md} has the table). */
+@ConfigMapping(prefix = "router")
+public interface RouterSettings {
+    /** The checkpoint served: its tokenizer.json encodes prompts and its chat template renders messages. */
+    Path modelDir();
+
+    /** The name clients send as {@code model}; unset: the model directory's name. */
+    Optional<String> modelName();
+
+    List<String> attentionServices();
+
+    /** When set, {@code /v1/*} requires {@code Authorization: Bearer <one of them>}. */
+    Optional<List<String>> apiKeys();
+
+    @WithDefault("4096")
+    int maxPromptTokens();
+
+    @WithDefault("1024")
+    int maxTokens();
+}

@@ -1,0 +1,161 @@
+package dev.moemesh.router.api;
+
+import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.tokenizer.ChatMessage;
+import dev.moemesh.proto.ChatTurn;
+import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.InferenceEvent;
+import dev.moemesh.proto.InferenceRequest;
+import dev.moemesh.proto.InferenceResponse;
+import dev.moemesh.proto.InferenceServiceGrpc;
+import dev.moemesh.proto.TokenDelta;
+import dev.moemesh.router.dispatch.AttentionCall;
+import dev.moemesh.router.dispatch.GenerationListener;
+import dev.moemesh.router.prompt.InvalidRequest;
+import dev.moemesh.router.prompt.Prompts;
+import dev.moemesh.router.schedule.AttentionPool;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import io.quarkus.grpc.RegisterInterceptor;
+import jakarta.inject.Inject;
+
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * The gRPC door: {@code Complete} answers a whole generation, {@code Generate} streams its tokens then the answer;
+ * the same checks and limits as the REST door, its refusals as gRPC statuses naming the field.
+ */
+@GrpcService
+@RegisterInterceptor(ApiKeyInterceptor.class)
+public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceImplBase {
+    @Inject
+    Prompts prompts;
+
+    @Inject
+    AttentionPool pool;
+
+    @Override
+    public void complete(InferenceRequest request, StreamObserver<InferenceResponse> response) {
+        run(request, response, new Events<>(response) {
+            @Override
+            public void token(int index, int tokenId) {}
+
+            @Override
+            void answer(InferenceResponse answer) {
+                response.onNext(answer);
+            }
+        });
+    }
+
+    @Override
+    public void generate(InferenceRequest request, StreamObserver<InferenceEvent> events) {
+        run(request, events, new Events<>(events) {
+            private final TextDeltas deltas = new TextDeltas(prompts.tokenizer());
+
+            @Override
+            public void token(int index, int tokenId) {
+                events.onNext(InferenceEvent.newBuilder().setId(id).setToken(TokenDelta.newBuilder()
+                        .setTokenId(tokenId).setIndex(index).setText(deltas.add(tokenId))).build());
+            }
+
+            @Override
+            void answer(InferenceResponse answer) {
+                events.onNext(InferenceEvent.newBuilder().setId(id).setCompleted(answer).build());
+            }
+        });
+    }
+
+    private <T> void run(InferenceRequest request, StreamObserver<T> observer, Events<T> events) {
+        int[] prompt;
+        SamplingParams sampling;
+        try {
+            prompts.checkModel(request.getModel());
+            prompt = prompt(request);
+            sampling = sampling(request);
+        } catch (InvalidRequest e) {
+            Status s = InvalidRequest.MODEL_NOT_FOUND.equals(e.code()) ? Status.NOT_FOUND : Status.INVALID_ARGUMENT;
+            observer.onError(s.withDescription(e.getMessage()).asRuntimeException());
+            return;
+        }
+        // the attention call starts in this call's gRPC Context, so a client that cancels (or whose deadline passes)
+        // cancels it and with it the generation; what is sent after that is dropped, not thrown
+        ((ServerCallStreamObserver<T>) observer).setOnCancelHandler(() -> {});
+        AttentionCall.start(pool, events.id, prompt, sampling, events);
+    }
+
+    private int[] prompt(InferenceRequest r) {
+        int given = (r.getPrompt().isEmpty() ? 0 : 1) + (r.getPromptTokenIdsCount() == 0 ? 0 : 1)
+                + (r.getMessagesCount() == 0 ? 0 : 1);
+        if (given != 1) {
+            throw InvalidRequest.of("prompt", "send exactly one of prompt, prompt_token_ids and messages; got " + given);
+        }
+        if (!r.getPrompt().isEmpty()) return prompts.text(r.getPrompt(), "prompt");
+        if (r.getPromptTokenIdsCount() > 0) {
+            return prompts.tokenIds(r.getPromptTokenIdsList().stream().mapToInt(Integer::intValue).toArray(),
+                    "prompt_token_ids");
+        }
+        List<ChatMessage> messages = r.getMessagesList().stream().map(InferenceGrpcService::message).toList();
+        return prompts.chat(messages, "messages");
+    }
+
+    private static ChatMessage message(ChatTurn turn) {
+        try {
+            return new ChatMessage(turn.getRole(), turn.getContent());
+        } catch (IllegalArgumentException e) {
+            throw InvalidRequest.of("messages", "messages: " + e.getMessage());
+        }
+    }
+
+    private SamplingParams sampling(InferenceRequest r) {
+        if (!r.hasSampling()) throw InvalidRequest.of("sampling", "sampling is required (at least max_tokens)");
+        var s = r.getSampling();
+        int maxTokens = prompts.checkMaxTokens(Integer.toUnsignedLong(s.getMaxTokens()), "sampling.max_tokens");
+        int[] stops = s.getStopTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+        try {
+            // the wire's top_p 0 means "no nucleus cut", as core's 1 does
+            return new SamplingParams(maxTokens, s.getTemperature(), s.getTopK(), s.getTopP() == 0 ? 1 : s.getTopP(),
+                    s.getSeed(), stops, s.getIgnoreEos());
+        } catch (IllegalArgumentException e) {
+            throw InvalidRequest.of("sampling", "sampling." + e.getMessage());
+        }
+    }
+
+    /** One call's generation events, ended the same way for both rpcs; subclasses say what a token and the answer send. */
+    private abstract class Events<T> implements GenerationListener {
+        final String id = "inf-" + UUID.randomUUID();
+        private final StreamObserver<T> observer;
+
+        Events(StreamObserver<T> observer) {
+            this.observer = observer;
+        }
+
+        abstract void answer(InferenceResponse answer);
+
+        @Override
+        public void completed(Completion c) {
+            switch (c.getFinishReason()) {
+                case "error" -> observer.onError(Status.UNAVAILABLE.withDescription("generation " + id
+                        + " failed in the mesh: " + c.getErrorMessage()).asRuntimeException());
+                case "cancelled" -> observer.onError(Status.CANCELLED.withDescription("generation " + id
+                        + " was cancelled").asRuntimeException());
+                default -> {
+                    int[] ids = c.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+                    answer(InferenceResponse.newBuilder().setId(id).setText(prompts.tokenizer().decode(ids, true))
+                            .addAllTokenIds(c.getTokenIdsList()).setFinishReason(c.getFinishReason())
+                            .setPromptTokens(c.getPromptTokens()).build());
+                    observer.onCompleted();
+                }
+            }
+        }
+
+        @Override
+        public void failed(Status status, String message) {
+            Status s = status.getCode() == Status.Code.INVALID_ARGUMENT || status.getCode() == Status.Code.CANCELLED
+                    ? status : Status.UNAVAILABLE;
+            observer.onError(s.withDescription(message).asRuntimeException());
+        }
+    }
+}

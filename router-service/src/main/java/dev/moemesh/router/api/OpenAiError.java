@@ -1,0 +1,52 @@
+package dev.moemesh.router.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moemesh.router.prompt.InvalidRequest;
+
+/**
+ * A request the router answers with an error in OpenAI's shape,
+ * {@code {"error":{"message","type","param","code"}}}, and its HTTP status.
+ */
+public final class OpenAiError extends RuntimeException {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final int status;
+    private final String type;
+    private final String param;
+    private final String code;
+
+    public OpenAiError(int status, String type, String param, String code, String message) {
+        super(message, null, false, false);
+        this.status = status;
+        this.type = type;
+        this.param = param;
+        this.code = code;
+    }
+
+    /** 400 or, for another model, 404. */
+    public static OpenAiError of(InvalidRequest e) {
+        return new OpenAiError(InvalidRequest.MODEL_NOT_FOUND.equals(e.code()) ? 404 : 400, "invalid_request_error",
+                e.param(), e.code(), e.getMessage());
+    }
+
+    /** 503: the mesh could not run the generation. */
+    public static OpenAiError unavailable(String code, String message) {
+        return new OpenAiError(503, "server_error", null, code, message);
+    }
+
+    public int status() {
+        return status;
+    }
+
+    public ObjectNode body() {
+        ObjectNode error = JSON.createObjectNode();
+        error.put("message", getMessage());
+        error.put("type", type);
+        error.put("param", param);
+        error.put("code", code);
+        ObjectNode body = JSON.createObjectNode();
+        body.set("error", error);
+        return body;
+    }
+}

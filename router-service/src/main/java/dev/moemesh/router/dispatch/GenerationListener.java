@@ -1,0 +1,15 @@
+package dev.moemesh.router.dispatch;
+
+import dev.moemesh.proto.Completion;
+import io.grpc.Status;
+
+/** What becomes of one generation on an attention service: its tokens, then exactly one of the two endings. */
+public interface GenerationListener {
+    void token(int index, int tokenId);
+
+    /** The service finished the generation (its finish reason may still be {@code error}). */
+    void completed(Completion completion);
+
+    /** The call failed: refused by the service, or broken off in transport ({@code status} says which). */
+    void failed(Status status, String message);
+}

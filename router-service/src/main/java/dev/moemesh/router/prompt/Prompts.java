@@ -1,0 +1,89 @@
+package dev.moemesh.router.prompt;
+
+import dev.moemesh.core.tokenizer.ChatMessage;
+import dev.moemesh.core.tokenizer.ChatTemplate;
+import dev.moemesh.core.tokenizer.Tokenizer;
+
+import java.util.List;
+
+/**
+ * The served model's name, tokenizer and limits: turns a request's prompt (text, token ids or chat messages) into
+ * token ids, and refuses a wrong model, an empty or over-long prompt and an out-of-range {@code max_tokens}.
+ */
+public final class Prompts {
+    private final String modelName;
+    private final Tokenizer tokenizer;
+    private final int maxPromptTokens;
+    private final int maxTokens;
+
+    public Prompts(String modelName, Tokenizer tokenizer, int maxPromptTokens, int maxTokens) {
+        this.modelName = modelName;
+        this.tokenizer = tokenizer;
+        this.maxPromptTokens = maxPromptTokens;
+        this.maxTokens = maxTokens;
+    }
+
+    public String modelName() {
+        return modelName;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** The largest {@code max_tokens} a request may ask for ({@code router.max-tokens}). */
+    public int maxTokens() {
+        return maxTokens;
+    }
+
+    public void checkModel(String model) {
+        if (model == null || model.isEmpty()) throw InvalidRequest.of("model", "model is required: send \""
+                + modelName + "\"");
+        if (!model.equals(modelName)) {
+            throw new InvalidRequest("model", InvalidRequest.MODEL_NOT_FOUND, "The model '" + model
+                    + "' does not exist; this router serves '" + modelName + "' (GET /v1/models)");
+        }
+    }
+
+    /** Text encoded with the tokenizer's special tokens (BOS). */
+    public int[] text(String text, String field) {
+        if (text.isEmpty()) throw InvalidRequest.of(field, field + " must not be empty");
+        return limited(tokenizer.encode(text, true), field);
+    }
+
+    public int[] tokenIds(int[] ids, String field) {
+        if (ids.length == 0) throw InvalidRequest.of(field, field + " must not be empty");
+        return limited(ids, field);
+    }
+
+    /** Messages rendered by the checkpoint's chat template, with the generation prompt. */
+    public int[] chat(List<ChatMessage> messages, String field) {
+        if (messages.isEmpty()) throw InvalidRequest.of(field, field + " must be a non-empty list of {role, content}");
+        ChatTemplate template = tokenizer.chatTemplate().orElseThrow(() -> InvalidRequest.of(field,
+                "model '" + modelName + "' has no chat template; send a prompt instead"));
+        String rendered;
+        try {
+            rendered = template.render(messages, true);
+        } catch (RuntimeException e) {
+            throw InvalidRequest.of(field, "the chat template refused the messages: " + e.getMessage());
+        }
+        // the template writes the special tokens (BOS included) itself
+        return limited(tokenizer.encode(rendered, false), field);
+    }
+
+    public int checkMaxTokens(long requested, String field) {
+        if (requested < 1 || requested > maxTokens) {
+            throw InvalidRequest.of(field, field + " must be an integer from 1 to " + maxTokens + " (router.max-tokens),"
+                    + " got " + requested);
+        }
+        return (int) requested;
+    }
+
+    private int[] limited(int[] ids, String field) {
+        if (ids.length > maxPromptTokens) {
+            throw new InvalidRequest(field, InvalidRequest.CONTEXT_LENGTH_EXCEEDED, field + " is " + ids.length
+                    + " tokens, over this router's limit of " + maxPromptTokens + " (router.max-prompt-tokens)");
+        }
+        return ids;
+    }
+}
