@@ -2,7 +2,7 @@ package dev.moemesh.router;
 
 import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.router.prompt.Prompts;
-import dev.moemesh.router.schedule.AttentionPool;
+import dev.moemesh.client.AttentionPool;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
@@ -26,7 +26,7 @@ public class RouterBeans {
     @Produces
     @Singleton
     AttentionPool attentionPool(RouterSettings settings) {
-        return new AttentionPool(settings.attentionServices());
+        return new AttentionPool(settings.attentionServices(), "router.attention-services");
     }
 
     void closePool(@Disposes AttentionPool pool) {

@@ -1,7 +1,7 @@
 package dev.moemesh.orchestrator.dispatch;
 
 import dev.moemesh.orchestrator.ingest.InferenceRequest;
-import dev.moemesh.orchestrator.schedule.AttentionPool;
+import dev.moemesh.client.AttentionPool;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;

@@ -4,7 +4,7 @@ import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.orchestrator.api.ResponseEvents;
 import dev.moemesh.orchestrator.dispatch.AttentionCall;
 import dev.moemesh.orchestrator.dispatch.GenerationListener;
-import dev.moemesh.orchestrator.schedule.AttentionPool;
+import dev.moemesh.client.AttentionPool;
 import dev.moemesh.proto.Completion;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -88,7 +88,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
         this.options = options;
         this.completed = completed;
         this.tokenizer = options.modelDir().flatMap(Tokenizer::load);
-        this.pool = new AttentionPool(options.attentionServices());
+        this.pool = new AttentionPool(options.attentionServices(), "orchestrator.attention-services");
         this.producer = new KafkaProducer<>(producerConfig(options));
         this.consumer = new KafkaConsumer<>(consumerConfig(options));
         this.thread = new Thread(this::run, "kafka-front-door");

@@ -13,7 +13,7 @@ import dev.moemesh.router.dispatch.AttentionCall;
 import dev.moemesh.router.dispatch.GenerationListener;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
-import dev.moemesh.router.schedule.AttentionPool;
+import dev.moemesh.client.AttentionPool;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;

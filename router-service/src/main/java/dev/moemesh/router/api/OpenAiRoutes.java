@@ -4,7 +4,7 @@ import dev.moemesh.router.ApiKeys;
 import dev.moemesh.router.dispatch.AttentionCall;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
-import dev.moemesh.router.schedule.AttentionPool;
+import dev.moemesh.client.AttentionPool;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;

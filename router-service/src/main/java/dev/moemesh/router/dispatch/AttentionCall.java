@@ -4,7 +4,7 @@ import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
-import dev.moemesh.router.schedule.AttentionPool;
+import dev.moemesh.client.AttentionPool;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;

@@ -1,4 +1,4 @@
-package dev.moemesh.orchestrator.schedule;
+package dev.moemesh.client;
 
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The attention services requests run on, each with its count of outstanding requests; a request goes to the one
- * with the fewest (ties: the first listed), so load spreads without any service reporting it.
+ * with the fewest (ties: the first listed), so load spreads without any service reporting it. The orchestrator and
+ * the router share it.
  */
 public final class AttentionPool implements AutoCloseable {
     /** One attention service: its address, channel and requests now running there. */
@@ -42,10 +43,13 @@ public final class AttentionPool implements AutoCloseable {
         return t;
     });
 
-    /** @param addresses host:port of each attention service, at least one */
-    public AttentionPool(List<String> addresses) {
+    /**
+     * @param addresses host:port of each attention service, at least one
+     * @param setting   the setting the addresses come from, named when there are none
+     */
+    public AttentionPool(List<String> addresses, String setting) {
         if (addresses.isEmpty()) {
-            throw new IllegalArgumentException("no attention services: set orchestrator.attention-services=host:port,...");
+            throw new IllegalArgumentException("no attention services: set " + setting + "=host:port,...");
         }
         for (String a : addresses) members.add(new Member(a.strip()));
     }
@@ -69,11 +73,6 @@ public final class AttentionPool implements AutoCloseable {
         } catch (RejectedExecutionException closed) {
             // closing: the request is abandoned and served again after the restart
         }
-    }
-
-    /** Outstanding requests per member, in the order listed. */
-    public synchronized int[] outstanding() {
-        return members.stream().mapToInt(m -> m.outstanding).toArray();
     }
 
     @Override
