@@ -1,33 +1,37 @@
 package dev.moemesh.cli;
 
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
-import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.core.tokenizer.Tokenizer;
+import dev.moemesh.localmesh.LocalMesh;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code mesh demo}: writes the tiny model on first run, starts a local mesh on it (two expert services and an
- * attention service, each its own process), sends a prompt through the mesh and through the single-process
- * engine, prints both and stops the mesh.
+ * {@code mesh demo}: writes the tiny model on first run, starts the whole mesh on it (a Kafka broker, two expert
+ * services, an attention service, the orchestrator and the router, each its own process), sends one prompt through
+ * each front door (Kafka, gRPC, REST), prints the three answers beside the single-process engine's, and stops it all.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Write the tiny V3-shaped model (first run only), start a local mesh on it, generate through"
-                + " the mesh and with the single-process engine, and print both.")
+        description = "Write the tiny V3-shaped model (first run only), start a local mesh with its Kafka broker,"
+                + " orchestrator and router, send one prompt through Kafka, gRPC and REST, and print the three"
+                + " answers beside the single-process engine's.")
 final class DemoCommand implements Callable<Integer> {
     private static final String PROMPT = "The mesh";
+    private static final int MAX_TOKENS = 16;
 
     @Option(names = "--home", defaultValue = ".mesh", description = "where models and logs are kept (default ${DEFAULT-VALUE})")
     Path home;
@@ -38,40 +42,53 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path dir = UpCommand.tinyModel(home);
-        int[] prompt;
+        String localText;
+        Generation local;
         try (Tokenizer t = Tokenizer.load(dir).orElseThrow()) {
-            prompt = t.encode(PROMPT, true);
+            local = new LocalEngine(Model.load(dir, 0), EngineOptions.defaults()).generate(List.of(
+                    new GenerationRequest("demo-local", t.encode(PROMPT, true), SamplingParams.greedy(MAX_TOKENS)))).get(0);
+            localText = t.decode(local.tokenIds(), true);
         }
-        SamplingParams sampling = SamplingParams.greedy(16);
-        Generation local = new LocalEngine(Model.load(dir, 0), EngineOptions.defaults())
-                .generate(List.of(new GenerationRequest("demo-local", prompt, sampling))).get(0);
-
-        Generation meshed;
+        String model = dir.getFileName().toString();
+        List<FrontDoors.Answer> answers;
         try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), home.resolve("logs"), List.of("-Xmx512m"))) {
-            int experts = dev.moemesh.core.model.ModelConfig.load(dir).nRoutedExperts();
-            List<String> addresses = new ArrayList<>();
-            for (int i = 0; i < expertServices; i++) {
-                String slice = LocalMesh.slice(i, expertServices, experts);
-                LocalMesh.Service s = mesh.startExpertService("demo-experts-" + (i + 1), dir, slice,
-                        LocalMesh.freePort(), Duration.ofMinutes(3));
-                addresses.add(s.address());
-                System.err.printf("expert service %d on %s holds experts %s%n", i + 1, s.address(), slice);
-            }
-            LocalMesh.Service attention = mesh.startAttentionService("demo-attention", dir, addresses,
-                    LocalMesh.freePort(), List.of(), Duration.ofMinutes(3));
-            System.err.printf("attention service on %s; prompt \"%s\" through the mesh%n", attention.address(), PROMPT);
-            try (MeshClient client = new MeshClient(attention.address())) {
-                meshed = client.generate(new GenerationRequest("demo-mesh", prompt, sampling), ModelFingerprint.of(dir));
-            }
+            MeshProcesses p = MeshProcesses.start(mesh, home, dir, expertServices, MeshProcesses.Ports.free(), List.of(),
+                    System.err);
+            System.err.printf("prompt \"%s\", %d tokens, greedy, through each front door:%n", PROMPT, MAX_TOKENS);
+            answers = List.of(
+                    FrontDoors.viaKafka(p.broker().address(), "demo-kafka", PROMPT, MAX_TOKENS, Duration.ofMinutes(2)),
+                    FrontDoors.viaGrpc(p.router().address(), model, PROMPT, MAX_TOKENS),
+                    FrontDoors.viaRest(p.restBase(), model, PROMPT, MAX_TOKENS));
         }
-        String text;
-        try (Tokenizer t = Tokenizer.load(dir).orElseThrow()) {
-            text = t.decode(meshed.tokenIds(), true);
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode out = json.createObjectNode().put("prompt", PROMPT);
+        out.set("local", answerJson(json, localText, local.tokenIds(), local.finishReason().name().toLowerCase()));
+        System.err.printf("  %-13s %s  %s%n", "local engine", Arrays.toString(local.tokenIds()), quoted(localText));
+        boolean same = true;
+        for (FrontDoors.Answer a : answers) {
+            boolean agrees = a.text().equals(localText) && (a.tokenIds() == null || Arrays.equals(a.tokenIds(), local.tokenIds()));
+            same &= agrees;
+            out.set(a.door(), answerJson(json, a.text(), a.tokenIds(), a.finishReason()));
+            System.err.printf("  %-13s %s  %s%s%n", a.door(), a.tokenIds() == null ? "(text only)" : Arrays.toString(a.tokenIds()),
+                    quoted(a.text()), agrees ? "" : "   <- differs from the local engine");
         }
-        boolean same = Arrays.equals(local.tokenIds(), meshed.tokenIds());
-        System.err.printf("single-process engine: %s%nmesh:                  %s%nsame tokens: %s%n",
-                Arrays.toString(local.tokenIds()), Arrays.toString(meshed.tokenIds()), same ? "yes" : "NO");
-        System.out.println(GenerateCommand.toJson(meshed, text));
-        return same && meshed.error() == null ? 0 : 1;
+        out.put("same_tokens", same);
+        System.err.printf("same tokens: %s%n", same ? "yes" : "NO");
+        System.out.println(out);
+        return same ? 0 : 1;
+    }
+
+    private static ObjectNode answerJson(ObjectMapper json, String text, int[] ids, String finishReason) {
+        ObjectNode n = json.createObjectNode().put("text", text).put("finish_reason", finishReason);
+        if (ids != null) {
+            var array = n.putArray("token_ids");
+            for (int id : ids) array.add(id);
+        }
+        return n;
+    }
+
+    /** The text as a JSON string: the tiny model's random tokens include control characters. */
+    private static String quoted(String text) {
+        return "\"" + new String(JsonStringEncoder.getInstance().quoteAsString(text)) + "\"";
     }
 }

@@ -2,6 +2,7 @@ package dev.moemesh.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.AttentionStats;
 import dev.moemesh.proto.GenerateEvent;

@@ -9,6 +9,7 @@ import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
+import dev.moemesh.localmesh.LocalMesh;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -14,6 +14,7 @@ import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
+import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.ExpertStats;
@@ -184,13 +185,24 @@ class MeshIntegrationTest {
     }
 
     @Test
-    void theDemoRunsAMeshAndAgreesWithTheLocalEngine(@org.junit.jupiter.api.io.TempDir Path home) throws Exception {
+    void theDemoAnswersThroughKafkaGrpcAndRestWithTheLocalEnginesTokens(@org.junit.jupiter.api.io.TempDir Path home)
+            throws Exception {
         MeshCliTest.Run r = MeshCliTest.run("demo", "--home", home.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("same tokens: yes"), r.err());
         var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.lastLine());
-        assertEquals(16, json.get("token_ids").size());
-        assertEquals("length", json.get("finish_reason").asText());
+        assertTrue(json.get("same_tokens").asBoolean(), r.lastLine());
+        var local = json.get("local");
+        assertEquals(16, local.get("token_ids").size());
+        for (String door : List.of("kafka", "grpc", "rest")) {
+            assertEquals(local.get("text"), json.get(door).get("text"), door);
+            assertEquals("length", json.get(door).get("finish_reason").asText(), door);
+        }
+        assertEquals(local.get("token_ids"), json.get("kafka").get("token_ids"));
+        assertEquals(local.get("token_ids"), json.get("grpc").get("token_ids"));
+        for (String process : List.of("kafka ", "orchestrator ", "router-service ", "attention-service ")) {
+            assertTrue(r.err().contains(process), "no line for " + process + " in:\n" + r.err());
+        }
     }
 
     private static long tokens(LocalMesh.Service expertService) {

@@ -13,13 +13,15 @@ import jakarta.enterprise.event.Observes;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Liveness;
+import org.eclipse.microprofile.health.Readiness;
 
 /**
  * Runs the {@link KafkaFrontDoor} for the application's lifetime and publishes its {@code moemesh_orchestrator_*}
- * metrics; live while its consumer thread runs.
+ * metrics; live, and ready, while its consumer thread runs (it starts once the topics exist).
  */
 @ApplicationScoped
 @Liveness
+@Readiness
 public class FrontDoorService implements HealthCheck {
     private final OrchestratorSettings settings;
     private final MeterRegistry metrics;

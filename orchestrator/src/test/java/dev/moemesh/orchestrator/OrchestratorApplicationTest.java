@@ -28,8 +28,9 @@ class OrchestratorApplicationTest {
     String bootstrapServers;
 
     @Test
-    void servesARequestFromInferenceRequestsAndIsLive() throws Exception {
+    void servesARequestFromInferenceRequestsAndIsLiveAndReady() throws Exception {
         given().get("/q/health/live").then().statusCode(200).body(containsString("kafka-front-door"));
+        given().get("/q/health/ready").then().statusCode(200).body(containsString("kafka-front-door"));
         try (var producer = new KafkaProducer<String, String>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 bootstrapServers, ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName(),
                 ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName()))) {

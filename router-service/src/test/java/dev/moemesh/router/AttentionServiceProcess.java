@@ -1,8 +1,8 @@
 package dev.moemesh.router;
 
-import dev.moemesh.cli.LocalMesh;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.model.TestModels;
+import dev.moemesh.localmesh.LocalMesh;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 
 import java.time.Duration;

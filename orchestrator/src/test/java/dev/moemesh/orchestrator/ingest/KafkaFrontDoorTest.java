@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.moemesh.cli.LocalMesh;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
@@ -14,6 +13,7 @@ import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
+import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.orchestrator.InProcessKafka;
 import dev.moemesh.orchestrator.TopicReader;
 import dev.moemesh.orchestrator.dispatch.AttentionCall;

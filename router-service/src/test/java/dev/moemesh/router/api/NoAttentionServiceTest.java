@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.moemesh.cli.LocalMesh;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.model.TestModels;
+import dev.moemesh.localmesh.LocalMesh;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;

@@ -1,0 +1,82 @@
+package dev.moemesh.cli;
+
+import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.localmesh.LocalMesh;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The processes {@code mesh up} and {@code mesh demo} start on one machine, in dependency order: a Kafka broker,
+ * N expert services over disjoint slices of every layer's routed experts, an attention service using them, and the
+ * two front doors, the orchestrator (Kafka) and the router (gRPC and REST).
+ */
+record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertServices, LocalMesh.Service attention,
+                     LocalMesh.Service orchestrator, LocalMesh.Service router) {
+    private static final Duration READY = Duration.ofMinutes(5);
+
+    /** Where each process listens; {@code broker} 0 leaves out the broker and both front doors. */
+    record Ports(int broker, int attention, int firstExpertService, int routerGrpc, int routerHttp, int orchestratorHttp) {
+        /** The services' own defaults: broker 9092, attention 9200, experts from 9201, router 9300 and 8080, orchestrator 8380. */
+        static Ports defaults(int attention, boolean frontDoors) {
+            return new Ports(frontDoors ? 9092 : 0, attention, attention + 1, 9300, 8080, 8380);
+        }
+
+        /** Free ports, for a run beside whatever else listens here. */
+        static Ports free() {
+            return new Ports(LocalMesh.freePort(), LocalMesh.freePort(), 0, LocalMesh.freePort(), LocalMesh.freePort(),
+                    LocalMesh.freePort());
+        }
+
+        boolean frontDoors() {
+            return broker != 0;
+        }
+
+        int expertService(int i) {
+            return firstExpertService == 0 ? LocalMesh.freePort() : firstExpertService + i;
+        }
+    }
+
+    /** Starts them, printing a line per process to {@code report} as each becomes ready. */
+    static MeshProcesses start(LocalMesh mesh, Path home, Path model, int expertServices, Ports ports,
+                               List<String> attentionProperties, PrintStream report) {
+        int experts = ModelConfig.load(model).nRoutedExperts();
+        LocalMesh.slice(0, expertServices, experts); // refuses a split that cannot be made, before anything starts
+        LocalMesh.Service broker = null;
+        if (ports.frontDoors()) {
+            broker = mesh.startBroker("kafka", home.resolve("kafka"), ports.broker(), READY);
+            report.printf("kafka                 %-15s  pid %-7d  log %s%n", broker.address(), broker.process().pid(),
+                    broker.log());
+        }
+        List<LocalMesh.Service> started = new ArrayList<>();
+        for (int i = 0; i < expertServices; i++) {
+            String slice = LocalMesh.slice(i, expertServices, experts);
+            LocalMesh.Service s = mesh.startExpertService("expert-service-" + (i + 1), model, slice,
+                    ports.expertService(i), READY);
+            started.add(s);
+            report.printf("expert-service-%-6d %-15s  pid %-7d  log %s  experts %s%n", i + 1, s.address(),
+                    s.process().pid(), s.log(), slice);
+        }
+        LocalMesh.Service attention = mesh.startAttentionService("attention-service", model,
+                started.stream().map(LocalMesh.Service::address).toList(), ports.attention(), attentionProperties, READY);
+        report.printf("attention-service     %-15s  pid %-7d  log %s%n", attention.address(), attention.process().pid(),
+                attention.log());
+        if (broker == null) return new MeshProcesses(null, started, attention, null, null);
+        LocalMesh.Service orchestrator = mesh.startOrchestrator("orchestrator", model, broker.address(),
+                List.of(attention.address()), ports.orchestratorHttp(), READY);
+        report.printf("orchestrator          %-15s  pid %-7d  log %s  (inference.requests -> inference.responses)%n",
+                orchestrator.address(), orchestrator.process().pid(), orchestrator.log());
+        LocalMesh.Service router = mesh.startRouter("router-service", model, List.of(attention.address()),
+                ports.routerGrpc(), ports.routerHttp(), READY);
+        report.printf("router-service        %-15s  pid %-7d  log %s  (REST on http://localhost:%d/v1)%n",
+                router.address(), router.process().pid(), router.log(), router.httpPort());
+        return new MeshProcesses(broker, started, attention, orchestrator, router);
+    }
+
+    String restBase() {
+        return "http://localhost:" + router.httpPort();
+    }
+}

@@ -1,0 +1,315 @@
+package dev.moemesh.localmesh;
+
+import dev.moemesh.proto.AttentionServiceGrpc;
+import dev.moemesh.proto.DescribeRequest;
+import dev.moemesh.proto.ExpertServiceGrpc;
+import dev.moemesh.proto.GetAttentionStatsRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Processes of a mesh on this machine: expert services, attention services, the orchestrator and the router started
+ * from their packaged Quarkus applications, and a Kafka broker from Apache Kafka's own jars; each a separate JVM on
+ * loopback ports with its log in {@code logs}. Closing it stops them, the last started first.
+ */
+public final class LocalMesh implements AutoCloseable {
+    private final Path home;
+    private final Path logs;
+    private final List<String> jvmOptions;
+    private final List<Service> services = new ArrayList<>();
+
+    /**
+     * A started process: where clients reach it ({@code host:port}: gRPC; the broker's bootstrap servers; the
+     * orchestrator's HTTP), its ports (0 where it has none), process and log.
+     */
+    public record Service(String name, String address, int grpcPort, int httpPort, Process process, Path log) {
+        /** Ends the process at once, as a crash would (SIGKILL). */
+        public void kill() {
+            process.destroyForcibly();
+            try {
+                process.waitFor(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * @param home the repository root (where the services were built: {@code <module>/target/quarkus-app})
+     * @param logs where each service's output goes, one file per service
+     */
+    public LocalMesh(Path home, Path logs, List<String> jvmOptions) {
+        this.home = home;
+        this.logs = logs;
+        this.jvmOptions = List.copyOf(jvmOptions);
+        try {
+            Files.createDirectories(logs);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The repository root as ./mesh and the build tell it ({@code mesh.home}), else the working directory. */
+    public static Path home() {
+        return Path.of(System.getProperty("mesh.home", ".")).toAbsolutePath().normalize();
+    }
+
+    /** A TCP port free right now on loopback. */
+    public static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * The experts of expert service {@code i} of {@code n} that split every MoE layer's {@code experts} routed
+     * experts into contiguous, disjoint slices, in {@code expert.experts} syntax ({@code *:0-15}).
+     */
+    public static String slice(int i, int n, int experts) {
+        if (n < 1 || n > experts) {
+            throw new IllegalArgumentException(n + " expert services cannot split " + experts + " routed experts per layer");
+        }
+        return "*:" + (i * experts / n) + "-" + ((i + 1) * experts / n - 1);
+    }
+
+    private Path app(String module) {
+        Path jar = home.resolve(module).resolve("target/quarkus-app/quarkus-run.jar");
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalStateException(jar + " is missing: build the services first (./mvnw -B package -DskipTests"
+                    + " -pl " + module + " -am)");
+        }
+        return jar;
+    }
+
+    /** Starts an expert service holding {@code experts} (expert.experts syntax) and waits until it answers. */
+    public Service startExpertService(String name, Path model, String experts, int grpcPort, Duration ready) {
+        return startExpertService(name, model, experts, grpcPort, List.of(), ready);
+    }
+
+    /** As above, with JVM options of its own (after the mesh's), e.g. {@code -Dmoemesh.threads=1}. */
+    public Service startExpertService(String name, Path model, String experts, int grpcPort, List<String> javaOptions,
+                                      Duration ready) {
+        List<String> props = new ArrayList<>(javaOptions);
+        props.add("-Dexpert.model-dir=" + model.toAbsolutePath());
+        props.add("-Dexpert.experts=" + experts);
+        Service s = startQuarkus(name, "expert-service", grpcPort, props);
+        awaitReady(s, ready, () -> grpcProbe(s, channel -> ExpertServiceGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(2, TimeUnit.SECONDS).describe(DescribeRequest.getDefaultInstance())));
+        return s;
+    }
+
+    /** Starts an attention service using these expert services (none: experts in its own process). */
+    public Service startAttentionService(String name, Path model, List<String> expertAddresses, int grpcPort,
+                                         List<String> extraProperties, Duration ready) {
+        List<String> props = new ArrayList<>(List.of("-Dattention.model-dir=" + model.toAbsolutePath()));
+        if (!expertAddresses.isEmpty()) props.add("-Dattention.expert-services=" + String.join(",", expertAddresses));
+        props.addAll(extraProperties);
+        Service s = startQuarkus(name, "attention-service", grpcPort, props);
+        awaitReady(s, ready, () -> grpcProbe(s, channel -> AttentionServiceGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(2, TimeUnit.SECONDS).getAttentionStats(GetAttentionStatsRequest.getDefaultInstance())));
+        return s;
+    }
+
+    /**
+     * Starts a single-node Apache Kafka broker (KRaft, broker and controller in one process) listening on
+     * {@code port}, with a fresh log directory under {@code dataDir}, and waits until it answers a metadata request.
+     * Its address is the bootstrap servers string.
+     */
+    public Service startBroker(String name, Path dataDir, int port, Duration ready) {
+        Path properties = KafkaBroker.configure(dataDir, port, freePort());
+        List<String> format = KafkaBroker.formatCommand(properties);
+        Path formatLog = logs.resolve(name + "-format.log");
+        try {
+            Process p = new ProcessBuilder(javaCommand(List.of(KafkaBroker.loggingOption(properties), "-cp",
+                    System.getProperty("java.class.path")), format))
+                    .directory(home.toFile()).redirectErrorStream(true).redirectOutput(formatLog.toFile()).start();
+            if (!p.waitFor(2, TimeUnit.MINUTES) || p.exitValue() != 0) {
+                p.destroyForcibly();
+                throw new IllegalStateException("could not format the Kafka log directory " + dataDir + ":" + tail(formatLog));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not start Kafka's storage tool: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while formatting " + dataDir);
+        }
+        Service s = launch(name, "localhost:" + port, port, 0, javaCommand(List.of("-Xmx512m",
+                KafkaBroker.loggingOption(properties), "-cp", System.getProperty("java.class.path")),
+                KafkaBroker.serverCommand(properties)));
+        awaitReady(s, ready, () -> KafkaBroker.probe(s.address()));
+        return s;
+    }
+
+    /**
+     * Starts the orchestrator: the Kafka front door on {@code bootstrapServers}, running requests on these attention
+     * services, with the checkpoint's tokenizer for text prompts; waits until its readiness check is up.
+     */
+    public Service startOrchestrator(String name, Path model, String bootstrapServers, List<String> attentionAddresses,
+                                     int httpPort, Duration ready) {
+        List<String> props = List.of("-Dquarkus.http.port=" + httpPort,
+                "-Dorchestrator.bootstrap-servers=" + bootstrapServers,
+                "-Dorchestrator.attention-services=" + String.join(",", attentionAddresses),
+                "-Dorchestrator.model-dir=" + model.toAbsolutePath());
+        Service s = launch(name, "localhost:" + httpPort, 0, httpPort, javaCommand(props, "orchestrator"));
+        awaitReady(s, ready, () -> httpReady(httpPort));
+        return s;
+    }
+
+    /**
+     * Starts the router: REST (OpenAI's API) on {@code httpPort} and the gRPC {@code InferenceService} on
+     * {@code grpcPort}, over these attention services; waits until its readiness check is up.
+     */
+    public Service startRouter(String name, Path model, List<String> attentionAddresses, int grpcPort, int httpPort,
+                               Duration ready) {
+        List<String> props = List.of("-Dquarkus.http.port=" + httpPort, "-Dquarkus.grpc.server.port=" + grpcPort,
+                "-Drouter.attention-services=" + String.join(",", attentionAddresses),
+                "-Drouter.model-dir=" + model.toAbsolutePath());
+        Service s = launch(name, "localhost:" + grpcPort, grpcPort, httpPort, javaCommand(props, "router-service"));
+        awaitReady(s, ready, () -> httpReady(httpPort));
+        return s;
+    }
+
+    public List<Service> services() {
+        return List.copyOf(services);
+    }
+
+    private Service startQuarkus(String name, String module, int grpcPort, List<String> properties) {
+        int httpPort = freePort();
+        List<String> props = new ArrayList<>(List.of("-Dquarkus.grpc.server.port=" + grpcPort,
+                "-Dquarkus.http.port=" + httpPort));
+        props.addAll(properties);
+        return launch(name, "localhost:" + grpcPort, grpcPort, httpPort, javaCommand(props, module));
+    }
+
+    /** {@code java}, the options every service process gets, then {@code options} and the module's packaged jar. */
+    private List<String> javaCommand(List<String> options, String module) {
+        return javaCommand(options, List.of("-jar", app(module).toString()));
+    }
+
+    private List<String> javaCommand(List<String> options, List<String> main) {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0"));
+        // Netty still reaches for sun.misc.Unsafe; JDK 24+ warn about it at every start unless allowed
+        if (Runtime.version().feature() >= 24) command.add("--sun-misc-unsafe-memory-access=allow");
+        command.addAll(jvmOptions);
+        command.addAll(options);
+        command.addAll(main);
+        return command;
+    }
+
+    private Service launch(String name, String address, int grpcPort, int httpPort, List<String> command) {
+        Path log = logs.resolve(name + ".log");
+        try {
+            Process p = new ProcessBuilder(command).directory(home.toFile()).redirectErrorStream(true)
+                    .redirectOutput(log.toFile()).start();
+            Service s = new Service(name, address, grpcPort, httpPort, p, log);
+            services.add(s);
+            return s;
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not start " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    private interface Probe {
+        /** Returns when the service answers; throws anything while it does not yet. */
+        void call() throws Exception;
+    }
+
+    private interface GrpcCall {
+        void call(ManagedChannel channel);
+    }
+
+    private static void grpcProbe(Service s, GrpcCall call) {
+        ManagedChannel channel = NettyChannelBuilder.forTarget(s.address()).usePlaintext().build();
+        try {
+            call.call(channel);
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    private static void httpReady(int port) throws IOException, InterruptedException {
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
+                    + "/q/health/ready")).timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() != 200) throw new IllegalStateException("not ready: " + r.body());
+        }
+    }
+
+    private static void awaitReady(Service s, Duration limit, Probe probe) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        try {
+            while (true) {
+                if (!s.process().isAlive()) {
+                    throw new IllegalStateException(s.name() + " exited with code " + s.process().exitValue()
+                            + " before it was ready:" + tail(s.log()));
+                }
+                try {
+                    probe.call();
+                    return;
+                } catch (InterruptedException e) {
+                    throw e;
+                } catch (Exception notYet) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException(s.name() + " was not ready on " + s.address() + " within "
+                                + limit.toSeconds() + " s (" + notYet.getMessage() + "):" + tail(s.log()));
+                    }
+                    Thread.sleep(200);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while starting " + s.name());
+        }
+    }
+
+    /** The last lines of a log, for error messages. */
+    static String tail(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log);
+            return "\n  " + String.join("\n  ", lines.subList(Math.max(0, lines.size() - 8), lines.size()))
+                    + "\n  (whole log: " + log + ")";
+        } catch (IOException e) {
+            return " (no log at " + log + ")";
+        }
+    }
+
+    /**
+     * Stops every process, the last started first, each before the next (so the orchestrator commits its offsets
+     * while the broker is still up); politely, then by force after 10 s.
+     */
+    @Override
+    public void close() {
+        List<Service> reversed = new ArrayList<>(services);
+        Collections.reverse(reversed);
+        for (Service s : reversed) {
+            s.process().destroy();
+            try {
+                if (!s.process().waitFor(10, TimeUnit.SECONDS)) s.kill();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                s.kill();
+            }
+        }
+        services.clear();
+    }
+}
