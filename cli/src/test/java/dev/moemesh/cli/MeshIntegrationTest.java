@@ -174,6 +174,26 @@ class MeshIntegrationTest {
     }
 
     @Test
+    void inProductionEachRequestIsLoggedAsAJsonLineCarryingItsRequestId() throws Exception {
+        // the JSON console format is the services' default; LocalMesh turns it off for its log files, this turns it on
+        LocalMesh.Service attention = attention("attention-json", List.of("-Dquarkus.log.console.json.enabled=true"),
+                low, high);
+        generateConcurrently(attention);
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        java.util.Set<String> logged = new java.util.TreeSet<>();
+        for (String line : java.nio.file.Files.readAllLines(attention.log())) {
+            if (!line.startsWith("{")) continue; // the JVM's own notices on stderr
+            var record = json.readTree(line);
+            if (record.path("message").asText().startsWith("request ")) {
+                logged.add(record.path("mdc").path("request_id").asText());
+                assertTrue(record.path("message").asText().contains(record.path("mdc").path("request_id").asText()),
+                        line);
+            }
+        }
+        assertEquals(new java.util.TreeSet<>(requests.stream().map(GenerationRequest::id).toList()), logged);
+    }
+
+    @Test
     void expertPingReportsTheRoundTripAndTheServicesComputeTime() throws Exception {
         MeshCliTest.Run r = MeshCliTest.run("expert-ping", "--target", low.address(), "--rows", "2", "--calls", "30");
         assertEquals(0, r.code(), r.err());
@@ -203,6 +223,16 @@ class MeshIntegrationTest {
         for (String process : List.of("kafka ", "orchestrator ", "router-service ", "attention-service ")) {
             assertTrue(r.err().contains(process), "no line for " + process + " in:\n" + r.err());
         }
+        // each door's request is logged with its id by the door and by the attention service that ran it
+        String orchestratorLog = java.nio.file.Files.readString(home.resolve("logs/orchestrator.log"));
+        String routerLog = java.nio.file.Files.readString(home.resolve("logs/router-service.log"));
+        String attentionLog = java.nio.file.Files.readString(home.resolve("logs/attention-service.log"));
+        assertTrue(orchestratorLog.contains(" demo-kafka request demo-kafka on attention service "), orchestratorLog);
+        var routed = java.util.regex.Pattern.compile(" (cmpl-\\S+|inf-\\S+) request \\1 on attention service ")
+                .matcher(routerLog).results().map(m -> m.group(1)).toList();
+        assertEquals(2, routed.size(), routerLog);
+        for (String id : routed) assertTrue(attentionLog.contains(" " + id + " request " + id + ": finish length"), id);
+        assertTrue(attentionLog.contains(" demo-kafka request demo-kafka: finish length"), attentionLog);
     }
 
     private static long tokens(LocalMesh.Service expertService) {

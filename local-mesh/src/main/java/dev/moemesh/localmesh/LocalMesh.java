@@ -198,9 +198,14 @@ public final class LocalMesh implements AutoCloseable {
         return launch(name, "localhost:" + grpcPort, grpcPort, httpPort, javaCommand(props, module));
     }
 
-    /** {@code java}, the options every service process gets, then {@code options} and the module's packaged jar. */
+    /**
+     * {@code java}, the options every service process gets, then {@code options} and the module's packaged jar. Its
+     * log is a file read by people, so plain lines rather than the JSON of production (an option can turn it back).
+     */
     private List<String> javaCommand(List<String> options, String module) {
-        return javaCommand(options, List.of("-jar", app(module).toString()));
+        List<String> all = new ArrayList<>(List.of("-Dquarkus.log.console.json.enabled=false"));
+        all.addAll(options);
+        return javaCommand(all, List.of("-jar", app(module).toString()));
     }
 
     private List<String> javaCommand(List<String> options, List<String> main) {

@@ -14,12 +14,12 @@ import java.util.Map;
  * an attention service process on a tiny checkpoint; their addresses become its settings.
  */
 public final class BrokerAndAttentionService implements QuarkusTestResourceLifecycleManager {
-    private InProcessKafka kafka;
+    private TestBroker kafka;
     private LocalMesh mesh;
 
     @Override
     public Map<String, String> start() {
-        kafka = InProcessKafka.start();
+        kafka = TestBroker.start();
         mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("orchestrator/target/mesh-test-logs"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
         LocalMesh.Service attention = mesh.startAttentionService("attention-app", TestModels.tiny(Preset.TINY_V3),

@@ -20,6 +20,8 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
+import org.jboss.logging.Logger;
+import org.jboss.logging.MDC;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -27,6 +29,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /** The gRPC edge of the attention service: generations on the engine loop, streamed token by token. */
 @GrpcService
 public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceImplBase {
+    private static final Logger LOG = Logger.getLogger(AttentionGrpcService.class);
+    /** The MDC key of the request id: the same as the front doors' (attention-client's AttentionCall.REQUEST_ID). */
+    private static final String REQUEST_ID = "request_id";
     private final EngineLoop loop;
     private final Served served;
     private final Map<String, Boolean> live = new ConcurrentHashMap<>();
@@ -110,6 +115,7 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
         @Override
         public void onFinish(Generation g) {
             live.remove(id);
+            logFinish(g);
             if (isCancelled()) return;
             Completion.Builder c = Completion.newBuilder().setFinishReason(g.finishReason().wireName())
                     .setPromptTokens(g.promptTokens()).setPrefillNanos(g.prefillNanos()).setDecodeNanos(g.decodeNanos());
@@ -117,6 +123,19 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
             if (g.error() != null) c.setErrorMessage(g.error());
             events.onNext(GenerateEvent.newBuilder().setRequestId(id).setCompleted(c).build());
             events.onCompleted();
+        }
+
+        /** One line per generation, carrying the request id in the MDC as the front doors' lines do. */
+        private void logFinish(Generation g) {
+            MDC.put(REQUEST_ID, id);
+            try {
+                LOG.logf(g.error() != null ? Logger.Level.WARN : Logger.Level.INFO,
+                        "request %s: finish %s, %d prompt + %d generated tokens, prefill %d ms, decode %d ms%s", id,
+                        g.finishReason().wireName(), g.promptTokens(), g.tokenIds().length, g.prefillNanos() / 1_000_000,
+                        g.decodeNanos() / 1_000_000, g.error() == null ? "" : ": " + g.error());
+            } finally {
+                MDC.remove(REQUEST_ID);
+            }
         }
 
         private boolean isCancelled() {

@@ -1,11 +1,14 @@
 package dev.moemesh.orchestrator.ingest;
 
+import dev.moemesh.client.AttentionCall;
+import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.orchestrator.api.ResponseEvents;
-import dev.moemesh.orchestrator.dispatch.AttentionCall;
-import dev.moemesh.orchestrator.dispatch.GenerationListener;
-import dev.moemesh.client.AttentionPool;
 import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.GenerateRequest;
+import dev.moemesh.proto.SamplingParams;
+import io.grpc.Status;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -48,6 +51,10 @@ public final class KafkaFrontDoor implements AutoCloseable {
     public static final String NO_TOKENIZER = "no_tokenizer";
     /** Error code of a generation the attention service ended with finish reason {@code error}. */
     public static final String GENERATION_FAILED = "generation_failed";
+    /** Error code of a call that failed in transport or on the service (gRPC status in the message). */
+    public static final String ATTENTION_FAILED = "attention_failed";
+    /** Error code of a request the attention service refused as it stands (e.g. a token outside the vocabulary). */
+    public static final String REJECTED = "rejected";
 
     private final FrontDoorOptions options;
     private final RequestParser parser = new RequestParser();
@@ -277,18 +284,18 @@ public final class KafkaFrontDoor implements AutoCloseable {
                     + " but this orchestrator has no tokenizer (set orchestrator.model-dir); send 'prompt_token_ids'"));
             return;
         }
-        AttentionPool.Member member = pool.acquire();
         long startNanos = System.nanoTime();
-        AttentionCall.start(pool, member, r, prompt, new GenerationListener() {
+        AttentionCall.start(pool, generateRequest(r, prompt), new GenerationListener() {
             @Override
             public void token(int index, int tokenId) {
                 if (r.stream() && !closing) send(r.id(), ResponseEvents.token(r.id(), index, tokenId));
             }
 
             @Override
-            public void completed(Completion c) {
+            public void completed(Completion c, String attentionService) {
                 if (c.getFinishReason().equals("error")) {
-                    failed(GENERATION_FAILED, "attention service " + member.address() + ": " + c.getErrorMessage());
+                    terminal(r.id(), ResponseEvents.error(r.id(), GENERATION_FAILED, "attention service "
+                            + attentionService + ": " + c.getErrorMessage()));
                     return;
                 }
                 int[] ids = c.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
@@ -296,14 +303,26 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), c.getPrefillNanos() / 1e6,
                         c.getDecodeNanos() / 1e6, millis(now - takenNanos));
                 terminal(r.id(), ResponseEvents.completed(r.id(), ids, tokenizer.map(tk -> tk.decode(ids, true)),
-                        c.getFinishReason(), c.getPromptTokens(), member.address(), timings));
+                        c.getFinishReason(), c.getPromptTokens(), attentionService, timings));
             }
 
             @Override
-            public void failed(String code, String message) {
-                terminal(r.id(), ResponseEvents.error(r.id(), code, message));
+            public void failed(Status status, String message) {
+                boolean refused = status.getCode() == Status.Code.INVALID_ARGUMENT
+                        || status.getCode() == Status.Code.FAILED_PRECONDITION;
+                terminal(r.id(), ResponseEvents.error(r.id(), refused ? REJECTED : ATTENTION_FAILED, message));
             }
         });
+    }
+
+    private static GenerateRequest generateRequest(InferenceRequest r, int[] promptIds) {
+        SamplingParams.Builder sampling = SamplingParams.newBuilder().setMaxTokens(r.maxTokens())
+                .setTemperature(r.temperature()).setTopK(r.topK()).setTopP(r.topP()).setSeed(r.seed())
+                .setIgnoreEos(r.ignoreEos());
+        for (int stop : r.stopTokenIds()) sampling.addStopTokenIds(stop);
+        GenerateRequest.Builder request = GenerateRequest.newBuilder().setRequestId(r.id()).setSampling(sampling);
+        for (int t : promptIds) request.addPromptTokenIds(t);
+        return request.build();
     }
 
     private static double millis(long nanos) {

@@ -14,9 +14,8 @@ import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.localmesh.LocalMesh;
-import dev.moemesh.orchestrator.InProcessKafka;
+import dev.moemesh.orchestrator.TestBroker;
 import dev.moemesh.orchestrator.TopicReader;
-import dev.moemesh.orchestrator.dispatch.AttentionCall;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -56,7 +55,7 @@ class KafkaFrontDoorTest {
     private static final Duration WAIT = Duration.ofSeconds(60);
 
     private final Path model = TestModels.tiny(Preset.TINY_V3);
-    private InProcessKafka kafka;
+    private TestBroker kafka;
     private LocalMesh mesh;
     private LocalMesh.Service attention;
     private KafkaProducer<byte[], byte[]> client;
@@ -66,7 +65,7 @@ class KafkaFrontDoorTest {
     @BeforeAll
     void startTheBrokerAndAnAttentionService() {
         long t0 = System.nanoTime();
-        kafka = InProcessKafka.start();
+        kafka = TestBroker.start();
         System.out.printf("in-process Kafka broker ready in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
         mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("orchestrator/target/mesh-test-logs"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
@@ -244,7 +243,7 @@ class KafkaFrontDoorTest {
         List<JsonNode> events = events(responsesUntilTerminal("v1", "v2"));
         JsonNode v1 = events.stream().filter(e -> e.get("id").asText().equals("v1")).findFirst().orElseThrow();
         assertEquals("error", v1.get("type").asText(), v1.toString());
-        assertEquals(AttentionCall.REJECTED, v1.get("code").asText());
+        assertEquals(KafkaFrontDoor.REJECTED, v1.get("code").asText());
         assertTrue(v1.get("message").asText().contains("100000"), v1.toString());
         JsonNode v2 = events.stream().filter(e -> e.get("id").asText().equals("v2")).findFirst().orElseThrow();
         assertArrayEquals(localEngineTokens(3, 1, 2), ints(v2.get("token_ids")));

@@ -1,9 +1,9 @@
 package dev.moemesh.router.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.proto.Completion;
-import dev.moemesh.router.dispatch.GenerationListener;
 import io.grpc.Status;
 import io.vertx.core.http.HttpServerResponse;
 
@@ -41,7 +41,7 @@ final class GenerationResponder implements GenerationListener {
     }
 
     @Override
-    public void completed(Completion c) {
+    public void completed(Completion c, String attentionService) {
         switch (c.getFinishReason()) {
             case "error" -> fail(OpenAiError.unavailable("generation_failed", "generation " + id
                     + " failed in the mesh: " + c.getErrorMessage()));

@@ -1,5 +1,8 @@
 package dev.moemesh.router.api;
 
+import dev.moemesh.client.AttentionCall;
+import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.tokenizer.ChatMessage;
 import dev.moemesh.proto.ChatTurn;
@@ -9,11 +12,8 @@ import dev.moemesh.proto.InferenceRequest;
 import dev.moemesh.proto.InferenceResponse;
 import dev.moemesh.proto.InferenceServiceGrpc;
 import dev.moemesh.proto.TokenDelta;
-import dev.moemesh.router.dispatch.AttentionCall;
-import dev.moemesh.router.dispatch.GenerationListener;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
-import dev.moemesh.client.AttentionPool;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -83,7 +83,7 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
         // the attention call starts in this call's gRPC Context, so a client that cancels (or whose deadline passes)
         // cancels it and with it the generation; what is sent after that is dropped, not thrown
         ((ServerCallStreamObserver<T>) observer).setOnCancelHandler(() -> {});
-        AttentionCall.start(pool, events.id, prompt, sampling, events);
+        AttentionCall.start(pool, GenerateRequests.of(events.id, prompt, sampling), events);
     }
 
     private int[] prompt(InferenceRequest r) {
@@ -135,7 +135,7 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
         abstract void answer(InferenceResponse answer);
 
         @Override
-        public void completed(Completion c) {
+        public void completed(Completion c, String attentionService) {
             switch (c.getFinishReason()) {
                 case "error" -> observer.onError(Status.UNAVAILABLE.withDescription("generation " + id
                         + " failed in the mesh: " + c.getErrorMessage()).asRuntimeException());

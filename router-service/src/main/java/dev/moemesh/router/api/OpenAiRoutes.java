@@ -1,10 +1,10 @@
 package dev.moemesh.router.api;
 
+import dev.moemesh.client.AttentionCall;
+import dev.moemesh.client.AttentionPool;
 import dev.moemesh.router.ApiKeys;
-import dev.moemesh.router.dispatch.AttentionCall;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
-import dev.moemesh.client.AttentionPool;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -74,7 +74,7 @@ public class OpenAiRoutes {
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
         GenerationResponder responder = new GenerationResponder(ctx.response(), r, id, prompts.modelName(),
                 System.currentTimeMillis() / 1000, prompts.tokenizer());
-        AttentionCall call = AttentionCall.start(pool, id, r.promptIds(), r.sampling(), responder);
+        AttentionCall call = AttentionCall.start(pool, GenerateRequests.of(id, r.promptIds(), r.sampling()), responder);
         String gone = "the HTTP client of " + id + " went away";
         ctx.response().closeHandler(v -> call.cancel(gone));
         if (ctx.response().closed()) call.cancel(gone); // it left before the handler was set

@@ -1,4 +1,4 @@
-package dev.moemesh.router.dispatch;
+package dev.moemesh.client;
 
 import dev.moemesh.proto.Completion;
 import io.grpc.Status;
@@ -7,8 +7,8 @@ import io.grpc.Status;
 public interface GenerationListener {
     void token(int index, int tokenId);
 
-    /** The service finished the generation (its finish reason may still be {@code error}). */
-    void completed(Completion completion);
+    /** The service finished the generation (its finish reason may still be {@code error}); it ran on {@code attentionService}. */
+    void completed(Completion completion, String attentionService);
 
     /** The call failed: refused by the service, or broken off in transport ({@code status} says which). */
     void failed(Status status, String message);
