@@ -21,9 +21,12 @@ public interface AttentionConfig {
      */
     Optional<List<String>> expertServices();
 
-    /** How long an expert call may take before the request fails. */
+    /** How long one layer's expert call may take, re-sends to other replicas included, before its step fails. */
     @WithDefault("30s")
     Duration expertTimeout();
+
+    /** The circuit breaker each expert service has in this attention service. */
+    ExpertBreaker expertBreaker();
 
     /** How long start-up waits for every expert service to answer Describe. */
     @WithDefault("60s")
@@ -54,4 +57,15 @@ public interface AttentionConfig {
      */
     @WithDefault("1")
     int microBatches();
+
+    /** The {@code attention.expert-breaker.*} settings. */
+    interface ExpertBreaker {
+
+        /**
+         * How long an expert service whose call failed is passed over while a replica can take its work; then one
+         * call probes it (its answer puts it back in use).
+         */
+        @WithDefault("2s")
+        Duration openFor();
+    }
 }

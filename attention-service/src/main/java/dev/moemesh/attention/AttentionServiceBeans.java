@@ -78,7 +78,8 @@ public class AttentionServiceBeans {
             Log.warnf("%d routed experts are held by no expert service (e.g. layer:expert %s); requests routed to"
                     + " them will fail", missing.size(), missing.subList(0, Math.min(8, missing.size())));
         }
-        return new RemoteExperts(clients, placement, fingerprint, config.expertTimeout());
+        return new RemoteExperts(clients, placement, fingerprint, config.expertTimeout(),
+                config.expertBreaker().openFor());
     }
 
     private static DescribeResponse describeWithin(ExpertClient client, long deadline) {

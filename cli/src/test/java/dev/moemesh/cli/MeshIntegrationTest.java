@@ -2,6 +2,7 @@ package dev.moemesh.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,6 +17,7 @@ import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.proto.AttentionServiceGrpc;
+import dev.moemesh.proto.AttentionStats;
 import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.ExpertStats;
 import dev.moemesh.proto.ExpertTokens;
@@ -148,20 +150,45 @@ class MeshIntegrationTest {
             assertEquals(FinishReason.ERROR, g.finishReason(), g.id());
             assertNotNull(g.error());
             assertTrue(g.error().contains(victim.address()), "the error names the dead service: " + g.error());
+            assertTrue(g.error().matches("layer \\d+ expert \\d+ has no replica left to try: .*"),
+                    "the error names the expert no other service holds: " + g.error());
         }
-        ManagedChannel channel = NettyChannelBuilder.forTarget(attention.address()).usePlaintext().build();
-        try {
-            // still serving: it answers, and holds no sequence or KV block of the failed requests
-            var stats = AttentionServiceGrpc.newBlockingStub(channel).getAttentionStats(
-                    GetAttentionStatsRequest.getDefaultInstance());
-            assertEquals(0, stats.getRunningSequences());
-            assertEquals(0, stats.getKvBlocksUsed());
-        } finally {
-            channel.shutdownNow();
-        }
+        // still serving: it answers, and holds no sequence or KV block of the failed requests
+        AttentionStats stats = stats(attention);
+        assertEquals(0, stats.getRunningSequences());
+        assertEquals(0, stats.getKvBlocksUsed());
 
         mesh.startExpertService("experts-victim-again", model, "*:6-15", victimPort, READY);
         assertSameTokensAsTheLocalEngine(generateConcurrently(attention));
+    }
+
+    @Test
+    void killingOneOfTwoReplicasMidStreamLosesNoRequest() throws Exception {
+        LocalMesh.Service doomed = expert("experts-replica-doomed", "*");
+        LocalMesh.Service survivor = expert("experts-replica-survivor", "*");
+        LocalMesh.Service attention = attention("attention-6", doomed, survivor);
+        assertSameTokensAsTheLocalEngine(generateConcurrently(attention));
+        assertTrue(tokens(doomed) > 0 && tokens(survivor) > 0, "both replicas take work while both are up");
+
+        CompletableFuture<List<List<Generation>>> rounds = CompletableFuture.supplyAsync(() -> {
+            List<List<Generation>> out = new ArrayList<>();
+            try {
+                for (int round = 0; round < 3; round++) out.add(generateConcurrently(attention));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+            return out;
+        });
+        long giveUp = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+        while (stats(attention).getRunningSequences() == 0 && System.nanoTime() < giveUp) Thread.sleep(2);
+        doomed.kill();
+        for (List<Generation> round : rounds.get(5, TimeUnit.MINUTES)) assertSameTokensAsTheLocalEngine(round);
+        assertSameTokensAsTheLocalEngine(generateConcurrently(attention));
+
+        AttentionStats stats = stats(attention);
+        assertEquals(doomed.address(), stats.getExpertServices(0).getAddress());
+        assertNotEquals("closed", stats.getExpertServices(0).getBreaker(), "the dead replica is passed over");
+        assertEquals("closed", stats.getExpertServices(1).getBreaker());
     }
 
     @Test
@@ -233,6 +260,16 @@ class MeshIntegrationTest {
         assertEquals(2, routed.size(), routerLog);
         for (String id : routed) assertTrue(attentionLog.contains(" " + id + " request " + id + ": finish length"), id);
         assertTrue(attentionLog.contains(" demo-kafka request demo-kafka: finish length"), attentionLog);
+    }
+
+    private static AttentionStats stats(LocalMesh.Service attention) {
+        ManagedChannel channel = NettyChannelBuilder.forTarget(attention.address()).usePlaintext().build();
+        try {
+            return AttentionServiceGrpc.newBlockingStub(channel).getAttentionStats(
+                    GetAttentionStatsRequest.getDefaultInstance());
+        } finally {
+            channel.shutdownNow();
+        }
     }
 
     private static long tokens(LocalMesh.Service expertService) {

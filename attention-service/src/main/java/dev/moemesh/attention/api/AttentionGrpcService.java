@@ -11,6 +11,7 @@ import dev.moemesh.proto.AttentionStats;
 import dev.moemesh.proto.CancelRequest;
 import dev.moemesh.proto.CancelResponse;
 import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.ExpertServiceState;
 import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
 import dev.moemesh.proto.GetAttentionStatsRequest;
@@ -23,6 +24,7 @@ import io.quarkus.grpc.GrpcService;
 import org.jboss.logging.Logger;
 import org.jboss.logging.MDC;
 
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -88,7 +90,11 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
             var l = r.latency().snapshot(request.getResetLatencies());
             stats.setExpertCalls(l.calls()).setExpertRoundTripP50Nanos(l.roundTripP50())
                     .setExpertRoundTripP99Nanos(l.roundTripP99()).setExpertOverheadP50Nanos(l.overheadP50())
-                    .setExpertOverheadP99Nanos(l.overheadP99());
+                    .setExpertOverheadP99Nanos(l.overheadP99()).setExpertCallsRetried(r.callsRetried());
+            for (var service : r.services()) {
+                stats.addExpertServices(ExpertServiceState.newBuilder().setAddress(service.address())
+                        .setBreaker(service.breaker().name().toLowerCase(Locale.ROOT)));
+            }
         });
         response.onNext(stats.build());
         response.onCompleted();

@@ -33,7 +33,7 @@ public final class ExpertClient implements AutoCloseable {
     private final ExpertServiceGrpc.ExpertServiceStub stub;
     private final AtomicLong outstandingRows = new AtomicLong();
     private final Object lock = new Object();
-    private Stream stream; // guarded by lock; null until the first request or after a failure
+    private volatile Stream stream; // written under lock; null until the first request or after a reset
     private long nextSequence;
 
     public ExpertClient(String address) {
@@ -76,6 +76,22 @@ public final class ExpertClient implements AutoCloseable {
             if (s.broken) s.fail(s.failure);
         }
         return answer;
+    }
+
+    /** Whether the stream broke from the service's side (it went away) and no request has opened a new one since. */
+    public boolean streamBroken() {
+        Stream s = stream;
+        return s != null && s.broken;
+    }
+
+    /**
+     * Whether the channel is connected now, without waiting. When it is not, a connection attempt starts (past
+     * gRPC's reconnect back-off), so a service that is back is found connected at a later look.
+     */
+    public boolean connectedNow() {
+        ConnectivityState state = channel.getState(true);
+        if (state == ConnectivityState.TRANSIENT_FAILURE) channel.resetConnectBackoff();
+        return state == ConnectivityState.READY;
     }
 
     /**

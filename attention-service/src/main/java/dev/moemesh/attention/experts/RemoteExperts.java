@@ -1,37 +1,45 @@
 package dev.moemesh.attention.experts;
 
-import com.google.protobuf.UnsafeByteOperations;
-import dev.moemesh.core.moe.Bf16Rows;
 import dev.moemesh.core.moe.ExpertBackend;
 import dev.moemesh.core.moe.RoutedBatch;
-import dev.moemesh.proto.RunExpertsRequest;
-import dev.moemesh.proto.RunExpertsResponse;
-import io.grpc.Status;
+import io.quarkus.logging.Log;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Routed experts computed by expert services: a layer's groups are split by the service that holds each expert
- * (the least busy replica when there are several), sent to all of those services at once, and their answers
- * written back into the batch's output rows. The outputs are the services' bf16 rows, exactly.
+ * (among replicas, the least busy one whose breaker is closed), sent to all of those services at once, and their
+ * answers written back into the batch's output rows; a share whose service fails is re-sent to another replica
+ * ({@link ExpertCall}). The outputs are the services' bf16 rows, exactly.
  */
 public final class RemoteExperts implements ExpertBackend {
     private final List<ExpertClient> clients;
+    private final InstanceBreaker[] breakers; // one per client, same index
     private final String fingerprint;
     private final Duration timeout;
+    private final Duration breakerOpenFor;
     private final ExpertLatency latency = new ExpertLatency();
+    private final AtomicLong callsRetried = new AtomicLong();
     private volatile Placement placement;
 
-    public RemoteExperts(List<ExpertClient> clients, Placement placement, String fingerprint, Duration timeout) {
+    /**
+     * @param timeout        how long one layer's call may take, re-sends to other replicas included
+     * @param breakerOpenFor how long a service whose call failed is passed over for its replicas before a probe
+     */
+    public RemoteExperts(List<ExpertClient> clients, Placement placement, String fingerprint, Duration timeout,
+                         Duration breakerOpenFor) {
         this.clients = List.copyOf(clients);
+        this.breakers = new InstanceBreaker[clients.size()];
+        for (int c = 0; c < breakers.length; c++) {
+            breakers[c] = new InstanceBreaker(breakerOpenFor.toNanos(), System::nanoTime);
+        }
         this.placement = placement;
         this.fingerprint = fingerprint;
         this.timeout = timeout;
+        this.breakerOpenFor = breakerOpenFor;
     }
 
     public Placement placement() {
@@ -51,6 +59,23 @@ public final class RemoteExperts implements ExpertBackend {
         return latency;
     }
 
+    /** Layer calls since start in which a service's share failed and was re-sent to another replica. */
+    public long callsRetried() {
+        return callsRetried.get();
+    }
+
+    /** An expert service as this caller sees it: its address and its breaker. */
+    public record ServiceState(String address, InstanceBreaker.State breaker) {}
+
+    /** Every expert service, in configuration order. */
+    public List<ServiceState> services() {
+        List<ServiceState> states = new ArrayList<>(clients.size());
+        for (int c = 0; c < breakers.length; c++) {
+            states.add(new ServiceState(clients.get(c).address(), breakers[c].state()));
+        }
+        return states;
+    }
+
     @Override
     public void run(RoutedBatch batch) {
         submit(batch).await();
@@ -58,119 +83,45 @@ public final class RemoteExperts implements ExpertBackend {
 
     @Override
     public Pending submit(RoutedBatch batch) {
-        long started = System.nanoTime();
-        Placement p = placement;
-        int groups = batch.groups();
-        int hidden = batch.hidden();
-        int[] target = new int[groups];
-        int[] rowsPerClient = new int[clients.size()];
-        for (int g = 0; g < groups; g++) {
-            int[] replicas = p.replicas(batch.layer(), batch.expertIds()[g]);
-            if (replicas.length == 0) {
-                throw new IllegalStateException("layer " + batch.layer() + " expert " + batch.expertIds()[g]
-                        + " is held by no expert service (placement version " + p.version() + ")");
-            }
-            target[g] = leastBusy(replicas, rowsPerClient);
-            rowsPerClient[target[g]] += batch.groupSize(g);
+        return ExpertCall.send(this, batch, placement);
+    }
+
+    int clientCount() {
+        return breakers.length;
+    }
+
+    ExpertClient client(int c) {
+        return clients.get(c);
+    }
+
+    InstanceBreaker breaker(int c) {
+        return breakers[c];
+    }
+
+    String fingerprint() {
+        return fingerprint;
+    }
+
+    Duration timeout() {
+        return timeout;
+    }
+
+    /** Client {@code c} answered (a refusal about the request or the placement included): it is alive. */
+    void answered(int c, long arrivedNanos) {
+        if (breakers[c].answered(arrivedNanos)) {
+            Log.infof("expert service %s answers again; breaker closed", clients.get(c).address());
         }
+    }
 
-        Sent[] sent = new Sent[clients.size()];
-        for (int c = 0; c < sent.length; c++) {
-            if (rowsPerClient[c] == 0) continue;
-            RunExpertsRequest.Builder request = RunExpertsRequest.newBuilder().setModelFingerprint(fingerprint)
-                    .setPlacementVersion(p.version()).setLayer(batch.layer()).setHidden(hidden);
-            byte[] rows = new byte[rowsPerClient[c] * hidden * 2];
-            int at = 0;
-            int[] mine = new int[groups];
-            int count = 0;
-            for (int g = 0; g < groups; g++) {
-                if (target[g] != c) continue;
-                int size = batch.groupSize(g);
-                request.addExpertIds(batch.expertIds()[g]).addGroupSizes(size);
-                Bf16Rows.pack(batch.input(), batch.groupStart()[g] * hidden, size * hidden, rows, at);
-                at += size * hidden * 2;
-                mine[count++] = g;
-            }
-            request.setHiddenStates(UnsafeByteOperations.unsafeWrap(rows));
-            sent[c] = new Sent(clients.get(c), mine, count, rowsPerClient[c],
-                    clients.get(c).send(request, rowsPerClient[c]));
+    /** A call to client {@code c} failed, or a probe found it unreachable: its breaker opens. */
+    void failed(int c) {
+        if (breakers[c].failed()) {
+            Log.warnf("expert service %s: breaker open; its replicas take its work for %d ms, then one call probes it",
+                    clients.get(c).address(), breakerOpenFor.toMillis());
         }
-        return () -> receive(batch, sent, started);
     }
 
-    /** The replica with the fewest rows outstanding, counting this batch's rows already given to each. */
-    private int leastBusy(int[] replicas, int[] rowsThisBatch) {
-        int best = replicas[0];
-        if (replicas.length == 1) return best;
-        long bestLoad = Long.MAX_VALUE;
-        for (int c : replicas) {
-            long load = clients.get(c).outstandingRows() + rowsThisBatch[c];
-            if (load < bestLoad) {
-                best = c;
-                bestLoad = load;
-            }
-        }
-        return best;
+    void callRetried() {
+        callsRetried.incrementAndGet();
     }
-
-    private void receive(RoutedBatch batch, Sent[] sent, long started) {
-        int hidden = batch.hidden();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        RuntimeException failure = null;
-        long lastArrival = started;
-        long slowestCompute = 0;
-        for (Sent s : sent) {
-            if (s == null) continue;
-            try {
-                long left = Math.max(0, deadline - System.nanoTime());
-                ExpertClient.Answer answer = s.answer.get(left, TimeUnit.NANOSECONDS);
-                RunExpertsResponse response = answer.response();
-                lastArrival = Math.max(lastArrival, answer.arrivedNanos());
-                slowestCompute = Math.max(slowestCompute, response.getComputeNanos());
-                if (response.hasError()) {
-                    throw new IllegalStateException("expert service " + s.client.address() + " refused layer "
-                            + batch.layer() + ": " + Status.fromCodeValue(response.getError().getCode()).getCode()
-                            + ": " + response.getError().getMessage());
-                }
-                if (response.getOutputs().size() != s.rows * hidden * 2) {
-                    throw new IllegalStateException("expert service " + s.client.address() + " answered layer "
-                            + batch.layer() + " with " + response.getOutputs().size() + " bytes for " + s.rows
-                            + " rows of " + hidden + " bf16 values");
-                }
-                var bytes = response.getOutputs().asReadOnlyByteBuffer();
-                for (int i = 0; i < s.count; i++) {
-                    int g = s.groups[i];
-                    int values = batch.groupSize(g) * hidden;
-                    Bf16Rows.unpack(bytes, batch.output(), batch.groupStart()[g] * hidden, values);
-                    bytes.position(bytes.position() + values * 2);
-                }
-            } catch (TimeoutException e) {
-                s.client.reset("no answer within " + timeout.toMillis() + " ms");
-                failure = first(failure, new IllegalStateException("expert service " + s.client.address()
-                        + " did not answer layer " + batch.layer() + " within " + timeout.toMillis() + " ms"));
-            } catch (ExecutionException e) {
-                failure = first(failure, new IllegalStateException("expert service " + s.client.address()
-                        + " failed on layer " + batch.layer() + ": " + describe(e.getCause()), e.getCause()));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                failure = first(failure, new IllegalStateException("interrupted waiting for expert services"));
-            } catch (RuntimeException e) {
-                failure = first(failure, e);
-            }
-        }
-        if (failure != null) throw failure;
-        latency.record(lastArrival - started, slowestCompute);
-    }
-
-    private static RuntimeException first(RuntimeException already, RuntimeException next) {
-        return already != null ? already : next;
-    }
-
-    private static String describe(Throwable t) {
-        Status s = Status.fromThrowable(t);
-        return s.getCode() + (s.getDescription() == null ? "" : ": " + s.getDescription());
-    }
-
-    private record Sent(ExpertClient client, int[] groups, int count, int rows,
-                        CompletableFuture<ExpertClient.Answer> answer) {}
 }

@@ -1,0 +1,308 @@
+package dev.moemesh.attention.experts;
+
+import com.google.protobuf.UnsafeByteOperations;
+import dev.moemesh.core.moe.Bf16Rows;
+import dev.moemesh.core.moe.ExpertBackend;
+import dev.moemesh.core.moe.RoutedBatch;
+import dev.moemesh.proto.RequestError;
+import dev.moemesh.proto.RunExpertsRequest;
+import dev.moemesh.proto.RunExpertsResponse;
+import io.grpc.Status;
+import io.quarkus.logging.Log;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.StringJoiner;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One MoE layer's routed groups out at the expert services: each group goes to a replica of its expert, the answers
+ * are written into the batch's output rows, and the share of a service that fails is re-sent to other replicas
+ * within the call's one deadline ({@code attention.expert-timeout}).
+ *
+ * <p>Re-sent: a broken stream (the service died, the connection dropped, a reset after another call's timeout:
+ * the service never judged the request), and refusals that say nothing against the request: {@code NOT_FOUND}
+ * (this instance does not hold the expert; the placement is stale for it) and the codes of an unwell instance
+ * ({@code UNAVAILABLE}, {@code INTERNAL}, {@code RESOURCE_EXHAUSTED}, ... every code not listed next). Not re-sent,
+ * failing the step: refusals of the request itself, which every replica would refuse too ({@code INVALID_ARGUMENT},
+ * {@code FAILED_PRECONDITION}: another model, a placement older than the service accepts; {@code OUT_OF_RANGE},
+ * {@code PERMISSION_DENIED}, {@code UNAUTHENTICATED}). An answer still missing at the deadline fails the step, as
+ * no time is left to re-send it; only a probe (the one call an open breaker lets through) waits half the time, so
+ * a service that still hangs costs a re-send, not the step. The step fails, naming layer, expert and every service
+ * tried, when some expert of a failed share has no replica left that has not failed in this call.
+ */
+final class ExpertCall implements ExpertBackend.Pending {
+    private final RemoteExperts experts;
+    private final RoutedBatch batch;
+    private final Placement placement;
+    private final long started;
+    private Sent[] sent;            // the first round, by client
+    private boolean[] probes;       // null unless a first-round share probes an open breaker
+    private Retries retries;        // null until a share fails
+    private RuntimeException failure;
+    private long deadline;
+    private long probeDeadline;
+    private long lastArrival;
+    private long slowestCompute;
+
+    private ExpertCall(RemoteExperts experts, RoutedBatch batch, Placement placement) {
+        this.experts = experts;
+        this.batch = batch;
+        this.placement = placement;
+        this.started = System.nanoTime();
+        this.lastArrival = started;
+    }
+
+    /** Chooses a replica for every group and sends each chosen service its share. */
+    static ExpertCall send(RemoteExperts experts, RoutedBatch batch, Placement placement) {
+        ExpertCall call = new ExpertCall(experts, batch, placement);
+        int groups = batch.groups();
+        int[] target = new int[groups];
+        int[] rowsPerClient = new int[experts.clientCount()];
+        for (int g = 0; g < groups; g++) {
+            int[] replicas = placement.replicas(batch.layer(), batch.expertIds()[g]);
+            if (replicas.length == 0) {
+                throw new IllegalStateException("layer " + batch.layer() + " expert " + batch.expertIds()[g]
+                        + " is held by no expert service (placement version " + placement.version() + ")");
+            }
+            target[g] = call.choose(replicas, rowsPerClient);
+            rowsPerClient[target[g]] += batch.groupSize(g);
+        }
+        call.sent = call.sendShares(target, rowsPerClient, true);
+        return call;
+    }
+
+    @Override
+    public void await() {
+        long now = System.nanoTime();
+        long timeout = experts.timeout().toNanos();
+        deadline = now + timeout;
+        probeDeadline = now + timeout / 2;
+        for (Sent s : sent) {
+            if (s != null) collect(s);
+        }
+        for (int i = 0; retries != null && i < retries.resent.size(); i++) collect(retries.resent.get(i));
+        if (failure != null) throw failure;
+        experts.latency().record(lastArrival - started, slowestCompute);
+    }
+
+    /**
+     * The client to send a group of this expert to, never one that failed in this call: the sole holder whatever
+     * its breaker says; else an open replica whose probe is due (first round only), else the least busy closed
+     * one, else the least busy open one (trying beats failing). -1 when none is left. A closed replica whose
+     * stream broke since its last call opens here, so no call waits for its connection while a replica is up.
+     */
+    private int choose(int[] replicas, int[] rowsThisCall) {
+        boolean[] failed = retries == null ? null : retries.failed;
+        if (replicas.length == 1) return failed != null && failed[replicas[0]] ? -1 : replicas[0];
+        int closed = -1;
+        int open = -1;
+        long closedLoad = Long.MAX_VALUE;
+        long openLoad = Long.MAX_VALUE;
+        for (int c : replicas) {
+            if (failed != null && failed[c]) continue;
+            ExpertClient client = experts.client(c);
+            // a stream that broke between calls failed no answer, but the next one would: after a connect wait
+            if (experts.breaker(c).isClosed() && client.streamBroken()) experts.failed(c);
+            long load = client.outstandingRows() + rowsThisCall[c];
+            if (experts.breaker(c).isClosed()) {
+                if (load < closedLoad) {
+                    closed = c;
+                    closedLoad = load;
+                }
+            } else {
+                if (failed == null && probe(c)) return c;
+                if (load < openLoad) {
+                    open = c;
+                    openLoad = load;
+                }
+            }
+        }
+        return closed >= 0 ? closed : open;
+    }
+
+    /** Claims the probe of client c's open breaker; a probe is only sent over a connected channel. */
+    private boolean probe(int c) {
+        if (!experts.breaker(c).tryProbe()) return false;
+        ExpertClient client = experts.client(c);
+        if (!client.connectedNow()) {
+            experts.failed(c);
+            return false;
+        }
+        if (probes == null) probes = new boolean[experts.clientCount()];
+        probes[c] = true;
+        return true;
+    }
+
+    /** Packs and sends the groups with {@code target[g] >= 0}, one request per client; the requests sent, by client. */
+    private Sent[] sendShares(int[] target, int[] rowsPerClient, boolean firstRound) {
+        int groups = batch.groups();
+        int hidden = batch.hidden();
+        Sent[] out = new Sent[rowsPerClient.length];
+        for (int c = 0; c < out.length; c++) {
+            if (rowsPerClient[c] == 0) continue;
+            RunExpertsRequest.Builder request = RunExpertsRequest.newBuilder().setModelFingerprint(experts.fingerprint())
+                    .setPlacementVersion(placement.version()).setLayer(batch.layer()).setHidden(hidden);
+            byte[] rows = new byte[rowsPerClient[c] * hidden * 2];
+            int at = 0;
+            int[] mine = new int[groups];
+            int count = 0;
+            for (int g = 0; g < groups; g++) {
+                if (target[g] != c) continue;
+                int size = batch.groupSize(g);
+                request.addExpertIds(batch.expertIds()[g]).addGroupSizes(size);
+                Bf16Rows.pack(batch.input(), batch.groupStart()[g] * hidden, size * hidden, rows, at);
+                at += size * hidden * 2;
+                mine[count++] = g;
+            }
+            request.setHiddenStates(UnsafeByteOperations.unsafeWrap(rows));
+            boolean probe = firstRound && probes != null && probes[c];
+            out[c] = new Sent(c, mine, count, rowsPerClient[c], probe, experts.client(c).send(request, rowsPerClient[c]));
+        }
+        return out;
+    }
+
+    /** Waits for one share's answer and writes its rows, or re-sends the share, or records why the step fails. */
+    private void collect(Sent s) {
+        ExpertClient client = experts.client(s.client);
+        try {
+            long until = s.probe ? probeDeadline : deadline;
+            ExpertClient.Answer answer = s.answer.get(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
+            RunExpertsResponse response = answer.response();
+            lastArrival = Math.max(lastArrival, answer.arrivedNanos());
+            slowestCompute = Math.max(slowestCompute, response.getComputeNanos());
+            if (response.hasError()) {
+                refused(s, response.getError(), answer.arrivedNanos());
+                return;
+            }
+            int hidden = batch.hidden();
+            if (response.getOutputs().size() != s.rows * hidden * 2) {
+                String why = "expert service " + client.address() + " answered layer " + batch.layer() + " with "
+                        + response.getOutputs().size() + " bytes for " + s.rows + " rows of " + hidden + " bf16 values";
+                experts.failed(s.client);
+                resend(s, why);
+                return;
+            }
+            var bytes = response.getOutputs().asReadOnlyByteBuffer();
+            for (int i = 0; i < s.count; i++) {
+                int g = s.groups[i];
+                int values = batch.groupSize(g) * hidden;
+                Bf16Rows.unpack(bytes, batch.output(), batch.groupStart()[g] * hidden, values);
+                bytes.position(bytes.position() + values * 2);
+            }
+            experts.answered(s.client, answer.arrivedNanos());
+        } catch (TimeoutException e) {
+            long ms = experts.timeout().toMillis();
+            String why = "expert service " + client.address() + " did not answer " + (s.probe ? "a probe on " : "")
+                    + "layer " + batch.layer() + " within " + (s.probe ? ms / 2 : ms) + " ms";
+            client.reset(why);
+            experts.failed(s.client);
+            if (s.probe) {
+                resend(s, why);
+            } else {
+                fail(new IllegalStateException(why));
+            }
+        } catch (ExecutionException e) {
+            Status status = Status.fromThrowable(e.getCause());
+            String why = "expert service " + client.address() + " failed on layer " + batch.layer() + ": "
+                    + status.getCode() + (status.getDescription() == null ? "" : ": " + status.getDescription());
+            experts.failed(s.client);
+            resend(s, why);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            fail(new IllegalStateException("interrupted waiting for expert services"));
+        }
+    }
+
+    private void refused(Sent s, RequestError error, long arrivedNanos) {
+        Status.Code code = Status.fromCodeValue(error.getCode()).getCode();
+        String why = "expert service " + experts.client(s.client).address() + " refused layer " + batch.layer() + ": "
+                + code + ": " + error.getMessage();
+        if (refusesTheRequest(code)) {
+            experts.answered(s.client, arrivedNanos);
+            fail(new IllegalStateException(why));
+            return;
+        }
+        if (code == Status.Code.NOT_FOUND) {
+            experts.answered(s.client, arrivedNanos);
+        } else {
+            experts.failed(s.client);
+        }
+        resend(s, why);
+    }
+
+    /** Whether a refusal with this code is about the request itself, so that every replica would refuse it too. */
+    static boolean refusesTheRequest(Status.Code code) {
+        return switch (code) {
+            case INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE, PERMISSION_DENIED, UNAUTHENTICATED -> true;
+            default -> false;
+        };
+    }
+
+    /** Sends the groups of a failed share to other replicas, or records why the step fails when it cannot. */
+    private void resend(Sent s, String why) {
+        if (retries == null) retries = new Retries(experts.clientCount());
+        retries.failed[s.client] = true;
+        retries.why[s.client] = why;
+        if (failure != null) return; // the step fails anyway
+        if (System.nanoTime() - deadline >= 0) {
+            fail(new IllegalStateException(why + "; no time was left within " + experts.timeout().toMillis()
+                    + " ms to try another replica"));
+            return;
+        }
+        int[] target = new int[batch.groups()];
+        Arrays.fill(target, -1);
+        int[] rowsPerClient = new int[experts.clientCount()];
+        for (int i = 0; i < s.count; i++) {
+            int g = s.groups[i];
+            int expert = batch.expertIds()[g];
+            int[] replicas = placement.replicas(batch.layer(), expert);
+            int c = choose(replicas, rowsPerClient);
+            if (c < 0) {
+                fail(new IllegalStateException(noReplicaLeft(expert, replicas)));
+                return;
+            }
+            target[g] = c;
+            rowsPerClient[c] += batch.groupSize(g);
+        }
+        if (retries.resent.isEmpty()) experts.callRetried();
+        StringJoiner to = new StringJoiner(", ");
+        for (Sent again : sendShares(target, rowsPerClient, false)) {
+            if (again == null) continue;
+            retries.resent.add(again);
+            to.add(experts.client(again.client).address());
+        }
+        Log.warnf("%s; re-sent its share (%d expert groups, %d rows) to %s", why, s.count, s.rows, to);
+    }
+
+    private String noReplicaLeft(int expert, int[] replicas) {
+        StringJoiner tried = new StringJoiner("; ", "layer " + batch.layer() + " expert " + expert
+                + " has no replica left to try: ", "");
+        for (int c : replicas) tried.add(retries.why[c]);
+        return tried.toString();
+    }
+
+    private void fail(RuntimeException why) {
+        if (failure == null) failure = why;
+    }
+
+    /** One service's share of the call: the groups it was sent, by index into the batch, and its answer. */
+    private record Sent(int client, int[] groups, int count, int rows, boolean probe,
+                        CompletableFuture<ExpertClient.Answer> answer) {}
+
+    /** Which services failed in this call and why, and the shares re-sent to others. */
+    private static final class Retries {
+        final boolean[] failed;
+        final String[] why;
+        final List<Sent> resent = new ArrayList<>();
+
+        Retries(int clients) {
+            failed = new boolean[clients];
+            why = new String[clients];
+        }
+    }
+}
