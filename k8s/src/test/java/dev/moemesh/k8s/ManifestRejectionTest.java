@@ -2,19 +2,24 @@ package dev.moemesh.k8s;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The checks fail where they should: each test breaks one thing and expects a message that names it. */
+/** The checks fail where they should: each case breaks one thing and expects the messages that name it. */
 class ManifestRejectionTest {
     private static final String CONTAINER = "/spec/template/spec/containers/0";
     private static final String DEPLOYMENT = """
@@ -38,123 +43,100 @@ class ManifestRejectionTest {
                         limits: {memory: 1Gi}
             """;
 
+    /** {@code DEPLOYMENT} with {@code text} replaced by {@code by}, and the one problem expected. */
+    record SchemaBreakage(String text, String by, String expected) {
+    }
+
+    static Stream<Named<SchemaBreakage>> schemaBreakages() {
+        return Stream.of(
+                Named.of("a misspelled field", new SchemaBreakage("containers:", "contianers:",
+                        "The field `contianers` in the JSON string is not defined in the `V1PodSpec` properties")),
+                Named.of("a container without a name", new SchemaBreakage("- name: main", "- command: [run]",
+                        "The required field `name` is not found")),
+                Named.of("a port written as a string", new SchemaBreakage("containerPort: 8080",
+                        "containerPort: \"8080\"", "containerPort is the string \"8080\" where the API has a number")),
+                Named.of("a quantity that is none", new SchemaBreakage("memory: 1Gi", "memory: 1 gigabyte",
+                        "quantity")));
+    }
+
     @Test
-    void theValidDeploymentPasses() {
+    void theUnbrokenDeploymentPasses() {
         assertEquals(List.of(), KubernetesSchemas.problems(Yaml.objects(DEPLOYMENT, "test").get(0)));
     }
 
-    @Test
-    void misspelledFieldIsRejectedByName() {
-        assertOneProblem(schema(DEPLOYMENT.replace("containers:", "contianers:")), "contianers");
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("schemaBreakages")
+    void schemaRejects(SchemaBreakage b) {
+        String yaml = DEPLOYMENT.replace(b.text(), b.by());
+        assertNotEquals(DEPLOYMENT, yaml, "the case changes nothing");
+        assertProblems(KubernetesSchemas.problems(Yaml.objects(yaml, "test").get(0)), b.expected());
+    }
+
+    /** The value at {@code pointer} of one object of the built base replaced (removed where null). */
+    record Breakage(String kind, String name, String pointer, Object value, List<String> expected) {
+    }
+
+    static Stream<Named<Breakage>> breakages() {
+        return Stream.of(
+                Named.of("a Service that selects no pods", new Breakage("Service", "attention-service",
+                        "/spec/selector/app.kubernetes.io~1instance", "attention",
+                        List.of("v1 Service moe-mesh/attention-service: selector"))),
+                Named.of("a probe on a port the container lacks", new Breakage("Deployment", "router-service",
+                        CONTAINER + "/readinessProbe/httpGet/port", "web",
+                        List.of("readinessProbe port web is not a port of the container",
+                                "readinessProbe is /q/health/ready on port web, not /q/health/ready on port http"))),
+                Named.of("a port the service does not listen on", new Breakage("Deployment", "expert-pool-g0",
+                        CONTAINER + "/ports/0/containerPort", 9101,
+                        List.of("port grpc is 9101 but expert-service listens on 9100"))),
+                Named.of("a variable that is no setting", new Breakage("Deployment", "attention-service",
+                        CONTAINER + "/env/1/name", "ATTENTION_EXPERT_SERVICE",
+                        List.of("ATTENTION_EXPERT_SERVICE is not a setting of attention-service"))),
+                Named.of("the address of no Service", new Breakage("Deployment", "router-service",
+                        CONTAINER + "/env/1/value", "attention:9200",
+                        List.of("attention:9200 names no Service of the build"))),
+                Named.of("a ConfigMap key that is missing", new Breakage("ConfigMap", "moe-mesh-model",
+                        "/data/expert-group-g1", null,
+                        List.of("reads key expert-group-g1 of ConfigMap moe-mesh-model",
+                                "EXPERT_EXPERTS is 'unset'"))),
+                Named.of("a writable model mount", new Breakage("Deployment", "attention-service",
+                        CONTAINER + "/volumeMounts/0/readOnly", false, List.of("mounts /models writable"))),
+                Named.of("overlapping expert groups", new Breakage("ConfigMap", "moe-mesh-model",
+                        "/data/expert-group-g1", "*:6-15", List.of("experts 6 to 7 are in two pools"))),
+                Named.of("lag of another consumer group", new Breakage("ScaledObject", "orchestrator",
+                        "/spec/triggers/0/metadata/consumerGroup", "orchestrator",
+                        List.of("consumerGroup is 'orchestrator' but the orchestrator uses 'moemesh-orchestrator'"))),
+                Named.of("a metric the service does not export", new Breakage("ScaledObject", "expert-pool-g0",
+                        "/spec/triggers/0/metadata/query",
+                        "sum(rate(moemesh_expert_rows_total{namespace=\"moe-mesh\",pod=~\"expert-pool-g0-.*\"}[2m]))",
+                        List.of("no meter \"moemesh.expert.rows\" in its source"))),
+                Named.of("an autoscaler of no Deployment", new Breakage("HorizontalPodAutoscaler", "router-service",
+                        "/spec/scaleTargetRef/name", "router",
+                        List.of("scales Deployment router, which is not in the build"))));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("breakages")
+    void crossReferencesReject(Breakage b) {
+        List<ObjectNode> base = Builds.of("base");
+        ObjectNode o = base.stream().filter(x -> x.path("kind").asText().equals(b.kind())
+                && x.path("metadata").path("name").asText().equals(b.name())).findFirst().orElseThrow();
+        ObjectNode op = Yaml.MAPPER.createObjectNode().put("op", b.value() == null ? "remove" : "replace")
+                .put("path", b.pointer());
+        if (b.value() != null) op.set("value", Yaml.MAPPER.valueToTree(b.value()));
+        JsonNode changed = JsonPatch.apply(o, Yaml.MAPPER.createArrayNode().add(op), "test");
+        o.removeAll();
+        o.setAll((ObjectNode) changed);
+        assertProblems(Builds.problems(base), b.expected().toArray(String[]::new));
     }
 
     @Test
-    void missingRequiredFieldIsRejected() {
-        assertOneProblem(schema(DEPLOYMENT.replace("- name: main", "- command: [run]")), "required field `name`");
-    }
-
-    @Test
-    void numberWrittenAsStringIsRejected() {
-        assertOneProblem(schema(DEPLOYMENT.replace("containerPort: 8080", "containerPort: \"8080\"")),
-                "containerPort is the string \"8080\" where the API has a number");
-    }
-
-    @Test
-    void quantityThatIsNoQuantityIsRejected() {
-        assertOneProblem(schema(DEPLOYMENT.replace("memory: 1Gi", "memory: 1 gigabyte")), "quantity");
-    }
-
-    @Test
-    void serviceThatSelectsNoPodsIsRejected() {
-        var base = Builds.of("base");
-        change(base, "Service", "attention-service", "/spec/selector/app.kubernetes.io~1instance", "attention");
-        assertOneProblem(Builds.problems(base), "v1 Service moe-mesh/attention-service: selector");
-    }
-
-    @Test
-    void probeOnAPortTheContainerLacksIsRejected() {
-        var base = Builds.of("base");
-        change(base, "Deployment", "router-service", CONTAINER + "/readinessProbe/httpGet/port", "web");
-        assertHasProblem(Builds.problems(base), "readinessProbe port web is not a port of the container");
-    }
-
-    @Test
-    void containerPortOtherThanTheServicesIsRejected() {
-        var base = Builds.of("base");
-        change(base, "Deployment", "expert-pool-g0", CONTAINER + "/ports/0/containerPort", 9101);
-        assertHasProblem(Builds.problems(base), "port grpc is 9101 but expert-service listens on 9100");
-    }
-
-    @Test
-    void variableThatIsNoSettingOfTheServiceIsRejected() {
-        var base = Builds.of("base");
-        change(base, "Deployment", "attention-service", CONTAINER + "/env/1/name",
-                "ATTENTION_EXPERT_SERVICE");
-        assertOneProblem(Builds.problems(base), "ATTENTION_EXPERT_SERVICE is not a setting of attention-service");
-    }
-
-    @Test
-    void addressOfAServiceNotInTheBuildIsRejected() {
-        var base = Builds.of("base");
-        change(base, "Deployment", "router-service", CONTAINER + "/env/1/value", "attention:9200");
-        assertOneProblem(Builds.problems(base), "attention:9200 names no Service of the build");
-    }
-
-    @Test
-    void missingConfigMapKeyIsRejected() {
-        var base = Builds.of("base");
-        ((ObjectNode) find(base, "ConfigMap", "moe-mesh-model").path("data")).remove("expert-group-g1");
-        assertHasProblem(Builds.problems(base), "reads key expert-group-g1 of ConfigMap moe-mesh-model");
-    }
-
-    @Test
-    void writableModelMountIsRejected() {
-        var base = Builds.of("base");
-        change(base, "Deployment", "attention-service", CONTAINER + "/volumeMounts/0/readOnly", false);
-        assertOneProblem(Builds.problems(base), "mounts /models writable");
-    }
-
-    @Test
-    void overlappingExpertGroupsAreRejected() {
-        var base = Builds.of("base");
-        change(base, "ConfigMap", "moe-mesh-model", "/data/expert-group-g1", "*:6-15");
-        assertOneProblem(Builds.problems(base), "experts 6 to 7 are in two pools");
-    }
-
-    @Test
-    void kafkaTriggerOnAnotherConsumerGroupIsRejected() {
-        var base = Builds.of("base");
-        change(base, "ScaledObject", "orchestrator", "/spec/triggers/0/metadata/consumerGroup", "orchestrator");
-        assertOneProblem(Builds.problems(base),
-                "consumerGroup is 'orchestrator' but the orchestrator uses 'moemesh-orchestrator'");
-    }
-
-    @Test
-    void queryOfAMetricTheServiceDoesNotExportIsRejected() {
-        var base = Builds.of("base");
-        change(base, "ScaledObject", "expert-pool-g0", "/spec/triggers/0/metadata/query",
-                "sum(rate(moemesh_expert_rows_total{namespace=\"moe-mesh\",pod=~\"expert-pool-g0-.*\"}[2m]))");
-        assertOneProblem(Builds.problems(base), "no meter \"moemesh.expert.rows\" in its source");
-    }
-
-    @Test
-    void scaledObjectWithUnknownFieldOrMissingThresholdIsRejected() {
-        var base = Builds.of("base");
-        ObjectNode so = find(base, "ScaledObject", "expert-pool-g1");
+    void scaledObjectWithUnknownFieldAndMissingThresholdIsRejected() {
+        ObjectNode so = Builds.of("base").stream().filter(o -> KedaScaledObjects.isScaledObject(o)
+                && o.path("metadata").path("name").asText().equals("expert-pool-g1")).findFirst().orElseThrow();
         ((ObjectNode) so.path("spec")).put("maxReplicas", 3);
         ((ObjectNode) so.path("spec").path("triggers").path(0).path("metadata")).remove("threshold");
-        List<String> problems = KedaScaledObjects.problems(so);
-        assertEquals(2, problems.size(), String.join("\n", problems));
-        assertTrue(problems.get(0).contains("field spec.maxReplicas is not in the ScaledObject schema"),
-                problems.get(0));
-        assertTrue(problems.get(1).contains("metadata.threshold is required"), problems.get(1));
-    }
-
-    @Test
-    void autoscalerOfAMissingDeploymentIsRejected() {
-        var base = Builds.of("base");
-        change(base, "HorizontalPodAutoscaler", "router-service", "/spec/scaleTargetRef/name", "router");
-        assertOneProblem(Builds.problems(base), "scales Deployment router, which is not in the build");
+        assertProblems(KedaScaledObjects.problems(so), "field spec.maxReplicas is not in the ScaledObject schema",
+                "metadata.threshold is required");
     }
 
     @Test
@@ -174,33 +156,12 @@ class ManifestRejectionTest {
                 + "{name: A, value: '1'}]}]}", "expected"), StrategicMerge.apply(original, patch));
     }
 
-    private static List<String> schema(String yaml) {
-        return KubernetesSchemas.problems(Yaml.objects(yaml, "test").get(0));
-    }
-
-    private static void assertOneProblem(List<String> problems, String expected) {
-        assertEquals(1, problems.size(),
-                "expected one problem with '" + expected + "', got:\n" + String.join("\n", problems));
-        assertTrue(problems.get(0).contains(expected), problems.get(0));
-    }
-
-    private static void assertHasProblem(List<String> problems, String expected) {
-        assertTrue(problems.stream().anyMatch(p -> p.contains(expected)),
-                "expected a problem with '" + expected + "', got:\n" + String.join("\n", problems));
-    }
-
-    private static ObjectNode find(List<ObjectNode> objects, String kind, String name) {
-        return objects.stream().filter(o -> o.path("kind").asText().equals(kind)
-                && o.path("metadata").path("name").asText().equals(name)).findFirst().orElseThrow();
-    }
-
-    /** Replaces the value at a JSON pointer of one object of the build, in place. */
-    private static void change(List<ObjectNode> objects, String kind, String name, String pointer, Object value) {
-        ObjectNode o = find(objects, kind, name);
-        JsonNode op = Yaml.MAPPER.createObjectNode().put("op", "replace").put("path", pointer)
-                .set("value", Yaml.MAPPER.valueToTree(value));
-        JsonNode changed = JsonPatch.apply(o, Yaml.MAPPER.createArrayNode().add(op), "test");
-        o.removeAll();
-        o.setAll((ObjectNode) changed);
+    /** Exactly as many problems as expected, each containing one of the expected texts, in that order. */
+    private static void assertProblems(List<String> problems, String... expected) {
+        String all = String.join("\n", problems);
+        assertEquals(expected.length, problems.size(), "expected " + List.of(expected) + ", got:\n" + all);
+        for (int i = 0; i < expected.length; i++) {
+            assertTrue(problems.get(i).contains(expected[i]), "expected '" + expected[i] + "', got:\n" + all);
+        }
     }
 }
