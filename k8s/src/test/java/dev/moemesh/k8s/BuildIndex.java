@@ -53,6 +53,7 @@ final class BuildIndex {
         return config.defaultOf(key);
     }
 
+    /** An env entry's value: literal, or from a ConfigMap of the build; empty for secrets and missing keys. */
     Optional<String> envValue(JsonNode d, JsonNode e) {
         if (e.has("value")) return Optional.of(e.path("value").asText());
         JsonNode ref = e.path("valueFrom").path("configMapKeyRef");
@@ -61,6 +62,7 @@ final class BuildIndex {
                 .filter(v -> !v.isMissingNode()).map(JsonNode::asText);
     }
 
+    /** The settings of the mesh service a container runs ({@code moe-mesh/<module>:<tag>}); empty for others. */
     Optional<ServiceConfig> service(JsonNode container) {
         String image = container.path("image").asText();
         if (!image.startsWith(IMAGE_PREFIX)) return Optional.empty();
@@ -73,13 +75,12 @@ final class BuildIndex {
         }
     }
 
+    /** The container's port that {@code port} names, by number or by name. */
     static Optional<JsonNode> containerPort(JsonNode container, JsonNode port) {
         for (JsonNode p : container.path("ports")) {
             boolean same = port.isInt() ? p.path("containerPort").asInt() == port.asInt()
                     : p.path("name").asText().equals(port.asText());
-            if (same) {
-                return Optional.of(p);
-            }
+            if (same) return Optional.of(p);
         }
         return Optional.empty();
     }
@@ -88,6 +89,7 @@ final class BuildIndex {
         return objects.stream().filter(o -> o.path("kind").asText().equals(kind)).toList();
     }
 
+    /** The object of this kind and name in the namespace of {@code near}. */
     Optional<JsonNode> find(JsonNode near, String kind, String name) {
         return objects.stream().filter(o -> o.path("kind").asText().equals(kind)
                 && o.path("metadata").path("name").asText().equals(name) && sameNamespace(o, near))
