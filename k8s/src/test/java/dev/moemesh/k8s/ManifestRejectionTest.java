@@ -1,0 +1,167 @@
+package dev.moemesh.k8s;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Named;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The checks fail where they should: each case breaks one thing and expects the messages that name it. */
+class ManifestRejectionTest {
+    private static final String CONTAINER = "/spec/template/spec/containers/0";
+    private static final String DEPLOYMENT = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: broken
+            spec:
+              selector:
+                matchLabels: {app: broken}
+              template:
+                metadata:
+                  labels: {app: broken}
+                spec:
+                  containers:
+                    - name: main
+                      image: example/broken:1
+                      ports:
+                        - {name: http, containerPort: 8080}
+                      resources:
+                        limits: {memory: 1Gi}
+            """;
+
+    /** {@code DEPLOYMENT} with {@code text} replaced by {@code by}, and the one problem expected. */
+    record SchemaBreakage(String text, String by, String expected) {
+    }
+
+    static Stream<Named<SchemaBreakage>> schemaBreakages() {
+        return Stream.of(
+                Named.of("a misspelled field", new SchemaBreakage("containers:", "contianers:",
+                        "The field `contianers` in the JSON string is not defined in the `V1PodSpec` properties")),
+                Named.of("a container without a name", new SchemaBreakage("- name: main", "- command: [run]",
+                        "The required field `name` is not found")),
+                Named.of("a port written as a string", new SchemaBreakage("containerPort: 8080",
+                        "containerPort: \"8080\"", "containerPort is the string \"8080\" where the API has a number")),
+                Named.of("a quantity that is none", new SchemaBreakage("memory: 1Gi", "memory: 1 gigabyte",
+                        "quantity")));
+    }
+
+    @Test
+    void theUnbrokenDeploymentPasses() {
+        assertEquals(List.of(), KubernetesSchemas.problems(Yaml.objects(DEPLOYMENT, "test").get(0)));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("schemaBreakages")
+    void schemaRejects(SchemaBreakage b) {
+        String yaml = DEPLOYMENT.replace(b.text(), b.by());
+        assertNotEquals(DEPLOYMENT, yaml, "the case changes nothing");
+        assertProblems(KubernetesSchemas.problems(Yaml.objects(yaml, "test").get(0)), b.expected());
+    }
+
+    /** The value at {@code pointer} of one object of the built base replaced (removed where null). */
+    record Breakage(String kind, String name, String pointer, Object value, List<String> expected) {
+    }
+
+    static Stream<Named<Breakage>> breakages() {
+        return Stream.of(
+                Named.of("a Service that selects no pods", new Breakage("Service", "attention-service",
+                        "/spec/selector/app.kubernetes.io~1instance", "attention",
+                        List.of("v1 Service moe-mesh/attention-service: selector"))),
+                Named.of("a probe on a port the container lacks", new Breakage("Deployment", "router-service",
+                        CONTAINER + "/readinessProbe/httpGet/port", "web",
+                        List.of("readinessProbe port web is not a port of the container",
+                                "readinessProbe is /q/health/ready on port web, not /q/health/ready on port http"))),
+                Named.of("a port the service does not listen on", new Breakage("Deployment", "expert-pool-g0",
+                        CONTAINER + "/ports/0/containerPort", 9101,
+                        List.of("port grpc is 9101 but expert-service listens on 9100"))),
+                Named.of("a variable that is no setting", new Breakage("Deployment", "attention-service",
+                        CONTAINER + "/env/1/name", "ATTENTION_EXPERT_SERVICE",
+                        List.of("ATTENTION_EXPERT_SERVICE is not a setting of attention-service"))),
+                Named.of("the address of no Service", new Breakage("Deployment", "router-service",
+                        CONTAINER + "/env/1/value", "attention:9200",
+                        List.of("attention:9200 names no Service of the build"))),
+                Named.of("a ConfigMap key that is missing", new Breakage("ConfigMap", "moe-mesh-model",
+                        "/data/expert-group-g1", null,
+                        List.of("reads key expert-group-g1 of ConfigMap moe-mesh-model",
+                                "EXPERT_EXPERTS is 'unset'"))),
+                Named.of("a writable model mount", new Breakage("Deployment", "attention-service",
+                        CONTAINER + "/volumeMounts/0/readOnly", false, List.of("mounts /models writable"))),
+                Named.of("overlapping expert groups", new Breakage("ConfigMap", "moe-mesh-model",
+                        "/data/expert-group-g1", "*:6-15", List.of("experts 6 to 7 are in two pools"))),
+                Named.of("lag of another consumer group", new Breakage("ScaledObject", "orchestrator",
+                        "/spec/triggers/0/metadata/consumerGroup", "orchestrator",
+                        List.of("consumerGroup is 'orchestrator' but the orchestrator uses 'moemesh-orchestrator'"))),
+                Named.of("a metric the service does not export", new Breakage("ScaledObject", "expert-pool-g0",
+                        "/spec/triggers/0/metadata/query",
+                        "sum(rate(moemesh_expert_rows_total{namespace=\"moe-mesh\",pod=~\"expert-pool-g0-.*\"}[2m]))",
+                        List.of("no meter \"moemesh.expert.rows\" in its source"))),
+                Named.of("an autoscaler of no Deployment", new Breakage("HorizontalPodAutoscaler", "router-service",
+                        "/spec/scaleTargetRef/name", "router",
+                        List.of("scales Deployment router, which is not in the build"))));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("breakages")
+    void crossReferencesReject(Breakage b) {
+        List<ObjectNode> base = Builds.of("base");
+        ObjectNode o = base.stream().filter(x -> x.path("kind").asText().equals(b.kind())
+                && x.path("metadata").path("name").asText().equals(b.name())).findFirst().orElseThrow();
+        ObjectNode op = Yaml.MAPPER.createObjectNode().put("op", b.value() == null ? "remove" : "replace")
+                .put("path", b.pointer());
+        if (b.value() != null) op.set("value", Yaml.MAPPER.valueToTree(b.value()));
+        JsonNode changed = JsonPatch.apply(o, Yaml.MAPPER.createArrayNode().add(op), "test");
+        o.removeAll();
+        o.setAll((ObjectNode) changed);
+        assertProblems(Builds.problems(base), b.expected().toArray(String[]::new));
+    }
+
+    @Test
+    void scaledObjectWithUnknownFieldAndMissingThresholdIsRejected() {
+        ObjectNode so = Builds.of("base").stream().filter(o -> KedaScaledObjects.isScaledObject(o)
+                && o.path("metadata").path("name").asText().equals("expert-pool-g1")).findFirst().orElseThrow();
+        ((ObjectNode) so.path("spec")).put("maxReplicas", 3);
+        ((ObjectNode) so.path("spec").path("triggers").path(0).path("metadata")).remove("threshold");
+        assertProblems(KedaScaledObjects.problems(so), "field spec.maxReplicas is not in the ScaledObject schema",
+                "metadata.threshold is required");
+    }
+
+    @Test
+    void kustomizationWithAnUnsupportedFieldIsRefused(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("kustomization.yaml"), "resources: [../base]\nnamePrefix: dev-\n");
+        var e = assertThrows(IllegalArgumentException.class, () -> KustomizeBuild.build(dir));
+        assertTrue(e.getMessage().contains("field 'namePrefix' is not supported"), e.getMessage());
+    }
+
+    @Test
+    void strategicMergePutsThePatchItemsFirstAsKustomizeDoes() {
+        JsonNode original = Yaml.tree("spec: {containers: [{name: c, env: [{name: A, value: '1'}, "
+                + "{name: B, value: '2'}]}]}", "o");
+        JsonNode patch = Yaml.tree("spec: {containers: [{name: c, env: [{name: B, value: '7'}, "
+                + "{name: D, value: '4'}]}]}", "p");
+        assertEquals(Yaml.tree("spec: {containers: [{name: c, env: [{name: B, value: '7'}, {name: D, value: '4'}, "
+                + "{name: A, value: '1'}]}]}", "expected"), StrategicMerge.apply(original, patch));
+    }
+
+    /** Exactly as many problems as expected, each containing one of the expected texts, in that order. */
+    private static void assertProblems(List<String> problems, String... expected) {
+        String all = String.join("\n", problems);
+        assertEquals(expected.length, problems.size(), "expected " + List.of(expected) + ", got:\n" + all);
+        for (int i = 0; i < expected.length; i++) {
+            assertTrue(problems.get(i).contains(expected[i]), "expected '" + expected[i] + "', got:\n" + all);
+        }
+    }
+}
