@@ -31,12 +31,12 @@ public final class AttentionCall {
     private AttentionCall() {}
 
     /**
-     * Starts the call and returns at once; the listener hears on gRPC threads, exactly one ending, after which the
+     * Starts the call on the pool's choice for its prompt and returns at once; the listener hears on gRPC threads, exactly one ending, after which the
      * member is released back to the pool.
      */
     public static AttentionCall start(AttentionPool pool, GenerateRequest request, GenerationListener listener) {
         AttentionCall handle = new AttentionCall();
-        handle.start(pool, pool.acquire(), request, listener, System.nanoTime(), 1);
+        handle.start(pool, pool.acquire(request.getPromptTokenIdsList()), request, listener, System.nanoTime(), 1);
         return handle;
     }
 

@@ -11,19 +11,24 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The attention services requests run on, each with its count of outstanding requests; a request goes to the one
- * with the fewest (ties: the first listed), so load spreads without any service reporting it. The orchestrator and
- * the router share it.
+ * The attention services requests run on, each with its count of outstanding requests. A request goes to the
+ * service its prompt prefix prefers (rendezvous hashing of the first {@value #AFFINITY_TOKENS} prompt tokens over
+ * the addresses) unless that one has more than {@value #AFFINITY_SLACK} requests beyond the least loaded; then to
+ * the least loaded (ties: the first listed). Requests sharing a prefix (a system prompt, a few-shot preamble, a
+ * conversation's earlier turns) so meet on one service, where a prefix cache can serve them, without any service
+ * reporting its load. The orchestrator and the router share it.
  */
 public final class AttentionPool implements AutoCloseable {
     /** One attention service: its address, channel and requests now running there. */
     public static final class Member {
         private final String address;
         private final ManagedChannel channel;
+        private final long addressHash;
         private int outstanding;
 
         private Member(String address) {
             this.address = address;
+            this.addressHash = mix(address.hashCode());
             this.channel = NettyChannelBuilder.forTarget(address).usePlaintext().build();
         }
 
@@ -35,6 +40,11 @@ public final class AttentionPool implements AutoCloseable {
             return channel;
         }
     }
+
+    /** How many leading prompt tokens decide the preferred service. */
+    static final int AFFINITY_TOKENS = 64;
+    /** How many more outstanding requests than the least loaded service the preferred one may have. */
+    static final int AFFINITY_SLACK = 4;
 
     private final List<Member> members = new ArrayList<>();
     private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -54,12 +64,37 @@ public final class AttentionPool implements AutoCloseable {
         for (String a : addresses) members.add(new Member(a.strip()));
     }
 
-    /** The least loaded member, now counting one more request; give it back with {@link #release}. */
-    public synchronized Member acquire() {
+    /** The member for a prompt (see the class comment), now counting one more request; give it back with {@link #release}. */
+    public synchronized Member acquire(List<Integer> promptIds) {
+        Member least = members.get(0);
+        for (Member m : members) if (m.outstanding < least.outstanding) least = m;
+        Member preferred = preferred(promptIds);
+        Member chosen = preferred.outstanding <= least.outstanding + AFFINITY_SLACK ? preferred : least;
+        chosen.outstanding++;
+        return chosen;
+    }
+
+    /** The member with the highest rendezvous weight for the prompt's prefix: stable as members come and go. */
+    private Member preferred(List<Integer> promptIds) {
+        long prefix = 0x9E3779B97F4A7C15L;
+        for (int i = 0; i < Math.min(AFFINITY_TOKENS, promptIds.size()); i++) prefix = mix(prefix + promptIds.get(i));
         Member best = members.get(0);
-        for (Member m : members) if (m.outstanding < best.outstanding) best = m;
-        best.outstanding++;
+        long bestWeight = Long.MIN_VALUE;
+        for (Member m : members) {
+            long weight = mix(prefix ^ m.addressHash);
+            if (weight > bestWeight) {
+                best = m;
+                bestWeight = weight;
+            }
+        }
         return best;
+    }
+
+    /** SplitMix64's finaliser: every input bit moves every output bit. */
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 
     public synchronized void release(Member m) {
