@@ -15,8 +15,8 @@ import java.util.concurrent.TimeUnit;
  * service its prompt prefix prefers (rendezvous hashing of the first {@value #AFFINITY_TOKENS} prompt tokens over
  * the addresses) unless that one has more than {@value #AFFINITY_SLACK} requests beyond the least loaded; then to
  * the least loaded (ties: the first listed). Requests sharing a prefix (a system prompt, a few-shot preamble, a
- * conversation's earlier turns) so meet on one service, where a prefix cache can serve them (none exists yet), without any service
- * reporting its load. The orchestrator and the router share it.
+ * conversation's earlier turns) so meet on one service, where a prefix cache can serve them (none exists yet),
+ * without any service reporting its load. The orchestrator and the router share it.
  */
 public final class AttentionPool implements AutoCloseable {
     /** One attention service: its address, channel and requests now running there. */
