@@ -1,5 +1,6 @@
 package dev.moemesh.orchestrator;
 
+import dev.moemesh.client.DoorMeters;
 import dev.moemesh.orchestrator.ingest.FrontDoorOptions;
 import dev.moemesh.orchestrator.ingest.KafkaFrontDoor;
 import dev.moemesh.orchestrator.ingest.Topics;
@@ -36,7 +37,7 @@ public class FrontDoorService implements HealthCheck {
         var t = settings.topics();
         door = KafkaFrontDoor.start(new FrontDoorOptions(settings.bootstrapServers(), settings.groupId(),
                 new Topics(t.requests(), t.responses(), t.dlq()), settings.attentionServices(), settings.maxInFlight(),
-                settings.topicPartitions(), settings.modelDir(), settings.readBackTimeout()));
+                settings.topicPartitions(), settings.modelDir(), settings.readBackTimeout()), new DoorMeters(metrics));
         KafkaFrontDoor d = door;
         Gauge.builder("moemesh.orchestrator.requests.running", d, x -> x.stats().running())
                 .description("requests on attention services now").register(metrics);

@@ -45,6 +45,8 @@ class OrchestratorApplicationTest {
         assertEquals(3, completed.get("token_ids").size());
         given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("moemesh_orchestrator_terminal_events_total 1.0"))
-                .body(containsString("moemesh_orchestrator_requests_running"));
+                .body(containsString("moemesh_orchestrator_requests_running"))
+                .body(containsString("moemesh_door_generations_total{door=\"kafka\",outcome=\"length\"} 1.0"))
+                .body(containsString("moemesh_door_time_to_first_token_seconds_count{door=\"kafka\"} 1"));
     }
 }

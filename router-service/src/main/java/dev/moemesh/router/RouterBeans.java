@@ -1,13 +1,15 @@
 package dev.moemesh.router;
 
+import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.DoorMeters;
 import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.router.prompt.Prompts;
-import dev.moemesh.client.AttentionPool;
+import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 
-/** What both doors share: the served model's tokenizer and limits, and the pool of attention services. */
+/** What both doors share: the served model's tokenizer and limits, the pool of attention services, their meters. */
 public class RouterBeans {
     @Produces
     @Singleton
@@ -31,5 +33,11 @@ public class RouterBeans {
 
     void closePool(@Disposes AttentionPool pool) {
         pool.close();
+    }
+
+    @Produces
+    @Singleton
+    DoorMeters doorMeters(MeterRegistry registry) {
+        return new DoorMeters(registry);
     }
 }

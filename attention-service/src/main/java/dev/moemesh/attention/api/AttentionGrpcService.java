@@ -2,6 +2,7 @@ package dev.moemesh.attention.api;
 
 import dev.moemesh.attention.AttentionServiceBeans.Served;
 import dev.moemesh.attention.engine.EngineLoop;
+import dev.moemesh.attention.metrics.AttentionMetrics;
 import dev.moemesh.core.engine.EngineStats;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
@@ -36,11 +37,13 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
     private static final String REQUEST_ID = "request_id";
     private final EngineLoop loop;
     private final Served served;
+    private final AttentionMetrics metrics;
     private final Map<String, Boolean> live = new ConcurrentHashMap<>();
 
-    AttentionGrpcService(EngineLoop loop, Served served) {
+    AttentionGrpcService(EngineLoop loop, Served served, AttentionMetrics metrics) {
         this.loop = loop;
         this.served = served;
+        this.metrics = metrics;
     }
 
     @Override
@@ -104,6 +107,7 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
     private final class Streamer implements TokenListener {
         private final String id;
         private final StreamObserver<GenerateEvent> events;
+        private final long arrivedNanos = System.nanoTime();
         private int index;
 
         Streamer(String id, StreamObserver<GenerateEvent> events) {
@@ -113,15 +117,18 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
 
         @Override
         public void onToken(String requestId, int tokenId) {
+            if (index == 0) metrics.firstToken(arrivedNanos);
+            int at = index++;
             if (isCancelled()) return;
             events.onNext(GenerateEvent.newBuilder().setRequestId(id)
-                    .setToken(TokenEvent.newBuilder().setTokenId(tokenId).setIndex(index++)).build());
+                    .setToken(TokenEvent.newBuilder().setTokenId(tokenId).setIndex(at)).build());
         }
 
         @Override
         public void onFinish(Generation g) {
             live.remove(id);
             logFinish(g);
+            metrics.finished(arrivedNanos, g.finishReason().wireName());
             if (isCancelled()) return;
             Completion.Builder c = Completion.newBuilder().setFinishReason(g.finishReason().wireName())
                     .setPromptTokens(g.promptTokens()).setPrefillNanos(g.prefillNanos()).setDecodeNanos(g.decodeNanos());

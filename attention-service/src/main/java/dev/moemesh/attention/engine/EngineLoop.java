@@ -7,6 +7,7 @@ import dev.moemesh.core.engine.TokenListener;
 import io.quarkus.logging.Log;
 
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -16,6 +17,7 @@ import java.util.concurrent.locks.LockSupport;
 public final class EngineLoop implements AutoCloseable {
     private final LocalEngine engine;
     private final Thread thread;
+    private volatile IntConsumer stepObserver = sequences -> { };
     private volatile boolean stopping;
 
     public EngineLoop(LocalEngine engine) {
@@ -35,6 +37,11 @@ public final class EngineLoop implements AutoCloseable {
         LockSupport.unpark(thread);
     }
 
+    /** Hears, on the loop's thread, how many sequences each step ran. */
+    public void onStep(IntConsumer observer) {
+        this.stepObserver = observer;
+    }
+
     public EngineStats stats() {
         return engine.stats();
     }
@@ -44,6 +51,7 @@ public final class EngineLoop implements AutoCloseable {
             try {
                 if (engine.hasWork()) {
                     engine.step();
+                    stepObserver.accept(engine.stats().running());
                 } else {
                     LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
                 }

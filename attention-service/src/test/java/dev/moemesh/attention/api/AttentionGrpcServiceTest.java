@@ -170,6 +170,28 @@ class AttentionGrpcServiceTest {
     }
 
     @Test
+    void prometheusShowsTheQueueTheBatchTokensAndTimeToFirstToken() {
+        double firstTokensBefore = metric("moemesh_attention_time_to_first_token_seconds_count");
+        double generatedBefore = metric("moemesh_attention_tokens_generated_total");
+        events(request("m1", 5, 3, 4, 5));
+        assertEquals(firstTokensBefore + 1, metric("moemesh_attention_time_to_first_token_seconds_count"));
+        assertTrue(metric("moemesh_attention_tokens_generated_total") >= generatedBefore + 5);
+        assertTrue(metric("moemesh_attention_request_duration_seconds_count{finish_reason=\"length\"}") >= 1);
+        assertTrue(metric("moemesh_attention_step_sequences_count") >= 5, "a step per token at least");
+        assertEquals(0, metric("moemesh_attention_sequences_waiting"));
+        assertEquals(48, metric("moemesh_attention_kv_blocks_total"));
+    }
+
+    /** The value of one sample in the Prometheus text at /q/metrics (name with its labels, as printed). */
+    private static double metric(String sample) {
+        String text = given().when().get("/q/metrics").then().statusCode(200).extract().asString();
+        for (String line : text.split("\n")) {
+            if (line.startsWith(sample + " ")) return Double.parseDouble(line.substring(sample.length() + 1).strip());
+        }
+        throw new AssertionError("no sample " + sample + " in /q/metrics:\n" + text);
+    }
+
+    @Test
     void readyWithExpertsInProcess() {
         given().when().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
     }

@@ -2,6 +2,7 @@ package dev.moemesh.orchestrator.ingest;
 
 import dev.moemesh.client.AttentionCall;
 import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.orchestrator.api.ResponseEvents;
@@ -60,6 +61,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
     private final RequestParser parser = new RequestParser();
     private final Optional<Tokenizer> tokenizer;
     private final AttentionPool pool;
+    private final DoorMeters meters;
     private final CompletedIds completed;
     private final KafkaProducer<byte[], byte[]> producer;
     private final KafkaConsumer<byte[], byte[]> consumer;
@@ -91,9 +93,10 @@ public final class KafkaFrontDoor implements AutoCloseable {
         }
     }
 
-    private KafkaFrontDoor(FrontDoorOptions options, CompletedIds completed) {
+    private KafkaFrontDoor(FrontDoorOptions options, CompletedIds completed, DoorMeters meters) {
         this.options = options;
         this.completed = completed;
+        this.meters = meters;
         this.tokenizer = options.modelDir().flatMap(Tokenizer::load);
         this.pool = new AttentionPool(options.attentionServices(), "orchestrator.attention-services");
         this.producer = new KafkaProducer<>(producerConfig(options));
@@ -104,7 +107,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
     /**
      * Creates missing topics, reads the ids that already have terminal events, and starts consuming.
      */
-    public static KafkaFrontDoor start(FrontDoorOptions options) {
+    public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters) {
         Properties admin = new Properties();
         admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers());
         try (Admin a = Admin.create(admin)) {
@@ -115,7 +118,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 options.readBackTimeout());
         LOG.infof("%d request ids already have terminal events on %s (read in %d ms)", completed.size(),
                 options.topics().responses(), (System.nanoTime() - t0) / 1_000_000);
-        KafkaFrontDoor door = new KafkaFrontDoor(options, completed);
+        KafkaFrontDoor door = new KafkaFrontDoor(options, completed, meters);
         door.thread.start();
         return door;
     }
@@ -285,7 +288,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
             return;
         }
         long startNanos = System.nanoTime();
-        AttentionCall.start(pool, generateRequest(r, prompt), new GenerationListener() {
+        AttentionCall.start(pool, generateRequest(r, prompt), meters.observe("kafka", new GenerationListener() {
             @Override
             public void token(int index, int tokenId) {
                 if (r.stream() && !closing) send(r.id(), ResponseEvents.token(r.id(), index, tokenId));
@@ -312,7 +315,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                         || status.getCode() == Status.Code.FAILED_PRECONDITION;
                 terminal(r.id(), ResponseEvents.error(r.id(), refused ? REJECTED : ATTENTION_FAILED, message));
             }
-        });
+        }));
     }
 
     private static GenerateRequest generateRequest(InferenceRequest r, int[] promptIds) {

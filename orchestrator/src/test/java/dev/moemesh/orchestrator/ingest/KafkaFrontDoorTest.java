@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moemesh.client.DoorMeters;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
@@ -15,6 +16,7 @@ import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.orchestrator.TestBroker;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import dev.moemesh.orchestrator.TopicReader;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -55,6 +57,7 @@ class KafkaFrontDoorTest {
     private static final Duration WAIT = Duration.ofSeconds(60);
 
     private final Path model = TestModels.tiny(Preset.TINY_V3);
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private TestBroker kafka;
     private LocalMesh mesh;
     private LocalMesh.Service attention;
@@ -97,7 +100,8 @@ class KafkaFrontDoorTest {
             topics = new Topics("requests" + suffix, "responses" + suffix, "dlq" + suffix);
         }
         KafkaFrontDoor d = KafkaFrontDoor.start(new FrontDoorOptions(kafka.bootstrapServers(), "orchestrator-" + topics.requests(),
-                topics, List.of(attention.address()), maxInFlight, 2, Optional.empty(), Duration.ofSeconds(30)));
+                topics, List.of(attention.address()), maxInFlight, 2, Optional.empty(), Duration.ofSeconds(30)),
+                new DoorMeters(meters));
         doors.add(d);
         return d;
     }
@@ -179,8 +183,14 @@ class KafkaFrontDoorTest {
     @Test
     void aStreamedRequestGetsItsTokenEventsThenOneCompletedWithTheLocalEnginesGreedyTokens(TestInfo test) throws Exception {
         door(test, 256);
+        long firstTokensBefore = firstTokens();
+        double lengthEndingsBefore = meters.counter("moemesh.door.generations", "door", "kafka", "outcome", "length")
+                .count();
         send("s1", request("s1", 12, true, 5, 17, 42, 7));
         List<JsonNode> events = events(responsesUntilTerminal("s1"));
+        assertEquals(firstTokensBefore + 1, firstTokens(), "its time to first token is recorded");
+        assertEquals(lengthEndingsBefore + 1, meters.counter("moemesh.door.generations", "door", "kafka", "outcome",
+                "length").count());
         int[] expected = localEngineTokens(12, 5, 17, 42, 7);
 
         JsonNode completed = events.get(events.size() - 1);
@@ -197,6 +207,11 @@ class KafkaFrontDoorTest {
             assertEquals(i, tokens.get(i).get("index").asInt());
             assertEquals(expected[i], tokens.get(i).get("token_id").asInt());
         }
+    }
+
+    private long firstTokens() {
+        var timer = meters.find("moemesh.door.time.to.first.token").tag("door", "kafka").timer();
+        return timer == null ? 0 : timer.count();
     }
 
     @Test

@@ -2,6 +2,7 @@ package dev.moemesh.router.api;
 
 import dev.moemesh.client.AttentionCall;
 import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.tokenizer.ChatMessage;
@@ -36,6 +37,9 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
 
     @Inject
     AttentionPool pool;
+
+    @Inject
+    DoorMeters meters;
 
     @Override
     public void complete(InferenceRequest request, StreamObserver<InferenceResponse> response) {
@@ -83,7 +87,7 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
         // the attention call starts in this call's gRPC Context, so a client that cancels (or whose deadline passes)
         // cancels it and with it the generation; what is sent after that is dropped, not thrown
         ((ServerCallStreamObserver<T>) observer).setOnCancelHandler(() -> {});
-        AttentionCall.start(pool, GenerateRequests.of(events.id, prompt, sampling), events);
+        AttentionCall.start(pool, GenerateRequests.of(events.id, prompt, sampling), meters.observe("grpc", events));
     }
 
     private int[] prompt(InferenceRequest r) {

@@ -2,6 +2,7 @@ package dev.moemesh.router.api;
 
 import dev.moemesh.client.AttentionCall;
 import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.DoorMeters;
 import dev.moemesh.router.ApiKeys;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
@@ -25,16 +26,18 @@ public class OpenAiRoutes {
     private final Prompts prompts;
     private final RequestParser parser;
     private final AttentionPool pool;
+    private final DoorMeters meters;
     private final ApiKeys apiKeys;
     private final long maxBodyBytes;
     private final long started = System.currentTimeMillis() / 1000;
 
     @Inject
-    public OpenAiRoutes(Prompts prompts, AttentionPool pool, ApiKeys apiKeys,
+    public OpenAiRoutes(Prompts prompts, AttentionPool pool, DoorMeters meters, ApiKeys apiKeys,
                         @ConfigProperty(name = "quarkus.http.limits.max-body-size") MemorySize maxBody) {
         this.prompts = prompts;
         this.parser = new RequestParser(prompts);
         this.pool = pool;
+        this.meters = meters;
         this.apiKeys = apiKeys;
         this.maxBodyBytes = maxBody.asLongValue();
     }
@@ -74,7 +77,8 @@ public class OpenAiRoutes {
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
         GenerationResponder responder = new GenerationResponder(ctx.response(), r, id, prompts.modelName(),
                 System.currentTimeMillis() / 1000, prompts.tokenizer());
-        AttentionCall call = AttentionCall.start(pool, GenerateRequests.of(id, r.promptIds(), r.sampling()), responder);
+        AttentionCall call = AttentionCall.start(pool, GenerateRequests.of(id, r.promptIds(), r.sampling()),
+                meters.observe("rest", responder));
         String gone = "the HTTP client of " + id + " went away";
         ctx.response().closeHandler(v -> call.cancel(gone));
         if (ctx.response().closed()) call.cancel(gone); // it left before the handler was set

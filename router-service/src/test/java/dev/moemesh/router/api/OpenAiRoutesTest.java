@@ -70,6 +70,25 @@ class OpenAiRoutesTest {
     }
 
     @Test
+    void eachCompletionIsCountedWithItsOutcomeAndItsTimeToFirstToken() throws Exception {
+        String ended = "moemesh_door_generations_total{door=\"rest\",outcome=\"length\"}";
+        String firstTokens = "moemesh_door_time_to_first_token_seconds_count{door=\"rest\"}";
+        double endedBefore = sample(ended);
+        double firstTokensBefore = sample(firstTokens);
+        assertEquals(200, send(post("/v1/completions", completion(PROMPT, 3, false))).statusCode());
+        assertEquals(endedBefore + 1, sample(ended));
+        assertEquals(firstTokensBefore + 1, sample(firstTokens));
+    }
+
+    /** One sample of /q/metrics (name and labels as Prometheus prints them); 0 while it does not exist yet. */
+    private double sample(String name) throws Exception {
+        for (String line : send(HttpRequest.newBuilder(base.resolve("/q/metrics")).build()).body().split("\n")) {
+            if (line.startsWith(name + " ")) return Double.parseDouble(line.substring(name.length() + 1).strip());
+        }
+        return 0;
+    }
+
+    @Test
     void aStreamedCompletionSendsEachTokenAsAnEventThenDone() throws Exception {
         HttpResponse<java.util.stream.Stream<String>> r = http.send(post("/v1/completions",
                 completion(PROMPT, 8, true)), HttpResponse.BodyHandlers.ofLines());

@@ -1,0 +1,57 @@
+package dev.moemesh.client;
+
+import dev.moemesh.proto.Completion;
+import io.grpc.Status;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A front door's meters, as its users see it: {@code moemesh_door_time_to_first_token_seconds{door}} from the
+ * request's dispatch to its first token, and {@code moemesh_door_generations_total{door,outcome}} with the finish
+ * reason ({@code stop}, {@code length}, {@code cancelled}, {@code error}) or {@code failed} (the call broke off or
+ * was refused).
+ */
+public final class DoorMeters {
+    private final MeterRegistry registry;
+
+    public DoorMeters(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    /** {@code listener}, with this door's meters recorded as its events pass. */
+    public GenerationListener observe(String door, GenerationListener listener) {
+        long started = System.nanoTime();
+        Timer firstToken = Timer.builder("moemesh.door.time.to.first.token").tag("door", door)
+                .description("from a request's dispatch to its first token").publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(2))
+                .register(registry);
+        return new GenerationListener() {
+            @Override
+            public void token(int index, int tokenId) {
+                if (index == 0) firstToken.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+                listener.token(index, tokenId);
+            }
+
+            @Override
+            public void completed(Completion completion, String attentionService) {
+                count(door, completion.getFinishReason());
+                listener.completed(completion, attentionService);
+            }
+
+            @Override
+            public void failed(Status status, String message) {
+                count(door, status.getCode() == Status.Code.CANCELLED ? "cancelled" : "failed");
+                listener.failed(status, message);
+            }
+        };
+    }
+
+    private void count(String door, String outcome) {
+        Counter.builder("moemesh.door.generations").tag("door", door).tag("outcome", outcome)
+                .description("generations that ended, by how").register(registry).increment();
+    }
+}
