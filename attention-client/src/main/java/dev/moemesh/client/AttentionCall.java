@@ -31,8 +31,8 @@ public final class AttentionCall {
     private AttentionCall() {}
 
     /**
-     * Starts the call on the pool's choice for its prompt and returns at once; the listener hears on gRPC threads, exactly one ending, after which the
-     * member is released back to the pool.
+     * Starts the call on the pool's choice for its prompt and returns at once; the listener hears on gRPC threads,
+     * exactly one ending, after which the member is released back to the pool.
      */
     public static AttentionCall start(AttentionPool pool, GenerateRequest request, GenerationListener listener) {
         AttentionCall handle = new AttentionCall();

@@ -7,7 +7,7 @@ import io.grpc.Status;
 public interface GenerationListener {
     void token(int index, int tokenId);
 
-    /** The service finished the generation (its finish reason may still be {@code error}); it ran on {@code attentionService}. */
+    /** The service ({@code attentionService}) finished the generation; its finish reason may still be {@code error}. */
     void completed(Completion completion, String attentionService);
 
     /** The call failed: refused by the service, or broken off in transport ({@code status} says which). */

@@ -66,11 +66,13 @@ final class DemoCommand implements Callable<Integer> {
         System.err.printf("  %-13s %s  %s%n", "local engine", Arrays.toString(local.tokenIds()), quoted(localText));
         boolean same = true;
         for (FrontDoors.Answer a : answers) {
-            boolean agrees = a.text().equals(localText) && (a.tokenIds() == null || Arrays.equals(a.tokenIds(), local.tokenIds()));
+            boolean agrees = a.text().equals(localText)
+                    && (a.tokenIds() == null || Arrays.equals(a.tokenIds(), local.tokenIds()));
             same &= agrees;
             out.set(a.door(), answerJson(json, a.text(), a.tokenIds(), a.finishReason()));
-            System.err.printf("  %-13s %s  %s%s%n", a.door(), a.tokenIds() == null ? "(text only)" : Arrays.toString(a.tokenIds()),
-                    quoted(a.text()), agrees ? "" : "   <- differs from the local engine");
+            System.err.printf("  %-13s %s  %s%s%n", a.door(),
+                    a.tokenIds() == null ? "(text only)" : Arrays.toString(a.tokenIds()), quoted(a.text()),
+                    agrees ? "" : "   <- differs from the local engine");
         }
         out.put("same_tokens", same);
         System.err.printf("same tokens: %s%n", same ? "yes" : "NO");

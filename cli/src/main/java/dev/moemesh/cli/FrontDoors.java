@@ -109,7 +109,9 @@ final class FrontDoors {
                         + r.body());
             }
             JsonNode choice = JSON.readTree(r.body()).path("choices").path(0);
-            return new Answer("rest", choice.path("text").asText(), null, choice.path("finish_reason").asText());
+            // token_ids is this router's extension of OpenAI's choice object
+            return new Answer("rest", choice.path("text").asText(), choice.has("token_ids") ? ints(choice.get("token_ids"))
+                    : null, choice.path("finish_reason").asText());
         } catch (IOException e) {
             throw new IllegalStateException("POST " + baseUrl + "/v1/completions: " + e.getMessage(), e);
         } catch (InterruptedException e) {

@@ -247,6 +247,7 @@ class MeshIntegrationTest {
         }
         assertEquals(local.get("token_ids"), json.get("kafka").get("token_ids"));
         assertEquals(local.get("token_ids"), json.get("grpc").get("token_ids"));
+        assertEquals(local.get("token_ids"), json.get("rest").get("token_ids"));
         for (String process : List.of("kafka ", "orchestrator ", "router-service ", "attention-service ")) {
             assertTrue(r.err().contains(process), "no line for " + process + " in:\n" + r.err());
         }
