@@ -1,7 +1,10 @@
 package dev.moemesh.orchestrator.membership;
 
+import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.orchestrator.placement.ExpertId;
 
+import java.nio.file.Path;
 import java.util.Collections;
 import java.util.Set;
 import java.util.TreeSet;
@@ -13,5 +16,16 @@ import java.util.TreeSet;
 public record ServedModel(String fingerprint, String source, Set<ExpertId> experts) {
     public ServedModel {
         experts = Collections.unmodifiableSortedSet(new TreeSet<>(experts));
+    }
+
+    /** The checkpoint in {@code modelDir}: its fingerprint and every routed expert of its MoE layers. */
+    public static ServedModel read(Path modelDir) {
+        ModelConfig config = ModelConfig.load(modelDir);
+        TreeSet<ExpertId> experts = new TreeSet<>();
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            if (!config.isMoeLayer(layer)) continue;
+            for (int e = 0; e < config.nRoutedExperts(); e++) experts.add(new ExpertId(layer, e));
+        }
+        return new ServedModel(ModelFingerprint.of(modelDir), "orchestrator.model-dir " + modelDir, experts);
     }
 }

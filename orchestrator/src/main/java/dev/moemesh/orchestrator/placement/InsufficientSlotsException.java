@@ -9,7 +9,8 @@ public final class InsufficientSlotsException extends RuntimeException {
         super("layer " + layer + " has " + experts + " routed experts but the " + instances.size()
                 + " expert instances hold at most "
                 + instances.stream().mapToInt(i -> Math.min(i.expertsPerLayer(), experts)).sum() + " of them ("
-                + instances.stream().map(i -> i.instance() + ": " + i.expertsPerLayer()).collect(Collectors.joining(", "))
+                + instances.stream().map(i -> i.instance() + ": " + Math.min(i.expertsPerLayer(), experts))
+                .collect(Collectors.joining(", "))
                 + "); add an expert instance or raise its expert_slots");
     }
 }

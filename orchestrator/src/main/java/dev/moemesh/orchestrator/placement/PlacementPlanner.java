@@ -25,12 +25,13 @@ import java.util.stream.IntStream;
  *   <li>Packing: replicas, heaviest first, each onto the least loaded instance that has a free slot and no replica
  *       of that expert yet (longest-processing-time greedy). A replica that has nowhere to go is dropped; an
  *       expert's first replica always has somewhere, since the slots outnumber the replicas.</li>
- *   <li>Stickiness: given the current placement, replicas first stay where they are, the rest are packed as
- *       above (preferring an instance that already holds the expert when loads are equal), then replicas move off
- *       the most loaded instance one at a time (a swap where no instance has a free slot), each move lowering it,
- *       until it carries at most {@code 1 + moveTolerance} times the most loaded instance of a fresh packing. If
- *       moves cannot get there, the fresh packing is used. So adding an instance moves the few heavy replicas it
- *       takes, not a reshuffle of everything.</li>
+ *   <li>Stickiness: given where experts are now, replicas first stay there (an expert on more instances than it
+ *       has replicas stays on the least loaded of them), the rest are packed as above (preferring an instance
+ *       that has the expert when loads are equal), then replicas move off the most loaded instance one at a time
+ *       (a swap where no instance has a free slot; on ties, back onto an instance that has it), each move lowering
+ *       it, until it carries at most {@code 1 + moveTolerance} times the most loaded instance of a fresh packing.
+ *       If moves cannot get there, the fresh packing is used. So adding an instance moves the few heavy replicas
+ *       it takes, not a reshuffle of everything.</li>
  * </ol>
  * A replica's weight is {@code 1 / replicas of its expert}. Ties go to the lower expert id and the lower instance
  * id, so equal inputs give equal placements.
@@ -59,8 +60,10 @@ public final class PlacementPlanner {
     }
 
     /**
-     * A placement of every expert in {@code loads} on {@code instances} that keeps replicas of {@code current}
-     * where they are unless that costs more than the move tolerance.
+     * A placement of every expert in {@code loads} on {@code instances} that keeps experts where {@code current}
+     * has them unless that costs more than the move tolerance. {@code current} may be the published placement or
+     * what the instances hold in memory (then a move onto an instance that has the expert costs no loading); its
+     * weights are not used.
      *
      * @throws InsufficientSlotsException when the instances' slots cannot hold one replica of each expert of a layer
      */
@@ -160,9 +163,9 @@ public final class PlacementPlanner {
         }
 
         /**
-         * Replicas stay where {@code current} has them (heaviest first, while their instance has slots), the rest
-         * are packed, then single moves (or swaps, where slots are full) from the most loaded instance bring its
-         * load down to {@code goal}, or as far as they can.
+         * Replicas stay where {@code current} has them (heaviest first, each on its least loaded holder with a free
+         * slot), the rest are packed, then single moves (or swaps, where slots are full) from the most loaded
+         * instance bring its load down to {@code goal}, or as far as they can.
          */
         static Packing sticky(List<ExpertId> experts, double[] load, int[] replicas, List<InstanceCapacity> instances,
                               ExpertPlacement current, double goal) {
@@ -170,7 +173,14 @@ public final class PlacementPlanner {
             List<Integer> byLoad = new ArrayList<>(IntStream.range(0, experts.size()).boxed().toList());
             byLoad.sort(Comparator.comparingDouble((Integer e) -> -p.perReplica[e]).thenComparingInt(e -> e));
             for (int e : byLoad) {
-                for (int i : p.holders.get(e)) if (p.placed(e) < replicas[e] && p.fits(i, e)) p.assign(e, i);
+                while (p.placed(e) < replicas[e]) {
+                    int best = -1;
+                    for (int i : p.holders.get(e)) {
+                        if (p.fits(i, e) && (best < 0 || p.instanceLoad[i] < p.instanceLoad[best] - p.slack)) best = i;
+                    }
+                    if (best < 0) break;
+                    p.assign(e, best);
+                }
             }
             p.packRest();
             p.moveTowards(goal);
@@ -208,8 +218,7 @@ public final class PlacementPlanner {
 
         private boolean lessLoaded(int i, int best, int e) {
             if (Math.abs(instanceLoad[i] - instanceLoad[best]) > slack) return instanceLoad[i] < instanceLoad[best];
-            boolean holds = holders.get(e).contains(i);
-            if (holds != holders.get(e).contains(best)) return holds;
+            if (held(i, e) != held(best, e)) return held(i, e);
             return holds(i).size() < holds(best).size(); // equal: instances are in id order, the earlier stays best
         }
 
@@ -222,15 +231,19 @@ public final class PlacementPlanner {
             }
         }
 
+        /** The move that lowers the most loaded instance most; on ties, one back onto a former holder. */
         private boolean moveOne(int top) {
-            double bestMax = instanceLoad[top] - slack;
+            double limit = instanceLoad[top] - slack;
+            double bestMax = 0;
             int bestE = -1;
             int bestTo = -1;
             for (int e : sorted(holds(top))) {
                 for (int to = 0; to < instances.size(); to++) {
                     if (to == top || !fits(to, e)) continue;
                     double max = Math.max(instanceLoad[top] - perReplica[e], instanceLoad[to] + perReplica[e]);
-                    if (max < bestMax) {
+                    if (max >= limit) continue;
+                    if (bestE < 0 || max < bestMax - slack
+                            || max <= bestMax + slack && held(to, e) && !held(bestTo, bestE)) {
                         bestMax = max;
                         bestE = e;
                         bestTo = to;
@@ -243,8 +256,11 @@ public final class PlacementPlanner {
             return true;
         }
 
+        /** The swap that lowers the most loaded instance most; on ties, the one landing more on former holders. */
         private boolean swapOne(int top) {
-            double bestMax = instanceLoad[top] - slack;
+            double limit = instanceLoad[top] - slack;
+            double bestMax = 0;
+            int bestHeld = 0;
             int[] best = null;
             for (int other = 0; other < instances.size(); other++) {
                 if (other == top) continue;
@@ -254,8 +270,12 @@ public final class PlacementPlanner {
                         if (holds(top).contains(b) || perReplica[b] >= perReplica[a]) continue;
                         double delta = perReplica[a] - perReplica[b];
                         double max = Math.max(instanceLoad[top] - delta, instanceLoad[other] + delta);
-                        if (max < bestMax) {
+                        if (max >= limit) continue;
+                        int backOnHolder = (held(other, a) ? 1 : 0) + (held(top, b) ? 1 : 0);
+                        if (best == null || max < bestMax - slack
+                                || max <= bestMax + slack && backOnHolder > bestHeld) {
                             bestMax = max;
+                            bestHeld = backOnHolder;
                             best = new int[] {a, b, other};
                         }
                     }
@@ -267,6 +287,11 @@ public final class PlacementPlanner {
             assign(best[0], best[2]);
             assign(best[1], top);
             return true;
+        }
+
+        /** Whether instance {@code i} holds expert {@code e} in the current placement. */
+        private boolean held(int i, int e) {
+            return holders.get(e).contains(i);
         }
 
         private int mostLoaded() {

@@ -232,6 +232,21 @@ class PlacementPlannerTest {
     }
 
     @Test
+    void expertsStayOnInstancesThatHoldThemInMemory() {
+        var loads = uniform(1, 16);
+        TreeMap<ExpertId, List<Replica>> held = new TreeMap<>();
+        for (ExpertId e : loads.keySet()) {
+            // x00 has every expert loaded, x01 the upper half
+            held.put(e, e.expert() < 8 ? List.of(new Replica("x00", 1))
+                    : List.of(new Replica("x00", 1), new Replica("x01", 1)));
+        }
+        ExpertPlacement holdings = new ExpertPlacement(held);
+        ExpertPlacement p = new PlacementPlanner(0, 0.05).plan(loads, instances(2, 16), holdings);
+        assertEquals(0, p.movedReplicas(holdings), "nothing needs loading: " + p);
+        assertEquals(8, p.heldBy("x01").size());
+    }
+
+    @Test
     void idleExpertsAreSpreadByCount() {
         var loads = new TreeMap<ExpertId, Double>();
         for (int e = 0; e < 12; e++) loads.put(new ExpertId(1, e), 0.0);
