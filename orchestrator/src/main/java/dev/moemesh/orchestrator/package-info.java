@@ -1,6 +1,9 @@
 /**
- * The Kafka front door of the mesh: {@code ingest} reads and validates {@code inference.requests} and commits its
- * offsets, {@code schedule} picks an attention service, {@code dispatch} runs a generation on it over gRPC, and
- * {@code api} writes the events of {@code inference.responses}. {@code docs/kafka.md} is the contract.
+ * The orchestrator: the Kafka front door of the mesh and its control plane. Front door: {@code ingest} reads and
+ * validates {@code inference.requests} and commits its offsets, {@code dispatch} runs a generation on an attention
+ * service over gRPC, and {@code api} writes the events of {@code inference.responses} ({@code docs/kafka.md} is the
+ * contract). Control plane: {@code membership} knows the instances and their load, {@code placement} plans where
+ * the routed experts go, and {@code control} serves the gRPC ControlPlane service and publishes placements
+ * ({@code docs/control-plane.md}).
  */
 package dev.moemesh.orchestrator;
