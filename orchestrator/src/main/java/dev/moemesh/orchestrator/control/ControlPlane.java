@@ -3,8 +3,10 @@ package dev.moemesh.orchestrator.control;
 import dev.moemesh.orchestrator.membership.Instance;
 import dev.moemesh.orchestrator.membership.InstanceRole;
 import dev.moemesh.orchestrator.membership.Membership;
+import dev.moemesh.orchestrator.membership.ModelMismatchException;
 import dev.moemesh.orchestrator.membership.Registration;
 import dev.moemesh.orchestrator.membership.ServedModel;
+import dev.moemesh.orchestrator.membership.UnknownInstanceException;
 import dev.moemesh.orchestrator.placement.ExpertId;
 import dev.moemesh.orchestrator.placement.ExpertPlacement;
 import dev.moemesh.orchestrator.placement.InstanceCapacity;
@@ -131,7 +133,7 @@ public final class ControlPlane implements AutoCloseable {
      * Takes an instance out of the placement and returns once a placement without it is published.
      *
      * @return that placement's version
-     * @throws dev.moemesh.orchestrator.membership.UnknownInstanceException when it is not registered
+     * @throws UnknownInstanceException when it is not registered
      * @throws InsufficientSlotsException when the other instances cannot hold every expert (it is not drained)
      */
     public long drain(String instanceId) {
@@ -162,7 +164,7 @@ public final class ControlPlane implements AutoCloseable {
     /**
      * Calls {@code listener} with the current placement at once, then with each new version, in order, once each.
      *
-     * @throws dev.moemesh.orchestrator.membership.ModelMismatchException when the watcher serves another model
+     * @throws ModelMismatchException when the watcher serves another model
      */
     public Subscription watch(String watcherId, String modelFingerprint, Consumer<PublishedPlacement> listener) {
         membership.acceptWatcher(watcherId, modelFingerprint);
@@ -238,9 +240,9 @@ public final class ControlPlane implements AutoCloseable {
                     i.address(), options.heartbeatDeadline().toMillis());
             if (i.role() == InstanceRole.EXPERT) experts.forget(i.address());
         }
-        String experts = dead.stream().filter(i -> i.role() == InstanceRole.EXPERT).map(i -> "'" + i.id() + "'")
+        String deadExperts = dead.stream().filter(i -> i.role() == InstanceRole.EXPERT).map(i -> "'" + i.id() + "'")
                 .collect(Collectors.joining(", "));
-        if (!experts.isEmpty()) replan(experts + " died", Trigger.MEMBERSHIP);
+        if (!deadExperts.isEmpty()) replan(deadExperts + " died", Trigger.MEMBERSHIP);
     }
 
     /**

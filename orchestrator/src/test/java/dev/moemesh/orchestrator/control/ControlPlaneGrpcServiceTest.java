@@ -93,9 +93,9 @@ class ControlPlaneGrpcServiceTest {
         if (mesh != null) mesh.close();
     }
 
-    /** Each test starts from A holding experts 0-7 and B 8-15 of both MoE layers, and a fresh control plane. */
+    /** Each test starts from A holding experts 0-7 and B 8-15 of both MoE layers; what it registers heartbeats. */
     @BeforeEach
-    void startControlPlane() throws IOException {
+    void resetExpertServices() {
         holdOnly(expertsA, 0, 7);
         holdOnly(expertsB, 8, 15);
         heartbeats = Executors.newSingleThreadScheduledExecutor();
@@ -112,7 +112,7 @@ class ControlPlaneGrpcServiceTest {
         return ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(WAIT.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    /** Heartbeat every 300 ms, dead after 5 missed; no load-driven re-plans; unused experts unloaded after 500 ms. */
+    /** Heartbeat every 300 ms, dead after 5 missed; unused experts unloaded after 500 ms. */
     private static ControlPlaneOptions options(int redundantReplicas, Duration rebalanceInterval) {
         return new ControlPlaneOptions(Duration.ofMillis(300), 5, rebalanceInterval, 0.05, redundantReplicas, 0.05,
                 Duration.ofMinutes(5), WAIT, Duration.ofMillis(500), 16);
@@ -162,10 +162,7 @@ class ControlPlaneGrpcServiceTest {
 
     @Test
     void drainingMovesExpertsOffAndIsRefusedWhenNoOneCouldTakeThem() throws Exception {
-        serve(options(0, Duration.ofHours(1)));
-        Watcher watcher = watch("attention-0");
-        register("experts-a", expertsA);
-        register("experts-b", expertsB);
+        Watcher watcher = serveBoth(options(0, Duration.ofHours(1)));
         watcher.await("both", p -> servedBy(p, 0, 7, expertsA) && servedBy(p, 8, 15, expertsB));
 
         long version = stub().drain(DrainRequest.newBuilder().setInstanceId("experts-b").build()).getPlacementVersion();
@@ -213,10 +210,7 @@ class ControlPlaneGrpcServiceTest {
 
     @Test
     void aHotExpertGetsAReplicaOnceItsLoadShowsAndOnlyWhenThatPays() throws Exception {
-        serve(options(1, Duration.ofMillis(500)));
-        Watcher watcher = watch("attention-0");
-        register("experts-a", expertsA);
-        register("experts-b", expertsB);
+        Watcher watcher = serveBoth(options(1, Duration.ofMillis(500)));
         // all idle: the extra replica of each layer goes to its expert 0 (ties go to the lower id)
         Placement uniform = watcher.await("both", p -> p.getExpertsCount() == 32 && replicas(p, 1, 0).size() == 2);
         assertEquals(1, replicas(uniform, 1, 3).size());
@@ -271,7 +265,8 @@ class ControlPlaneGrpcServiceTest {
         }
     }
 
-    private static void awaitHeld(LocalMesh.Service s, Set<ExpertId> expected, String what) throws InterruptedException {
+    private static void awaitHeld(LocalMesh.Service s, Set<ExpertId> expected, String what)
+            throws InterruptedException {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (!held(s).equals(expected)) {
             if (System.nanoTime() > deadline) throw new AssertionError(what + ": " + s.name() + " holds " + held(s));
@@ -318,6 +313,16 @@ class ControlPlaneGrpcServiceTest {
                 // the control plane is closing; the next test starts another
             }
         });
+    }
+
+    /** A control plane with A and B registered, and a watcher that has seen nothing but version 0 yet. */
+    private Watcher serveBoth(ControlPlaneOptions options) throws IOException, InterruptedException {
+        serve(options);
+        Watcher watcher = watch("attention-0");
+        assertEquals(0, watcher.next().getVersion());
+        register("experts-a", expertsA);
+        register("experts-b", expertsB);
+        return watcher;
     }
 
     private Watcher watch(String id) {
