@@ -8,7 +8,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
-/** The {@code orchestrator.*} settings ({@code docs/operations.md} has the table). */
+/**
+ * The {@code orchestrator.*} settings ({@code docs/operations.md} has the table; {@code docs/control-plane.md} the
+ * control plane's).
+ */
 @ConfigMapping(prefix = "orchestrator")
 public interface OrchestratorSettings {
     @WithDefault("localhost:9092")
@@ -32,6 +35,8 @@ public interface OrchestratorSettings {
 
     Topics topics();
 
+    ControlPlaneSettings controlPlane();
+
     /** Topic names; the defaults are the contract's. */
     interface Topics {
         @WithDefault("inference.requests")
@@ -42,5 +47,38 @@ public interface OrchestratorSettings {
 
         @WithDefault("inference.dlq")
         String dlq();
+    }
+
+    /** The control plane's knobs ({@code docs/control-plane.md} has the table). */
+    interface ControlPlaneSettings {
+        @WithDefault("2s")
+        Duration heartbeatInterval();
+
+        @WithDefault("3")
+        int missedHeartbeats();
+
+        @WithDefault("60s")
+        Duration rebalanceInterval();
+
+        @WithDefault("0.05")
+        double minImprovement();
+
+        @WithDefault("0")
+        int redundantReplicas();
+
+        @WithDefault("0.05")
+        double moveTolerance();
+
+        @WithDefault("5M")
+        Duration loadHalfLife();
+
+        @WithDefault("10M")
+        Duration expertLoadTimeout();
+
+        @WithDefault("30s")
+        Duration unloadGrace();
+
+        @WithDefault("16")
+        int expertGroupSize();
     }
 }

@@ -1,0 +1,394 @@
+package dev.moemesh.orchestrator.control;
+
+import dev.moemesh.orchestrator.membership.Instance;
+import dev.moemesh.orchestrator.membership.InstanceRole;
+import dev.moemesh.orchestrator.membership.Membership;
+import dev.moemesh.orchestrator.membership.ModelMismatchException;
+import dev.moemesh.orchestrator.membership.Registration;
+import dev.moemesh.orchestrator.membership.ServedModel;
+import dev.moemesh.orchestrator.membership.UnknownInstanceException;
+import dev.moemesh.orchestrator.placement.ExpertId;
+import dev.moemesh.orchestrator.placement.ExpertPlacement;
+import dev.moemesh.orchestrator.placement.InstanceCapacity;
+import dev.moemesh.orchestrator.placement.InsufficientSlotsException;
+import dev.moemesh.orchestrator.placement.PlacementPlanner;
+import dev.moemesh.orchestrator.placement.Replica;
+import org.jboss.logging.Logger;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
+
+/**
+ * The orchestrator's control plane: the {@link Membership} of the mesh, the placement of its routed experts
+ * ({@link PlacementPlanner}) and the versioned stream of placements to watchers. An expert service is asked to
+ * load the experts a placement gives it before that placement is published, and to unload those it no longer
+ * uses a grace period after. One worker thread plans, loads, publishes and expires, so placements come out one at
+ * a time and in order; gRPC threads only record membership and queue a re-plan.
+ */
+public final class ControlPlane implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(ControlPlane.class);
+
+    /** What asked for a re-plan, which decides when its result is published. */
+    private enum Trigger {
+        /** an expert service came, went or drained: publish whatever changes */
+        MEMBERSHIP,
+        /** the periodic look at the load: publish only if max/mean improves by {@code min-improvement} */
+        LOAD,
+        /** a Drain call: publish, or fail the call when the others cannot hold the experts */
+        DRAIN
+    }
+
+    private final ControlPlaneOptions options;
+    private final Clock clock;
+    private final Membership membership;
+    private final PlacementPlanner planner;
+    private final ExpertServiceClients experts = new ExpertServiceClients();
+    private final ScheduledExecutorService worker;
+    private final Set<Subscription> subscriptions = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean replanQueued = new AtomicBoolean();
+    private final AtomicLong refusedPlans = new AtomicLong();
+    private final AtomicLong failedLoads = new AtomicLong();
+    private volatile PublishedPlacement published;
+    // the worker's own
+    private Instant publishedAt;
+
+    private ControlPlane(ControlPlaneOptions options, Optional<ServedModel> model, Clock clock) {
+        this.options = options;
+        this.clock = clock;
+        this.membership = new Membership(clock, options.heartbeatDeadline(), options.loadHalfLife(), model);
+        this.planner = new PlacementPlanner(options.redundantReplicas(), options.moveTolerance());
+        this.published = PublishedPlacement.none(model.map(ServedModel::fingerprint).orElse(""));
+        this.publishedAt = clock.instant();
+        this.worker = Executors.newSingleThreadScheduledExecutor(
+                r -> Thread.ofPlatform().daemon().name("control-plane").unstarted(r));
+    }
+
+    /**
+     * A control plane that expires instances and unloads unused experts every heartbeat interval, and re-plans from
+     * the load every rebalance interval.
+     *
+     * @param model the served model when the orchestrator knows it ({@code orchestrator.model-dir}); empty: the
+     *              first registration decides
+     */
+    public static ControlPlane start(ControlPlaneOptions options, Optional<ServedModel> model, Clock clock) {
+        ControlPlane cp = new ControlPlane(options, model, clock);
+        long beat = options.heartbeatInterval().toMillis();
+        cp.worker.scheduleWithFixedDelay(cp.guarded("expiry", cp::expire), beat, beat, TimeUnit.MILLISECONDS);
+        cp.worker.scheduleWithFixedDelay(cp.guarded("unload", cp::unloadUnused), beat, beat, TimeUnit.MILLISECONDS);
+        long rebalance = options.rebalanceInterval().toMillis();
+        cp.worker.scheduleWithFixedDelay(cp.guarded("load re-plan", () -> cp.replan("load", Trigger.LOAD)),
+                rebalance, rebalance, TimeUnit.MILLISECONDS);
+        return cp;
+    }
+
+    public ControlPlaneOptions options() {
+        return options;
+    }
+
+    /**
+     * Adds (or renews) an instance; an expert service's arrival queues a re-plan.
+     *
+     * @return the version of the placement published now
+     */
+    public long register(Registration registration) {
+        Instance instance = membership.register(registration);
+        LOG.infof("instance '%s' registered: %s at %s, %d experts held, %s expert slots", instance.id(),
+                instance.role(), instance.address(), instance.held().size(),
+                registration.expertSlots() == 0 ? "unlimited" : registration.expertSlots());
+        if (instance.role() == InstanceRole.EXPERT) queueReplan("instance '" + instance.id() + "' registered");
+        return published.version();
+    }
+
+    /**
+     * Records a heartbeat with the rows per expert it reports.
+     *
+     * @return false when the instance is unknown and must register again
+     */
+    public boolean heartbeat(String instanceId, Map<ExpertId, Long> rows) {
+        return membership.heartbeat(instanceId, rows);
+    }
+
+    /**
+     * Takes an instance out of the placement and returns once a placement without it is published.
+     *
+     * @return that placement's version
+     * @throws UnknownInstanceException when it is not registered
+     * @throws InsufficientSlotsException when the other instances cannot hold every expert (it is not drained)
+     */
+    public long drain(String instanceId) {
+        Future<Long> done = worker.submit(() -> {
+            membership.drain(instanceId, true);
+            try {
+                replan("instance '" + instanceId + "' drains", Trigger.DRAIN);
+            } catch (InsufficientSlotsException e) {
+                membership.drain(instanceId, false);
+                throw e;
+            }
+            return published.version();
+        });
+        try {
+            return done.get(options.expertLoadTimeout().multipliedBy(2).toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new IllegalStateException(e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("draining '" + instanceId + "' did not finish within "
+                    + options.expertLoadTimeout().multipliedBy(2).toSeconds() + " s; see the orchestrator's log");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while draining '" + instanceId + "'");
+        }
+    }
+
+    /**
+     * Calls {@code listener} with the current placement at once, then with each new version, in order, once each.
+     *
+     * @throws ModelMismatchException when the watcher serves another model
+     */
+    public Subscription watch(String watcherId, String modelFingerprint, Consumer<PublishedPlacement> listener) {
+        membership.acceptWatcher(watcherId, modelFingerprint);
+        return subscribe(p -> listener.accept(p.version() == 0 ? PublishedPlacement.none(modelFingerprint) : p));
+    }
+
+    /** Calls {@code listener} with the current placement at once, then with each new version, in order, once each. */
+    public Subscription subscribe(Consumer<PublishedPlacement> listener) {
+        Subscription s = new Subscription(listener);
+        subscriptions.add(s);
+        s.deliver(published);
+        return s;
+    }
+
+    /** The placement published last (version 0 before the first). */
+    public PublishedPlacement current() {
+        return published;
+    }
+
+    public List<Instance> instances() {
+        return membership.instances();
+    }
+
+    /** Re-plans that could not place every expert (too few slots), since start. */
+    public long refusedPlans() {
+        return refusedPlans.get();
+    }
+
+    /** Expert services left out because LoadExperts failed on them, since start. */
+    public long failedLoads() {
+        return failedLoads.get();
+    }
+
+    /** A watcher's registration; closing it stops the calls. */
+    public final class Subscription implements AutoCloseable {
+        private final Consumer<PublishedPlacement> listener;
+        private long delivered = -1;
+
+        private Subscription(Consumer<PublishedPlacement> listener) {
+            this.listener = listener;
+        }
+
+        private synchronized void deliver(PublishedPlacement p) {
+            if (p.version() <= delivered) return; // the watch's first delivery and a publication can cross
+            delivered = p.version();
+            try {
+                listener.accept(p);
+            } catch (RuntimeException e) {
+                LOG.debugf("a placement watcher is gone (%s)", e.getMessage());
+                close();
+            }
+        }
+
+        @Override
+        public void close() {
+            subscriptions.remove(this);
+        }
+    }
+
+    private void queueReplan(String reason) {
+        if (replanQueued.compareAndSet(false, true)) {
+            worker.execute(guarded("re-plan", () -> {
+                replanQueued.set(false);
+                replan(reason, Trigger.MEMBERSHIP);
+            }));
+        }
+    }
+
+    private void expire() {
+        List<Instance> dead = membership.expire();
+        for (Instance i : dead) {
+            LOG.warnf("instance '%s' (%s at %s) sent no heartbeat for over %d ms: taken for dead", i.id(), i.role(),
+                    i.address(), options.heartbeatDeadline().toMillis());
+            if (i.role() == InstanceRole.EXPERT) experts.forget(i.address());
+        }
+        String deadExperts = dead.stream().filter(i -> i.role() == InstanceRole.EXPERT).map(i -> "'" + i.id() + "'")
+                .collect(Collectors.joining(", "));
+        if (!deadExperts.isEmpty()) replan(deadExperts + " died", Trigger.MEMBERSHIP);
+    }
+
+    /**
+     * Plans from the live expert services and the load, asks the services to load what is new to them, and
+     * publishes. A service whose LoadExperts fails is left out (it is unknown until it registers again) and the
+     * plan is made again without it.
+     */
+    private void replan(String reason, Trigger trigger) {
+        while (true) {
+            List<Instance> live = membership.instances().stream().filter(i -> i.role() == InstanceRole.EXPERT).toList();
+            SortedMap<ExpertId, Double> loads = membership.expertLoads();
+            PublishedPlacement before = published;
+            ExpertPlacement held = holdings(live);
+            ExpertPlacement plan;
+            try {
+                plan = planner.plan(loads, live.stream().map(ControlPlane::capacity).toList(), held);
+            } catch (InsufficientSlotsException e) {
+                refusedPlans.incrementAndGet();
+                if (trigger == Trigger.DRAIN) throw e;
+                LOG.warnf("cannot place every expert after %s: %s; the placement keeps what is still alive", reason,
+                        e.getMessage());
+                Set<String> serving = live.stream().filter(i -> !i.draining()).map(Instance::id)
+                        .collect(Collectors.toSet());
+                plan = before.placement().retainInstances(serving);
+            }
+            SortedMap<String, String> addresses = new TreeMap<>();
+            for (Instance i : live) if (plan.instances().contains(i.id())) addresses.put(i.id(), i.address());
+            if (before.routesAs(plan, addresses)) return;
+            if (trigger == Trigger.LOAD) {
+                double now = before.placement().imbalance(loads);
+                double planned = plan.imbalance(loads);
+                if (planned > now * (1 - options.minImprovement())) return;
+                reason = "load (max/mean %.3f -> %.3f)".formatted(now, planned);
+            }
+            List<Instance> failed = loadNewExperts(plan, live);
+            if (failed.isEmpty()) {
+                publish(plan, addresses, loads, reason + ", " + plan.movedReplicas(held) + " replicas loaded");
+                return;
+            }
+            for (Instance i : failed) {
+                membership.remove(i.id());
+                experts.forget(i.address());
+            }
+        }
+    }
+
+    /** What the expert services hold in memory, as a placement: where an expert stays without LoadExperts. */
+    private static ExpertPlacement holdings(List<Instance> live) {
+        TreeMap<ExpertId, List<Replica>> held = new TreeMap<>();
+        for (Instance i : live) {
+            for (ExpertId e : i.held()) held.computeIfAbsent(e, x -> new ArrayList<>()).add(new Replica(i.id(), 1));
+        }
+        return new ExpertPlacement(held);
+    }
+
+    private static InstanceCapacity capacity(Instance i) {
+        int slots = i.registration().expertSlots();
+        return new InstanceCapacity(i.id(), i.draining() ? 0 : slots == 0 ? Integer.MAX_VALUE : slots);
+    }
+
+    /** LoadExperts on every service the plan gives experts it does not hold, all at once; returns those that failed. */
+    private List<Instance> loadNewExperts(ExpertPlacement plan, List<Instance> live) {
+        Map<Instance, Future<Set<ExpertId>>> calls = new TreeMap<>((a, b) -> a.id().compareTo(b.id()));
+        try (ExecutorService calling = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (Instance i : live) {
+                TreeSet<ExpertId> missing = new TreeSet<>(plan.heldBy(i.id()));
+                missing.removeAll(i.held());
+                if (missing.isEmpty()) continue;
+                LOG.infof("expert service '%s' loads %d experts: %s", i.id(), missing.size(), missing);
+                calls.put(i, calling.submit(() -> experts.load(i.address(), missing, options.expertLoadTimeout())));
+            }
+        }
+        List<Instance> failed = new ArrayList<>();
+        calls.forEach((i, call) -> {
+            try {
+                membership.holds(i.id(), call.get());
+            } catch (ExecutionException e) {
+                failedLoads.incrementAndGet();
+                failed.add(i);
+                LOG.warnf("expert service '%s' at %s could not load its new experts (%s): left out until it"
+                        + " registers again", i.id(), i.address(), e.getCause().getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while expert services load experts");
+            }
+        });
+        return failed;
+    }
+
+    private void publish(ExpertPlacement plan, SortedMap<String, String> addresses, SortedMap<ExpertId, Double> loads,
+                         String reason) {
+        PublishedPlacement before = published;
+        // milliseconds of the clock when larger: versions keep increasing across orchestrator restarts
+        long version = Math.max(before.version() + 1, clock.millis());
+        String fingerprint = membership.modelFingerprint().orElse(before.modelFingerprint());
+        PublishedPlacement next = new PublishedPlacement(version, fingerprint, plan, addresses, loads);
+        published = next;
+        publishedAt = clock.instant();
+        LOG.infof("placement %d after %s: %d replicas of %d experts on %d expert services, %d not in the one"
+                        + " before; max/mean %.3f", version, reason,
+                plan.experts().values().stream().mapToInt(List::size).sum(), plan.experts().size(),
+                plan.instances().size(), plan.movedReplicas(before.placement()), plan.imbalance(loads));
+        subscriptions.forEach(s -> s.deliver(next));
+    }
+
+    /**
+     * UnloadExperts of what expert services hold but the placement does not use, once the placement is older than
+     * the grace period (callers of the one before may still send to them until then).
+     */
+    private void unloadUnused() {
+        if (Duration.between(publishedAt, clock.instant()).compareTo(options.unloadGrace()) < 0) return;
+        ExpertPlacement plan = published.placement();
+        for (Instance i : membership.instances()) {
+            if (i.role() != InstanceRole.EXPERT) continue;
+            TreeSet<ExpertId> unused = new TreeSet<>(i.held());
+            unused.removeAll(plan.heldBy(i.id()));
+            if (unused.isEmpty()) continue;
+            try {
+                membership.holds(i.id(), experts.unload(i.address(), unused, options.expertLoadTimeout()));
+                LOG.infof("expert service '%s' unloaded %d experts it no longer serves: %s", i.id(), unused.size(),
+                        unused);
+            } catch (RuntimeException e) {
+                LOG.warnf("expert service '%s' at %s could not unload %s (%s); it keeps them for now", i.id(),
+                        i.address(), unused, e.getMessage());
+            }
+        }
+    }
+
+    private Runnable guarded(String what, Runnable task) {
+        return () -> {
+            try {
+                task.run();
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "control plane %s failed", what);
+            }
+        };
+    }
+
+    @Override
+    public void close() {
+        worker.shutdownNow();
+        try {
+            worker.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        experts.close();
+    }
+}

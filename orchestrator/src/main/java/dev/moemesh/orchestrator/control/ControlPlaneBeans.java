@@ -1,0 +1,34 @@
+package dev.moemesh.orchestrator.control;
+
+import dev.moemesh.orchestrator.OrchestratorSettings;
+import dev.moemesh.orchestrator.membership.ServedModel;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.Startup;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+
+import java.time.Clock;
+
+/** The application's one {@link ControlPlane}, started and closed with the application. */
+@ApplicationScoped
+public class ControlPlaneBeans {
+
+    @Produces
+    @Singleton
+    @Startup
+    ControlPlane controlPlane(OrchestratorSettings settings, MeterRegistry metrics) {
+        var c = settings.controlPlane();
+        var options = new ControlPlaneOptions(c.heartbeatInterval(), c.missedHeartbeats(), c.rebalanceInterval(),
+                c.minImprovement(), c.redundantReplicas(), c.moveTolerance(), c.loadHalfLife(), c.expertLoadTimeout(),
+                c.unloadGrace(), c.expertGroupSize());
+        ControlPlane cp = ControlPlane.start(options, settings.modelDir().map(ServedModel::read), Clock.systemUTC());
+        ControlPlaneMetrics.register(cp, metrics);
+        return cp;
+    }
+
+    void close(@Disposes ControlPlane cp) {
+        cp.close();
+    }
+}

@@ -1,0 +1,124 @@
+package dev.moemesh.orchestrator.control;
+
+import dev.moemesh.orchestrator.membership.InstanceRole;
+import dev.moemesh.orchestrator.membership.ModelMismatchException;
+import dev.moemesh.orchestrator.membership.Registration;
+import dev.moemesh.orchestrator.membership.UnknownInstanceException;
+import dev.moemesh.orchestrator.placement.ExpertId;
+import dev.moemesh.orchestrator.placement.InsufficientSlotsException;
+import dev.moemesh.orchestrator.placement.Replica;
+import dev.moemesh.proto.ControlPlaneGrpc;
+import dev.moemesh.proto.DrainRequest;
+import dev.moemesh.proto.DrainResponse;
+import dev.moemesh.proto.ExpertReplicas;
+import dev.moemesh.proto.ExpertTokens;
+import dev.moemesh.proto.HeartbeatRequest;
+import dev.moemesh.proto.HeartbeatResponse;
+import dev.moemesh.proto.Placement;
+import dev.moemesh.proto.RegisterRequest;
+import dev.moemesh.proto.RegisterResponse;
+import dev.moemesh.proto.WatchPlacementRequest;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.common.annotation.Blocking;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeSet;
+
+/** The gRPC edge of the control plane: the ControlPlane service (Register, Heartbeat, WatchPlacement, Drain). */
+@GrpcService
+public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBase {
+    private final ControlPlane controlPlane;
+
+    public ControlPlaneGrpcService(ControlPlane controlPlane) {
+        this.controlPlane = controlPlane;
+    }
+
+    @Override
+    @Blocking
+    public void register(RegisterRequest request, StreamObserver<RegisterResponse> response) {
+        try {
+            TreeSet<ExpertId> held = new TreeSet<>();
+            request.getHeldList().forEach(e -> held.add(new ExpertId(e.getLayer(), e.getExpert())));
+            long version = controlPlane.register(new Registration(request.getInstanceId(), role(request),
+                    request.getAddress(), request.getModelFingerprint(), request.getExpertSlots(), held));
+            response.onNext(RegisterResponse.newBuilder()
+                    .setHeartbeatIntervalMs(controlPlane.options().heartbeatInterval().toMillis())
+                    .setPlacementVersion(version).build());
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            response.onError(status(e));
+        }
+    }
+
+    private static InstanceRole role(RegisterRequest request) {
+        return switch (request.getRole()) {
+            case ROLE_ATTENTION -> InstanceRole.ATTENTION;
+            case ROLE_EXPERT -> InstanceRole.EXPERT;
+            default -> throw new IllegalArgumentException("instance '" + request.getInstanceId() + "' gives role "
+                    + request.getRole() + "; ROLE_ATTENTION or ROLE_EXPERT");
+        };
+    }
+
+    @Override
+    @Blocking
+    public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> response) {
+        Map<ExpertId, Long> rows = new HashMap<>();
+        for (ExpertTokens t : request.getTokensList()) {
+            rows.merge(new ExpertId(t.getLayer(), t.getExpert()), t.getTokens(), Long::sum);
+        }
+        boolean known = controlPlane.heartbeat(request.getInstanceId(), rows);
+        response.onNext(HeartbeatResponse.newBuilder().setKnown(known)
+                .setPlacementVersion(controlPlane.current().version()).build());
+        response.onCompleted();
+    }
+
+    @Override
+    @Blocking
+    public void drain(DrainRequest request, StreamObserver<DrainResponse> response) {
+        try {
+            long version = controlPlane.drain(request.getInstanceId());
+            response.onNext(DrainResponse.newBuilder().setPlacementVersion(version).build());
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            response.onError(status(e));
+        }
+    }
+
+    @Override
+    public void watchPlacement(WatchPlacementRequest request, StreamObserver<Placement> placements) {
+        try {
+            ControlPlane.Subscription s = controlPlane.watch(request.getInstanceId(), request.getModelFingerprint(),
+                    p -> placements.onNext(toProto(p)));
+            if (placements instanceof ServerCallStreamObserver<Placement> server) server.setOnCancelHandler(s::close);
+        } catch (RuntimeException e) {
+            placements.onError(status(e));
+        }
+    }
+
+    static Placement toProto(PublishedPlacement p) {
+        Placement.Builder b = Placement.newBuilder().setVersion(p.version()).setModelFingerprint(p.modelFingerprint());
+        p.placement().experts().forEach((e, replicas) -> {
+            ExpertReplicas.Builder r = b.addExpertsBuilder().setLayer(e.layer()).setExpert(e.expert());
+            for (Replica replica : replicas) {
+                r.addReplicasBuilder().setAddress(p.addresses().get(replica.instance())).setWeight(replica.weight());
+            }
+        });
+        return b.build();
+    }
+
+    private static RuntimeException status(RuntimeException e) {
+        Status s = switch (e) {
+            case IllegalArgumentException x -> Status.INVALID_ARGUMENT;
+            case ModelMismatchException x -> Status.FAILED_PRECONDITION;
+            case InsufficientSlotsException x -> Status.FAILED_PRECONDITION;
+            case UnknownInstanceException x -> Status.NOT_FOUND;
+            case IllegalStateException x -> Status.UNAVAILABLE;
+            default -> Status.INTERNAL;
+        };
+        return s.withDescription(e.getMessage()).asRuntimeException();
+    }
+}

@@ -1,0 +1,36 @@
+package dev.moemesh.orchestrator.control;
+
+import java.time.Duration;
+
+/**
+ * The control plane's knobs ({@code orchestrator.control-plane.*}; {@code docs/control-plane.md} has the table).
+ *
+ * @param heartbeatInterval  how often instances heartbeat (told to them at registration)
+ * @param missedHeartbeats   after this many intervals without one an instance is taken for dead
+ * @param rebalanceInterval  how often the placement is re-planned from the load alone
+ * @param minImprovement     a load-driven re-plan is published only when it lowers max/mean by this fraction
+ * @param redundantReplicas  extra replicas per MoE layer for the hottest experts
+ * @param moveTolerance      how much more load (a fraction) a re-plan accepts to keep replicas where they are
+ * @param loadHalfLife       how fast reported rows lose weight
+ * @param expertLoadTimeout  longest LoadExperts call (an expert service reads weights from disk)
+ * @param unloadGrace        how long after a placement stops using an expert its service keeps it (callers switch
+ *                           placements at a step boundary; requests already sent still find it)
+ * @param expertGroupSize    experts per group in the per-group metrics
+ */
+public record ControlPlaneOptions(Duration heartbeatInterval, int missedHeartbeats, Duration rebalanceInterval,
+                                  double minImprovement, int redundantReplicas, double moveTolerance,
+                                  Duration loadHalfLife, Duration expertLoadTimeout, Duration unloadGrace,
+                                  int expertGroupSize) {
+    public ControlPlaneOptions {
+        if (missedHeartbeats < 1) throw new IllegalArgumentException("missed-heartbeats " + missedHeartbeats + " < 1");
+        if (expertGroupSize < 1) throw new IllegalArgumentException("expert-group-size " + expertGroupSize + " < 1");
+        for (Duration d : new Duration[] {heartbeatInterval, rebalanceInterval, loadHalfLife, expertLoadTimeout}) {
+            if (d.isZero() || d.isNegative()) throw new IllegalArgumentException("a control-plane interval is " + d);
+        }
+    }
+
+    /** How long an instance may go without a heartbeat. */
+    public Duration heartbeatDeadline() {
+        return heartbeatInterval.multipliedBy(missedHeartbeats);
+    }
+}

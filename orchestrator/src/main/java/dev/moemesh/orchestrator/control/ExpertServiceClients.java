@@ -1,0 +1,65 @@
+package dev.moemesh.orchestrator.control;
+
+import dev.moemesh.orchestrator.placement.ExpertId;
+import dev.moemesh.proto.ExpertServiceGrpc;
+import dev.moemesh.proto.LayerExpert;
+import dev.moemesh.proto.LoadExpertsRequest;
+import dev.moemesh.proto.UnloadExpertsRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/** The control plane's calls to expert services: LoadExperts before a placement uses them, UnloadExperts after. */
+final class ExpertServiceClients implements AutoCloseable {
+    private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+
+    /** Asks the expert service at {@code address} to load {@code experts}; returns everything it holds afterwards. */
+    Set<ExpertId> load(String address, Collection<ExpertId> experts, Duration timeout) {
+        var answer = stub(address).withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                .loadExperts(LoadExpertsRequest.newBuilder().addAllExperts(toProto(experts)).build());
+        return fromProto(answer.getHeldList());
+    }
+
+    /** Asks the expert service at {@code address} to drop {@code experts}; returns everything it holds afterwards. */
+    Set<ExpertId> unload(String address, Collection<ExpertId> experts, Duration timeout) {
+        var answer = stub(address).withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                .unloadExperts(UnloadExpertsRequest.newBuilder().addAllExperts(toProto(experts)).build());
+        return fromProto(answer.getHeldList());
+    }
+
+    /** Closes the channel to an instance that left. */
+    void forget(String address) {
+        ManagedChannel c = channels.remove(address);
+        if (c != null) c.shutdownNow();
+    }
+
+    private ExpertServiceGrpc.ExpertServiceBlockingStub stub(String address) {
+        return ExpertServiceGrpc.newBlockingStub(channels.computeIfAbsent(address,
+                a -> NettyChannelBuilder.forTarget(a).usePlaintext().build()));
+    }
+
+    private static List<LayerExpert> toProto(Collection<ExpertId> experts) {
+        return experts.stream().sorted()
+                .map(e -> LayerExpert.newBuilder().setLayer(e.layer()).setExpert(e.expert()).build()).toList();
+    }
+
+    private static Set<ExpertId> fromProto(List<LayerExpert> experts) {
+        TreeSet<ExpertId> held = new TreeSet<>();
+        experts.forEach(e -> held.add(new ExpertId(e.getLayer(), e.getExpert())));
+        return held;
+    }
+
+    @Override
+    public void close() {
+        channels.values().forEach(ManagedChannel::shutdownNow);
+        channels.clear();
+    }
+}

@@ -1,0 +1,152 @@
+package dev.moemesh.orchestrator.membership;
+
+import dev.moemesh.orchestrator.placement.ExpertId;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * The registry of the mesh's instances: who is registered, what each expert service holds and can hold, whether it
+ * still heartbeats, and the rows per expert their heartbeats report. All instances serve one model; the first
+ * fingerprint the control plane learns (from {@code orchestrator.model-dir}, else the first registration) is the
+ * only one it accepts. Thread-safe.
+ */
+public final class Membership {
+    private final Clock clock;
+    private final Duration heartbeatDeadline;
+    private final ExpertLoadMeter loads;
+    private final TreeMap<String, Instance> instances = new TreeMap<>();
+    private final TreeSet<ExpertId> experts = new TreeSet<>();
+    private ServedModel model;
+
+    /**
+     * @param heartbeatDeadline how long an instance may go without a heartbeat before it is taken for dead
+     * @param loadHalfLife      how fast reported rows lose weight ({@link ExpertLoadMeter})
+     * @param model             the served model when the orchestrator knows it; empty: the first registration's
+     */
+    public Membership(Clock clock, Duration heartbeatDeadline, Duration loadHalfLife, Optional<ServedModel> model) {
+        this.clock = clock;
+        this.heartbeatDeadline = heartbeatDeadline;
+        this.loads = new ExpertLoadMeter(loadHalfLife);
+        this.model = model.orElse(null);
+        model.ifPresent(m -> experts.addAll(m.experts()));
+    }
+
+    /**
+     * Adds the instance, or replaces what was known of it (an instance that restarted or missed its heartbeats).
+     *
+     * @throws ModelMismatchException when it serves another model than the mesh
+     */
+    public synchronized Instance register(Registration r) {
+        acceptModel("instance '" + r.instanceId() + "'", r.modelFingerprint(),
+                "the fingerprint instance '" + r.instanceId() + "' registered with first");
+        Instance instance = new Instance(r, r.held(), clock.instant(), false);
+        instances.put(r.instanceId(), instance);
+        experts.addAll(r.held());
+        return instance;
+    }
+
+    /**
+     * Refuses a watcher of another model (one that comes before any registration sets the model).
+     *
+     * @throws ModelMismatchException when {@code fingerprint} is not the mesh's
+     */
+    public synchronized void acceptWatcher(String instanceId, String fingerprint) {
+        if (fingerprint == null || fingerprint.isBlank()) {
+            throw new IllegalArgumentException("watcher '" + instanceId + "' gives no model_fingerprint");
+        }
+        acceptModel("watcher '" + instanceId + "'", fingerprint,
+                "the fingerprint watcher '" + instanceId + "' came with first");
+    }
+
+    private void acceptModel(String who, String fingerprint, String source) {
+        if (model == null) model = new ServedModel(fingerprint, source, new TreeSet<>());
+        if (!model.fingerprint().equals(fingerprint)) throw new ModelMismatchException(who, fingerprint, model);
+    }
+
+    /**
+     * Records a heartbeat and the rows per expert it reports.
+     *
+     * @return false when the instance is not registered (it must register again); its rows are then ignored
+     */
+    public synchronized boolean heartbeat(String instanceId, Map<ExpertId, Long> rows) {
+        Instance known = instances.get(instanceId);
+        if (known == null) return false;
+        Instant now = clock.instant();
+        instances.put(instanceId, known.heartbeat(now));
+        rows.forEach((expert, n) -> loads.add(expert, n, now));
+        return true;
+    }
+
+    /** Removes and returns the instances whose last heartbeat is older than the deadline. */
+    public synchronized List<Instance> expire() {
+        Instant oldest = clock.instant().minus(heartbeatDeadline);
+        List<Instance> dead = new ArrayList<>();
+        for (Instance i : List.copyOf(instances.values())) {
+            if (i.lastHeartbeat().isBefore(oldest)) {
+                instances.remove(i.id());
+                dead.add(i);
+            }
+        }
+        return dead;
+    }
+
+    /** Removes an instance (e.g. one that failed to load experts); it is unknown until it registers again. */
+    public synchronized Optional<Instance> remove(String instanceId) {
+        return Optional.ofNullable(instances.remove(instanceId));
+    }
+
+    /**
+     * Marks an instance draining (taken out of the placement) or not.
+     *
+     * @throws UnknownInstanceException when it is not registered
+     */
+    public synchronized Instance drain(String instanceId, boolean draining) {
+        Instance known = instances.get(instanceId);
+        if (known == null) throw new UnknownInstanceException(instanceId);
+        Instance changed = known.draining(draining);
+        instances.put(instanceId, changed);
+        return changed;
+    }
+
+    /** Records what an expert service holds now (as its LoadExperts or UnloadExperts answer says). */
+    public synchronized void holds(String instanceId, Set<ExpertId> held) {
+        Instance known = instances.get(instanceId);
+        if (known != null) instances.put(instanceId, known.holding(held));
+        experts.addAll(held);
+    }
+
+    /** The registered instances, by id. */
+    public synchronized List<Instance> instances() {
+        return List.copyOf(instances.values());
+    }
+
+    public synchronized Optional<Instance> instance(String instanceId) {
+        return Optional.ofNullable(instances.get(instanceId));
+    }
+
+    /**
+     * Rows per expert, decayed, for every routed expert known (the model's and every expert service's), plus one:
+     * an expert nobody used yet still takes a slot, and an idle mesh is planned as a uniform one.
+     */
+    public synchronized SortedMap<ExpertId, Double> expertLoads() {
+        Instant now = clock.instant();
+        TreeMap<ExpertId, Double> out = new TreeMap<>();
+        for (ExpertId e : experts) out.put(e, loads.load(e, now) + 1);
+        return out;
+    }
+
+    /** The fingerprint of the served model, once known. */
+    public synchronized Optional<String> modelFingerprint() {
+        return Optional.ofNullable(model).map(ServedModel::fingerprint);
+    }
+}

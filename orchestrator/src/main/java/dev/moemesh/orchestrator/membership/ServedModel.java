@@ -1,0 +1,31 @@
+package dev.moemesh.orchestrator.membership;
+
+import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.model.ModelFingerprint;
+import dev.moemesh.orchestrator.placement.ExpertId;
+
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The model the mesh serves, as far as the control plane knows it: its fingerprint, where that came from (for error
+ * messages), and its routed experts (empty when only instances' registrations tell them).
+ */
+public record ServedModel(String fingerprint, String source, Set<ExpertId> experts) {
+    public ServedModel {
+        experts = Collections.unmodifiableSortedSet(new TreeSet<>(experts));
+    }
+
+    /** The checkpoint in {@code modelDir}: its fingerprint and every routed expert of its MoE layers. */
+    public static ServedModel read(Path modelDir) {
+        ModelConfig config = ModelConfig.load(modelDir);
+        TreeSet<ExpertId> experts = new TreeSet<>();
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            if (!config.isMoeLayer(layer)) continue;
+            for (int e = 0; e < config.nRoutedExperts(); e++) experts.add(new ExpertId(layer, e));
+        }
+        return new ServedModel(ModelFingerprint.of(modelDir), "orchestrator.model-dir " + modelDir, experts);
+    }
+}

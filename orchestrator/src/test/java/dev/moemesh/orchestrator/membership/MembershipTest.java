@@ -1,0 +1,168 @@
+package dev.moemesh.orchestrator.membership;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.moemesh.orchestrator.placement.ExpertId;
+import org.junit.jupiter.api.Test;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+class MembershipTest {
+    private static final Duration DEADLINE = Duration.ofSeconds(6);
+    private static final Duration HALF_LIFE = Duration.ofMinutes(1);
+
+    /** A clock the test moves. */
+    static final class TestClock extends Clock {
+        private Instant now = Instant.parse("2025-01-01T00:00:00Z");
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+
+        @Override
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            return this;
+        }
+    }
+
+    private final TestClock clock = new TestClock();
+
+    private static Registration expert(String id, String fingerprint, Set<ExpertId> held) {
+        return new Registration(id, InstanceRole.EXPERT, id + ":9100", fingerprint, 0, held);
+    }
+
+    private static Set<ExpertId> layer1(int from, int to) {
+        TreeSet<ExpertId> s = new TreeSet<>();
+        for (int e = from; e <= to; e++) s.add(new ExpertId(1, e));
+        return s;
+    }
+
+    private Membership membership() {
+        return new Membership(clock, DEADLINE, HALF_LIFE, Optional.empty());
+    }
+
+    @Test
+    void anInstanceThatMissesItsHeartbeatsIsDeclaredDeadAndForgotten() {
+        Membership m = membership();
+        m.register(expert("a", "f1", layer1(0, 3)));
+        m.register(expert("b", "f1", layer1(4, 7)));
+        clock.advance(Duration.ofSeconds(4));
+        assertTrue(m.heartbeat("a", Map.of()));
+        clock.advance(Duration.ofSeconds(3));
+        List<Instance> dead = m.expire();
+        assertEquals(List.of("b"), dead.stream().map(Instance::id).toList(), "b went 7 s without a heartbeat");
+        assertEquals(List.of("a"), m.instances().stream().map(Instance::id).toList());
+        assertFalse(m.heartbeat("b", Map.of()), "a forgotten instance is told to register again");
+        assertTrue(m.heartbeat("a", Map.of()));
+        clock.advance(DEADLINE);
+        assertTrue(m.expire().isEmpty(), "exactly the deadline is still alive");
+        clock.advance(Duration.ofMillis(1));
+        assertEquals("a", m.expire().getFirst().id());
+    }
+
+    @Test
+    void registeringAgainMakesAnInstanceKnownWithWhatItHoldsNow() {
+        Membership m = membership();
+        m.register(expert("a", "f1", layer1(0, 3)));
+        clock.advance(Duration.ofSeconds(10));
+        m.expire();
+        assertFalse(m.heartbeat("a", Map.of()));
+        m.register(expert("a", "f1", layer1(0, 7)));
+        assertTrue(m.heartbeat("a", Map.of()));
+        assertEquals(layer1(0, 7), m.instance("a").orElseThrow().held());
+    }
+
+    @Test
+    void anotherModelIsRefusedNamingBothFingerprints() {
+        Membership m = membership();
+        m.register(expert("a", "44b7659eb99199fa", layer1(0, 3)));
+        var e = assertThrows(ModelMismatchException.class,
+                () -> m.register(expert("b", "0123456789abcdef", layer1(4, 7))));
+        assertEquals("instance 'b' has model_fingerprint '0123456789abcdef' but this mesh serves '44b7659eb99199fa'"
+                + " (the fingerprint instance 'a' registered with first); start it on the same checkpoint",
+                e.getMessage());
+        assertTrue(m.instance("b").isEmpty());
+        var w = assertThrows(ModelMismatchException.class, () -> m.acceptWatcher("attention-0", "0123456789abcdef"));
+        assertTrue(w.getMessage().startsWith("watcher 'attention-0' has model_fingerprint '0123456789abcdef'"));
+    }
+
+    @Test
+    void theOrchestratorsModelDecidesBeforeAnyRegistration() {
+        var served = new ServedModel("44b7659eb99199fa", "orchestrator.model-dir /models/tiny-v3", layer1(0, 15));
+        Membership m = new Membership(clock, DEADLINE, HALF_LIFE, Optional.of(served));
+        var e = assertThrows(ModelMismatchException.class,
+                () -> m.register(expert("a", "0123456789abcdef", Set.of())));
+        assertTrue(e.getMessage().contains("(orchestrator.model-dir /models/tiny-v3)"), e.getMessage());
+        assertEquals(layer1(0, 15), m.expertLoads().keySet(), "the model's experts are planned before anyone has them");
+    }
+
+    @Test
+    void theExpertsToPlaceAreEveryExpertAnyInstanceHeld() {
+        Membership m = membership();
+        m.register(expert("a", "f1", layer1(0, 3)));
+        m.register(expert("b", "f1", layer1(4, 7)));
+        clock.advance(Duration.ofSeconds(10));
+        m.expire();
+        assertEquals(layer1(0, 7), m.expertLoads().keySet(), "a dead instance's experts still need a place");
+    }
+
+    @Test
+    void reportedRowsDecayWithTheHalfLife() {
+        Membership m = membership();
+        m.register(expert("a", "f1", layer1(0, 1)));
+        m.heartbeat("a", Map.of(new ExpertId(1, 0), 1000L));
+        assertEquals(1001.0, m.expertLoads().get(new ExpertId(1, 0)), 1e-9);
+        assertEquals(1.0, m.expertLoads().get(new ExpertId(1, 1)), 1e-9, "an idle expert counts one row");
+        clock.advance(HALF_LIFE);
+        m.heartbeat("a", Map.of(new ExpertId(1, 0), 100L));
+        assertEquals(601.0, m.expertLoads().get(new ExpertId(1, 0)), 1e-9);
+        clock.advance(HALF_LIFE.multipliedBy(2));
+        assertEquals(151.0, m.expertLoads().get(new ExpertId(1, 0)), 1e-9);
+        assertFalse(m.heartbeat("nobody", Map.of(new ExpertId(1, 1), 5L)));
+        assertEquals(1.0, m.expertLoads().get(new ExpertId(1, 1)), 1e-9, "rows of unknown instances are ignored");
+    }
+
+    @Test
+    void drainingNeedsARegisteredInstance() {
+        Membership m = membership();
+        m.register(expert("a", "f1", layer1(0, 1)));
+        assertTrue(m.drain("a", true).draining());
+        var e = assertThrows(UnknownInstanceException.class, () -> m.drain("b", true));
+        assertEquals("instance 'b' is not registered (or missed its heartbeats); register it first", e.getMessage());
+    }
+
+    @Test
+    void aRegistrationWithoutIdRoleOrAddressIsRefused() {
+        var noId = assertThrows(IllegalArgumentException.class,
+                () -> new Registration(" ", InstanceRole.EXPERT, "h:1", "f1", 0, Set.of()));
+        assertEquals("instance_id is empty", noId.getMessage());
+        var noAddress = assertThrows(IllegalArgumentException.class,
+                () -> new Registration("a", InstanceRole.EXPERT, "", "f1", 0, Set.of()));
+        assertEquals("instance 'a' gives no address (host:port)", noAddress.getMessage());
+        var noModel = assertThrows(IllegalArgumentException.class,
+                () -> new Registration("a", InstanceRole.ATTENTION, "h:1", "", 0, Set.of()));
+        assertEquals("instance 'a' gives no model_fingerprint", noModel.getMessage());
+    }
+}
