@@ -37,7 +37,8 @@ public class AttentionServiceBeans {
     Served served(AttentionConfig config) {
         long started = System.nanoTime();
         String fingerprint = ModelFingerprint.of(config.modelDir());
-        List<String> addresses = config.expertServices().orElse(List.of());
+        List<String> addresses = config.expertServices().orElse(List.of()).stream().map(String::strip)
+                .filter(a -> !a.isEmpty()).distinct().toList();
         if (addresses.isEmpty()) {
             Model model = Model.load(config.modelDir(), config.maxSeqLen());
             Log.infof("serving %s (fingerprint %s) with its routed experts in this process; loaded in %d ms",
@@ -59,7 +60,7 @@ public class AttentionServiceBeans {
         List<List<int[]>> held = new ArrayList<>();
         long deadline = System.nanoTime() + config.expertConnectTimeout().toNanos();
         for (String address : addresses) {
-            ExpertClient client = new ExpertClient(address.strip());
+            ExpertClient client = new ExpertClient(address);
             clients.add(client);
             DescribeResponse d = describeWithin(client, deadline);
             if (!d.getModelFingerprint().equals(fingerprint)) {
@@ -72,13 +73,13 @@ public class AttentionServiceBeans {
             held.add(pairs);
             Log.infof("expert service %s: %d routed experts on %s", address, pairs.size(), d.getBackend());
         }
-        Placement placement = Placement.of(1, modelConfig, held);
+        Placement placement = Placement.of(1, modelConfig, addresses, held);
         List<String> missing = placement.uncovered(modelConfig, Integer.MAX_VALUE);
         if (!missing.isEmpty()) {
             Log.warnf("%d routed experts are held by no expert service (e.g. layer:expert %s); requests routed to"
                     + " them will fail", missing.size(), missing.subList(0, Math.min(8, missing.size())));
         }
-        return new RemoteExperts(clients, placement, fingerprint, config.expertTimeout(),
+        return new RemoteExperts(modelConfig, clients, placement, fingerprint, config.expertTimeout(),
                 config.expertBreaker().openFor());
     }
 
@@ -102,7 +103,7 @@ public class AttentionServiceBeans {
     }
 
     void closeClients(@Disposes Served served) {
-        served.remote().ifPresent(r -> r.clients().forEach(ExpertClient::close));
+        served.remote().ifPresent(RemoteExperts::close);
     }
 
     @Produces
