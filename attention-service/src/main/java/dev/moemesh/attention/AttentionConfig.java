@@ -17,9 +17,21 @@ public interface AttentionConfig {
 
     /**
      * gRPC addresses (host:port) of the expert services; each tells what it holds (Describe) and together they
-     * are the placement. Unset: the routed experts are computed in this process.
+     * are the placement. Unset, and no control plane: the routed experts are computed in this process.
      */
     Optional<List<String>> expertServices();
+
+    /**
+     * The orchestrator's control plane (host:port): this service registers there and takes each placement it
+     * publishes; the expert services may then be left unset. Unset: the placement is the expert services'.
+     */
+    Optional<String> controlPlane();
+
+    /** This service's name at the control plane, stable across restarts; default {@code <hostname>:<gRPC port>}. */
+    Optional<String> instanceId();
+
+    /** Where others reach this service's gRPC server, told to the control plane; default {@code localhost:<gRPC port>}. */
+    Optional<String> advertisedAddress();
 
     /** How long one layer's expert call may take, re-sends to other replicas included, before its step fails. */
     @WithDefault("30s")

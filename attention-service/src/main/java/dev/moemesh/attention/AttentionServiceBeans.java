@@ -1,5 +1,6 @@
 package dev.moemesh.attention;
 
+import dev.moemesh.attention.control.ControlPlaneLink;
 import dev.moemesh.attention.engine.EngineLoop;
 import dev.moemesh.attention.experts.ExpertClient;
 import dev.moemesh.attention.experts.Placement;
@@ -18,7 +19,10 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,29 +31,61 @@ import java.util.Optional;
 /** Builds the service's plain objects from its configuration; model and experts are ready before serving. */
 @ApplicationScoped
 public class AttentionServiceBeans {
+    /** How often an unreachable control plane is tried again: soon at first, then every few seconds. */
+    private static final ControlPlaneLink.Backoff CONTROL_PLANE_RETRY =
+            new ControlPlaneLink.Backoff(Duration.ofMillis(250), Duration.ofSeconds(5));
 
-    /** The model this service serves and, when expert services are configured, the backend that reaches them. */
-    public record Served(Model model, String fingerprint, Optional<RemoteExperts> remote) {}
+    /**
+     * The model this service serves; when its routed experts are elsewhere, the backend that reaches them, and the
+     * link to the control plane that places them when one is configured.
+     */
+    public record Served(Model model, String fingerprint, Optional<RemoteExperts> remote,
+                         Optional<ControlPlaneLink> controlPlane) {}
 
     @Produces
     @Singleton
     @Startup
-    Served served(AttentionConfig config) {
+    Served served(AttentionConfig config, @ConfigProperty(name = "quarkus.grpc.server.port") int grpcPort) {
         long started = System.nanoTime();
         String fingerprint = ModelFingerprint.of(config.modelDir());
-        List<String> addresses = config.expertServices().orElse(List.of());
-        if (addresses.isEmpty()) {
+        List<String> addresses = config.expertServices().orElse(List.of()).stream().map(String::strip)
+                .filter(a -> !a.isEmpty()).distinct().toList();
+        if (addresses.isEmpty() && config.controlPlane().isEmpty()) {
             Model model = Model.load(config.modelDir(), config.maxSeqLen());
             Log.infof("serving %s (fingerprint %s) with its routed experts in this process; loaded in %d ms",
                     config.modelDir(), fingerprint, (System.nanoTime() - started) / 1_000_000);
-            return new Served(model, fingerprint, Optional.empty());
+            return new Served(model, fingerprint, Optional.empty(), Optional.empty());
         }
         ModelConfig modelConfig = ModelConfig.load(config.modelDir());
-        RemoteExperts remote = connect(addresses, modelConfig, fingerprint, config);
+        RemoteExperts remote = addresses.isEmpty()
+                ? new RemoteExperts(modelConfig, List.of(), Placement.none(modelConfig), fingerprint,
+                        config.expertTimeout(), config.expertBreaker().openFor())
+                : connect(addresses, modelConfig, fingerprint, config);
         Model model = Model.load(config.modelDir(), config.maxSeqLen(), remote);
+        Optional<ControlPlaneLink> link = config.controlPlane().map(target -> {
+            ControlPlaneLink l = new ControlPlaneLink(target, identity(config, fingerprint, grpcPort),
+                    remote::usePlacement, CONTROL_PLANE_RETRY);
+            l.start();
+            return l;
+        });
+        String where = link.isEmpty() ? addresses.toString() : "the services the control plane at "
+                + link.get().target() + " places" + (addresses.isEmpty() ? "" : " (until it does: " + addresses + ")");
         Log.infof("serving %s (fingerprint %s) with routed experts on %s; ready in %d ms", config.modelDir(),
-                fingerprint, addresses, (System.nanoTime() - started) / 1_000_000);
-        return new Served(model, fingerprint, Optional.of(remote));
+                fingerprint, where, (System.nanoTime() - started) / 1_000_000);
+        return new Served(model, fingerprint, Optional.of(remote), link);
+    }
+
+    private static ControlPlaneLink.Identity identity(AttentionConfig config, String fingerprint, int grpcPort) {
+        return new ControlPlaneLink.Identity(config.instanceId().orElseGet(() -> hostname() + ":" + grpcPort),
+                config.advertisedAddress().orElse("localhost:" + grpcPort), fingerprint);
+    }
+
+    private static String hostname() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
     }
 
     /** Asks every expert service what it holds (waiting for those still starting) and builds the placement. */
@@ -59,7 +95,7 @@ public class AttentionServiceBeans {
         List<List<int[]>> held = new ArrayList<>();
         long deadline = System.nanoTime() + config.expertConnectTimeout().toNanos();
         for (String address : addresses) {
-            ExpertClient client = new ExpertClient(address.strip());
+            ExpertClient client = new ExpertClient(address);
             clients.add(client);
             DescribeResponse d = describeWithin(client, deadline);
             if (!d.getModelFingerprint().equals(fingerprint)) {
@@ -72,13 +108,13 @@ public class AttentionServiceBeans {
             held.add(pairs);
             Log.infof("expert service %s: %d routed experts on %s", address, pairs.size(), d.getBackend());
         }
-        Placement placement = Placement.of(1, modelConfig, held);
+        Placement placement = Placement.of(1, modelConfig, addresses, held);
         List<String> missing = placement.uncovered(modelConfig, Integer.MAX_VALUE);
         if (!missing.isEmpty()) {
             Log.warnf("%d routed experts are held by no expert service (e.g. layer:expert %s); requests routed to"
                     + " them will fail", missing.size(), missing.subList(0, Math.min(8, missing.size())));
         }
-        return new RemoteExperts(clients, placement, fingerprint, config.expertTimeout(),
+        return new RemoteExperts(modelConfig, clients, placement, fingerprint, config.expertTimeout(),
                 config.expertBreaker().openFor());
     }
 
@@ -102,7 +138,8 @@ public class AttentionServiceBeans {
     }
 
     void closeClients(@Disposes Served served) {
-        served.remote().ifPresent(r -> r.clients().forEach(ExpertClient::close));
+        served.controlPlane().ifPresent(ControlPlaneLink::close);
+        served.remote().ifPresent(RemoteExperts::close);
     }
 
     @Produces

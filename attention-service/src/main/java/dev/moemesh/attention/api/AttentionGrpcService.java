@@ -93,7 +93,8 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
             var l = r.latency().snapshot(request.getResetLatencies());
             stats.setExpertCalls(l.calls()).setExpertRoundTripP50Nanos(l.roundTripP50())
                     .setExpertRoundTripP99Nanos(l.roundTripP99()).setExpertOverheadP50Nanos(l.overheadP50())
-                    .setExpertOverheadP99Nanos(l.overheadP99()).setExpertCallsRetried(r.callsRetried());
+                    .setExpertOverheadP99Nanos(l.overheadP99()).setExpertCallsRetried(r.callsRetried())
+                    .setPlacementVersion(r.placement().version());
             for (var service : r.services()) {
                 stats.addExpertServices(ExpertServiceState.newBuilder().setAddress(service.address())
                         .setBreaker(service.breaker().name().toLowerCase(Locale.ROOT)));

@@ -22,7 +22,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * One MoE layer's routed groups out at the expert services: each group goes to a replica of its expert, the answers
  * are written into the batch's output rows, and the share of a service that fails is re-sent to other replicas
- * within the call's one deadline ({@code attention.expert-timeout}).
+ * within the call's one deadline ({@code attention.expert-timeout}). The call uses the placement (and the services'
+ * clients) in use when it was sent, re-sends included, whatever placement comes meanwhile.
  *
  * <p>Re-sent: a broken stream (the service died, the connection dropped, a reset after another call's timeout:
  * the service never judged the request), and refusals that say nothing against the request: {@code NOT_FOUND}
@@ -38,6 +39,7 @@ import java.util.concurrent.TimeoutException;
 final class ExpertCall implements ExpertBackend.Pending {
     private final RemoteExperts experts;
     private final RoutedBatch batch;
+    private final PlacementView view;
     private final Placement placement;
     private final long started;
     private Sent[] sent;            // the first round, by client
@@ -49,43 +51,62 @@ final class ExpertCall implements ExpertBackend.Pending {
     private long lastArrival;
     private long slowestCompute;
 
-    private ExpertCall(RemoteExperts experts, RoutedBatch batch, Placement placement) {
+    private ExpertCall(RemoteExperts experts, RoutedBatch batch, PlacementView view) {
         this.experts = experts;
         this.batch = batch;
-        this.placement = placement;
+        this.view = view;
+        this.placement = view.placement;
         this.started = System.nanoTime();
         this.lastArrival = started;
     }
 
-    /** Chooses a replica for every group and sends each chosen service its share. */
-    static ExpertCall send(RemoteExperts experts, RoutedBatch batch, Placement placement) {
-        ExpertCall call = new ExpertCall(experts, batch, placement);
+    /**
+     * Chooses a replica for every group and sends each chosen service its share, under the placement in use now;
+     * the call keeps it until {@link #await} returns.
+     */
+    static ExpertCall send(RemoteExperts experts, RoutedBatch batch) {
+        PlacementView view = experts.hold();
+        try {
+            ExpertCall call = new ExpertCall(experts, batch, view);
+            call.sendFirstRound();
+            return call;
+        } catch (RuntimeException e) {
+            experts.release(view);
+            throw e;
+        }
+    }
+
+    private void sendFirstRound() {
         int groups = batch.groups();
         int[] target = new int[groups];
-        int[] rowsPerClient = new int[experts.clientCount()];
+        int[] rowsPerClient = new int[view.size()];
         for (int g = 0; g < groups; g++) {
             int[] replicas = placement.replicas(batch.layer(), batch.expertIds()[g]);
             if (replicas.length == 0) {
                 throw new IllegalStateException("layer " + batch.layer() + " expert " + batch.expertIds()[g]
-                        + " is held by no expert service (placement version " + placement.version() + ")");
+                        + " is held by no expert service (" + (placement.version() == 0 ? "nothing is placed yet"
+                        : "placement version " + placement.version()) + ")");
             }
-            target[g] = call.choose(replicas, rowsPerClient);
+            target[g] = choose(replicas, rowsPerClient);
             rowsPerClient[target[g]] += batch.groupSize(g);
         }
-        call.sent = call.sendShares(target, rowsPerClient, true);
-        return call;
+        sent = sendShares(target, rowsPerClient, true);
     }
 
     @Override
     public void await() {
-        long now = System.nanoTime();
-        long timeout = experts.timeout().toNanos();
-        deadline = now + timeout;
-        probeDeadline = now + timeout / 2;
-        for (Sent s : sent) {
-            if (s != null) collect(s);
+        try {
+            long now = System.nanoTime();
+            long timeout = experts.timeout().toNanos();
+            deadline = now + timeout;
+            probeDeadline = now + timeout / 2;
+            for (Sent s : sent) {
+                if (s != null) collect(s);
+            }
+            for (int i = 0; retries != null && i < retries.resent.size(); i++) collect(retries.resent.get(i));
+        } finally {
+            experts.release(view);
         }
-        for (int i = 0; retries != null && i < retries.resent.size(); i++) collect(retries.resent.get(i));
         if (failure != null) throw failure;
         experts.latency().record(lastArrival - started, slowestCompute);
     }
@@ -105,11 +126,11 @@ final class ExpertCall implements ExpertBackend.Pending {
         long openLoad = Long.MAX_VALUE;
         for (int c : replicas) {
             if (failed != null && failed[c]) continue;
-            ExpertClient client = experts.client(c);
+            ExpertClient client = view.client(c);
             // a stream that broke between calls failed no answer, but the next one would: after a connect wait
-            if (experts.breaker(c).isClosed() && client.streamBroken()) experts.failed(c);
+            if (view.breaker(c).isClosed() && client.streamBroken()) experts.failed(view.instance(c));
             long load = client.outstandingRows() + rowsThisCall[c];
-            if (experts.breaker(c).isClosed()) {
+            if (view.breaker(c).isClosed()) {
                 if (load < closedLoad) {
                     closed = c;
                     closedLoad = load;
@@ -127,13 +148,13 @@ final class ExpertCall implements ExpertBackend.Pending {
 
     /** Claims the probe of client c's open breaker; a probe is only sent over a connected channel. */
     private boolean probe(int c) {
-        if (!experts.breaker(c).tryProbe()) return false;
-        ExpertClient client = experts.client(c);
+        if (!view.breaker(c).tryProbe()) return false;
+        ExpertClient client = view.client(c);
         if (!client.connectedNow()) {
-            experts.failed(c);
+            experts.failed(view.instance(c));
             return false;
         }
-        if (probes == null) probes = new boolean[experts.clientCount()];
+        if (probes == null) probes = new boolean[view.size()];
         probes[c] = true;
         return true;
     }
@@ -161,14 +182,14 @@ final class ExpertCall implements ExpertBackend.Pending {
             }
             request.setHiddenStates(UnsafeByteOperations.unsafeWrap(rows));
             boolean probe = firstRound && probes != null && probes[c];
-            out[c] = new Sent(c, mine, count, rowsPerClient[c], probe, experts.client(c).send(request, rowsPerClient[c]));
+            out[c] = new Sent(c, mine, count, rowsPerClient[c], probe, view.client(c).send(request, rowsPerClient[c]));
         }
         return out;
     }
 
     /** Waits for one share's answer and writes its rows, or re-sends the share, or records why the step fails. */
     private void collect(Sent s) {
-        ExpertClient client = experts.client(s.client);
+        ExpertClient client = view.client(s.client);
         try {
             long until = s.probe ? probeDeadline : deadline;
             ExpertClient.Answer answer = s.answer.get(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
@@ -183,7 +204,7 @@ final class ExpertCall implements ExpertBackend.Pending {
             if (response.getOutputs().size() != s.rows * hidden * 2) {
                 String why = "expert service " + client.address() + " answered layer " + batch.layer() + " with "
                         + response.getOutputs().size() + " bytes for " + s.rows + " rows of " + hidden + " bf16 values";
-                experts.failed(s.client);
+                experts.failed(view.instance(s.client));
                 resend(s, why);
                 return;
             }
@@ -194,13 +215,13 @@ final class ExpertCall implements ExpertBackend.Pending {
                 Bf16Rows.unpack(bytes, batch.output(), batch.groupStart()[g] * hidden, values);
                 bytes.position(bytes.position() + values * 2);
             }
-            experts.answered(s.client, answer.arrivedNanos());
+            experts.answered(view.instance(s.client), answer.arrivedNanos());
         } catch (TimeoutException e) {
             long ms = experts.timeout().toMillis();
             String why = "expert service " + client.address() + " did not answer " + (s.probe ? "a probe on " : "")
                     + "layer " + batch.layer() + " within " + (s.probe ? ms / 2 : ms) + " ms";
             client.reset(why);
-            experts.failed(s.client);
+            experts.failed(view.instance(s.client));
             if (s.probe) {
                 resend(s, why);
             } else {
@@ -210,7 +231,7 @@ final class ExpertCall implements ExpertBackend.Pending {
             Status status = Status.fromThrowable(e.getCause());
             String why = "expert service " + client.address() + " failed on layer " + batch.layer() + ": "
                     + status.getCode() + (status.getDescription() == null ? "" : ": " + status.getDescription());
-            experts.failed(s.client);
+            experts.failed(view.instance(s.client));
             resend(s, why);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -220,17 +241,17 @@ final class ExpertCall implements ExpertBackend.Pending {
 
     private void refused(Sent s, RequestError error, long arrivedNanos) {
         Status.Code code = Status.fromCodeValue(error.getCode()).getCode();
-        String why = "expert service " + experts.client(s.client).address() + " refused layer " + batch.layer() + ": "
+        String why = "expert service " + view.client(s.client).address() + " refused layer " + batch.layer() + ": "
                 + code + ": " + error.getMessage();
         if (refusesTheRequest(code)) {
-            experts.answered(s.client, arrivedNanos);
+            experts.answered(view.instance(s.client), arrivedNanos);
             fail(new IllegalStateException(why));
             return;
         }
         if (code == Status.Code.NOT_FOUND) {
-            experts.answered(s.client, arrivedNanos);
+            experts.answered(view.instance(s.client), arrivedNanos);
         } else {
-            experts.failed(s.client);
+            experts.failed(view.instance(s.client));
         }
         resend(s, why);
     }
@@ -245,7 +266,7 @@ final class ExpertCall implements ExpertBackend.Pending {
 
     /** Sends the groups of a failed share to other replicas, or records why the step fails when it cannot. */
     private void resend(Sent s, String why) {
-        if (retries == null) retries = new Retries(experts.clientCount());
+        if (retries == null) retries = new Retries(view.size());
         retries.failed[s.client] = true;
         retries.why[s.client] = why;
         if (failure != null) return; // the step fails anyway
@@ -256,7 +277,7 @@ final class ExpertCall implements ExpertBackend.Pending {
         }
         int[] target = new int[batch.groups()];
         Arrays.fill(target, -1);
-        int[] rowsPerClient = new int[experts.clientCount()];
+        int[] rowsPerClient = new int[view.size()];
         for (int i = 0; i < s.count; i++) {
             int g = s.groups[i];
             int expert = batch.expertIds()[g];
@@ -274,7 +295,7 @@ final class ExpertCall implements ExpertBackend.Pending {
         for (Sent again : sendShares(target, rowsPerClient, false)) {
             if (again == null) continue;
             retries.resent.add(again);
-            to.add(experts.client(again.client).address());
+            to.add(view.client(again.client).address());
         }
         Log.warnf("%s; re-sent its share (%d expert groups, %d rows) to %s", why, s.count, s.rows, to);
     }

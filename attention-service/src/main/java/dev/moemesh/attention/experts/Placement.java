@@ -1,25 +1,44 @@
 package dev.moemesh.attention.experts;
 
 import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.proto.ExpertReplicas;
+import dev.moemesh.proto.Replica;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeMap;
 
 /**
- * Which expert services hold each routed expert: {@code replicas[layer][expert]} lists indexes into the clients,
- * ascending. An expert may have several replicas (any one computes it) or none (a request routed to it fails).
+ * Which expert services hold each routed expert: {@code replicas[layer][expert]} lists indexes into
+ * {@link #addresses()}, ascending. An expert may have several replicas (any one computes it) or none (a request
+ * routed to it fails).
  */
 public final class Placement {
     private final long version;
+    private final List<String> addresses;
     private final int[][][] replicas;
 
-    private Placement(long version, int[][][] replicas) {
+    private Placement(long version, List<String> addresses, int[][][] replicas) {
         this.version = version;
+        this.addresses = addresses;
         this.replicas = replicas;
     }
 
-    /** Builds the placement from what each service holds: {@code held.get(c)} lists (layer, expert) pairs of client c. */
-    public static Placement of(long version, ModelConfig config, List<List<int[]>> held) {
+    /** Version 0: no expert service, nothing placed. */
+    public static Placement none(ModelConfig config) {
+        return of(0, config, List.of(), List.of());
+    }
+
+    /**
+     * Builds the placement from what each service holds: {@code held.get(c)} lists the (layer, expert) pairs of the
+     * service at {@code addresses.get(c)}.
+     *
+     * @throws IllegalArgumentException when a service is said to hold an expert this model does not have
+     */
+    public static Placement of(long version, ModelConfig config, List<String> addresses, List<List<int[]>> held) {
+        if (addresses.size() != held.size()) {
+            throw new IllegalArgumentException(addresses.size() + " addresses but " + held.size() + " holdings");
+        }
         int layers = config.numLayers();
         int experts = config.nRoutedExperts();
         @SuppressWarnings("unchecked")
@@ -29,8 +48,9 @@ public final class Placement {
                 int layer = le[0];
                 int expert = le[1];
                 if (layer < 0 || layer >= layers || expert < 0 || expert >= experts || !config.isMoeLayer(layer)) {
-                    throw new IllegalArgumentException("client " + c + " holds layer " + layer + " expert " + expert
-                            + ", which this model does not have");
+                    throw new IllegalArgumentException("expert service " + addresses.get(c) + " is given layer "
+                            + layer + " expert " + expert + ", which is no routed expert of this model (" + experts
+                            + " on each MoE layer of " + layers + " layers)");
                 }
                 if (lists[layer][expert] == null) lists[layer][expert] = new ArrayList<>();
                 if (!lists[layer][expert].contains(c)) lists[layer][expert].add(c);
@@ -43,14 +63,41 @@ public final class Placement {
                         : lists[l][e].stream().mapToInt(Integer::intValue).sorted().toArray();
             }
         }
-        return new Placement(version, replicas);
+        return new Placement(version, List.copyOf(addresses), replicas);
+    }
+
+    /**
+     * The placement a control plane published, over the services it names (by address, ascending). Replica weights
+     * are not read: the planner gives every replica of an expert the same share, and choosing the least busy replica
+     * per group spreads rows at least as evenly.
+     *
+     * @throws IllegalArgumentException when it names an empty address or an expert this model does not have
+     */
+    public static Placement of(dev.moemesh.proto.Placement published, ModelConfig config) {
+        TreeMap<String, List<int[]>> byAddress = new TreeMap<>();
+        for (ExpertReplicas expert : published.getExpertsList()) {
+            for (Replica replica : expert.getReplicasList()) {
+                if (replica.getAddress().isBlank()) {
+                    throw new IllegalArgumentException("a replica of layer " + expert.getLayer() + " expert "
+                            + expert.getExpert() + " has no address");
+                }
+                byAddress.computeIfAbsent(replica.getAddress(), a -> new ArrayList<>())
+                        .add(new int[] {expert.getLayer(), expert.getExpert()});
+            }
+        }
+        return of(published.getVersion(), config, List.copyOf(byAddress.keySet()), List.copyOf(byAddress.values()));
     }
 
     public long version() {
         return version;
     }
 
-    /** The clients holding this expert, ascending; empty when none does. */
+    /** The expert services the placement names; a replica index is a position in this list. */
+    public List<String> addresses() {
+        return addresses;
+    }
+
+    /** The services holding this expert, ascending; empty when none does. */
     public int[] replicas(int layer, int expert) {
         return replicas[layer][expert];
     }

@@ -1,12 +1,18 @@
 package dev.moemesh.attention.experts;
 
+import dev.moemesh.core.model.ModelConfig;
 import dev.moemesh.core.moe.ExpertBackend;
 import dev.moemesh.core.moe.RoutedBatch;
 import io.quarkus.logging.Log;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -14,45 +20,147 @@ import java.util.concurrent.atomic.AtomicLong;
  * (among replicas, the least busy one whose breaker is closed), sent to all of those services at once, and their
  * answers written back into the batch's output rows; a share whose service fails is re-sent to another replica
  * ({@link ExpertCall}). The outputs are the services' bf16 rows, exactly.
+ *
+ * <p>The placement can change while it serves ({@link #usePlacement}): the new one and its services' clients are
+ * swapped in as one {@link PlacementView} between two layer calls, a call under way finishes with the view it
+ * started with, and a service no placement in use names any more is disconnected once the last call using it is
+ * done.
  */
-public final class RemoteExperts implements ExpertBackend {
-    private final List<ExpertClient> clients;
-    private final InstanceBreaker[] breakers; // one per client, same index
+public final class RemoteExperts implements ExpertBackend, AutoCloseable {
+    private final ModelConfig config;
     private final String fingerprint;
     private final Duration timeout;
     private final Duration breakerOpenFor;
+    private final long retiredGraceNanos;
     private final ExpertLatency latency = new ExpertLatency();
     private final AtomicLong callsRetried = new AtomicLong();
-    private volatile Placement placement;
+    private final Map<String, ExpertInstance> instances = new LinkedHashMap<>(); // guarded by this: every open client
+    private final List<PlacementView> retired = new ArrayList<>();              // guarded by this: replaced, maybe in use
+    private volatile PlacementView view;
 
     /**
+     * @param clients        connected clients of the services {@code placement} names, in its order
      * @param timeout        how long one layer's call may take, re-sends to other replicas included
      * @param breakerOpenFor how long a service whose call failed is passed over for its replicas before a probe
      */
-    public RemoteExperts(List<ExpertClient> clients, Placement placement, String fingerprint, Duration timeout,
-                         Duration breakerOpenFor) {
-        this.clients = List.copyOf(clients);
-        this.breakers = new InstanceBreaker[clients.size()];
-        for (int c = 0; c < breakers.length; c++) {
-            breakers[c] = new InstanceBreaker(breakerOpenFor.toNanos(), System::nanoTime);
-        }
-        this.placement = placement;
+    public RemoteExperts(ModelConfig config, List<ExpertClient> clients, Placement placement, String fingerprint,
+                         Duration timeout, Duration breakerOpenFor) {
+        this.config = config;
         this.fingerprint = fingerprint;
         this.timeout = timeout;
         this.breakerOpenFor = breakerOpenFor;
+        // a view not given back (a step that failed between sending a layer and waiting for it) is let go this late
+        this.retiredGraceNanos = 2 * timeout.toNanos();
+        if (!clients.stream().map(ExpertClient::address).toList().equals(placement.addresses())) {
+            throw new IllegalArgumentException("clients for " + clients.stream().map(ExpertClient::address).toList()
+                    + " but a placement over " + placement.addresses());
+        }
+        for (ExpertClient client : clients) instances.put(client.address(), newInstance(client));
+        this.view = viewOf(placement);
     }
 
+    /** The placement in use. */
     public Placement placement() {
-        return placement;
+        return view.placement;
     }
 
-    /** Takes effect for the next batch; batches already sent finish with the placement they were sent with. */
-    public void usePlacement(Placement next) {
-        this.placement = next;
+    /**
+     * Switches to a placement a control plane published, for the layer calls that start from now on. Refused (logged,
+     * and false) when it is for another model, not newer than the placement in use, or names an expert the model does
+     * not have.
+     */
+    public synchronized boolean usePlacement(dev.moemesh.proto.Placement published) {
+        long inUse = view.placement.version();
+        if (!published.getModelFingerprint().equals(fingerprint)) {
+            Log.warnf("placement version %d is for model %s but this attention service serves %s; ignored, keeping"
+                    + " version %d", published.getVersion(), published.getModelFingerprint(), fingerprint, inUse);
+            return false;
+        }
+        if (published.getVersion() <= inUse) {
+            if (published.getVersion() < inUse) {
+                Log.warnf("placement version %d is older than version %d in use; ignored", published.getVersion(),
+                        inUse);
+            }
+            return false;
+        }
+        Placement next;
+        try {
+            next = Placement.of(published, config);
+        } catch (IllegalArgumentException e) {
+            Log.warnf("placement version %d ignored, keeping version %d: %s", published.getVersion(), inUse,
+                    e.getMessage());
+            return false;
+        }
+        switchTo(next);
+        return true;
     }
 
-    public List<ExpertClient> clients() {
-        return clients;
+    private synchronized void switchTo(Placement next) {
+        List<String> added = new ArrayList<>();
+        for (String address : next.addresses()) {
+            if (instances.containsKey(address)) continue;
+            ExpertClient client = new ExpertClient(address);
+            client.connectedNow(); // starts connecting, so the first call finds the channel ready
+            instances.put(address, newInstance(client));
+            added.add(address);
+        }
+        PlacementView previous = view;
+        view = viewOf(next);
+        previous.retiredAt(System.nanoTime());
+        retired.add(previous);
+        previous.release();
+        List<String> missing = next.uncovered(config, 8);
+        Log.infof("placement version %d in use: expert services %s%s%s", next.version(), next.addresses(),
+                added.isEmpty() ? "" : ", connecting to " + added,
+                missing.isEmpty() ? "" : "; routed experts without a service (layer:expert, first 8): " + missing);
+        closeUnused();
+    }
+
+    /**
+     * Disconnects the services that no view in use names: not the current one, nor a replaced one a call still
+     * holds (unless it was replaced more than the grace ago).
+     */
+    private synchronized void closeUnused() {
+        long now = System.nanoTime();
+        retired.removeIf(v -> !v.inUse() || now - v.retiredAt() > retiredGraceNanos);
+        Set<ExpertInstance> named = Collections.newSetFromMap(new IdentityHashMap<>());
+        addInstances(view, named);
+        for (PlacementView v : retired) addInstances(v, named);
+        var it = instances.values().iterator();
+        while (it.hasNext()) {
+            ExpertInstance instance = it.next();
+            if (named.contains(instance)) continue;
+            it.remove();
+            instance.client().close();
+            Log.infof("expert service %s is in no placement in use; disconnected", instance.address());
+        }
+    }
+
+    private static void addInstances(PlacementView v, Set<ExpertInstance> into) {
+        for (int c = 0; c < v.size(); c++) into.add(v.instance(c));
+    }
+
+    private PlacementView viewOf(Placement placement) {
+        ExpertInstance[] named = new ExpertInstance[placement.addresses().size()];
+        for (int c = 0; c < named.length; c++) named[c] = instances.get(placement.addresses().get(c));
+        return new PlacementView(placement, named);
+    }
+
+    private ExpertInstance newInstance(ExpertClient client) {
+        return new ExpertInstance(client, new InstanceBreaker(breakerOpenFor.toNanos(), System::nanoTime));
+    }
+
+    /** The view in use, held for one call; {@link #release} gives it back. */
+    PlacementView hold() {
+        while (true) {
+            PlacementView v = view;
+            if (v.tryHold()) return v;
+            Thread.onSpinWait(); // it was replaced and let go just now: the next read finds its successor
+        }
+    }
+
+    void release(PlacementView v) {
+        if (v.release()) closeUnused();
     }
 
     public ExpertLatency latency() {
@@ -67,12 +175,11 @@ public final class RemoteExperts implements ExpertBackend {
     /** An expert service as this caller sees it: its address and its breaker. */
     public record ServiceState(String address, InstanceBreaker.State breaker) {}
 
-    /** Every expert service, in configuration order. */
+    /** The expert services the placement in use names, in its order. */
     public List<ServiceState> services() {
-        List<ServiceState> states = new ArrayList<>(clients.size());
-        for (int c = 0; c < breakers.length; c++) {
-            states.add(new ServiceState(clients.get(c).address(), breakers[c].state()));
-        }
+        PlacementView v = view;
+        List<ServiceState> states = new ArrayList<>(v.size());
+        for (int c = 0; c < v.size(); c++) states.add(new ServiceState(v.client(c).address(), v.breaker(c).state()));
         return states;
     }
 
@@ -83,19 +190,7 @@ public final class RemoteExperts implements ExpertBackend {
 
     @Override
     public Pending submit(RoutedBatch batch) {
-        return ExpertCall.send(this, batch, placement);
-    }
-
-    int clientCount() {
-        return breakers.length;
-    }
-
-    ExpertClient client(int c) {
-        return clients.get(c);
-    }
-
-    InstanceBreaker breaker(int c) {
-        return breakers[c];
+        return ExpertCall.send(this, batch);
     }
 
     String fingerprint() {
@@ -106,22 +201,29 @@ public final class RemoteExperts implements ExpertBackend {
         return timeout;
     }
 
-    /** Client {@code c} answered (a refusal about the request or the placement included): it is alive. */
-    void answered(int c, long arrivedNanos) {
-        if (breakers[c].answered(arrivedNanos)) {
-            Log.infof("expert service %s answers again; breaker closed", clients.get(c).address());
+    /** A service answered (a refusal about the request or the placement included): it is alive. */
+    void answered(ExpertInstance instance, long arrivedNanos) {
+        if (instance.breaker().answered(arrivedNanos)) {
+            Log.infof("expert service %s answers again; breaker closed", instance.address());
         }
     }
 
-    /** A call to client {@code c} failed, or a probe found it unreachable: its breaker opens. */
-    void failed(int c) {
-        if (breakers[c].failed()) {
+    /** A call to a service failed, or a probe found it unreachable: its breaker opens. */
+    void failed(ExpertInstance instance) {
+        if (instance.breaker().failed()) {
             Log.warnf("expert service %s: breaker open; its replicas take its work for %d ms, then one call probes it",
-                    clients.get(c).address(), breakerOpenFor.toMillis());
+                    instance.address(), breakerOpenFor.toMillis());
         }
     }
 
     void callRetried() {
         callsRetried.incrementAndGet();
+    }
+
+    /** Disconnects every expert service. */
+    @Override
+    public synchronized void close() {
+        for (ExpertInstance instance : instances.values()) instance.client().close();
+        instances.clear();
     }
 }

@@ -1,6 +1,7 @@
 package dev.moemesh.attention.health;
 
 import dev.moemesh.attention.AttentionServiceBeans.Served;
+import dev.moemesh.attention.experts.Placement;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
@@ -8,7 +9,10 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 import java.util.List;
 
-/** Ready when the model is loaded and every routed expert has at least one expert service holding it. */
+/**
+ * Ready when the model is loaded and every routed expert has at least one expert service holding it; with a
+ * control plane, not before a placement from it (or from the configured services) is in use.
+ */
 @Readiness
 @ApplicationScoped
 public class ExpertsReachableCheck implements HealthCheck {
@@ -22,7 +26,13 @@ public class ExpertsReachableCheck implements HealthCheck {
     public HealthCheckResponse call() {
         var builder = HealthCheckResponse.named("experts-placed").withData("fingerprint", served.fingerprint());
         if (served.remote().isEmpty()) return builder.up().withData("experts", "in process").build();
-        List<String> missing = served.remote().get().placement().uncovered(served.model().config(), 8);
+        Placement placement = served.remote().get().placement();
+        if (placement.version() == 0 && served.controlPlane().isPresent()) {
+            return builder.down().withData("reason", "no placement from the control plane at "
+                    + served.controlPlane().get().target() + " yet").build();
+        }
+        builder.withData("placement version", placement.version());
+        List<String> missing = placement.uncovered(served.model().config(), 8);
         return missing.isEmpty() ? builder.up().build()
                 : builder.down().withData("unplaced (layer:expert)", String.join(",", missing)).build();
     }
