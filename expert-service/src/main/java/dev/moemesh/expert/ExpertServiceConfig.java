@@ -4,6 +4,8 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
 
 /** The {@code expert.*} settings of an expert service; see docs/operations.md for the table. */
 @ConfigMapping(prefix = "expert")
@@ -27,6 +29,29 @@ public interface ExpertServiceConfig {
     /** Requests routed with an older placement are refused (FAILED_PRECONDITION). */
     @WithDefault("0")
     long minPlacementVersion();
+
+    /**
+     * The orchestrator's ControlPlane service ({@code host:port}) this service registers with and heartbeats to;
+     * unset: it stands alone and callers are configured with its address (see ControlPlaneMembership).
+     */
+    Optional<String> controlPlane();
+
+    /** Its name in the control plane, stable across restarts of this instance; unset: {@code <hostname>:<gRPC port>}. */
+    Optional<String> instanceId();
+
+    /**
+     * The {@code host:port} at which the orchestrator and the attention services reach its gRPC server; unset:
+     * {@code localhost:<gRPC port>}, right only when they all run on this machine (in Kubernetes: the pod's IP).
+     */
+    Optional<String> advertisedAddress();
+
+    /** How many routed experts of each MoE layer it can hold (its memory budget in experts); 0: no limit. */
+    @WithDefault("0")
+    int expertSlots();
+
+    /** The longest wait for the control plane to take it out of the placement when it stops. */
+    @WithDefault("10s")
+    Duration drainTimeout();
 
     /** Where the routed experts are computed. */
     enum Backend {

@@ -163,11 +163,22 @@ public final class LocalMesh implements AutoCloseable {
      */
     public Service startOrchestrator(String name, Path model, String bootstrapServers, List<String> attentionAddresses,
                                      int httpPort, Duration ready) {
-        List<String> props = List.of("-Dquarkus.http.port=" + httpPort,
+        return startOrchestrator(name, model, bootstrapServers, attentionAddresses, httpPort, 0, List.of(), ready);
+    }
+
+    /**
+     * As above, with its ControlPlane service on {@code grpcPort} (0: its default, 9400) and properties of its own
+     * after the others, e.g. {@code -Dorchestrator.control-plane.heartbeat-interval=300ms}.
+     */
+    public Service startOrchestrator(String name, Path model, String bootstrapServers, List<String> attentionAddresses,
+                                     int httpPort, int grpcPort, List<String> extraProperties, Duration ready) {
+        List<String> props = new ArrayList<>(List.of("-Dquarkus.http.port=" + httpPort,
                 "-Dorchestrator.bootstrap-servers=" + bootstrapServers,
                 "-Dorchestrator.attention-services=" + String.join(",", attentionAddresses),
-                "-Dorchestrator.model-dir=" + model.toAbsolutePath());
-        Service s = launch(name, "localhost:" + httpPort, 0, httpPort, javaCommand(props, "orchestrator"));
+                "-Dorchestrator.model-dir=" + model.toAbsolutePath()));
+        if (grpcPort != 0) props.add("-Dquarkus.grpc.server.port=" + grpcPort);
+        props.addAll(extraProperties);
+        Service s = launch(name, "localhost:" + httpPort, grpcPort, httpPort, javaCommand(props, "orchestrator"));
         awaitReady(s, ready, () -> httpReady(httpPort));
         return s;
     }

@@ -172,7 +172,6 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
     }
 
     private static List<LayerExpert> layerExperts(List<ExpertId> ids) {
-        return ids.stream().map(id -> LayerExpert.newBuilder().setLayer(id.layer()).setExpert(id.expert()).build())
-                .toList();
+        return ids.stream().map(ExpertId::toProto).toList();
     }
 }
