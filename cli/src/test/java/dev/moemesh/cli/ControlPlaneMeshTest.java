@@ -11,6 +11,7 @@ import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.proto.ControlPlaneGrpc;
@@ -89,7 +90,8 @@ class ControlPlaneMeshTest {
             ManagedChannel channel = NettyChannelBuilder.forTarget(controlPlane).usePlaintext().build();
             try {
                 Iterator<Placement> watch = ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
-                        .watchPlacement(WatchPlacementRequest.newBuilder().setInstanceId("test-watcher").build());
+                        .watchPlacement(WatchPlacementRequest.newBuilder().setInstanceId("test-watcher")
+                                .setModelFingerprint(ModelFingerprint.of(model)).build());
                 return watch.next();
             } finally {
                 channel.shutdownNow();
@@ -152,15 +154,15 @@ class ControlPlaneMeshTest {
             LocalMesh.Service attention = mesh.attentionService("cp-attention");
             List<GenerationRequest> skewed = List.of(request("hot", 48, 7, 7, 7), request("hot2", 48, 7, 7, 7, 7));
 
-            long[] atStart = {rows(first), rows(second)};
+            long[][] atStart = {rowsPerLayer(first), rowsPerLayer(second)};
             Load load = Load.start(() -> generateConcurrently(attention, skewed));
             Pattern replan = Pattern.compile("load \\(max/mean ([0-9.]+) -> ([0-9.]+)\\)");
             await("a placement re-planned from load", () -> replan.matcher(Files.readString(mesh.orchestrator.log()))
                     .find());
-            long[] atReplan = {rows(first), rows(second)};
+            long[][] atReplan = {rowsPerLayer(first), rowsPerLayer(second)};
             Thread.sleep(3000);
             load.stop();
-            long[] atEnd = {rows(first), rows(second)};
+            long[][] atEnd = {rowsPerLayer(first), rowsPerLayer(second)};
 
             Matcher m = replan.matcher(Files.readString(mesh.orchestrator.log()));
             assertTrue(m.find());
@@ -168,10 +170,11 @@ class ControlPlaneMeshTest {
             double plannedAfter = Double.parseDouble(m.group(2));
             assertTrue(plannedAfter < plannedBefore, m.group());
             assertTrue(replicasPerExpertMax(mesh.placement()) >= 2, "a hot expert got a second replica");
-            System.out.printf("skewed load: planned max/mean %.3f -> %.3f; rows served per instance before the"
-                    + " re-plan %s (max/mean %.3f), after %s (max/mean %.3f)%n", plannedBefore, plannedAfter,
-                    java.util.Arrays.toString(diff(atReplan, atStart)), maxOverMean(diff(atReplan, atStart)),
-                    java.util.Arrays.toString(diff(atEnd, atReplan)), maxOverMean(diff(atEnd, atReplan)));
+            // measured as the planner plans: each layer waits for its busiest instance, so sum over layers of the
+            // busiest instance's rows, over the sum of the mean instance's rows
+            System.out.printf("skewed load: planned max/mean %.3f -> %.3f; served rows, max/mean over layers and"
+                    + " instances: %.3f before the re-plan, %.3f after%n", plannedBefore, plannedAfter,
+                    maxOverMean(atReplan, atStart), maxOverMean(atEnd, atReplan));
         }
     }
 
@@ -252,20 +255,37 @@ class ControlPlaneMeshTest {
         return p.getExpertsList().stream().mapToInt(e -> e.getReplicasCount()).max().orElse(0);
     }
 
-    private static long[] diff(long[] later, long[] earlier) {
-        long[] d = new long[later.length];
-        for (int i = 0; i < d.length; i++) d[i] = later[i] - earlier[i];
-        return d;
+    /** Rows each MoE layer sent to this expert service so far, by layer. */
+    private static long[] rowsPerLayer(LocalMesh.Service expertService) {
+        ManagedChannel channel = NettyChannelBuilder.forTarget(expertService.address()).usePlaintext().build();
+        try {
+            long[] rows = new long[64];
+            for (ExpertTokens t : ExpertServiceGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS)
+                    .getExpertStats(GetExpertStatsRequest.getDefaultInstance()).getTokensList()) {
+                rows[t.getLayer()] += t.getTokens();
+            }
+            return rows;
+        } finally {
+            channel.shutdownNow();
+        }
     }
 
-    private static double maxOverMean(long[] rows) {
+    /** Sum over layers of the busiest instance's rows between two snapshots, over the sum of the mean's. */
+    private static double maxOverMean(long[][] later, long[][] earlier) {
         double max = 0;
-        double sum = 0;
-        for (long r : rows) {
-            max = Math.max(max, r);
-            sum += r;
+        double mean = 0;
+        for (int layer = 0; layer < later[0].length; layer++) {
+            long busiest = 0;
+            long sum = 0;
+            for (int i = 0; i < later.length; i++) {
+                long rows = later[i][layer] - earlier[i][layer];
+                busiest = Math.max(busiest, rows);
+                sum += rows;
+            }
+            max += busiest;
+            mean += (double) sum / later.length;
         }
-        return sum == 0 ? 0 : max / (sum / rows.length);
+        return mean == 0 ? 0 : max / mean;
     }
 
     private static boolean ready(LocalMesh.Service s) {
