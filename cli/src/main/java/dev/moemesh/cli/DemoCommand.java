@@ -21,9 +21,10 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code mesh demo}: writes the tiny model on first run, starts the whole mesh on it (a Kafka broker, two expert
- * services, an attention service, the orchestrator and the router, each its own process), sends one prompt through
- * each front door (Kafka, gRPC, REST), prints the three answers beside the single-process engine's, and stops it all.
+ * {@code mesh demo}: writes the tiny model on first run, starts the whole mesh on it (a Kafka broker, the
+ * orchestrator with its control plane, two expert services, an attention service and the router, each its own
+ * process, the experts placed by the control plane), sends one prompt through each front door (Kafka, gRPC, REST),
+ * prints the three answers beside the single-process engine's, and stops it all.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Write the tiny V3-shaped model (first run only), start a local mesh with its Kafka broker,"

@@ -15,13 +15,15 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * {@code mesh up}: the whole mesh on this machine, each part its own process: a Kafka broker, N expert services,
- * an attention service, the orchestrator (Kafka door) and the router (gRPC and REST doors).
+ * {@code mesh up}: the whole mesh on this machine, each part its own process: a Kafka broker, the orchestrator (Kafka
+ * door and control plane), N expert services, an attention service following the placement, and the router (gRPC
+ * and REST doors).
  */
 @Command(name = "up", mixinStandardHelpOptions = true,
-        description = "Start a local mesh: a Kafka broker, N expert services (each a disjoint slice of the routed"
-                + " experts), an attention service using them, the orchestrator and the router; prints where each"
-                + " listens and runs until interrupted.")
+        description = "Start a local mesh: a Kafka broker, the orchestrator (Kafka door and control plane), N expert"
+                + " services (each starting with a disjoint slice of the routed experts), an attention service"
+                + " following the control plane's placement, and the router; prints where each listens and runs"
+                + " until interrupted.")
 final class UpCommand implements Callable<Integer> {
 
     @Option(names = "--model", description = "checkpoint directory (default: the tiny model under --home, written on first run)")
@@ -38,7 +40,7 @@ final class UpCommand implements Callable<Integer> {
     int port;
 
     @Option(names = "--experts-only", description = "start only the expert services and the attention service"
-            + " (no broker, orchestrator or router)")
+            + " (no broker, orchestrator or router; the attention service asks the expert services what they hold)")
     boolean expertsOnly;
 
     @Option(names = "--max-seq-len", defaultValue = "0", description = "served context (default: the config's)")

@@ -197,6 +197,14 @@ public final class LocalMesh implements AutoCloseable {
         return s;
     }
 
+    /**
+     * Waits until a started Quarkus service's {@code /q/health/ready} answers 200, e.g. an attention service that
+     * follows a control plane, ready once a placement covers every routed expert.
+     */
+    public void awaitHealthReady(Service s, Duration limit) {
+        awaitReady(s, limit, () -> httpReady(s.httpPort()));
+    }
+
     public List<Service> services() {
         return List.copyOf(services);
     }
