@@ -1,10 +1,10 @@
 package dev.moemesh.expert.api;
 
 import com.google.protobuf.UnsafeByteOperations;
-import dev.moemesh.expert.held.ExpertId;
+import dev.moemesh.core.moe.ExpertId;
+import dev.moemesh.expert.ExpertServiceConfig;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
-import dev.moemesh.expert.ExpertServiceConfig;
 import dev.moemesh.proto.DescribeRequest;
 import dev.moemesh.proto.DescribeResponse;
 import dev.moemesh.proto.ExpertServiceGrpc;
@@ -172,6 +172,11 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
     }
 
     private static List<LayerExpert> layerExperts(List<ExpertId> ids) {
-        return ids.stream().map(ExpertId::toProto).toList();
+        return ids.stream().map(ExpertGrpcService::toWire).toList();
+    }
+
+    /** An expert as the wire names it (Describe, LoadExperts, Register). */
+    public static LayerExpert toWire(ExpertId id) {
+        return LayerExpert.newBuilder().setLayer(id.layer()).setExpert(id.expert()).build();
     }
 }

@@ -1,8 +1,8 @@
 package dev.moemesh.expert.api;
 
 import dev.moemesh.core.moe.Bf16Rows;
+import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.core.moe.RoutedBatch;
-import dev.moemesh.expert.held.ExpertId;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
 import dev.moemesh.proto.RunExpertsRequest;

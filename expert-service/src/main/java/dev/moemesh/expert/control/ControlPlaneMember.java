@@ -1,6 +1,7 @@
 package dev.moemesh.expert.control;
 
-import dev.moemesh.expert.held.ExpertId;
+import dev.moemesh.core.moe.ExpertId;
+import dev.moemesh.expert.api.ExpertGrpcService;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.proto.ControlPlaneGrpc;
 import dev.moemesh.proto.DrainRequest;
@@ -133,7 +134,7 @@ public final class ControlPlaneMember implements AutoCloseable {
         RegisterRequest.Builder request = RegisterRequest.newBuilder().setInstanceId(self.instanceId())
                 .setRole(Role.ROLE_EXPERT).setAddress(self.address()).setModelFingerprint(self.modelFingerprint())
                 .setExpertSlots(self.expertSlots());
-        holding.forEach(id -> request.addHeld(id.toProto()));
+        holding.forEach(id -> request.addHeld(ExpertGrpcService.toWire(id)));
         try {
             long interval = call().register(request.build()).getHeartbeatIntervalMs();
             heartbeatMillis = Math.max(SHORTEST_HEARTBEAT_MS, interval);

@@ -1,6 +1,7 @@
 package dev.moemesh.expert.held;
 
 import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.moe.ExpertId;
 
 import java.util.ArrayList;
 import java.util.List;

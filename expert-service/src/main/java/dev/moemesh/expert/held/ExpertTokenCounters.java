@@ -1,5 +1,6 @@
 package dev.moemesh.expert.held;
 
+import dev.moemesh.core.moe.ExpertId;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 

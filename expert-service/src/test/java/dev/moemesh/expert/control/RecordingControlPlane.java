@@ -1,6 +1,6 @@
 package dev.moemesh.expert.control;
 
-import dev.moemesh.expert.held.ExpertId;
+import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.proto.ControlPlaneGrpc;
 import dev.moemesh.proto.DrainRequest;
 import dev.moemesh.proto.DrainResponse;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.moe.ExpertId;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SortedSet;

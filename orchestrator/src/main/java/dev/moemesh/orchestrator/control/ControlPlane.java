@@ -1,5 +1,6 @@
 package dev.moemesh.orchestrator.control;
 
+import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.orchestrator.membership.Instance;
 import dev.moemesh.orchestrator.membership.InstanceRole;
 import dev.moemesh.orchestrator.membership.Membership;
@@ -7,7 +8,6 @@ import dev.moemesh.orchestrator.membership.ModelMismatchException;
 import dev.moemesh.orchestrator.membership.Registration;
 import dev.moemesh.orchestrator.membership.ServedModel;
 import dev.moemesh.orchestrator.membership.UnknownInstanceException;
-import dev.moemesh.orchestrator.placement.ExpertId;
 import dev.moemesh.orchestrator.placement.ExpertPlacement;
 import dev.moemesh.orchestrator.placement.InstanceCapacity;
 import dev.moemesh.orchestrator.placement.InsufficientSlotsException;

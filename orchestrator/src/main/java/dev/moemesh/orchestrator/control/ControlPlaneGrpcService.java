@@ -1,10 +1,10 @@
 package dev.moemesh.orchestrator.control;
 
+import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.orchestrator.membership.InstanceRole;
 import dev.moemesh.orchestrator.membership.ModelMismatchException;
 import dev.moemesh.orchestrator.membership.Registration;
 import dev.moemesh.orchestrator.membership.UnknownInstanceException;
-import dev.moemesh.orchestrator.placement.ExpertId;
 import dev.moemesh.orchestrator.placement.InsufficientSlotsException;
 import dev.moemesh.orchestrator.placement.Replica;
 import dev.moemesh.proto.ControlPlaneGrpc;

@@ -1,8 +1,8 @@
 package dev.moemesh.orchestrator.control;
 
+import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.orchestrator.membership.Instance;
 import dev.moemesh.orchestrator.membership.InstanceRole;
-import dev.moemesh.orchestrator.placement.ExpertId;
 import dev.moemesh.orchestrator.placement.Replica;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;

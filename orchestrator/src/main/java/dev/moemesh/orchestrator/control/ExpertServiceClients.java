@@ -1,6 +1,6 @@
 package dev.moemesh.orchestrator.control;
 
-import dev.moemesh.orchestrator.placement.ExpertId;
+import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.LoadExpertsRequest;

@@ -1,6 +1,6 @@
 package dev.moemesh.orchestrator.control;
 
-import dev.moemesh.orchestrator.placement.ExpertId;
+import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.orchestrator.placement.ExpertPlacement;
 
 import java.util.Collections;

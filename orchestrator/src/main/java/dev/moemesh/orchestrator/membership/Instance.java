@@ -1,7 +1,7 @@
 package dev.moemesh.orchestrator.membership;
 
-import dev.moemesh.orchestrator.placement.ExpertId;
 
+import dev.moemesh.core.moe.ExpertId;
 import java.time.Instant;
 import java.util.Collections;
 import java.util.Set;

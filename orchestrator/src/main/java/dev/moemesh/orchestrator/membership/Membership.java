@@ -1,7 +1,7 @@
 package dev.moemesh.orchestrator.membership;
 
-import dev.moemesh.orchestrator.placement.ExpertId;
 
+import dev.moemesh.core.moe.ExpertId;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -9,8 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.SortedMap;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
 

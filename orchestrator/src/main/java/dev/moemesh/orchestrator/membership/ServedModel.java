@@ -2,7 +2,7 @@ package dev.moemesh.orchestrator.membership;
 
 import dev.moemesh.core.model.ModelConfig;
 import dev.moemesh.core.model.ModelFingerprint;
-import dev.moemesh.orchestrator.placement.ExpertId;
+import dev.moemesh.core.moe.ExpertId;
 
 import java.nio.file.Path;
 import java.util.Collections;

@@ -1,5 +1,6 @@
 package dev.moemesh.orchestrator.placement;
 
+import dev.moemesh.core.moe.ExpertId;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;

@@ -1,5 +1,6 @@
 package dev.moemesh.orchestrator.placement;
 
+import dev.moemesh.core.moe.ExpertId;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;

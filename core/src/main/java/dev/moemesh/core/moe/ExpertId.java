@@ -1,8 +1,8 @@
-package dev.moemesh.orchestrator.placement;
+package dev.moemesh.core.moe;
 
 /**
  * One logical routed expert of one MoE layer, as the checkpoint names it
- * ({@code model.layers.<layer>.mlp.experts.<expert>}).
+ * ({@code model.layers.<layer>.mlp.experts.<expert>}); ordered by layer, then expert.
  */
 public record ExpertId(int layer, int expert) implements Comparable<ExpertId> {
 
