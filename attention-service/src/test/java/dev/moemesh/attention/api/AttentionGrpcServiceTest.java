@@ -163,8 +163,10 @@ class AttentionGrpcServiceTest {
     void statsCountTokensAndShowAnEmptyCacheWhenIdle() {
         long before = client.getAttentionStats(GetAttentionStatsRequest.getDefaultInstance()).getGeneratedTokens();
         events(request("s1", 6, 8, 9, 10));
+        // the counters are published at the end of the step that sent the completion, which may come just after it
+        awaitTrue(() -> client.getAttentionStats(GetAttentionStatsRequest.getDefaultInstance()).getGeneratedTokens()
+                >= before + 6, "generated tokens counted");
         AttentionStats after = client.getAttentionStats(GetAttentionStatsRequest.getDefaultInstance());
-        assertTrue(after.getGeneratedTokens() >= before + 6);
         assertEquals(48, after.getKvBlocksTotal());
         assertEquals(16, after.getKvBlockTokens());
     }
@@ -175,11 +177,20 @@ class AttentionGrpcServiceTest {
         double generatedBefore = metric("moemesh_attention_tokens_generated_total");
         events(request("m1", 5, 3, 4, 5));
         assertEquals(firstTokensBefore + 1, metric("moemesh_attention_time_to_first_token_seconds_count"));
-        assertTrue(metric("moemesh_attention_tokens_generated_total") >= generatedBefore + 5);
         assertTrue(metric("moemesh_attention_request_duration_seconds_count{finish_reason=\"length\"}") >= 1);
-        assertTrue(metric("moemesh_attention_step_sequences_count") >= 5, "a step per token at least");
+        // counted at the end of the step that sent the completion, which may come just after it
+        awaitTrue(() -> metric("moemesh_attention_tokens_generated_total") >= generatedBefore + 5, "tokens counted");
+        awaitTrue(() -> metric("moemesh_attention_step_sequences_count") >= 5, "a step per token at least");
         assertEquals(0, metric("moemesh_attention_sequences_waiting"));
         assertEquals(48, metric("moemesh_attention_kv_blocks_total"));
+    }
+
+    private static void awaitTrue(java.util.function.BooleanSupplier condition, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "waited 10 s for: " + what);
+            Thread.onSpinWait();
+        }
     }
 
     /** The value of one sample in the Prometheus text at /q/metrics (name with its labels, as printed). */
