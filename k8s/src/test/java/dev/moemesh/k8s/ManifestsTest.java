@@ -109,9 +109,7 @@ class ManifestsTest {
             assertTrue(pod.path("affinity").has("podAntiAffinity"), Yaml.id(pool));
         }
         for (ObjectNode o : objects) {
-            boolean poolScaler = KedaScaledObjects.isScaledObject(o)
-                    && !o.path("metadata").path("name").asText().equals("orchestrator");
-            if (poolScaler) {
+            if (KedaScaledObjects.isScaledObject(o)) {
                 assertTrue(o.path("spec").path("minReplicaCount").asInt() >= 2, Yaml.id(o));
             }
             if (o.path("kind").asText().equals("HorizontalPodAutoscaler")) {
