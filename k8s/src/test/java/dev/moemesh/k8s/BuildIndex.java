@@ -42,7 +42,12 @@ final class BuildIndex {
 
     /** The variable {@code name} of a Deployment's (first and only) container. */
     Optional<JsonNode> env(JsonNode d, String name) {
-        for (JsonNode e : d.path("spec").path("template").path("spec").path("containers").path(0).path("env")) {
+        return variable(d.path("spec").path("template").path("spec").path("containers").path(0), name);
+    }
+
+    /** The variable {@code name} of a container. */
+    static Optional<JsonNode> variable(JsonNode container, String name) {
+        for (JsonNode e : container.path("env")) {
             if (e.path("name").asText().equals(name)) return Optional.of(e);
         }
         return Optional.empty();

@@ -60,7 +60,7 @@ final class ControlPlaneReferences {
         String p = prefix.get();
         String where = Yaml.id(d) + " container " + c.path("name").asText();
         String controlPlane = ServiceConfig.envName(p + ".control-plane");
-        Optional<JsonNode> target = variable(c, controlPlane);
+        Optional<JsonNode> target = BuildIndex.variable(c, controlPlane);
         if (target.isEmpty()) {
             build.problem(where + ": " + controlPlane + " is unset: the pods would not join the control plane, which"
                     + " alone places the experts and tells the attention services where they are");
@@ -72,7 +72,7 @@ final class ControlPlaneReferences {
                 .ifPresent(port -> checkAdvertisedAddress(d, where, c, ServiceConfig.envName(p + ".advertised-address"),
                         port));
         String list = ServiceConfig.envName(p + ".expert-services");
-        if (config.has(p + ".expert-services") && variable(c, list).isPresent()) {
+        if (config.has(p + ".expert-services") && BuildIndex.variable(c, list).isPresent()) {
             build.problem(where + ": " + list + " is set beside " + controlPlane + ": once the control plane places"
                     + " experts, the replicas behind one address no longer hold the same experts");
         }
@@ -113,7 +113,7 @@ final class ControlPlaneReferences {
 
     /** Unset (the pod's host name and port) or the pod's name: never one name for every replica. */
     private void checkInstanceId(String where, JsonNode c, String name) {
-        variable(c, name).ifPresent(e -> {
+        BuildIndex.variable(c, name).ifPresent(e -> {
             if (!e.path("valueFrom").path("fieldRef").path("fieldPath").asText().equals("metadata.name")) {
                 build.problem(where + ": " + name + " is not the pod's name (valueFrom.fieldRef metadata.name):"
                         + " replicas of one Deployment would register under one name");
@@ -123,7 +123,7 @@ final class ControlPlaneReferences {
 
     /** {@code $(VAR):<gRPC port>} where VAR, defined before it, is the pod's IP. */
     private void checkAdvertisedAddress(JsonNode d, String where, JsonNode c, String name, String grpcPort) {
-        Optional<JsonNode> e = variable(c, name);
+        Optional<JsonNode> e = BuildIndex.variable(c, name);
         String value = e.flatMap(v -> build.envValue(d, v)).orElse("");
         Matcher m = POD_ADDRESS.matcher(value);
         if (!m.matches()) {
@@ -169,13 +169,6 @@ final class ControlPlaneReferences {
             build.problem(Yaml.id(d) + ": may run " + r.max() + " replicas, but the control plane's membership and"
                     + " placement live in one orchestrator's memory");
         }
-    }
-
-    private static Optional<JsonNode> variable(JsonNode c, String name) {
-        for (JsonNode e : c.path("env")) {
-            if (e.path("name").asText().equals(name)) return Optional.of(e);
-        }
-        return Optional.empty();
     }
 
     /** Quarkus' duration syntax: seconds as a number, {@code 500ms}, {@code 2d}, else ISO-8601 with PT implied. */
