@@ -9,9 +9,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Autoscalers scale Deployments of the build, one autoscaler each, and those set no replica count; KEDA's kafka
- * trigger reads the orchestrator's own broker, consumer group and topic, and its prometheus trigger reads a
- * metric that the target's service exports, of the target's pods in its namespace.
+ * Autoscalers scale Deployments of the build, one autoscaler each, and those set no replica count; KEDA's
+ * prometheus trigger reads a metric that the target's service exports, of the target's pods in its namespace.
  */
 final class AutoscalerReferences {
     private static final Pattern METRIC = Pattern.compile("\\b(moemesh_[a-z0-9_]+)\\b");
@@ -45,10 +44,8 @@ final class AutoscalerReferences {
             Optional<JsonNode> d = target(so, ref.path("name").asText(), scaledBy);
             if (d.isEmpty()) continue;
             for (JsonNode trigger : so.path("spec").path("triggers")) {
-                switch (trigger.path("type").asText()) {
-                    case "kafka" -> checkKafkaTrigger(so, d.get(), trigger.path("metadata"));
-                    case "prometheus" -> checkPrometheusTrigger(so, d.get(), trigger.path("metadata"));
-                    default -> { }
+                if (trigger.path("type").asText().equals("prometheus")) {
+                    checkPrometheusTrigger(so, d.get(), trigger.path("metadata"));
                 }
             }
         }
@@ -67,26 +64,6 @@ final class AutoscalerReferences {
             build.problem(Yaml.id(d.get()) + ": sets spec.replicas although " + Yaml.id(scaler) + " owns the count");
         }
         return d;
-    }
-
-    /** The lag KEDA reads must be the lag of the orchestrator's own consumer group, topic and broker. */
-    private void checkKafkaTrigger(JsonNode so, JsonNode d, JsonNode metadata) {
-        JsonNode c = d.path("spec").path("template").path("spec").path("containers").path(0);
-        Optional<ServiceConfig> config = build.service(c);
-        if (config.isEmpty() || !config.get().module().equals("orchestrator")) {
-            build.problem(Yaml.id(so) + ": a kafka trigger on " + Yaml.id(d) + ", which is not the orchestrator");
-            return;
-        }
-        Map<String, String> expected = Map.of(
-                "bootstrapServers", build.setting(d, c, config.get(), "orchestrator.bootstrap-servers").orElse(""),
-                "consumerGroup", build.setting(d, c, config.get(), "orchestrator.group-id").orElse(""),
-                "topic", build.setting(d, c, config.get(), "orchestrator.topics.requests").orElse(""));
-        expected.forEach((key, value) -> {
-            if (!metadata.path(key).asText().equals(value)) {
-                build.problem(Yaml.id(so) + ": kafka trigger " + key + " is '" + metadata.path(key).asText()
-                        + "' but the orchestrator uses '" + value + "'");
-            }
-        });
     }
 
     /** The query reads metrics the target's service exports, of the target's pods in its namespace. */

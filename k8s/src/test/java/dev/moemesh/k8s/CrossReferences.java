@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * What a schema cannot see: that the objects of one build fit together and fit the services' code
- * ({@link WorkloadReferences}, {@link AutoscalerReferences}, {@link ExpertGroups}).
+ * ({@link WorkloadReferences}, {@link ControlPlaneReferences}, {@link AutoscalerReferences}, {@link ExpertGroups}).
  */
 final class CrossReferences {
     private CrossReferences() {
@@ -17,6 +17,7 @@ final class CrossReferences {
     static List<String> problems(List<ObjectNode> objects, Path repo) {
         BuildIndex build = new BuildIndex(objects, repo);
         WorkloadReferences.check(build);
+        ControlPlaneReferences.check(build);
         AutoscalerReferences.check(build);
         ExpertGroups.check(build);
         return build.problems();

@@ -11,7 +11,7 @@ import java.util.Set;
 
 /**
  * Checks KEDA ScaledObjects (keda.sh/v1alpha1), a custom resource whose schema no library here carries: the
- * fields of KEDA 2's ScaledObject specification and of its kafka and prometheus scalers, written out from KEDA's
+ * fields of KEDA 2's ScaledObject specification and of its prometheus scaler, written out from KEDA's
  * documentation. Unknown fields are refused, as for built-in kinds; the HPA behaviour under {@code advanced} is
  * KEDA's copy of the HPA's and is checked against the Kubernetes schema. A field or trigger type that the
  * manifests start to use must be added here, after reading KEDA's documentation for it.
@@ -33,11 +33,6 @@ final class KedaScaledObjects {
     }
 
     private static final Map<String, Scaler> SCALERS = Map.of(
-            "kafka", new Scaler(Set.of("bootstrapServers", "consumerGroup", "topic"),
-                    Set.of("bootstrapServers", "consumerGroup", "topic", "lagThreshold", "activationLagThreshold",
-                            "offsetResetPolicy", "allowIdleConsumers", "scaleToZeroOnInvalidOffset",
-                            "excludePersistentLag", "limitToPartitionsWithLag"),
-                    Set.of("lagThreshold", "activationLagThreshold")),
             "prometheus", new Scaler(Set.of("serverAddress", "query", "threshold"),
                     Set.of("serverAddress", "query", "threshold", "activationThreshold", "ignoreNullValues",
                             "unsafeSsl", "queryParameters", "customHeaders"),

@@ -109,15 +109,36 @@ class ManifestsTest {
             assertTrue(pod.path("affinity").has("podAntiAffinity"), Yaml.id(pool));
         }
         for (ObjectNode o : objects) {
-            boolean poolScaler = KedaScaledObjects.isScaledObject(o)
-                    && !o.path("metadata").path("name").asText().equals("orchestrator");
-            if (poolScaler) {
+            if (KedaScaledObjects.isScaledObject(o)) {
                 assertTrue(o.path("spec").path("minReplicaCount").asInt() >= 2, Yaml.id(o));
             }
             if (o.path("kind").asText().equals("HorizontalPodAutoscaler")) {
                 assertTrue(o.path("spec").path("minReplicas").asInt() >= 2, Yaml.id(o));
             }
         }
+    }
+
+    /**
+     * With every pool at its fewest replicas, one pod can drain (an eviction, a scale-down, a rolling update's
+     * old pod): the other pods' slots still hold every expert, so the control plane moves its experts before it
+     * stops instead of refusing the drain.
+     */
+    @Test
+    void productionPoolsCanDrainAPodAtTheirFewestReplicas() {
+        List<ObjectNode> objects = Builds.of("overlays/production");
+        BuildIndex build = new BuildIndex(objects, Builds.REPO);
+        JsonNode model = build.find(pools(objects).get(0), "ConfigMap", "moe-mesh-model").orElseThrow().path("data");
+        int slots = Integer.parseInt(model.path("expert-slots").asText());
+        int experts = 0;
+        for (var it = model.fieldNames(); it.hasNext(); ) {
+            String key = it.next();
+            if (key.startsWith("expert-group-")) {
+                experts = Math.max(experts, Integer.parseInt(model.path(key).asText().replaceFirst(".*-", "")) + 1);
+            }
+        }
+        int pods = pools(objects).stream().mapToInt(d -> build.replicas(d).min()).sum();
+        assertTrue((pods - 1) * slots >= experts, (pods - 1) + " pods of " + slots + " slots cannot hold "
+                + experts + " experts while a pod drains");
     }
 
     static List<ObjectNode> deployments(List<ObjectNode> objects) {

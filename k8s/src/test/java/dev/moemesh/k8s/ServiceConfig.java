@@ -75,6 +75,16 @@ final class ServiceConfig {
         return keys.keySet().stream().filter(k -> envName(k).equals(envName)).findFirst();
     }
 
+    /** True when {@code key} is one of the module's settings. */
+    boolean has(String key) {
+        return keys.containsKey(key);
+    }
+
+    /** The module's settings, in the source's order. */
+    Stream<String> keys() {
+        return keys.keySet().stream();
+    }
+
     /** The value a setting has when nothing overrides it: application.properties, else its @WithDefault. */
     Optional<String> defaultOf(String key) {
         return Optional.ofNullable(keys.get(key));

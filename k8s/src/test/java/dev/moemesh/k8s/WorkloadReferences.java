@@ -3,6 +3,7 @@ package dev.moemesh.k8s;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -13,7 +14,8 @@ import java.util.TreeMap;
  * Deployments, Services and disruption budgets fit together and fit the services' code: selectors find pods;
  * probes, target ports and scrape annotations name ports the containers have, and those are the ports the
  * services listen on; referenced ConfigMaps, keys and claims exist, and the model claim is mounted read-only;
- * every environment variable of a mesh container is a setting of its service; the addresses in the
+ * every environment variable of a mesh container is a setting of its service (or builds one's value, as
+ * {@code $(POD_IP)} does), and every {@code $(NAME)} names a variable defined before it; the addresses in the
  * {@code *_SERVICES} settings are Services of the build.
  */
 final class WorkloadReferences {
@@ -81,6 +83,7 @@ final class WorkloadReferences {
                 }
             }
             for (JsonNode e : c.path("env")) checkEnvReference(d, where, e);
+            checkVariableReferences(where, c.path("env"));
             for (JsonNode e : c.path("envFrom")) {
                 if (e.has("configMapRef") && !e.path("configMapRef").path("optional").asBoolean()
                         && build.find(d, "ConfigMap", e.path("configMapRef").path("name").asText()).isEmpty()) {
@@ -94,9 +97,15 @@ final class WorkloadReferences {
 
     /** A container of one of the mesh's services: its settings, ports, probes and addresses against its module. */
     private void checkServiceContainer(JsonNode d, JsonNode pod, JsonNode c, String where, ServiceConfig config) {
+        Set<String> referenced = new HashSet<>();
+        for (JsonNode e : c.path("env")) {
+            BuildIndex.VARIABLE_REFERENCE.matcher(e.path("value").asText("")).results()
+                    .forEach(r -> referenced.add(r.group(1)));
+        }
         for (JsonNode e : c.path("env")) {
             String name = e.path("name").asText();
-            if (!JVM_VARIABLES.contains(name) && config.keyOf(name).isEmpty()) {
+            // a variable that only builds another's value, as POD_IP does the advertised address, is no setting
+            if (!JVM_VARIABLES.contains(name) && !referenced.contains(name) && config.keyOf(name).isEmpty()) {
                 build.problem(where + ": " + name + " is not a setting of " + config.module()
                         + " (no such @ConfigMapping key or application.properties key)");
             }
@@ -135,9 +144,22 @@ final class WorkloadReferences {
             if (!e.path("name").asText().endsWith("_SERVICES")) continue;
             build.envValue(d, e).ifPresent(list -> {
                 for (String address : list.split(",")) {
-                    checkAddress(d, where + " " + e.path("name").asText(), address.trim());
+                    build.servicePort(d, where + " " + e.path("name").asText(), address.trim());
                 }
             });
+        }
+    }
+
+    /** Kubernetes replaces {@code $(NAME)} only when NAME is defined before it; else the text stays as it is. */
+    private void checkVariableReferences(String where, JsonNode env) {
+        Set<String> defined = new HashSet<>();
+        for (JsonNode e : env) {
+            String name = e.path("name").asText();
+            BuildIndex.VARIABLE_REFERENCE.matcher(e.path("value").asText("")).results().map(r -> r.group(1))
+                    .filter(v -> !defined.contains(v)).forEach(v -> build.problem(where + ": " + name
+                            + " refers to $(" + v + "), which no variable before it defines; Kubernetes would pass"
+                            + " the text as it is"));
+            defined.add(name);
         }
     }
 
@@ -154,27 +176,8 @@ final class WorkloadReferences {
         }
     }
 
-    /** {@code host:port} in a list of addresses: host is a Service of the build (short or cluster DNS name). */
-    private void checkAddress(JsonNode from, String where, String address) {
-        String[] hostPort = address.split(":");
-        if (hostPort.length != 2) {
-            build.problem(where + ": '" + address + "' is not host:port");
-            return;
-        }
-        String[] dns = hostPort[0].split("\\.");
-        String namespace = dns.length > 1 ? dns[1] : from.path("metadata").path("namespace").asText("");
-        Optional<ObjectNode> service = build.objects().stream().filter(o -> o.path("kind").asText().equals("Service")
-                && o.path("metadata").path("name").asText().equals(dns[0])
-                && o.path("metadata").path("namespace").asText("").equals(namespace)).findFirst();
-        if (service.isEmpty()) {
-            build.problem(where + ": " + address + " names no Service of the build");
-        } else if (!service.get().path("spec").path("ports").findValuesAsText("port").contains(hostPort[1])) {
-            build.problem(where + ": Service " + dns[0] + " has no port " + hostPort[1]);
-        }
-    }
-
     private void checkService(JsonNode s) {
-        List<JsonNode> pods = checkSelects(s, s.path("spec").path("selector"));
+        List<ObjectNode> pods = checkSelects(s, s.path("spec").path("selector"));
         for (JsonNode port : s.path("spec").path("ports")) {
             JsonNode target = port.has("targetPort") ? port.get("targetPort") : port.get("port");
             for (JsonNode d : pods) {
@@ -191,14 +194,12 @@ final class WorkloadReferences {
     }
 
     /** The Deployments whose pods {@code selector} selects; a problem when none (or the selector is empty). */
-    private List<JsonNode> checkSelects(JsonNode object, JsonNode selector) {
+    private List<ObjectNode> checkSelects(JsonNode object, JsonNode selector) {
         if (selector.isEmpty()) {
             build.problem(Yaml.id(object) + ": empty selector");
             return List.of();
         }
-        List<JsonNode> selected = build.all("Deployment").stream().filter(d -> BuildIndex.sameNamespace(d, object)
-                && BuildIndex.contains(d.path("spec").path("template").path("metadata").path("labels"), selector))
-                .map(d -> (JsonNode) d).toList();
+        List<ObjectNode> selected = build.selected(object, selector);
         if (selected.isEmpty()) {
             build.problem(Yaml.id(object) + ": selector " + selector + " matches no Deployment's pods");
         }
