@@ -57,8 +57,11 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
             broker = mesh.startBroker("kafka", home.resolve("kafka"), ports.broker(), READY);
             report.printf("kafka                 %-15s  pid %-7d  log %s%n", broker.address(), broker.process().pid(),
                     broker.log());
+            // the first placement waits for the expert services still starting, rather than loading every expert
+            // onto the first to register
             orchestrator = mesh.startOrchestrator("orchestrator", model, broker.address(), List.of(attentionAddress),
-                    ports.orchestratorHttp(), ports.controlPlane(), List.of(), READY);
+                    ports.orchestratorHttp(), ports.controlPlane(),
+                    List.of("-Dorchestrator.control-plane.settle-time=60s"), READY);
             String controlPlane = "localhost:" + ports.controlPlane();
             report.printf("orchestrator          %-15s  pid %-7d  log %s  (inference.requests -> inference.responses;"
                     + " control plane on %s)%n", orchestrator.address(), orchestrator.process().pid(), orchestrator.log(),

@@ -80,5 +80,12 @@ public interface OrchestratorSettings {
 
         @WithDefault("16")
         int expertGroupSize();
+
+        /**
+         * How long after start the first placement waits while the registered expert services do not yet hold
+         * every expert between them; 0 (the default): it does not wait.
+         */
+        @WithDefault("0s")
+        Duration settleTime();
     }
 }

@@ -70,8 +70,11 @@ public final class ControlPlane implements AutoCloseable {
     private final AtomicLong refusedPlans = new AtomicLong();
     private final AtomicLong failedLoads = new AtomicLong();
     private volatile PublishedPlacement published;
+    private final Instant startedAt;
     // the worker's own
     private Instant publishedAt;
+    private boolean settleScheduled;
+    private boolean settled;
 
     private ControlPlane(ControlPlaneOptions options, Optional<ServedModel> model, Clock clock) {
         this.options = options;
@@ -80,6 +83,7 @@ public final class ControlPlane implements AutoCloseable {
         this.planner = new PlacementPlanner(options.redundantReplicas(), options.moveTolerance());
         this.published = PublishedPlacement.none(model.map(ServedModel::fingerprint).orElse(""));
         this.publishedAt = clock.instant();
+        this.startedAt = clock.instant();
         this.worker = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("control-plane").unstarted(r));
     }
@@ -256,6 +260,7 @@ public final class ControlPlane implements AutoCloseable {
             SortedMap<ExpertId, Double> loads = membership.expertLoads();
             PublishedPlacement before = published;
             ExpertPlacement held = holdings(live);
+            if (trigger != Trigger.DRAIN && settling(held, loads)) return;
             ExpertPlacement plan;
             try {
                 plan = planner.plan(loads, live.stream().map(ControlPlane::capacity).toList(), held);
@@ -287,6 +292,28 @@ public final class ControlPlane implements AutoCloseable {
                 experts.forget(i.address());
             }
         }
+    }
+
+    /**
+     * Whether the first placement still waits ({@code settle-time} after start) for expert services that hold the
+     * experts the registered ones do not, so none is asked to load another's share; a re-plan is scheduled for the
+     * moment the wait ends.
+     */
+    private boolean settling(ExpertPlacement held, SortedMap<ExpertId, Double> loads) {
+        // the timer's end and the clock's can differ by a millisecond: once the timer has fired, the wait is over
+        if (settled || published.version() != 0 || options.settleTime().isZero()) return false;
+        Duration left = Duration.between(clock.instant(), startedAt.plus(options.settleTime()));
+        if (left.isNegative() || left.isZero() || held.experts().keySet().containsAll(loads.keySet())) return false;
+        if (!settleScheduled) {
+            settleScheduled = true;
+            LOG.infof("the expert services registered so far hold %d of %d experts: the first placement waits up to"
+                    + " %d ms (settle-time) for the others", held.experts().size(), loads.size(), left.toMillis());
+            worker.schedule(guarded("settled re-plan", () -> {
+                settled = true;
+                replan("the settle time is over", Trigger.MEMBERSHIP);
+            }), left.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        return true;
     }
 
     /** What the expert services hold in memory, as a placement: where an expert stays without LoadExperts. */
@@ -354,9 +381,11 @@ public final class ControlPlane implements AutoCloseable {
      */
     private void unloadUnused() {
         if (Duration.between(publishedAt, clock.instant()).compareTo(options.unloadGrace()) < 0) return;
+        if (published.version() == 0) return; // nothing placed yet: every expert held is still wanted somewhere
         ExpertPlacement plan = published.placement();
         for (Instance i : membership.instances()) {
-            if (i.role() != InstanceRole.EXPERT) continue;
+            // a service the placement does not use yet (it registered after it was planned) keeps what it holds
+            if (i.role() != InstanceRole.EXPERT || !plan.instances().contains(i.id())) continue;
             TreeSet<ExpertId> unused = new TreeSet<>(i.held());
             unused.removeAll(plan.heldBy(i.id()));
             if (unused.isEmpty()) continue;

@@ -22,7 +22,7 @@ public class ControlPlaneBeans {
         var c = settings.controlPlane();
         var options = new ControlPlaneOptions(c.heartbeatInterval(), c.missedHeartbeats(), c.rebalanceInterval(),
                 c.minImprovement(), c.redundantReplicas(), c.moveTolerance(), c.loadHalfLife(), c.expertLoadTimeout(),
-                c.unloadGrace(), c.expertGroupSize());
+                c.unloadGrace(), c.expertGroupSize(), c.settleTime());
         ControlPlane cp = ControlPlane.start(options, settings.modelDir().map(ServedModel::read), Clock.systemUTC());
         ControlPlaneMetrics.register(cp, metrics);
         return cp;

@@ -16,14 +16,18 @@ import java.time.Duration;
  * @param unloadGrace        how long after a placement stops using an expert its service keeps it (callers switch
  *                           placements at a step boundary; requests already sent still find it)
  * @param expertGroupSize    experts per group in the per-group metrics
+ * @param settleTime         how long after start the first placement waits while the registered expert services
+ *                           do not yet hold every expert between them (0: it does not wait), so the first to
+ *                           register is not asked to load the others' experts
  */
 public record ControlPlaneOptions(Duration heartbeatInterval, int missedHeartbeats, Duration rebalanceInterval,
                                   double minImprovement, int redundantReplicas, double moveTolerance,
                                   Duration loadHalfLife, Duration expertLoadTimeout, Duration unloadGrace,
-                                  int expertGroupSize) {
+                                  int expertGroupSize, Duration settleTime) {
     public ControlPlaneOptions {
         if (missedHeartbeats < 1) throw new IllegalArgumentException("missed-heartbeats " + missedHeartbeats + " < 1");
         if (expertGroupSize < 1) throw new IllegalArgumentException("expert-group-size " + expertGroupSize + " < 1");
+        if (settleTime.isNegative()) throw new IllegalArgumentException("settle-time " + settleTime + " < 0");
         for (Duration d : new Duration[] {heartbeatInterval, rebalanceInterval, loadHalfLife, expertLoadTimeout}) {
             if (d.isZero() || d.isNegative()) throw new IllegalArgumentException("a control-plane interval is " + d);
         }

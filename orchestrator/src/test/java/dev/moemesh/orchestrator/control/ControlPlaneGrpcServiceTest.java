@@ -11,6 +11,7 @@ import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.localmesh.LocalMesh;
+import dev.moemesh.orchestrator.membership.ServedModel;
 import dev.moemesh.proto.ControlPlaneGrpc;
 import dev.moemesh.proto.DescribeRequest;
 import dev.moemesh.proto.DrainRequest;
@@ -103,7 +104,11 @@ class ControlPlaneGrpcServiceTest {
     }
 
     private void serve(ControlPlaneOptions options) throws IOException {
-        controlPlane = ControlPlane.start(options, Optional.empty(), Clock.systemUTC());
+        serve(options, Optional.empty());
+    }
+
+    private void serve(ControlPlaneOptions options, Optional<ServedModel> model) throws IOException {
+        controlPlane = ControlPlane.start(options, model, Clock.systemUTC());
         server = NettyServerBuilder.forPort(0).addService(new ControlPlaneGrpcService(controlPlane)).build().start();
         channel = NettyChannelBuilder.forTarget("localhost:" + server.getPort()).usePlaintext().build();
     }
@@ -112,10 +117,14 @@ class ControlPlaneGrpcServiceTest {
         return ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(WAIT.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    /** Heartbeat every 300 ms, dead after 5 missed; unused experts unloaded after 500 ms. */
+    /** Heartbeat every 300 ms, dead after 5 missed; unused experts unloaded after 500 ms; no settle time. */
     private static ControlPlaneOptions options(int redundantReplicas, Duration rebalanceInterval) {
+        return options(redundantReplicas, rebalanceInterval, Duration.ZERO);
+    }
+
+    private static ControlPlaneOptions options(int redundantReplicas, Duration rebalanceInterval, Duration settle) {
         return new ControlPlaneOptions(Duration.ofMillis(300), 5, rebalanceInterval, 0.05, redundantReplicas, 0.05,
-                Duration.ofMinutes(5), WAIT, Duration.ofMillis(500), 16);
+                Duration.ofMinutes(5), WAIT, Duration.ofMillis(500), 16, settle);
     }
 
     @AfterEach
@@ -158,6 +167,31 @@ class ControlPlaneGrpcServiceTest {
                 p -> servedBy(p, 0, 7, expertsA) && servedBy(p, 8, 15, expertsB));
         assertTrue(back.getVersion() > alone.getVersion());
         awaitHeld(expertsA, experts(0, 7), "A unloads 8-15 once the grace period is over");
+    }
+
+    @Test
+    void duringTheSettleTimeTheFirstPlacementWaitsForTheServiceHoldingTheRestSoNoneLoadsAnothersExperts()
+            throws Exception {
+        serve(options(0, Duration.ofHours(1), Duration.ofSeconds(30)), Optional.of(ServedModel.read(MODEL)));
+        Watcher watcher = watch("attention-0");
+        assertEquals(0, watcher.next().getVersion(), "nothing placed yet");
+        register("experts-a", expertsA);
+        assertEquals(null, watcher.poll(Duration.ofSeconds(2)), "A alone holds half the experts: no placement yet");
+
+        register("experts-b", expertsB);
+        watcher.await("0-7 on A, 8-15 on B", p -> servedBy(p, 0, 7, expertsA) && servedBy(p, 8, 15, expertsB));
+        assertEquals(experts(0, 7), held(expertsA), "A was never asked to load B's experts");
+        assertEquals(experts(8, 15), held(expertsB));
+    }
+
+    @Test
+    void whenTheSettleTimeEndsTheServicesRegisteredByThenArePlaced() throws Exception {
+        serve(options(0, Duration.ofHours(1), Duration.ofSeconds(2)), Optional.of(ServedModel.read(MODEL)));
+        Watcher watcher = watch("attention-0");
+        assertEquals(0, watcher.next().getVersion(), "nothing placed yet");
+        register("experts-a", expertsA);
+        watcher.await("everything on A once the settle time is over", p -> servedBy(p, 0, 15, expertsA));
+        assertEquals(experts(0, 15), held(expertsA), "A loaded 8-15 before the placement that uses them came out");
     }
 
     @Test
