@@ -22,10 +22,6 @@ import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.WatchPlacementRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -79,10 +75,10 @@ class ControlPlaneMeshTest {
                     List.of("-Dexpert.control-plane=" + controlPlane), READY);
         }
 
-        LocalMesh.Service attentionService(String name) throws Exception {
+        LocalMesh.Service attentionService(String name) {
             LocalMesh.Service s = processes.startAttentionService(name, model, List.of(), LocalMesh.freePort(),
                     List.of("-Dattention.control-plane=" + controlPlane), READY);
-            await("attention service " + name + " ready (a placement covering every expert)", () -> ready(s));
+            processes.awaitHealthReady(s, READY); // ready: a placement covers every routed expert
             return s;
         }
 
@@ -286,15 +282,6 @@ class ControlPlaneMeshTest {
             mean += (double) sum / later.length;
         }
         return mean == 0 ? 0 : max / mean;
-    }
-
-    private static boolean ready(LocalMesh.Service s) {
-        try (HttpClient http = HttpClient.newHttpClient()) {
-            return http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + s.httpPort() + "/q/health/ready"))
-                    .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
-        } catch (Exception notYet) {
-            return false;
-        }
     }
 
     private interface Condition {
