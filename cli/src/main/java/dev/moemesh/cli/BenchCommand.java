@@ -47,6 +47,10 @@ final class BenchCommand implements Callable<Integer> {
             + " e.g. -Dmoemesh.threads=1 (default: none)")
     String expertJavaOpts;
 
+    @Option(names = "--attention-java-opts", defaultValue = "", description = "JVM options of the --mesh attention"
+            + " services, e.g. -Dmoemesh.spin-nanos=0 (default: none)")
+    String attentionJavaOpts;
+
     @Override
     public Integer call() {
         ObjectNode out = new ObjectMapper().createObjectNode();
@@ -77,7 +81,7 @@ final class BenchCommand implements Callable<Integer> {
             engine = null;
             m = null;
             System.gc();
-            new MeshBench(model, meshExpertServices, expertJavaOpts, prompt(16, 100).length, decodeTokens, repeat)
+            new MeshBench(model, meshExpertServices, expertJavaOpts, attentionJavaOpts, prompt(16, 100).length, decodeTokens, repeat)
                     .run(batches, out);
         }
         System.out.println(out);

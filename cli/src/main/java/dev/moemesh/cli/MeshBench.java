@@ -30,17 +30,23 @@ final class MeshBench {
     private final Path model;
     private final int expertServices;
     private final List<String> expertJavaOpts;
+    private final List<String> attentionJavaOpts;
     private final int promptTokens;
     private final int decodeTokens;
     private final int repeat;
 
-    MeshBench(Path model, int expertServices, String expertJavaOpts, int promptTokens, int decodeTokens, int repeat) {
+    MeshBench(Path model, int expertServices, String expertJavaOpts, String attentionJavaOpts, int promptTokens, int decodeTokens, int repeat) {
         this.model = model;
         this.expertServices = expertServices;
-        this.expertJavaOpts = expertJavaOpts.isBlank() ? List.of() : List.of(expertJavaOpts.strip().split("\\s+"));
+        this.expertJavaOpts = options(expertJavaOpts);
+        this.attentionJavaOpts = options(attentionJavaOpts);
         this.promptTokens = promptTokens;
         this.decodeTokens = decodeTokens;
         this.repeat = repeat;
+    }
+
+    private static List<String> options(String line) {
+        return line.isBlank() ? List.of() : List.of(line.strip().split("\\s+"));
     }
 
     void run(int[] batches, ObjectNode out) {
@@ -59,7 +65,8 @@ final class MeshBench {
             // both attention services up at once (an idle one costs nothing), measured in turn at each batch size
             LocalMesh.Service[] attention = new LocalMesh.Service[3];
             for (int microBatches : new int[] {1, 2}) {
-                List<String> props = new ArrayList<>(engine);
+                List<String> props = new ArrayList<>(attentionJavaOpts);
+                props.addAll(engine);
                 props.add("-Dattention.micro-batches=" + microBatches);
                 attention[microBatches] = mesh.startAttentionService("bench-attention-mb" + microBatches, model,
                         addresses, LocalMesh.freePort(), props, Duration.ofMinutes(5));
@@ -95,11 +102,16 @@ final class MeshBench {
                 out.put(key + "_expert_round_trip_p50_us", latency.getExpertRoundTripP50Nanos() / 1000);
                 out.put(key + "_expert_overhead_p50_us", latency.getExpertOverheadP50Nanos() / 1000);
                 out.put(key + "_expert_overhead_p99_us", latency.getExpertOverheadP99Nanos() / 1000);
+                out.put(key + "_expert_send_p50_us", latency.getExpertSendP50Nanos() / 1000);
+                out.put(key + "_expert_queue_p50_us", latency.getExpertQueueP50Nanos() / 1000);
+                out.put(key + "_expert_transport_p50_us", latency.getExpertTransportP50Nanos() / 1000);
                 System.err.printf("mesh (%d micro-batch%s) decode batch %d: %.1f tok/s aggregate; per MoE layer call:"
-                                + " round trip p50 %d us, overhead (round trip - expert compute) p50 %d us, p99 %d us%n",
+                                + " round trip p50 %d us, overhead (round trip - expert compute) p50 %d us, p99 %d us;"
+                                + " of the overhead p50: send %d us, queue in the expert service %d us, transport %d us%n",
                         microBatches, microBatches == 1 ? "" : "es", b, best,
                         latency.getExpertRoundTripP50Nanos() / 1000, latency.getExpertOverheadP50Nanos() / 1000,
-                        latency.getExpertOverheadP99Nanos() / 1000);
+                        latency.getExpertOverheadP99Nanos() / 1000, latency.getExpertSendP50Nanos() / 1000,
+                        latency.getExpertQueueP50Nanos() / 1000, latency.getExpertTransportP50Nanos() / 1000);
             }
         } finally {
             channel.shutdownNow();

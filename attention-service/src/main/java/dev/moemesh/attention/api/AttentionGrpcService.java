@@ -93,7 +93,9 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
             var l = r.latency().snapshot(request.getResetLatencies());
             stats.setExpertCalls(l.calls()).setExpertRoundTripP50Nanos(l.roundTripP50())
                     .setExpertRoundTripP99Nanos(l.roundTripP99()).setExpertOverheadP50Nanos(l.overheadP50())
-                    .setExpertOverheadP99Nanos(l.overheadP99()).setExpertCallsRetried(r.callsRetried())
+                    .setExpertOverheadP99Nanos(l.overheadP99()).setExpertSendP50Nanos(l.sendP50())
+                    .setExpertQueueP50Nanos(l.queueP50()).setExpertTransportP50Nanos(l.transportP50())
+                    .setExpertCallsRetried(r.callsRetried())
                     .setPlacementVersion(r.placement().version());
             for (var service : r.services()) {
                 stats.addExpertServices(ExpertServiceState.newBuilder().setAddress(service.address())

@@ -48,8 +48,10 @@ final class ExpertCall implements ExpertBackend.Pending {
     private RuntimeException failure;
     private long deadline;
     private long probeDeadline;
+    private long sentFirstRound;
     private long lastArrival;
-    private long slowestCompute;
+    private long lastCompute;   // compute_nanos and queue_nanos of the answer that arrived last
+    private long lastQueue;
 
     private ExpertCall(RemoteExperts experts, RoutedBatch batch, PlacementView view) {
         this.experts = experts;
@@ -91,6 +93,7 @@ final class ExpertCall implements ExpertBackend.Pending {
             rowsPerClient[target[g]] += batch.groupSize(g);
         }
         sent = sendShares(target, rowsPerClient, true);
+        sentFirstRound = System.nanoTime();
     }
 
     @Override
@@ -108,7 +111,7 @@ final class ExpertCall implements ExpertBackend.Pending {
             experts.release(view);
         }
         if (failure != null) throw failure;
-        experts.latency().record(lastArrival - started, slowestCompute);
+        experts.latency().record(lastArrival - started, sentFirstRound - started, lastCompute, lastQueue);
     }
 
     /**
@@ -194,8 +197,11 @@ final class ExpertCall implements ExpertBackend.Pending {
             long until = s.probe ? probeDeadline : deadline;
             ExpertClient.Answer answer = s.answer.get(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
             RunExpertsResponse response = answer.response();
-            lastArrival = Math.max(lastArrival, answer.arrivedNanos());
-            slowestCompute = Math.max(slowestCompute, response.getComputeNanos());
+            if (answer.arrivedNanos() - lastArrival >= 0) {
+                lastArrival = answer.arrivedNanos();
+                lastCompute = response.getComputeNanos();
+                lastQueue = response.getQueueNanos();
+            }
             if (response.hasError()) {
                 refused(s, response.getError(), answer.arrivedNanos());
                 return;

@@ -26,6 +26,10 @@ final class StandInExpertService implements AutoCloseable {
     enum Behaviour { ECHO, BREAK, HANG, HOLD, REFUSE_NOT_HELD, REFUSE_PLACEMENT }
 
     volatile Behaviour behaviour = Behaviour.ECHO;
+    /** Under ECHO: how long to wait before answering, and the compute_nanos and queue_nanos the answer reports. */
+    volatile long echoAfterMillis;
+    volatile long reportComputeNanos;
+    volatile long reportQueueNanos;
     final AtomicInteger requests = new AtomicInteger();
     final AtomicInteger streamsOpened = new AtomicInteger();
     final AtomicInteger streamsEnded = new AtomicInteger();
@@ -71,7 +75,11 @@ final class StandInExpertService implements AutoCloseable {
                     requests.incrementAndGet();
                     RunExpertsResponse.Builder answer = RunExpertsResponse.newBuilder().setSequence(r.getSequence());
                     switch (behaviour) {
-                        case ECHO -> responses.onNext(answer.setOutputs(r.getHiddenStates()).build());
+                        case ECHO -> {
+                            sleep(echoAfterMillis);
+                            responses.onNext(answer.setOutputs(r.getHiddenStates())
+                                    .setComputeNanos(reportComputeNanos).setQueueNanos(reportQueueNanos).build());
+                        }
                         case BREAK -> responses.onError(Status.UNAVAILABLE.withDescription("stand-in went away")
                                 .asRuntimeException());
                         case HANG -> { }
@@ -98,6 +106,14 @@ final class StandInExpertService implements AutoCloseable {
                     responses.onCompleted();
                 }
             };
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -74,8 +74,9 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
         return new StreamObserver<>() {
             @Override
             public void onNext(RunExpertsRequest request) {
+                long arrived = System.nanoTime();
                 worker.execute(() -> {
-                    RunExpertsResponse answer = answerOnStream(request);
+                    RunExpertsResponse answer = answerOnStream(request, arrived);
                     synchronized (responses) {
                         responses.onNext(answer);
                     }
@@ -99,9 +100,11 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
         };
     }
 
-    private RunExpertsResponse answerOnStream(RunExpertsRequest request) {
+    /** Computes one stream request that reached the transport's thread at {@code arrived} ({@link System#nanoTime}). */
+    private RunExpertsResponse answerOnStream(RunExpertsRequest request, long arrived) {
         long started = System.nanoTime();
-        RunExpertsResponse.Builder response = RunExpertsResponse.newBuilder().setSequence(request.getSequence());
+        RunExpertsResponse.Builder response = RunExpertsResponse.newBuilder().setSequence(request.getSequence())
+                .setQueueNanos(Math.max(0, started - arrived));
         try {
             response.setOutputs(UnsafeByteOperations.unsafeWrap(run.run(request)));
             response.setComputeNanos(System.nanoTime() - started);

@@ -181,12 +181,20 @@ class ExpertGrpcServiceTest {
                 done.complete(null);
             }
         });
+        long sent = System.nanoTime();
         requests.forEach(out::onNext);
         out.onCompleted();
         done.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        long elapsed = System.nanoTime() - sent;
         List<RunExpertsResponse> responses = List.copyOf(received);
 
         assertEquals(List.of(7L, 8L, 9L), responses.stream().map(RunExpertsResponse::getSequence).toList());
+        // each answer says how long it waited for the stream's thread and then computed: within what this side saw
+        for (RunExpertsResponse r : responses) {
+            assertTrue(r.getQueueNanos() > 0, "queue_nanos set on sequence " + r.getSequence());
+            assertTrue(r.getQueueNanos() + r.getComputeNanos() < elapsed,
+                    "queue " + r.getQueueNanos() + " + compute " + r.getComputeNanos() + " ns within " + elapsed);
+        }
         for (int i : new int[] {0, 2}) {
             RunExpertsResponse unary = client.runExperts(requests.get(i));
             assertEquals(unary.getOutputs(), responses.get(i).getOutputs());
