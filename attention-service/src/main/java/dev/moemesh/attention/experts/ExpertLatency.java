@@ -17,6 +17,13 @@ public final class ExpertLatency {
     private final Histogram send = new Histogram(MAX_NANOS, 2);
     private final Histogram queue = new Histogram(MAX_NANOS, 2);
     private final Histogram transport = new Histogram(MAX_NANOS, 2);
+    private volatile Listener listener = (roundTrip, overhead, send, queue, transport) -> {};
+
+    /** Told of every call's figures, in nanoseconds, after they are recorded here (e.g. to meter them). */
+    @FunctionalInterface
+    public interface Listener {
+        void call(long roundTrip, long overhead, long send, long queue, long transport);
+    }
 
     /** The figures as of now. */
     public record Snapshot(long calls, long roundTripP50, long roundTripP99, long overheadP50, long overheadP99,
@@ -30,15 +37,24 @@ public final class ExpertLatency {
      * @param lastCompute    compute_nanos of the last answer to arrive
      * @param lastQueue      queue_nanos of the last answer to arrive
      */
-    synchronized void record(long roundTripNanos, long sendNanos, long lastCompute, long lastQueue) {
+    void record(long roundTripNanos, long sendNanos, long lastCompute, long lastQueue) {
+        long trip = clamp(roundTripNanos);
         long over = clamp(roundTripNanos - lastCompute);
         long sent = Math.min(clamp(sendNanos), over);
         long queued = Math.min(clamp(lastQueue), over - sent);
-        roundTrip.recordValue(clamp(roundTripNanos));
-        overhead.recordValue(over);
-        send.recordValue(sent);
-        queue.recordValue(queued);
-        transport.recordValue(over - sent - queued);
+        synchronized (this) {
+            roundTrip.recordValue(trip);
+            overhead.recordValue(over);
+            send.recordValue(sent);
+            queue.recordValue(queued);
+            transport.recordValue(over - sent - queued);
+        }
+        listener.call(trip, over, sent, queued, over - sent - queued);
+    }
+
+    /** Replaces the listener (one at a time). */
+    public void listen(Listener listener) {
+        this.listener = listener;
     }
 
     private static long clamp(long nanos) {

@@ -1,5 +1,6 @@
 package dev.moemesh.attention.metrics;
 
+import dev.moemesh.attention.AttentionServiceBeans.Served;
 import dev.moemesh.attention.engine.EngineLoop;
 import dev.moemesh.core.engine.EngineStats;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -17,16 +18,19 @@ import java.util.function.ToDoubleFunction;
 /**
  * The attention service's {@code moemesh_attention_*} meters for Prometheus: the queue and the batch (sequences
  * running and waiting, KV blocks, sequences per step), token counters (their rate is tokens/s), and per request the
- * time to first token and the whole duration by finish reason.
+ * time to first token and the whole duration by finish reason; with expert services, each routed-expert call's
+ * round trip and the parts of its overhead ({@link dev.moemesh.attention.experts.ExpertLatency}).
  */
 @ApplicationScoped
 @Startup
 public class AttentionMetrics {
+    private static final String[] EXPERT_CALL_PARTS = {"round_trip", "overhead", "send", "queue", "transport"};
+
     private final MeterRegistry registry;
     private final Timer timeToFirstToken;
     private final DistributionSummary stepSequences;
 
-    AttentionMetrics(MeterRegistry registry, EngineLoop loop) {
+    AttentionMetrics(MeterRegistry registry, EngineLoop loop, Served served) {
         this.registry = registry;
         gauge("moemesh.attention.sequences.running", loop, s -> s.running(), "sequences in the batch");
         gauge("moemesh.attention.sequences.waiting", loop, s -> s.waiting(),
@@ -44,6 +48,24 @@ public class AttentionMetrics {
                 .description("sequences in the batch after each engine step (the batch size)").publishPercentileHistogram()
                 .minimumExpectedValue(1.0).maximumExpectedValue(1024.0).register(registry);
         loop.onStep(stepSequences::record);
+        served.remote().ifPresent(remote -> {
+            Timer[] parts = new Timer[EXPERT_CALL_PARTS.length];
+            for (int i = 0; i < parts.length; i++) {
+                parts[i] = Timer.builder("moemesh.attention.expert.call").tag("part", EXPERT_CALL_PARTS[i])
+                        .description("per routed-expert call (one per MoE layer per step): round_trip from dispatch"
+                                + " to the last answer; overhead, the round trip less that answer's compute; and the"
+                                + " overhead's parts send, queue (in the expert service) and transport")
+                        .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(10_000))
+                        .maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
+            }
+            remote.latency().listen((roundTrip, overhead, send, queue, transport) -> {
+                parts[0].record(roundTrip, TimeUnit.NANOSECONDS);
+                parts[1].record(overhead, TimeUnit.NANOSECONDS);
+                parts[2].record(send, TimeUnit.NANOSECONDS);
+                parts[3].record(queue, TimeUnit.NANOSECONDS);
+                parts[4].record(transport, TimeUnit.NANOSECONDS);
+            });
+        });
     }
 
     private void gauge(String name, EngineLoop loop, ToDoubleFunction<EngineStats> value, String description) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moemesh.attention.Prometheus;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
@@ -193,13 +194,8 @@ class AttentionGrpcServiceTest {
         }
     }
 
-    /** The value of one sample in the Prometheus text at /q/metrics (name with its labels, as printed). */
     private static double metric(String sample) {
-        String text = given().when().get("/q/metrics").then().statusCode(200).extract().asString();
-        for (String line : text.split("\n")) {
-            if (line.startsWith(sample + " ")) return Double.parseDouble(line.substring(sample.length() + 1).strip());
-        }
-        throw new AssertionError("no sample " + sample + " in /q/metrics:\n" + text);
+        return Prometheus.sample(sample);
     }
 
     @Test

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moemesh.attention.Prometheus;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
@@ -18,6 +19,7 @@ import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.proto.AttentionServiceGrpc;
+import dev.moemesh.proto.AttentionStats;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.ExpertReplicas;
 import dev.moemesh.proto.ExpertServiceGrpc;
@@ -234,5 +236,22 @@ class PlacementFromControlPlaneTest {
         controlPlane.publish(placement("feedfacefeedface", expertsA));
         publishAndAwait(next);
         given().when().get("/q/health/ready").then().statusCode(200);
+    }
+
+    @Test
+    @Order(5)
+    void eachExpertCallIsMeteredWithItsOverheadSplitIntoSendQueueAndTransport() {
+        AttentionStats stats = client.getAttentionStats(GetAttentionStatsRequest.getDefaultInstance());
+        assertTrue(stats.getExpertCalls() > 0, "the generations above called the expert services");
+        assertTrue(stats.getExpertTransportP50Nanos() > 0, "loopback gRPC takes some time: " + stats);
+        assertTrue(stats.getExpertOverheadP50Nanos() <= stats.getExpertRoundTripP50Nanos(), stats.toString());
+        String timer = "moemesh_attention_expert_call_seconds";
+        assertEquals(stats.getExpertCalls(), (long) Prometheus.sample(timer + "_count{part=\"round_trip\"}"),
+                "Prometheus counts the calls GetAttentionStats counts");
+        double overhead = Prometheus.sample(timer + "_sum{part=\"overhead\"}");
+        double parts = Prometheus.sample(timer + "_sum{part=\"send\"}") + Prometheus.sample(timer + "_sum{part=\"queue\"}")
+                + Prometheus.sample(timer + "_sum{part=\"transport\"}");
+        assertEquals(overhead, parts, 1e-6, "per call, send + queue + transport = overhead");
+        assertTrue(Prometheus.sample(timer + "_sum{part=\"round_trip\"}") >= overhead);
     }
 }
