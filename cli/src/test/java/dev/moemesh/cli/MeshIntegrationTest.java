@@ -232,6 +232,26 @@ class MeshIntegrationTest {
     }
 
     @Test
+    void expertPingSendsRoutedLayersToSeveralServicesAndSplitsTheirOverhead() throws Exception {
+        MeshCliTest.Run r = MeshCliTest.run("expert-ping", "--target", low.address() + "," + high.address(),
+                "--rows", "1", "--top-k", "6", "--calls", "60");
+        assertEquals(0, r.code(), r.err());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.lastLine());
+        assertEquals(2, json.get("targets").asInt());
+        assertEquals(6, json.get("top_k").asInt());
+        assertTrue(json.get("compute_p50_us").asLong() > 0, "six experts of one token computed: " + json);
+        assertTrue(json.get("round_trip_p50_us").asLong() >= json.get("overhead_p50_us").asLong(), json.toString());
+
+        MeshCliTest.Run unrouted = MeshCliTest.run("expert-ping", "--target", low.address() + "," + high.address());
+        assertEquals(1, unrouted.code(), "several targets without --top-k: " + unrouted.err());
+        assertTrue(unrouted.err().contains("several targets need --top-k"), unrouted.err());
+        MeshCliTest.Run tooMany = MeshCliTest.run("expert-ping", "--target", low.address(), "--rows", "1",
+                "--top-k", "7");
+        assertEquals(1, tooMany.code());
+        assertTrue(tooMany.err().contains("no layer has 7 experts held by"), tooMany.err());
+    }
+
+    @Test
     void theDemoAnswersThroughKafkaGrpcAndRestWithTheLocalEnginesTokens(@org.junit.jupiter.api.io.TempDir Path home)
             throws Exception {
         MeshCliTest.Run r = MeshCliTest.run("demo", "--home", home.toString());
