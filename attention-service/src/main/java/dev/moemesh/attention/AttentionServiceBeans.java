@@ -64,7 +64,7 @@ public class AttentionServiceBeans {
         Model model = Model.load(config.modelDir(), config.maxSeqLen(), remote);
         Optional<ControlPlaneLink> link = config.controlPlane().map(target -> {
             ControlPlaneLink l = new ControlPlaneLink(target, identity(config, fingerprint, grpcPort),
-                    remote::usePlacement, CONTROL_PLANE_RETRY);
+                    remote::usePlacement, () -> remote.placement().version(), CONTROL_PLANE_RETRY);
             l.start();
             return l;
         });

@@ -21,6 +21,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 /**
  * This attention service's side of the orchestrator's control plane: it registers as an attention service,
@@ -44,6 +45,7 @@ public final class ControlPlaneLink implements AutoCloseable {
     private final String target;
     private final Identity identity;
     private final Consumer<Placement> listener;
+    private final LongSupplier placementInUse;
     private final Backoff backoff;
     private final ManagedChannel channel;
     private final ScheduledThreadPoolExecutor worker; // one thread: registers, heartbeats, starts watches
@@ -61,13 +63,16 @@ public final class ControlPlaneLink implements AutoCloseable {
     private volatile boolean closed;
 
     /**
-     * @param target   the control plane's gRPC address, {@code host:port}
-     * @param listener gets every placement the watch delivers, in order, on a gRPC thread
+     * @param target         the control plane's gRPC address, {@code host:port}
+     * @param listener       gets every placement the watch delivers, in order, on a gRPC thread
+     * @param placementInUse the version this service routes with now, told in each heartbeat
      */
-    public ControlPlaneLink(String target, Identity identity, Consumer<Placement> listener, Backoff backoff) {
+    public ControlPlaneLink(String target, Identity identity, Consumer<Placement> listener, LongSupplier placementInUse,
+                            Backoff backoff) {
         this.target = target;
         this.identity = identity;
         this.listener = listener;
+        this.placementInUse = placementInUse;
         this.backoff = backoff;
         this.channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
         this.worker = new ScheduledThreadPoolExecutor(1, r -> {
@@ -124,7 +129,7 @@ public final class ControlPlaneLink implements AutoCloseable {
 
     private void heartbeat() {
         HeartbeatResponse r = stub().heartbeat(HeartbeatRequest.newBuilder().setInstanceId(identity.instanceId())
-                .build());
+                .setPlacementVersion(placementInUse.getAsLong()).build());
         if (membershipDown) {
             membershipDown = false;
             Log.infof("control plane at %s answers again", target);

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -24,7 +25,9 @@ class ControlPlaneLinkTest {
 
     private final ControlPlaneStandIn controlPlane = new ControlPlaneStandIn(MODEL, 100);
     private final List<Placement> received = new CopyOnWriteArrayList<>();
-    private final ControlPlaneLink link = new ControlPlaneLink(controlPlane.address(), ME, received::add, QUICK);
+    private final AtomicLong inUse = new AtomicLong();
+    private final ControlPlaneLink link = new ControlPlaneLink(controlPlane.address(), ME, received::add, inUse::get,
+            QUICK);
 
     @AfterEach
     void stop() throws InterruptedException {
@@ -63,6 +66,15 @@ class ControlPlaneLinkTest {
         int beats = controlPlane.heartbeats() - before;
         assertTrue(beats >= 5 && beats <= 11, "every 100 ms: " + beats + " heartbeats in 1 s");
         assertEquals(1, controlPlane.registrations().size(), "registered once");
+    }
+
+    @Test
+    void eachHeartbeatTellsThePlacementVersionInUse() throws Exception {
+        inUse.set(7);
+        link.start();
+        await(() -> controlPlane.reportedVersion() == 7, "version 7 reported");
+        inUse.set(9);
+        await(() -> controlPlane.reportedVersion() == 9, "the switch to version 9 reported by a later heartbeat");
     }
 
     @Test

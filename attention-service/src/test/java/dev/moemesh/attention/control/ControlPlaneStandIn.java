@@ -36,6 +36,7 @@ public final class ControlPlaneStandIn implements AutoCloseable {
     private final int port;
     private final List<RegisterRequest> registrations = new CopyOnWriteArrayList<>();
     private final AtomicInteger heartbeats = new AtomicInteger();
+    private volatile long reportedVersion = -1;
     private final AtomicInteger watches = new AtomicInteger();
     private final Set<String> known = ConcurrentHashMap.newKeySet();
     private final List<ServerCallStreamObserver<Placement>> watchers = new ArrayList<>(); // guarded by this
@@ -70,6 +71,11 @@ public final class ControlPlaneStandIn implements AutoCloseable {
 
     public int heartbeats() {
         return heartbeats.get();
+    }
+
+    /** The placement version the last heartbeat said its sender routes with (-1 before any heartbeat). */
+    public long reportedVersion() {
+        return reportedVersion;
     }
 
     /** WatchPlacement calls since start. */
@@ -129,6 +135,7 @@ public final class ControlPlaneStandIn implements AutoCloseable {
         @Override
         public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> response) {
             heartbeats.incrementAndGet();
+            reportedVersion = request.getPlacementVersion();
             long version;
             synchronized (ControlPlaneStandIn.this) {
                 version = current.getVersion();

@@ -43,7 +43,8 @@ import java.util.stream.Collectors;
  * The orchestrator's control plane: the {@link Membership} of the mesh, the placement of its routed experts
  * ({@link PlacementPlanner}) and the versioned stream of placements to watchers. An expert service is asked to
  * load the experts a placement gives it before that placement is published, and to unload those it no longer
- * uses a grace period after. One worker thread plans, loads, publishes and expires, so placements come out one at
+ * uses once every attention service says it routes with that placement (at least a grace period after, at most
+ * {@link ControlPlaneOptions#unloadWaitLimit()}). One worker thread plans, loads, publishes and expires, so placements come out one at
  * a time and in order; gRPC threads only record membership and queue a re-plan.
  */
 public final class ControlPlane implements AutoCloseable {
@@ -73,6 +74,8 @@ public final class ControlPlane implements AutoCloseable {
     private final Instant startedAt;
     // the worker's own
     private Instant publishedAt;
+    private long unloadWaitWarnedFor; // the version whose laggards were last logged
+    private String lastRefusal;       // why the last plan could not place every expert; null once one could
     private boolean settleScheduled;
     private boolean settled;
 
@@ -125,12 +128,13 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
-     * Records a heartbeat with the rows per expert it reports.
+     * Records a heartbeat with the rows per expert it reports (expert services) or the placement version it routes
+     * with (attention services).
      *
      * @return false when the instance is unknown and must register again
      */
-    public boolean heartbeat(String instanceId, Map<ExpertId, Long> rows) {
-        return membership.heartbeat(instanceId, rows);
+    public boolean heartbeat(String instanceId, Map<ExpertId, Long> rows, long placementInUse) {
+        return membership.heartbeat(instanceId, rows, placementInUse);
     }
 
     /**
@@ -264,11 +268,15 @@ public final class ControlPlane implements AutoCloseable {
             ExpertPlacement plan;
             try {
                 plan = planner.plan(loads, live.stream().map(ControlPlane::capacity).toList(), held);
+                lastRefusal = null;
             } catch (InsufficientSlotsException e) {
                 refusedPlans.incrementAndGet();
                 if (trigger == Trigger.DRAIN) throw e;
-                LOG.warnf("cannot place every expert after %s: %s; the placement keeps what is still alive", reason,
-                        e.getMessage());
+                // logged once while it stays so (the periodic re-plan would repeat it every rebalance interval)
+                boolean again = e.getMessage().equals(lastRefusal);
+                lastRefusal = e.getMessage();
+                LOG.logf(again ? Logger.Level.DEBUG : Logger.Level.WARN, "cannot place every expert after %s: %s; the"
+                        + " placement keeps what is still alive", reason, e.getMessage());
                 Set<String> serving = live.stream().filter(i -> !i.draining()).map(Instance::id)
                         .collect(Collectors.toSet());
                 plan = before.placement().retainInstances(serving);
@@ -376,12 +384,27 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
-     * UnloadExperts of what expert services hold but the placement does not use, once the placement is older than
-     * the grace period (callers of the one before may still send to them until then).
+     * UnloadExperts of what expert services hold but the placement does not use, once every registered attention
+     * service has said in a heartbeat that it routes with this placement and the grace period is over (a layer call
+     * that started under the one before may still be under way) — or, for an attention service that does not switch,
+     * once {@link ControlPlaneOptions#unloadWaitLimit()} is over; its later calls to those experts are refused
+     * {@code NOT_FOUND} and re-sent to replicas.
      */
     private void unloadUnused() {
-        if (Duration.between(publishedAt, clock.instant()).compareTo(options.unloadGrace()) < 0) return;
         if (published.version() == 0) return; // nothing placed yet: every expert held is still wanted somewhere
+        Duration since = Duration.between(publishedAt, clock.instant());
+        if (since.compareTo(options.unloadGrace()) < 0) return;
+        List<String> behind = membership.instances().stream()
+                .filter(i -> i.role() == InstanceRole.ATTENTION && i.placementInUse() < published.version())
+                .map(i -> i.id() + " (version " + i.placementInUse() + ")").toList();
+        if (!behind.isEmpty()) {
+            if (since.compareTo(options.unloadWaitLimit()) < 0) return;
+            if (unloadWaitWarnedFor != published.version()) {
+                unloadWaitWarnedFor = published.version();
+                LOG.warnf("attention services %s have not reported placement %d within %d ms; unloading the experts"
+                        + " it no longer uses anyway", behind, published.version(), options.unloadWaitLimit().toMillis());
+            }
+        }
         ExpertPlacement plan = published.placement();
         for (Instance i : membership.instances()) {
             // a service the placement does not use yet (it registered after it was planned) keeps what it holds

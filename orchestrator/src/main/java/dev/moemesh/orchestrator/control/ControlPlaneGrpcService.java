@@ -70,7 +70,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
         for (ExpertTokens t : request.getTokensList()) {
             rows.merge(new ExpertId(t.getLayer(), t.getExpert()), t.getTokens(), Long::sum);
         }
-        boolean known = controlPlane.heartbeat(request.getInstanceId(), rows);
+        boolean known = controlPlane.heartbeat(request.getInstanceId(), rows, request.getPlacementVersion());
         response.onNext(HeartbeatResponse.newBuilder().setKnown(known)
                 .setPlacementVersion(controlPlane.current().version()).build());
         response.onCompleted();

@@ -13,8 +13,9 @@ import java.time.Duration;
  * @param moveTolerance      how much more load (a fraction) a re-plan accepts to keep replicas where they are
  * @param loadHalfLife       how fast reported rows lose weight
  * @param expertLoadTimeout  longest LoadExperts call (an expert service reads weights from disk)
- * @param unloadGrace        how long after a placement stops using an expert its service keeps it (callers switch
- *                           placements at a step boundary; requests already sent still find it)
+ * @param unloadGrace        how long after a placement stops using an expert its service keeps it at least (callers
+ *                           switch placements between layer calls; requests already sent still find it); past it,
+ *                           until every attention service reports the placement or {@link #unloadWaitLimit()}
  * @param expertGroupSize    experts per group in the per-group metrics
  * @param settleTime         how long after start the first placement waits while the registered expert services
  *                           do not yet hold every expert between them (0: it does not wait), so the first to
@@ -36,5 +37,15 @@ public record ControlPlaneOptions(Duration heartbeatInterval, int missedHeartbea
     /** How long an instance may go without a heartbeat. */
     public Duration heartbeatDeadline() {
         return heartbeatInterval.multipliedBy(missedHeartbeats);
+    }
+
+    /**
+     * The longest an unused expert is kept for an attention service that has not reported the placement without
+     * it: the grace plus two heartbeat deadlines. A live attention service heartbeats every interval, and one whose
+     * watch missed a placement restarts the watch after two heartbeats naming a newer version, so by then it has
+     * switched unless it cannot.
+     */
+    public Duration unloadWaitLimit() {
+        return unloadGrace.plus(heartbeatDeadline().multipliedBy(2));
     }
 }

@@ -14,8 +14,11 @@ import java.util.TreeSet;
  *                      answered)
  * @param lastHeartbeat when it last registered or heartbeated
  * @param draining      whether it asked to be taken out of the placement before it stops
+ * @param placementInUse attention services: the placement version their last heartbeat said they route with (0:
+ *                      none, or none told yet)
  */
-public record Instance(Registration registration, Set<ExpertId> held, Instant lastHeartbeat, boolean draining) {
+public record Instance(Registration registration, Set<ExpertId> held, Instant lastHeartbeat, boolean draining,
+                       long placementInUse) {
     public Instance {
         held = Collections.unmodifiableSortedSet(new TreeSet<>(held));
     }
@@ -32,15 +35,15 @@ public record Instance(Registration registration, Set<ExpertId> held, Instant la
         return registration.address();
     }
 
-    Instance heartbeat(Instant at) {
-        return new Instance(registration, held, at, draining);
+    Instance heartbeat(Instant at, long placementVersion) {
+        return new Instance(registration, held, at, draining, placementVersion);
     }
 
     Instance holding(Set<ExpertId> experts) {
-        return new Instance(registration, experts, lastHeartbeat, draining);
+        return new Instance(registration, experts, lastHeartbeat, draining, placementInUse);
     }
 
     Instance draining(boolean drain) {
-        return new Instance(registration, held, lastHeartbeat, drain);
+        return new Instance(registration, held, lastHeartbeat, drain, placementInUse);
     }
 }

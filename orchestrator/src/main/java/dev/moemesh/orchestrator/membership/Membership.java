@@ -49,7 +49,7 @@ public final class Membership {
     public synchronized Instance register(Registration r) {
         acceptModel("instance '" + r.instanceId() + "'", r.modelFingerprint(),
                 "the fingerprint instance '" + r.instanceId() + "' registered with first");
-        Instance instance = new Instance(r, r.held(), clock.instant(), false);
+        Instance instance = new Instance(r, r.held(), clock.instant(), false, 0);
         instances.put(r.instanceId(), instance);
         experts.addAll(r.held());
         return instance;
@@ -74,15 +74,16 @@ public final class Membership {
     }
 
     /**
-     * Records a heartbeat and the rows per expert it reports.
+     * Records a heartbeat, the rows per expert it reports (expert services) and the placement version it routes
+     * with (attention services; 0 from expert services).
      *
      * @return false when the instance is not registered (it must register again); its rows are then ignored
      */
-    public synchronized boolean heartbeat(String instanceId, Map<ExpertId, Long> rows) {
+    public synchronized boolean heartbeat(String instanceId, Map<ExpertId, Long> rows, long placementInUse) {
         Instance known = instances.get(instanceId);
         if (known == null) return false;
         Instant now = clock.instant();
-        instances.put(instanceId, known.heartbeat(now));
+        instances.put(instanceId, known.heartbeat(now, placementInUse));
         rows.forEach((expert, n) -> loads.add(expert, n, now));
         return true;
     }

@@ -55,6 +55,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
@@ -78,6 +79,8 @@ class ControlPlaneGrpcServiceTest {
     private ManagedChannel channel;
     private ScheduledExecutorService heartbeats;
     private final Map<String, LocalMesh.Service> beating = new ConcurrentHashMap<>();
+    /** Attention services registered here, with the placement version each heartbeat says they route with. */
+    private final Map<String, AtomicLong> attentionBeating = new ConcurrentHashMap<>();
 
     @BeforeAll
     static void startExpertServices() {
@@ -132,6 +135,7 @@ class ControlPlaneGrpcServiceTest {
         heartbeats.shutdownNow();
         heartbeats.awaitTermination(5, TimeUnit.SECONDS);
         beating.clear();
+        attentionBeating.clear();
         if (channel != null) channel.shutdownNow();
         if (server != null) server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         if (controlPlane != null) controlPlane.close();
@@ -167,6 +171,54 @@ class ControlPlaneGrpcServiceTest {
                 p -> servedBy(p, 0, 7, expertsA) && servedBy(p, 8, 15, expertsB));
         assertTrue(back.getVersion() > alone.getVersion());
         awaitHeld(expertsA, experts(0, 7), "A unloads 8-15 once the grace period is over");
+    }
+
+    @Test
+    void unusedExpertsAreUnloadedOnceEveryAttentionServiceRoutesWithoutThemOrTheWaitLimitIsOver() throws Exception {
+        ControlPlaneOptions options = options(0, Duration.ofHours(1));
+        Watcher watcher = serveBoth(options);
+        AtomicLong inUse = new AtomicLong();
+        registerAttention("attention-0", inUse);
+        inUse.set(watcher.await("0-7 on A, 8-15 on B", ControlPlaneGrpcServiceTest::split).getVersion());
+
+        // B dies and comes back: A loads 8-15 for the placement without B, and no longer needs them after
+        Placement alone = bounceB(watcher);
+        inUse.set(alone.getVersion());
+        Placement back = watcher.await("8-15 back on B", ControlPlaneGrpcServiceTest::split);
+        long backSeen = System.nanoTime();
+        Thread.sleep(options.unloadGrace().multipliedBy(2).toMillis());
+        assertEquals(experts(0, 15), held(expertsA), "past the grace A keeps 8-15: attention-0 still routes with"
+                + " version " + alone.getVersion());
+        inUse.set(back.getVersion());
+        awaitHeld(expertsA, experts(0, 7), "A unloads 8-15 once attention-0 reports version " + back.getVersion());
+        assertTrue(System.nanoTime() - backSeen < options.unloadWaitLimit().toNanos(),
+                "unloaded on attention-0's report, before the wait limit");
+
+        // an attention service that does not switch holds the unload back up to the wait limit, not longer
+        alone = bounceB(watcher);
+        inUse.set(alone.getVersion());
+        back = watcher.await("8-15 back on B again", ControlPlaneGrpcServiceTest::split);
+        backSeen = System.nanoTime();
+        Thread.sleep(options.unloadGrace().multipliedBy(2).toMillis());
+        assertEquals(experts(0, 15), held(expertsA), "attention-0 still routes with version " + alone.getVersion());
+        awaitHeld(expertsA, experts(0, 7), "A unloads 8-15 after the wait limit although attention-0 never switched"
+                + " to " + back.getVersion());
+        assertTrue(System.nanoTime() - backSeen >= options.unloadWaitLimit().toNanos() - 500_000_000L,
+                "not before the wait limit, " + options.unloadWaitLimit().toMillis() + " ms (less 500 ms: the"
+                        + " placement came out a little before this side saw it)");
+    }
+
+    private static boolean split(Placement p) {
+        return servedBy(p, 0, 7, expertsA) && servedBy(p, 8, 15, expertsB);
+    }
+
+    /** Stops B's heartbeats until the placement without B is out, then registers B again; that placement. */
+    private Placement bounceB(Watcher watcher) throws InterruptedException {
+        beating.remove("experts-b");
+        Placement alone = watcher.await("everything on A after B died", p -> servedBy(p, 0, 15, expertsA));
+        assertEquals(experts(0, 15), held(expertsA), "A loaded 8-15 before the placement that uses them came out");
+        register("experts-b", expertsB);
+        return alone;
     }
 
     @Test
@@ -336,8 +388,23 @@ class ControlPlaneGrpcServiceTest {
         beating.put(id, s);
     }
 
+    /** Registers an attention service and keeps it heartbeating the version {@code inUse} holds. */
+    private void registerAttention(String id, AtomicLong inUse) {
+        stub().register(RegisterRequest.newBuilder().setInstanceId(id).setRole(Role.ROLE_ATTENTION)
+                .setAddress("localhost:9200").setModelFingerprint(FINGERPRINT).build());
+        attentionBeating.put(id, inUse);
+    }
+
     /** What a registered service does between registrations: heartbeat, and register again when not known. */
     private void beat() {
+        attentionBeating.forEach((id, inUse) -> {
+            try {
+                ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS).heartbeat(
+                        HeartbeatRequest.newBuilder().setInstanceId(id).setPlacementVersion(inUse.get()).build());
+            } catch (RuntimeException e) {
+                // the control plane is closing; the next test starts another
+            }
+        });
         beating.forEach((id, s) -> {
             try {
                 var answer = ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS)

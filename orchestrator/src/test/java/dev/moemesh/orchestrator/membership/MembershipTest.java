@@ -69,13 +69,13 @@ class MembershipTest {
         m.register(expert("a", "f1", layer1(0, 3)));
         m.register(expert("b", "f1", layer1(4, 7)));
         clock.advance(Duration.ofSeconds(4));
-        assertTrue(m.heartbeat("a", Map.of()));
+        assertTrue(m.heartbeat("a", Map.of(), 0));
         clock.advance(Duration.ofSeconds(3));
         List<Instance> dead = m.expire();
         assertEquals(List.of("b"), dead.stream().map(Instance::id).toList(), "b went 7 s without a heartbeat");
         assertEquals(List.of("a"), m.instances().stream().map(Instance::id).toList());
-        assertFalse(m.heartbeat("b", Map.of()), "a forgotten instance is told to register again");
-        assertTrue(m.heartbeat("a", Map.of()));
+        assertFalse(m.heartbeat("b", Map.of(), 0), "a forgotten instance is told to register again");
+        assertTrue(m.heartbeat("a", Map.of(), 0));
         clock.advance(DEADLINE);
         assertTrue(m.expire().isEmpty(), "exactly the deadline is still alive");
         clock.advance(Duration.ofMillis(1));
@@ -88,9 +88,9 @@ class MembershipTest {
         m.register(expert("a", "f1", layer1(0, 3)));
         clock.advance(Duration.ofSeconds(10));
         m.expire();
-        assertFalse(m.heartbeat("a", Map.of()));
+        assertFalse(m.heartbeat("a", Map.of(), 0));
         m.register(expert("a", "f1", layer1(0, 7)));
-        assertTrue(m.heartbeat("a", Map.of()));
+        assertTrue(m.heartbeat("a", Map.of(), 0));
         assertEquals(layer1(0, 7), m.instance("a").orElseThrow().held());
     }
 
@@ -132,15 +132,15 @@ class MembershipTest {
     void reportedRowsDecayWithTheHalfLife() {
         Membership m = membership();
         m.register(expert("a", "f1", layer1(0, 1)));
-        m.heartbeat("a", Map.of(new ExpertId(1, 0), 1000L));
+        m.heartbeat("a", Map.of(new ExpertId(1, 0), 1000L), 0);
         assertEquals(1001.0, m.expertLoads().get(new ExpertId(1, 0)), 1e-9);
         assertEquals(1.0, m.expertLoads().get(new ExpertId(1, 1)), 1e-9, "an idle expert counts one row");
         clock.advance(HALF_LIFE);
-        m.heartbeat("a", Map.of(new ExpertId(1, 0), 100L));
+        m.heartbeat("a", Map.of(new ExpertId(1, 0), 100L), 0);
         assertEquals(601.0, m.expertLoads().get(new ExpertId(1, 0)), 1e-9);
         clock.advance(HALF_LIFE.multipliedBy(2));
         assertEquals(151.0, m.expertLoads().get(new ExpertId(1, 0)), 1e-9);
-        assertFalse(m.heartbeat("nobody", Map.of(new ExpertId(1, 1), 5L)));
+        assertFalse(m.heartbeat("nobody", Map.of(new ExpertId(1, 1), 5L), 0));
         assertEquals(1.0, m.expertLoads().get(new ExpertId(1, 1)), 1e-9, "rows of unknown instances are ignored");
     }
 
