@@ -172,15 +172,22 @@ public final class LocalMesh implements AutoCloseable {
      */
     public Service startOrchestrator(String name, Path model, String bootstrapServers, List<String> attentionAddresses,
                                      int httpPort, int grpcPort, List<String> extraProperties, Duration ready) {
+        Service s = launchOrchestrator(name, model, bootstrapServers, attentionAddresses, httpPort, grpcPort,
+                extraProperties);
+        awaitReady(s, ready, () -> httpReady(httpPort));
+        return s;
+    }
+
+    /** As above, without waiting for anything: e.g. an orchestrator whose broker is not up yet never gets ready. */
+    public Service launchOrchestrator(String name, Path model, String bootstrapServers, List<String> attentionAddresses,
+                                      int httpPort, int grpcPort, List<String> extraProperties) {
         List<String> props = new ArrayList<>(List.of("-Dquarkus.http.port=" + httpPort,
                 "-Dorchestrator.bootstrap-servers=" + bootstrapServers,
                 "-Dorchestrator.attention-services=" + String.join(",", attentionAddresses),
                 "-Dorchestrator.model-dir=" + model.toAbsolutePath()));
         if (grpcPort != 0) props.add("-Dquarkus.grpc.server.port=" + grpcPort);
         props.addAll(extraProperties);
-        Service s = launch(name, "localhost:" + httpPort, grpcPort, httpPort, javaCommand(props, "orchestrator"));
-        awaitReady(s, ready, () -> httpReady(httpPort));
-        return s;
+        return launch(name, "localhost:" + httpPort, grpcPort, httpPort, javaCommand(props, "orchestrator"));
     }
 
     /**

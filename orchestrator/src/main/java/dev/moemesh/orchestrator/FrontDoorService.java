@@ -11,22 +11,35 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Produces;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Liveness;
 import org.eclipse.microprofile.health.Readiness;
+import org.jboss.logging.Logger;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the {@link KafkaFrontDoor} for the application's lifetime and publishes its {@code moemesh_orchestrator_*}
- * metrics; live, and ready, while its consumer thread runs (it starts once the topics exist).
+ * metrics. The door starts in the background: while the broker cannot be reached (or the topics not made) it is
+ * tried again with back-off and the rest of the orchestrator, the control plane, serves meanwhile. Ready once its
+ * consumer runs; live unless its consumer thread stopped on a failure (a restart is then the way back).
  */
 @ApplicationScoped
-@Liveness
-@Readiness
-public class FrontDoorService implements HealthCheck {
+public class FrontDoorService {
+    private static final Logger LOG = Logger.getLogger(FrontDoorService.class);
+    private static final Duration FIRST_RETRY = Duration.ofSeconds(1);
+    private static final Duration MAX_RETRY = Duration.ofSeconds(30);
+
     private final OrchestratorSettings settings;
     private final MeterRegistry metrics;
+    private final CountDownLatch stopping = new CountDownLatch(1);
     private volatile KafkaFrontDoor door;
+    private volatile String waitingFor = "starting";
+    private Thread starter;
 
     FrontDoorService(OrchestratorSettings settings, MeterRegistry metrics) {
         this.settings = settings;
@@ -34,11 +47,45 @@ public class FrontDoorService implements HealthCheck {
     }
 
     void start(@Observes StartupEvent ignored) {
+        starter = Thread.ofPlatform().daemon().name("kafka-front-door-start").start(this::startWithRetries);
+    }
+
+    private void startWithRetries() {
         var t = settings.topics();
-        door = KafkaFrontDoor.start(new FrontDoorOptions(settings.bootstrapServers(), settings.groupId(),
+        FrontDoorOptions options = new FrontDoorOptions(settings.bootstrapServers(), settings.groupId(),
                 new Topics(t.requests(), t.responses(), t.dlq()), settings.attentionServices(), settings.maxInFlight(),
-                settings.topicPartitions(), settings.modelDir(), settings.readBackTimeout()), new DoorMeters(metrics));
-        KafkaFrontDoor d = door;
+                settings.topicPartitions(), settings.modelDir(), settings.readBackTimeout());
+        Duration wait = FIRST_RETRY;
+        for (int attempt = 1; stopping.getCount() > 0; attempt++) {
+            try {
+                KafkaFrontDoor d = KafkaFrontDoor.start(options, new DoorMeters(metrics));
+                if (stopping.getCount() == 0) {
+                    d.close();
+                    return;
+                }
+                door = d;
+                register(d);
+                if (attempt > 1) LOG.infof("Kafka front door started at attempt %d", attempt);
+                return;
+            } catch (RuntimeException e) {
+                waitingFor = "Kafka at " + settings.bootstrapServers() + " not usable yet (attempt " + attempt + "): "
+                        + e.getMessage();
+                // the first failure and then every tenth, not one line per retry for as long as the broker is away
+                if (attempt == 1 || attempt % 10 == 0) {
+                    LOG.warnf("%s; trying again (every %d s at most), the control plane serves meanwhile", waitingFor,
+                            MAX_RETRY.toSeconds());
+                }
+            }
+            try {
+                if (stopping.await(wait.toMillis(), TimeUnit.MILLISECONDS)) return;
+            } catch (InterruptedException e) {
+                return;
+            }
+            wait = wait.multipliedBy(2).compareTo(MAX_RETRY) > 0 ? MAX_RETRY : wait.multipliedBy(2);
+        }
+    }
+
+    private void register(KafkaFrontDoor d) {
         Gauge.builder("moemesh.orchestrator.requests.running", d, x -> x.stats().running())
                 .description("requests on attention services now").register(metrics);
         Gauge.builder("moemesh.orchestrator.consumer.paused", d, x -> x.stats().paused() ? 1 : 0)
@@ -51,14 +98,34 @@ public class FrontDoorService implements HealthCheck {
                 .description("requests skipped: their id already had a terminal event").register(metrics);
     }
 
-    void stop(@Observes ShutdownEvent ignored) {
-        if (door != null) door.close();
+    void stop(@Observes ShutdownEvent ignored) throws InterruptedException {
+        stopping.countDown();
+        if (starter != null) starter.join(TimeUnit.SECONDS.toMillis(10));
+        KafkaFrontDoor d = door;
+        if (d != null) d.close();
     }
 
-    @Override
-    public HealthCheckResponse call() {
+    /** Ready while the consumer runs. */
+    @Produces
+    @Readiness
+    HealthCheck ready() {
+        return () -> health(false);
+    }
+
+    /**
+     * Live while the consumer runs and while the door is still starting: the control plane works without Kafka, and
+     * a restart would not bring the broker back.
+     */
+    @Produces
+    @Liveness
+    HealthCheck live() {
+        return () -> health(true);
+    }
+
+    private HealthCheckResponse health(boolean startingIsUp) {
         KafkaFrontDoor d = door;
-        var b = HealthCheckResponse.named("kafka-front-door").status(d != null && d.running());
+        var b = HealthCheckResponse.named("kafka-front-door").status(d == null ? startingIsUp : d.running());
+        if (d == null) b.withData("starting", waitingFor);
         if (d != null) d.failure().ifPresent(f -> b.withData("failure", f.getMessage()));
         return b.build();
     }

@@ -110,6 +110,9 @@ public final class KafkaFrontDoor implements AutoCloseable {
     public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters) {
         Properties admin = new Properties();
         admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers());
+        // an unreachable broker fails this start in 15 s (not the default 60) and it is tried again
+        admin.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
+        admin.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 15_000);
         try (Admin a = Admin.create(admin)) {
             options.topics().ensure(a, options.topicPartitions());
         }
