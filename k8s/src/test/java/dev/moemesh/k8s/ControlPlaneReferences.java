@@ -16,7 +16,8 @@ import java.util.regex.Pattern;
  * attention service names the orchestrator's gRPC port through a Service of the build, all the same one; each
  * pod registers under its own name and advertises its own IP with its gRPC port; an attention service that takes
  * the placement has no fixed list of expert services beside it; an expert pod's termination grace outlasts its
- * drain; and the orchestrator runs exactly one replica.
+ * drain; the orchestrator runs exactly one replica; and its Service publishes the pod before it is ready (its
+ * readiness is the Kafka door's, the control plane serves without the broker).
  */
 final class ControlPlaneReferences {
     /** The module whose gRPC port serves the ControlPlane. */
@@ -103,6 +104,11 @@ final class ControlPlaneReferences {
             }
         }
         String name = service.path("metadata").path("name").asText();
+        if (found && !service.path("spec").path("publishNotReadyAddresses").asBoolean(false)) {
+            build.problem(where + ": Service " + name + " does not set publishNotReadyAddresses: the control plane"
+                    + " would be out of reach whenever the orchestrator is not ready, which is while its Kafka door"
+                    + " waits for the broker");
+        }
         if (!found) {
             build.problem(where + ": port " + port.path("port").asText() + " of Service " + name + " does not lead"
                     + " to the gRPC port (quarkus.grpc.server.port) of an " + ORCHESTRATOR + " container");

@@ -111,6 +111,14 @@ class ManifestRejectionTest {
                         "expert-pool-g0", CONTAINER + "/env/3/value", "orchestrator:8380",
                         List.of("EXPERT_CONTROL_PLANE: port 8380 of Service orchestrator does not lead to the gRPC"
                                 + " port (quarkus.grpc.server.port) of an orchestrator container"))),
+                Named.of("a control plane behind readiness", new Breakage("Service", "orchestrator",
+                        "/spec/publishNotReadyAddresses", false,
+                        List.of("attention-service container attention-service ATTENTION_CONTROL_PLANE: Service"
+                                        + " orchestrator does not set publishNotReadyAddresses",
+                                "expert-pool-g0 container expert-service EXPERT_CONTROL_PLANE: Service orchestrator"
+                                        + " does not set publishNotReadyAddresses",
+                                "expert-pool-g1 container expert-service EXPERT_CONTROL_PLANE: Service orchestrator"
+                                        + " does not set publishNotReadyAddresses"))),
                 Named.of("a control plane that is not set", new Breakage("Deployment", "attention-service",
                         CONTAINER + "/env/1", null, List.of("ATTENTION_CONTROL_PLANE is unset"))),
                 Named.of("one instance id for every replica", new Breakage("Deployment", "expert-pool-g0",
