@@ -63,6 +63,10 @@ public interface OrchestratorSettings {
         @WithDefault("0.05")
         double minImprovement();
 
+        /** Replicas every expert gets (as far as slots and instances allow), before the redundant ones. */
+        @WithDefault("1")
+        int minReplicas();
+
         @WithDefault("0")
         int redundantReplicas();
 

@@ -83,7 +83,7 @@ public final class ControlPlane implements AutoCloseable {
         this.options = options;
         this.clock = clock;
         this.membership = new Membership(clock, options.heartbeatDeadline(), options.loadHalfLife(), model);
-        this.planner = new PlacementPlanner(options.redundantReplicas(), options.moveTolerance());
+        this.planner = new PlacementPlanner(options.minReplicas(), options.redundantReplicas(), options.moveTolerance());
         this.published = PublishedPlacement.none(model.map(ServedModel::fingerprint).orElse(""));
         this.publishedAt = clock.instant();
         this.startedAt = clock.instant();

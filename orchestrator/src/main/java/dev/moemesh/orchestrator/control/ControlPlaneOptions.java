@@ -9,6 +9,8 @@ import java.time.Duration;
  * @param missedHeartbeats   after this many intervals without one an instance is taken for dead
  * @param rebalanceInterval  how often the placement is re-planned from the load alone
  * @param minImprovement     a load-driven re-plan is published only when it lowers max/mean by this fraction
+ * @param minReplicas        replicas of every expert before the redundant ones, as far as the slots allow (2: an
+ *                           expert service killed without a drain leaves no expert unserved)
  * @param redundantReplicas  extra replicas per MoE layer for the hottest experts
  * @param moveTolerance      how much more load (a fraction) a re-plan accepts to keep replicas where they are
  * @param loadHalfLife       how fast reported rows lose weight
@@ -22,11 +24,12 @@ import java.time.Duration;
  *                           register is not asked to load the others' experts
  */
 public record ControlPlaneOptions(Duration heartbeatInterval, int missedHeartbeats, Duration rebalanceInterval,
-                                  double minImprovement, int redundantReplicas, double moveTolerance,
+                                  double minImprovement, int minReplicas, int redundantReplicas, double moveTolerance,
                                   Duration loadHalfLife, Duration expertLoadTimeout, Duration unloadGrace,
                                   int expertGroupSize, Duration settleTime) {
     public ControlPlaneOptions {
         if (missedHeartbeats < 1) throw new IllegalArgumentException("missed-heartbeats " + missedHeartbeats + " < 1");
+        if (minReplicas < 1) throw new IllegalArgumentException("min-replicas " + minReplicas + " < 1");
         if (expertGroupSize < 1) throw new IllegalArgumentException("expert-group-size " + expertGroupSize + " < 1");
         if (settleTime.isNegative()) throw new IllegalArgumentException("settle-time " + settleTime + " < 0");
         for (Duration d : new Duration[] {heartbeatInterval, rebalanceInterval, loadHalfLife, expertLoadTimeout}) {

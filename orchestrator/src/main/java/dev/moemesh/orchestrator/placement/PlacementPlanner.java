@@ -20,9 +20,11 @@ import java.util.stream.IntStream;
  * <p>Each MoE layer is planned on its own, because each layer's expert calls end in a barrier: what costs latency
  * is the most loaded instance of every layer, not of the whole model. Per layer:
  * <ol>
- *   <li>Replication: every expert gets one replica; then, one at a time, the expert with the highest load per
- *       replica gets another, until {@code redundantReplicas} extra replicas are given, the slots are used up, or
- *       every expert has one on every instance.</li>
+ *   <li>Replication: every expert gets one replica, then up to {@code minReplicas} each, hottest experts first,
+ *       as far as the slots and instances allow (so an instance that dies leaves no expert without a replica);
+ *       then, one at a time, the expert with the highest load per replica gets another, until
+ *       {@code redundantReplicas} extra replicas are given, the slots are used up, or every expert has one on every
+ *       instance.</li>
  *   <li>Packing: replicas, heaviest first, each onto the least loaded instance that has a free slot and no replica
  *       of that expert yet (longest-processing-time greedy). A replica that has nowhere to go is dropped; an
  *       expert's first replica always has somewhere, since the slots outnumber the replicas.</li>
@@ -38,19 +40,29 @@ import java.util.stream.IntStream;
  * id, so equal inputs give equal placements.
  */
 public final class PlacementPlanner {
+    private final int minReplicas;
     private final int redundantReplicas;
     private final double moveTolerance;
 
+    /** One replica of each expert at least; see {@link #PlacementPlanner(int, int, double)}. */
+    public PlacementPlanner(int redundantReplicas, double moveTolerance) {
+        this(1, redundantReplicas, moveTolerance);
+    }
+
     /**
-     * @param redundantReplicas extra replicas per MoE layer beyond one per expert (fewer when the slots run out)
+     * @param minReplicas       replicas every expert gets before any extra (fewer where the slots or the instances
+     *                          run out, the coldest experts first)
+     * @param redundantReplicas extra replicas per MoE layer beyond those (fewer when the slots run out)
      * @param moveTolerance     how much more load (a fraction, e.g. 0.05) the most loaded instance of a layer may
      *                          carry to keep replicas where they are rather than move them
      */
-    public PlacementPlanner(int redundantReplicas, double moveTolerance) {
+    public PlacementPlanner(int minReplicas, int redundantReplicas, double moveTolerance) {
+        if (minReplicas < 1) throw new IllegalArgumentException("min replicas " + minReplicas + " < 1");
         if (redundantReplicas < 0) {
             throw new IllegalArgumentException("redundant replicas " + redundantReplicas + " < 0");
         }
         if (moveTolerance < 0) throw new IllegalArgumentException("move tolerance " + moveTolerance + " < 0");
+        this.minReplicas = minReplicas;
         this.redundantReplicas = redundantReplicas;
         this.moveTolerance = moveTolerance;
     }
@@ -100,7 +112,7 @@ public final class PlacementPlanner {
                 throw new IllegalArgumentException("expert " + experts.get(e) + " has load " + load[e]);
             }
         }
-        int[] replicas = replicate(load, Math.min(redundantReplicas, slots - experts.size()), usable.size());
+        int[] replicas = replicate(load, minReplicas, redundantReplicas, slots, usable.size());
         Packing fresh = Packing.fresh(experts, load, replicas, usable);
         boolean placedBefore = experts.stream().anyMatch(e -> current.experts().containsKey(e));
         if (!placedBefore) return fresh.replicas();
@@ -109,10 +121,25 @@ public final class PlacementPlanner {
         return sticky.maxLoad() <= goal + 1e-9 * Math.max(1, goal) ? sticky.replicas() : fresh.replicas();
     }
 
-    /** Replica counts: one each, then extras one by one to the highest load per replica (ties: fewer replicas, id). */
-    static int[] replicate(double[] load, int extra, int maxPerExpert) {
+    /**
+     * Replica counts: one each; then up to {@code min} each, hottest first, while slots last; then {@code extra}
+     * more one by one to the highest load per replica (ties: fewer replicas, id). Never more than
+     * {@code maxPerExpert} (the instances) or, in all, {@code slots}.
+     */
+    static int[] replicate(double[] load, int min, int extra, int slots, int maxPerExpert) {
         int[] count = new int[load.length];
         Arrays.fill(count, 1);
+        int free = slots - load.length;
+        Integer[] byLoad = IntStream.range(0, load.length).boxed()
+                .sorted(Comparator.comparingDouble((Integer e) -> -load[e]).thenComparingInt(e -> e))
+                .toArray(Integer[]::new);
+        for (int round = 1; round < Math.min(min, maxPerExpert) && free > 0; round++) {
+            for (int i = 0; i < byLoad.length && free > 0; i++) {
+                count[byLoad[i]]++;
+                free--;
+            }
+        }
+        extra = Math.min(extra, free);
         PriorityQueue<Integer> hottest = new PriorityQueue<>(Comparator
                 .comparingDouble((Integer e) -> -load[e] / count[e])
                 .thenComparingInt(e -> count[e])

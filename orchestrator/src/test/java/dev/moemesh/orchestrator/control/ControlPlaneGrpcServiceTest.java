@@ -126,7 +126,7 @@ class ControlPlaneGrpcServiceTest {
     }
 
     private static ControlPlaneOptions options(int redundantReplicas, Duration rebalanceInterval, Duration settle) {
-        return new ControlPlaneOptions(Duration.ofMillis(300), 5, rebalanceInterval, 0.05, redundantReplicas, 0.05,
+        return new ControlPlaneOptions(Duration.ofMillis(300), 5, rebalanceInterval, 0.05, 1, redundantReplicas, 0.05,
                 Duration.ofMinutes(5), WAIT, Duration.ofMillis(500), 16, settle);
     }
 

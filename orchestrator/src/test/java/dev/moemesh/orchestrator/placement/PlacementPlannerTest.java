@@ -254,4 +254,47 @@ class PlacementPlannerTest {
         ExpertPlacement p = new PlacementPlanner(0, 0.05).plan(loads, instances(3, 12));
         for (String i : p.instances()) assertEquals(4, p.heldBy(i).size(), i + " holds " + p.heldBy(i));
     }
+
+    @Test
+    void withTwoReplicasAtLeastNoInstanceIsTheOnlyHolderOfAnExpert() {
+        var loads = zipf(2, 64, 1.0, 3);
+        var instances = instances(8, 16);
+        ExpertPlacement p = new PlacementPlanner(2, 0, 0.05).plan(loads, instances);
+        assertValid(p, loads, instances);
+        p.experts().forEach((expert, replicas) -> assertEquals(2, replicas.size(), expert + ": " + replicas));
+        for (InstanceCapacity dead : instances) {
+            p.experts().forEach((expert, replicas) -> assertTrue(replicas.stream()
+                    .anyMatch(r -> !r.instance().equals(dead.instance())), expert + " survives " + dead.instance()));
+        }
+        double single = new PlacementPlanner(0, 0.05).plan(loads, instances).imbalance(loads);
+        System.out.printf("placement: 64 experts, Zipf s=1.0, 8 instances x 16 slots: max/mean %.3f with one replica"
+                + " each, %.3f with two%n", single, p.imbalance(loads));
+    }
+
+    @Test
+    void whenSlotsRunShortOfTheMinimumTheHottestExpertsGetTheirReplicasFirst() {
+        var loads = new TreeMap<ExpertId, Double>();
+        for (int e = 0; e < 16; e++) loads.put(new ExpertId(1, e), (double) (e * 37 % 16) + 1);
+        // 16 experts, 24 slots: 8 second replicas, for the 8 hottest
+        ExpertPlacement p = new PlacementPlanner(2, 0, 0.05).plan(loads, instances(2, 12));
+        for (var entry : loads.entrySet()) {
+            int expected = entry.getValue() > 8 ? 2 : 1;
+            assertEquals(expected, p.experts().get(entry.getKey()).size(), entry.getKey() + " with load " + entry.getValue());
+        }
+        // and never two replicas of one expert on one instance: 3 asked, 2 instances
+        ExpertPlacement three = new PlacementPlanner(3, 0, 0.05).plan(loads, instances(2, 16));
+        three.experts().forEach((expert, replicas) -> assertEquals(2, replicas.size(), expert.toString()));
+    }
+
+    @Test
+    void redundantReplicasComeOnTopOfTheMinimum() {
+        var loads = new TreeMap<ExpertId, Double>();
+        double[] rows = {10, 800, 30, 400, 20, 10, 10, 10};
+        for (int e = 0; e < rows.length; e++) loads.put(new ExpertId(1, e), rows[e]);
+        ExpertPlacement p = new PlacementPlanner(2, 2, 0.05).plan(loads, instances(4, 8));
+        assertEquals(18, p.experts().values().stream().mapToInt(List::size).sum(), "8 experts x 2 + 2 redundant");
+        assertEquals(4, p.experts().get(new ExpertId(1, 1)).size(), "800 rows: both extras (800/3 > 400/2)");
+        assertEquals(2, p.experts().get(new ExpertId(1, 3)).size());
+        assertThrows(IllegalArgumentException.class, () -> new PlacementPlanner(0, 0, 0.05));
+    }
 }
