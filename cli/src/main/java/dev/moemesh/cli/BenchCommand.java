@@ -81,8 +81,8 @@ final class BenchCommand implements Callable<Integer> {
             engine = null;
             m = null;
             System.gc();
-            new MeshBench(model, meshExpertServices, expertJavaOpts, attentionJavaOpts, prompt(16, 100).length, decodeTokens, repeat)
-                    .run(batches, out);
+            new MeshBench(model, meshExpertServices, expertJavaOpts, attentionJavaOpts, prompt(16, 100).length,
+                    decodeTokens, repeat).run(batches, out);
         }
         System.out.println(out);
         return 0;

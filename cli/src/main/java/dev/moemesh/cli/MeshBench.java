@@ -35,7 +35,8 @@ final class MeshBench {
     private final int decodeTokens;
     private final int repeat;
 
-    MeshBench(Path model, int expertServices, String expertJavaOpts, String attentionJavaOpts, int promptTokens, int decodeTokens, int repeat) {
+    MeshBench(Path model, int expertServices, String expertJavaOpts, String attentionJavaOpts, int promptTokens,
+              int decodeTokens, int repeat) {
         this.model = model;
         this.expertServices = expertServices;
         this.expertJavaOpts = options(expertJavaOpts);

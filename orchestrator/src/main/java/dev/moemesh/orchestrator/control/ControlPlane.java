@@ -19,6 +19,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -44,8 +45,8 @@ import java.util.stream.Collectors;
  * ({@link PlacementPlanner}) and the versioned stream of placements to watchers. An expert service is asked to
  * load the experts a placement gives it before that placement is published, and to unload those it no longer
  * uses once every attention service says it routes with that placement (at least a grace period after, at most
- * {@link ControlPlaneOptions#unloadWaitLimit()}). One worker thread plans, loads, publishes and expires, so placements come out one at
- * a time and in order; gRPC threads only record membership and queue a re-plan.
+ * {@link ControlPlaneOptions#unloadWaitLimit()}). One worker thread plans, loads, publishes and expires, so
+ * placements come out one at a time and in order; gRPC threads only record membership and queue a re-plan.
  */
 public final class ControlPlane implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ControlPlane.class);
@@ -394,6 +395,16 @@ public final class ControlPlane implements AutoCloseable {
         if (published.version() == 0) return; // nothing placed yet: every expert held is still wanted somewhere
         Duration since = Duration.between(publishedAt, clock.instant());
         if (since.compareTo(options.unloadGrace()) < 0) return;
+        ExpertPlacement plan = published.placement();
+        Map<Instance, TreeSet<ExpertId>> unusedBy = new LinkedHashMap<>();
+        for (Instance i : membership.instances()) {
+            // a service the placement does not use yet (it registered after it was planned) keeps what it holds
+            if (i.role() != InstanceRole.EXPERT || !plan.instances().contains(i.id())) continue;
+            TreeSet<ExpertId> unused = new TreeSet<>(i.held());
+            unused.removeAll(plan.heldBy(i.id()));
+            if (!unused.isEmpty()) unusedBy.put(i, unused);
+        }
+        if (unusedBy.isEmpty()) return;
         List<String> behind = membership.instances().stream()
                 .filter(i -> i.role() == InstanceRole.ATTENTION && i.placementInUse() < published.version())
                 .map(i -> i.id() + " (version " + i.placementInUse() + ")").toList();
@@ -405,13 +416,9 @@ public final class ControlPlane implements AutoCloseable {
                         + " it no longer uses anyway", behind, published.version(), options.unloadWaitLimit().toMillis());
             }
         }
-        ExpertPlacement plan = published.placement();
-        for (Instance i : membership.instances()) {
-            // a service the placement does not use yet (it registered after it was planned) keeps what it holds
-            if (i.role() != InstanceRole.EXPERT || !plan.instances().contains(i.id())) continue;
-            TreeSet<ExpertId> unused = new TreeSet<>(i.held());
-            unused.removeAll(plan.heldBy(i.id()));
-            if (unused.isEmpty()) continue;
+        for (var entry : unusedBy.entrySet()) {
+            Instance i = entry.getKey();
+            TreeSet<ExpertId> unused = entry.getValue();
             try {
                 membership.holds(i.id(), experts.unload(i.address(), unused, options.expertLoadTimeout()));
                 LOG.infof("expert service '%s' unloaded %d experts it no longer serves: %s", i.id(), unused.size(),

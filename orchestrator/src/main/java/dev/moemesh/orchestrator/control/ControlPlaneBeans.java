@@ -21,8 +21,8 @@ public class ControlPlaneBeans {
     ControlPlane controlPlane(OrchestratorSettings settings, MeterRegistry metrics) {
         var c = settings.controlPlane();
         var options = new ControlPlaneOptions(c.heartbeatInterval(), c.missedHeartbeats(), c.rebalanceInterval(),
-                c.minImprovement(), c.minReplicas(), c.redundantReplicas(), c.moveTolerance(), c.loadHalfLife(), c.expertLoadTimeout(),
-                c.unloadGrace(), c.expertGroupSize(), c.settleTime());
+                c.minImprovement(), c.minReplicas(), c.redundantReplicas(), c.moveTolerance(), c.loadHalfLife(),
+                c.expertLoadTimeout(), c.unloadGrace(), c.expertGroupSize(), c.settleTime());
         ControlPlane cp = ControlPlane.start(options, settings.modelDir().map(ServedModel::read), Clock.systemUTC());
         ControlPlaneMetrics.register(cp, metrics);
         return cp;
