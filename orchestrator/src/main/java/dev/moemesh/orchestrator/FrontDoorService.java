@@ -125,8 +125,11 @@ public class FrontDoorService {
     private HealthCheckResponse health(boolean startingIsUp) {
         KafkaFrontDoor d = door;
         var b = HealthCheckResponse.named("kafka-front-door").status(d == null ? startingIsUp : d.running());
-        if (d == null) b.withData("starting", waitingFor);
-        if (d != null) d.failure().ifPresent(f -> b.withData("failure", f.getMessage()));
+        if (d == null) {
+            b.withData("starting", waitingFor);
+        } else {
+            d.failure().ifPresent(f -> b.withData("failure", f.getMessage()));
+        }
         return b.build();
     }
 }

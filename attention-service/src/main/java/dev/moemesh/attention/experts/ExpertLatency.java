@@ -42,14 +42,15 @@ public final class ExpertLatency {
         long over = clamp(roundTripNanos - lastCompute);
         long sent = Math.min(clamp(sendNanos), over);
         long queued = Math.min(clamp(lastQueue), over - sent);
+        long carried = over - sent - queued;
         synchronized (this) {
             roundTrip.recordValue(trip);
             overhead.recordValue(over);
             send.recordValue(sent);
             queue.recordValue(queued);
-            transport.recordValue(over - sent - queued);
+            transport.recordValue(carried);
         }
-        listener.call(trip, over, sent, queued, over - sent - queued);
+        listener.call(trip, over, sent, queued, carried);
     }
 
     /** Replaces the listener (one at a time). */

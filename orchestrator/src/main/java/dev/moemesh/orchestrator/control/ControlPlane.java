@@ -396,8 +396,9 @@ public final class ControlPlane implements AutoCloseable {
         Duration since = Duration.between(publishedAt, clock.instant());
         if (since.compareTo(options.unloadGrace()) < 0) return;
         ExpertPlacement plan = published.placement();
+        List<Instance> members = membership.instances();
         Map<Instance, TreeSet<ExpertId>> unusedBy = new LinkedHashMap<>();
-        for (Instance i : membership.instances()) {
+        for (Instance i : members) {
             // a service the placement does not use yet (it registered after it was planned) keeps what it holds
             if (i.role() != InstanceRole.EXPERT || !plan.instances().contains(i.id())) continue;
             TreeSet<ExpertId> unused = new TreeSet<>(i.held());
@@ -405,7 +406,7 @@ public final class ControlPlane implements AutoCloseable {
             if (!unused.isEmpty()) unusedBy.put(i, unused);
         }
         if (unusedBy.isEmpty()) return;
-        List<String> behind = membership.instances().stream()
+        List<String> behind = members.stream()
                 .filter(i -> i.role() == InstanceRole.ATTENTION && i.placementInUse() < published.version())
                 .map(i -> i.id() + " (version " + i.placementInUse() + ")").toList();
         if (!behind.isEmpty()) {
