@@ -13,3 +13,11 @@ if [ -z "${JAVA_HOME:-}" ] || [ "$(java_major "$JAVA_HOME")" -lt 21 ] 2>/dev/nul
   exit 1
 fi
 export PATH="$JAVA_HOME/bin:$PATH"
+# Netty and Maven's own Guice reach for sun.misc.Unsafe; JDK 24+ print a screen of warnings about it at every start
+# unless it is allowed (JDK 21 refuses the option, so it is added only where it exists).
+jdk_access_args="--enable-native-access=ALL-UNNAMED"
+[ "$(java_major "$JAVA_HOME")" -ge 24 ] 2>/dev/null && jdk_access_args="$jdk_access_args --sun-misc-unsafe-memory-access=allow"
+case " ${MAVEN_OPTS:-} " in
+  *" --sun-misc-unsafe-memory-access="*) ;;
+  *) export MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }$jdk_access_args" ;;
+esac
