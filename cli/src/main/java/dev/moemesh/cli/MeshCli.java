@@ -25,8 +25,15 @@ public final class MeshCli implements Runnable {
     /** Runs the command line and returns its exit code; errors are one line on stderr, never a stack trace. */
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new MeshCli());
+        // `mesh` takes no arguments of its own, so a first word that is not an option names a command; refused
+        // here because picocli would print the top-level help and succeed when --help follows an unknown command
+        if (args.length > 0 && !args[0].startsWith("-") && !cli.getSubcommands().containsKey(args[0])) {
+            System.err.println("error: unknown command '" + args[0] + "' (commands: "
+                    + String.join(", ", cli.getSubcommands().keySet()) + "; see: mesh --help)");
+            return 2;
+        }
         cli.setParameterExceptionHandler((e, a) -> {
-            System.err.println("error: " + e.getMessage() + " (see: mesh " + commandName(e.getCommandLine()) + " --help)");
+            System.err.println("error: " + e.getMessage() + " (see: " + commandPath(e.getCommandLine()) + " --help)");
             return 2;
         });
         cli.setExecutionExceptionHandler((e, c, parsed) -> {
@@ -37,8 +44,8 @@ public final class MeshCli implements Runnable {
         return cli.execute(args);
     }
 
-    private static String commandName(CommandLine c) {
-        return c.getCommandName().equals("mesh") ? "" : c.getCommandName();
+    private static String commandPath(CommandLine c) {
+        return c.getCommandName().equals("mesh") ? "mesh" : "mesh " + c.getCommandName();
     }
 
     static String describe(Throwable e) {

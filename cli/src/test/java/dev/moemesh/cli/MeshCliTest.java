@@ -85,6 +85,26 @@ class MeshCliTest {
     }
 
     @Test
+    void anUnknownCommandIsRefusedInOneLineWithExitCode2EvenWithHelp() {
+        for (String[] args : new String[][]{{"no-such-command"}, {"no-such-command", "--help"}, {"genrate", "-h"}}) {
+            Run r = run(args);
+            assertEquals(2, r.code(), String.join(" ", args));
+            assertEquals("", r.out(), "no usage text: " + String.join(" ", args));
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().startsWith("error: unknown command '" + args[0] + "' (commands: generate, "), r.err());
+        }
+        Run help = run("--help");
+        assertEquals(0, help.code());
+        assertTrue(help.out().startsWith("Usage: mesh"), help.out());
+    }
+
+    @Test
+    void aBadOptionNamesTheCommandsHelp() {
+        assertTrue(run("generate", "--nope").err().endsWith("(see: mesh generate --help)\n"));
+        assertTrue(run("--nope").err().endsWith("(see: mesh --help)\n"));
+    }
+
+    @Test
     void missingModelAndBadCheckpointGiveOneLineAndExitCode1(@TempDir Path tmp) throws IOException {
         Run missing = run("generate", "--model", tmp.resolve("nope").toString(), "--prompt-ids", "1");
         assertEquals(1, missing.code());
