@@ -65,10 +65,14 @@ final class UpCommand implements Callable<Integer> {
                 p.attention().address(), dir);
         if (p.router() != null) {
             String name = dir.getFileName().toString();
+            boolean text = Files.exists(dir.resolve("tokenizer.json"));
             System.out.printf("       curl -s %s/v1/completions -H 'Content-Type: application/json'"
-                    + " -d '{\"model\":\"%s\",\"prompt\":\"Hello\",\"max_tokens\":16}'%n", p.restBase(), name);
-            System.out.printf("       a JSON record on inference.requests at %s, e.g. {\"id\":\"r1\",\"prompt\":\"Hello\","
-                    + "\"max_tokens\":16}; answers on inference.responses%n", p.broker().address());
+                    + " -d '{\"model\":\"%s\",\"prompt\":%s,\"max_tokens\":16}'%n", p.restBase(), name,
+                    text ? "\"Hello\"" : "[0,17,42]");
+            System.out.printf("       a JSON record on inference.requests at %s, e.g. {\"id\":\"r1\",%s,"
+                    + "\"max_tokens\":16}; answers on inference.responses%n", p.broker().address(),
+                    text ? "\"prompt\":\"Hello\"" : "\"prompt_token_ids\":[0,17,42]");
+            if (!text) System.out.printf("       (no tokenizer.json in %s: prompts as token ids only)%n", dir);
         }
         System.out.flush();
         new CountDownLatch(1).await(); // until interrupted; the shutdown hook stops the services

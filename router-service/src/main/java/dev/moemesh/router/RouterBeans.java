@@ -8,21 +8,28 @@ import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
+import org.jboss.logging.Logger;
 
-/** What both doors share: the served model's tokenizer and limits, the pool of attention services, their meters. */
+import java.util.Optional;
+
+/** What both doors share: the served model's tokenizer (if it has one) and limits, the pool of attention services, their meters. */
 public class RouterBeans {
+    private static final Logger LOG = Logger.getLogger(RouterBeans.class);
+
     @Produces
     @Singleton
     Prompts prompts(RouterSettings settings) {
-        Tokenizer tokenizer = Tokenizer.load(settings.modelDir()).orElseThrow(() -> new IllegalArgumentException(
-                "no tokenizer.json in router.model-dir " + settings.modelDir() + ": the router needs the checkpoint's"
-                        + " tokenizer"));
+        Optional<Tokenizer> tokenizer = Tokenizer.load(settings.modelDir());
+        if (tokenizer.isEmpty()) {
+            LOG.warnf("no tokenizer.json in router.model-dir %s: serving token ids only (text prompts and chat"
+                    + " messages are refused, answers carry token_ids and empty text)", settings.modelDir());
+        }
         String name = settings.modelName().orElse(settings.modelDir().getFileName().toString());
         return new Prompts(name, tokenizer, settings.maxPromptTokens(), settings.maxTokens());
     }
 
     void closeTokenizer(@Disposes Prompts prompts) {
-        prompts.tokenizer().close();
+        prompts.close();
     }
 
     @Produces

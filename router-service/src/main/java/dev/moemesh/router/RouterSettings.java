@@ -10,7 +10,10 @@ import java.util.Optional;
 /** The {@code router.*} settings ({@code docs/operations.md} has the table). */
 @ConfigMapping(prefix = "router")
 public interface RouterSettings {
-    /** The checkpoint served: its tokenizer.json encodes prompts and its chat template renders messages. */
+    /**
+     * The checkpoint served: its tokenizer.json encodes prompts and its chat template renders messages; without a
+     * tokenizer.json, only token-id prompts are served.
+     */
     Path modelDir();
 
     /** The name clients send as {@code model}; unset: the model directory's name. */

@@ -2,8 +2,8 @@ package dev.moemesh.router.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.client.GenerationListener;
-import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.proto.Completion;
+import dev.moemesh.router.prompt.Prompts;
 import io.grpc.Status;
 import io.vertx.core.http.HttpServerResponse;
 
@@ -17,19 +17,19 @@ final class GenerationResponder implements GenerationListener {
     private final String id;
     private final String model;
     private final long created;
-    private final Tokenizer tokenizer;
+    private final Prompts prompts;
     private final TextDeltas deltas;
     private boolean streaming;
 
     GenerationResponder(HttpServerResponse response, OpenAiRequest request, String id, String model, long created,
-                        Tokenizer tokenizer) {
+                        Prompts prompts) {
         this.response = response;
         this.request = request;
         this.id = id;
         this.model = model;
         this.created = created;
-        this.tokenizer = tokenizer;
-        this.deltas = new TextDeltas(tokenizer);
+        this.prompts = prompts;
+        this.deltas = new TextDeltas(prompts);
     }
 
     @Override
@@ -68,7 +68,7 @@ final class GenerationResponder implements GenerationListener {
             end();
         } else {
             ObjectNode body = OpenAiResponses.answer(id, request.chat(), false, model, created,
-                    tokenizer.decode(ids, true), ids, c.getFinishReason());
+                    prompts.decode(ids), ids, c.getFinishReason());
             Json.write(response, 200, OpenAiResponses.withUsage(body, c.getPromptTokens(), ids.length));
         }
     }

@@ -57,7 +57,7 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
     @Override
     public void generate(InferenceRequest request, StreamObserver<InferenceEvent> events) {
         run(request, events, new Events<>(events) {
-            private final TextDeltas deltas = new TextDeltas(prompts.tokenizer());
+            private final TextDeltas deltas = new TextDeltas(prompts);
 
             @Override
             public void token(int index, int tokenId) {
@@ -147,7 +147,7 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
                         + " was cancelled").asRuntimeException());
                 default -> {
                     int[] ids = c.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
-                    answer(InferenceResponse.newBuilder().setId(id).setText(prompts.tokenizer().decode(ids, true))
+                    answer(InferenceResponse.newBuilder().setId(id).setText(prompts.decode(ids))
                             .addAllTokenIds(c.getTokenIdsList()).setFinishReason(c.getFinishReason())
                             .setPromptTokens(c.getPromptTokens()).build());
                     observer.onCompleted();

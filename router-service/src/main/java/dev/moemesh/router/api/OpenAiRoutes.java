@@ -76,7 +76,7 @@ public class OpenAiRoutes {
         OpenAiRequest r = parser.parse(ctx.body().asString(), chat);
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
         GenerationResponder responder = new GenerationResponder(ctx.response(), r, id, prompts.modelName(),
-                System.currentTimeMillis() / 1000, prompts.tokenizer());
+                System.currentTimeMillis() / 1000, prompts);
         AttentionCall call = AttentionCall.start(pool, GenerateRequests.of(id, r.promptIds(), r.sampling()),
                 meters.observe("rest", responder));
         String gone = "the HTTP client of " + id + " went away";

@@ -1,6 +1,6 @@
 package dev.moemesh.router.api;
 
-import dev.moemesh.core.tokenizer.Tokenizer;
+import dev.moemesh.router.prompt.Prompts;
 
 import java.util.Arrays;
 
@@ -9,20 +9,20 @@ import java.util.Arrays;
  * byte-level piece of a UTF-8 sequence) adds nothing until the character is complete.
  */
 final class TextDeltas {
-    private final Tokenizer tokenizer;
+    private final Prompts prompts;
     private int[] ids = new int[16];
     private int count;
     private String sent = "";
 
-    TextDeltas(Tokenizer tokenizer) {
-        this.tokenizer = tokenizer;
+    TextDeltas(Prompts prompts) {
+        this.prompts = prompts;
     }
 
     /** The text the token adds (possibly empty). */
     String add(int tokenId) {
         if (count == ids.length) ids = Arrays.copyOf(ids, count * 2);
         ids[count++] = tokenId;
-        String text = tokenizer.decode(Arrays.copyOf(ids, count), true);
+        String text = prompts.decode(Arrays.copyOf(ids, count));
         // decoding is over the whole sequence, so a later token may complete (or re-merge) earlier bytes
         if (text.endsWith("\uFFFD") || !text.startsWith(sent)) return "";
         String delta = text.substring(sent.length());

@@ -5,18 +5,20 @@ import dev.moemesh.core.tokenizer.ChatTemplate;
 import dev.moemesh.core.tokenizer.Tokenizer;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The served model's name, tokenizer and limits: turns a request's prompt (text, token ids or chat messages) into
- * token ids, and refuses a wrong model, an empty or over-long prompt and an out-of-range {@code max_tokens}.
+ * token ids and generated ids into text, and refuses a wrong model, an empty or over-long prompt, an out-of-range
+ * {@code max_tokens}, and text where the checkpoint has no tokenizer.
  */
-public final class Prompts {
+public final class Prompts implements AutoCloseable {
     private final String modelName;
-    private final Tokenizer tokenizer;
+    private final Optional<Tokenizer> tokenizer; // empty: a checkpoint without tokenizer.json, served by token ids
     private final int maxPromptTokens;
     private final int maxTokens;
 
-    public Prompts(String modelName, Tokenizer tokenizer, int maxPromptTokens, int maxTokens) {
+    public Prompts(String modelName, Optional<Tokenizer> tokenizer, int maxPromptTokens, int maxTokens) {
         this.modelName = modelName;
         this.tokenizer = tokenizer;
         this.maxPromptTokens = maxPromptTokens;
@@ -27,8 +29,9 @@ public final class Prompts {
         return modelName;
     }
 
-    public Tokenizer tokenizer() {
-        return tokenizer;
+    /** The generated ids as text; empty without a tokenizer (the answer's token ids carry the generation). */
+    public String decode(int[] ids) {
+        return tokenizer.map(t -> t.decode(ids, true)).orElse("");
     }
 
     /** The largest {@code max_tokens} a request may ask for ({@code router.max-tokens}). */
@@ -48,7 +51,7 @@ public final class Prompts {
     /** Text encoded with the tokenizer's special tokens (BOS). */
     public int[] text(String text, String field) {
         if (text.isEmpty()) throw InvalidRequest.of(field, field + " must not be empty");
-        return limited(tokenizer.encode(text, true), field);
+        return limited(tokenizer(field).encode(text, true), field);
     }
 
     public int[] tokenIds(int[] ids, String field) {
@@ -59,6 +62,7 @@ public final class Prompts {
     /** Messages rendered by the checkpoint's chat template, with the generation prompt. */
     public int[] chat(List<ChatMessage> messages, String field) {
         if (messages.isEmpty()) throw InvalidRequest.of(field, field + " must be a non-empty list of {role, content}");
+        Tokenizer tokenizer = tokenizer(field);
         ChatTemplate template = tokenizer.chatTemplate().orElseThrow(() -> InvalidRequest.of(field,
                 "model '" + modelName + "' has no chat template; send a prompt instead"));
         String rendered;
@@ -77,6 +81,16 @@ public final class Prompts {
                     + " got " + requested);
         }
         return (int) requested;
+    }
+
+    private Tokenizer tokenizer(String field) {
+        return tokenizer.orElseThrow(() -> InvalidRequest.of(field, "model '" + modelName + "' has no tokenizer.json,"
+                + " so " + field + " cannot be text: send the prompt as token ids"));
+    }
+
+    @Override
+    public void close() {
+        tokenizer.ifPresent(Tokenizer::close);
     }
 
     private int[] limited(int[] ids, String field) {
