@@ -55,6 +55,9 @@ final class DemoCommand implements Callable<Integer> {
         try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), home.resolve("logs"), List.of("-Xmx512m"))) {
             MeshProcesses p = MeshProcesses.start(mesh, home, dir, expertServices, MeshProcesses.Ports.free(), List.of(),
                     System.err);
+            System.err.printf("%s has random weights (written by make-model), so its text is noise: what the demo"
+                    + " shows is that Kafka, gRPC and REST through the mesh give the single-process engine's tokens,"
+                    + " token for token.%n", model);
             System.err.printf("prompt \"%s\", %d tokens, greedy, through each front door:%n", PROMPT, MAX_TOKENS);
             answers = List.of(
                     FrontDoors.viaKafka(p.broker().address(), "demo-kafka", PROMPT, MAX_TOKENS, Duration.ofMinutes(2)),

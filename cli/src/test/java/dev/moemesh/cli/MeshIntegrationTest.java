@@ -2,6 +2,7 @@ package dev.moemesh.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -252,6 +253,16 @@ class MeshIntegrationTest {
     }
 
     @Test
+    void aServiceThatFailsAtStartIsReportedByItsCauseInOneLine() {
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> expert("experts-misconfigured", "*:99"));
+        assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+        assertTrue(e.getMessage().startsWith("experts-misconfigured exited with code 1 before it was ready:"
+                + " expert.experts = '*:99': expert 99 is past the model's 16"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("experts-misconfigured.log)"), e.getMessage());
+    }
+
+    @Test
     void theDemoAnswersThroughKafkaGrpcAndRestWithTheLocalEnginesTokens(@org.junit.jupiter.api.io.TempDir Path home)
             throws Exception {
         MeshCliTest.Run r = MeshCliTest.run("demo", "--home", home.toString());
@@ -281,6 +292,14 @@ class MeshIntegrationTest {
         assertEquals(2, routed.size(), routerLog);
         for (String id : routed) assertTrue(attentionLog.contains(" " + id + " request " + id + ": finish length"), id);
         assertTrue(attentionLog.contains(" demo-kafka request demo-kafka: finish length"), attentionLog);
+        // a newcomer is told why the text is noise, and no service without a GPU warns about one
+        assertTrue(r.err().contains("has random weights (written by make-model), so its text is noise"), r.err());
+        try (var logs = java.nio.file.Files.list(home.resolve("logs"))) {
+            for (Path log : logs.toList()) {
+                String text = java.nio.file.Files.readString(log);
+                assertFalse(text.contains("Failed to detect GPU"), log + " warns about a GPU:\n" + text);
+            }
+        }
     }
 
     private static AttentionStats stats(LocalMesh.Service attention) {

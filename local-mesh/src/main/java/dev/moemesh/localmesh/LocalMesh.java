@@ -142,7 +142,8 @@ public final class LocalMesh implements AutoCloseable {
                     .directory(home.toFile()).redirectErrorStream(true).redirectOutput(formatLog.toFile()).start();
             if (!p.waitFor(2, TimeUnit.MINUTES) || p.exitValue() != 0) {
                 p.destroyForcibly();
-                throw new IllegalStateException("could not format the Kafka log directory " + dataDir + ":" + tail(formatLog));
+                throw new IllegalStateException("could not format the Kafka log directory " + dataDir + ": "
+                        + new ServiceLog(formatLog).cause() + " (log: " + formatLog + ")");
             }
         } catch (IOException e) {
             throw new UncheckedIOException("could not start Kafka's storage tool: " + e.getMessage(), e);
@@ -295,7 +296,7 @@ public final class LocalMesh implements AutoCloseable {
             while (true) {
                 if (!s.process().isAlive()) {
                     throw new IllegalStateException(s.name() + " exited with code " + s.process().exitValue()
-                            + " before it was ready:" + tail(s.log()));
+                            + " before it was ready: " + new ServiceLog(s.log()).cause() + " (log: " + s.log() + ")");
                 }
                 try {
                     probe.call();
@@ -305,7 +306,7 @@ public final class LocalMesh implements AutoCloseable {
                 } catch (Exception notYet) {
                     if (System.nanoTime() > deadline) {
                         throw new IllegalStateException(s.name() + " was not ready on " + s.address() + " within "
-                                + limit.toSeconds() + " s (" + notYet.getMessage() + "):" + tail(s.log()));
+                                + limit.toSeconds() + " s (" + notYet.getMessage() + "):" + new ServiceLog(s.log()).tail());
                     }
                     Thread.sleep(200);
                 }
@@ -313,17 +314,6 @@ public final class LocalMesh implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while starting " + s.name());
-        }
-    }
-
-    /** The last lines of a log, for error messages. */
-    static String tail(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log);
-            return "\n  " + String.join("\n  ", lines.subList(Math.max(0, lines.size() - 8), lines.size()))
-                    + "\n  (whole log: " + log + ")";
-        } catch (IOException e) {
-            return " (no log at " + log + ")";
         }
     }
 
