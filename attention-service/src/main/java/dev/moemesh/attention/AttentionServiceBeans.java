@@ -8,7 +8,7 @@ import dev.moemesh.attention.experts.RemoteExperts;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.model.Model;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.proto.DescribeResponse;
 import dev.moemesh.proto.LayerExpert;

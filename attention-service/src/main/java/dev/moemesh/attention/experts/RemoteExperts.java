@@ -1,6 +1,6 @@
 package dev.moemesh.attention.experts;
 
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.moe.ExpertBackend;
 import dev.moemesh.core.moe.RoutedBatch;
 import io.quarkus.logging.Log;

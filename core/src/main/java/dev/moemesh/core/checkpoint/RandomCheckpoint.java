@@ -2,7 +2,7 @@ package dev.moemesh.core.checkpoint;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.numeric.Bf16;
 import dev.moemesh.core.safetensors.CheckpointWriter;
 import dev.moemesh.core.safetensors.CheckpointWriter.TensorSpec;

@@ -1,10 +1,12 @@
 package dev.moemesh.core.model;
 
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.moe.Dispatcher;
 import dev.moemesh.core.moe.ExpertBackend;
 import dev.moemesh.core.moe.Gate;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.core.moe.Routing;
+import dev.moemesh.core.weights.WeightReader;
 
 /**
  * DeepSeek's MoE feed-forward: route, dispatch the token rows to the routed experts, run the shared experts

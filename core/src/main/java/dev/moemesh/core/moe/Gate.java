@@ -1,6 +1,6 @@
 package dev.moemesh.core.moe;
 
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.tensor.Matrix;
 
 import java.util.Arrays;

@@ -2,11 +2,11 @@ package dev.moemesh.core.engine;
 
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.model.Model;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.model.TestModels;
-import dev.moemesh.core.model.WeightReader;
+import dev.moemesh.core.weights.WeightReader;
 import dev.moemesh.core.moe.ExpertBackend;
-import dev.moemesh.core.moe.LocalExperts;
+import dev.moemesh.core.model.LocalExperts;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
 import org.junit.jupiter.api.BeforeAll;

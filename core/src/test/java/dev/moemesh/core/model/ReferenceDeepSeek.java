@@ -1,5 +1,6 @@
 package dev.moemesh.core.model;
 
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.numeric.Bf16;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
 

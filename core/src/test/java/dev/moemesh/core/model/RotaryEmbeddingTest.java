@@ -2,6 +2,7 @@ package dev.moemesh.core.model;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.LocalEngine;

@@ -1,8 +1,8 @@
 package dev.moemesh.expert.held;
 
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.model.ModelFingerprint;
-import dev.moemesh.core.model.WeightReader;
+import dev.moemesh.core.weights.WeightReader;
 import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.core.moe.ExpertPool;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;

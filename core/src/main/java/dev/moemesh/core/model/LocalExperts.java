@@ -1,8 +1,9 @@
-package dev.moemesh.core.moe;
+package dev.moemesh.core.model;
 
-import dev.moemesh.core.model.ModelConfig;
-import dev.moemesh.core.model.SwiGluMlp;
-import dev.moemesh.core.model.WeightReader;
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.moe.ExpertPool;
+import dev.moemesh.core.moe.RoutedBatch;
+import dev.moemesh.core.weights.WeightReader;
 import dev.moemesh.core.tensor.Parallel;
 
 import java.util.Map;

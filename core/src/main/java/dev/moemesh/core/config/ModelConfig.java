@@ -1,4 +1,4 @@
-package dev.moemesh.core.model;
+package dev.moemesh.core.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,5 @@
-package dev.moemesh.core.model;
+package dev.moemesh.core.config;
+
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

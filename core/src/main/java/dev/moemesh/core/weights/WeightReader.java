@@ -1,4 +1,4 @@
-package dev.moemesh.core.model;
+package dev.moemesh.core.weights;
 
 import dev.moemesh.core.safetensors.CheckpointException;
 import dev.moemesh.core.safetensors.DType;
