@@ -6,7 +6,7 @@ import dev.moemesh.attention.experts.ExpertClient;
 import dev.moemesh.attention.experts.Placement;
 import dev.moemesh.attention.experts.RemoteExperts;
 import dev.moemesh.core.engine.EngineOptions;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.model.ModelFingerprint;
@@ -147,7 +147,7 @@ public class AttentionServiceBeans {
     EngineLoop engineLoop(Served served, AttentionConfig config) {
         EngineOptions options = new EngineOptions(config.maxBatchTokens(), config.prefillChunk(), config.maxSequences(),
                 config.kvBlockTokens(), config.kvBlocks(), config.microBatches());
-        return new EngineLoop(new LocalEngine(served.model(), options));
+        return new EngineLoop(new BatchingEngine(served.model(), options));
     }
 
     void stopLoop(@Disposes EngineLoop loop) {

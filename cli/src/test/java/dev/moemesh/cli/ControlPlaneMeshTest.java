@@ -8,7 +8,7 @@ import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.ModelFingerprint;
@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The control plane with every part a real process: a Kafka broker, the orchestrator (membership, placement), expert
  * services that register and heartbeat their load, and an attention service that follows the published placement.
- * Greedy tokens must stay the LocalEngine's through every change of placement.
+ * Greedy tokens must stay the BatchingEngine's through every change of placement.
  */
 class ControlPlaneMeshTest {
     private static final Duration READY = Duration.ofMinutes(3);
@@ -49,7 +49,7 @@ class ControlPlaneMeshTest {
     private final List<GenerationRequest> requests = List.of(request("a", 14, 0, 17, 42), request("b", 9, 5),
             request("c", 20, 1, 2, 3, 4, 5, 6, 7, 8, 9), request("d", 6, 200, 100, 50, 25, 12, 6, 3, 1, 0, 7));
     private final List<Generation> expected =
-            new LocalEngine(Model.load(model, 0), EngineOptions.defaults()).generate(requests);
+            new BatchingEngine(Model.load(model, 0), EngineOptions.defaults()).generate(requests);
 
     /** The processes of one test: the orchestrator's control plane and what has joined it. */
     private final class Mesh implements AutoCloseable {

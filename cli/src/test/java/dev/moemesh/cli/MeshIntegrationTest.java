@@ -11,7 +11,7 @@ import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
@@ -57,7 +57,7 @@ class MeshIntegrationTest {
     void startServicesAndComputeTheReference() {
         requests = List.of(request("a", 14, 0, 17, 42), request("b", 9, 5), request("c", 20, 1, 2, 3, 4, 5, 6, 7, 8, 9),
                 request("d", 6, 200, 100, 50, 25, 12, 6, 3, 1, 0, 7, 77, 177, 277));
-        expected = new LocalEngine(Model.load(model, 0), EngineOptions.defaults()).generate(requests);
+        expected = new BatchingEngine(Model.load(model, 0), EngineOptions.defaults()).generate(requests);
 
         mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("cli/target/mesh-test-logs"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));

@@ -10,7 +10,7 @@ import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
@@ -55,7 +55,7 @@ class OrchestratorCrashTest {
             reference.add(new GenerationRequest(ids.get(i), prompt(i), new SamplingParams(MAX_TOKENS, 0f, 0, 1f, 0, null,
                     true)));
         }
-        List<Generation> expected = new LocalEngine(Model.load(model, 0), EngineOptions.defaults()).generate(reference);
+        List<Generation> expected = new BatchingEngine(Model.load(model, 0), EngineOptions.defaults()).generate(reference);
 
         try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("cli/target/mesh-test-logs/crash"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"))) {

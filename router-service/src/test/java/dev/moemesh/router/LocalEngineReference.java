@@ -3,7 +3,7 @@ package dev.moemesh.router;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
@@ -24,7 +24,7 @@ public final class LocalEngineReference {
     /** Greedy tokens, eos ignored. */
     public static int[] greedyTokens(int[] prompt, int maxTokens) {
         var r = new GenerationRequest("reference", prompt, new SamplingParams(maxTokens, 0f, 0, 1f, 0, null, true));
-        return new LocalEngine(Model.load(MODEL, 0), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
+        return new BatchingEngine(Model.load(MODEL, 0), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
     }
 
     /** One user message through the checkpoint's chat template, with the generation prompt. */

@@ -12,7 +12,7 @@ import dev.moemesh.attention.Prometheus;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.proto.AttentionServiceGrpc;
@@ -70,7 +70,7 @@ class AttentionGrpcServiceTest {
         List<GenerateRequest> requests = List.of(request("a", 9, 3, 17, 42), request("b", 5, 100, 7),
                 request("c", 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
         Model model = Model.load(modelDir, 0);
-        List<Generation> expected = new LocalEngine(model, EngineOptions.defaults()).generate(requests.stream()
+        List<Generation> expected = new BatchingEngine(model, EngineOptions.defaults()).generate(requests.stream()
                 .map(r -> new GenerationRequest(r.getRequestId(), r.getPromptTokenIdsList().stream()
                         .mapToInt(Integer::intValue).toArray(),
                         dev.moemesh.core.engine.SamplingParams.greedy(r.getSampling().getMaxTokens())))

@@ -13,7 +13,7 @@ import dev.moemesh.attention.Prometheus;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.ModelFingerprint;
@@ -122,7 +122,7 @@ class PlacementFromControlPlaneTest {
 
     /** The single-process engine's greedy tokens for these requests. */
     private static List<int[]> localEngineTokens(List<GenerateRequest> requests) {
-        List<Generation> generations = new LocalEngine(Model.load(MODEL, 0), EngineOptions.defaults()).generate(
+        List<Generation> generations = new BatchingEngine(Model.load(MODEL, 0), EngineOptions.defaults()).generate(
                 requests.stream().map(r -> new GenerationRequest(r.getRequestId(), r.getPromptTokenIdsList().stream()
                         .mapToInt(Integer::intValue).toArray(), SamplingParams.greedy(r.getSampling().getMaxTokens())))
                         .toList());

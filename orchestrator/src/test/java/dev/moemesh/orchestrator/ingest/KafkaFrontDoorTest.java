@@ -10,7 +10,7 @@ import dev.moemesh.client.DoorMeters;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
@@ -121,7 +121,7 @@ class KafkaFrontDoorTest {
 
     private int[] localEngineTokens(int maxTokens, int... prompt) {
         var r = new GenerationRequest("reference", prompt, new SamplingParams(maxTokens, 0f, 0, 1f, 0, null, true));
-        return new LocalEngine(Model.load(model, 0), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
+        return new BatchingEngine(Model.load(model, 0), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
     }
 
     private List<ConsumerRecord<byte[], byte[]>> readUntil(String topic, Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {

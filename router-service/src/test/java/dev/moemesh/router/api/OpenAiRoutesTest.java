@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.router.AttentionServiceProcess;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -27,7 +27,7 @@ import java.util.List;
 
 /**
  * The REST door end to end: a real attention service process on the tiny checkpoint, the router in this JVM, and
- * requests from {@link HttpClient}; greedy tokens through each endpoint equal the {@link LocalEngine}'s.
+ * requests from {@link HttpClient}; greedy tokens through each endpoint equal the {@link BatchingEngine}'s.
  */
 @QuarkusTest
 @QuarkusTestResource(value = AttentionServiceProcess.class, restrictToAnnotatedClass = true)

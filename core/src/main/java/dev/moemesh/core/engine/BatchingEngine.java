@@ -29,7 +29,7 @@ import java.util.concurrent.Semaphore;
  * and leave between steps. Every row's math is independent of the other rows, so a sequence's tokens do not depend
  * on what else is in the batch. Requests may be submitted and cancelled from any thread; {@link #step} runs on one.
  */
-public final class LocalEngine {
+public final class BatchingEngine {
     private final Model model;
     private final EngineOptions options;
     private final LatentKvCache cache;
@@ -86,7 +86,7 @@ public final class LocalEngine {
         }
     }
 
-    public LocalEngine(Model model, EngineOptions options) {
+    public BatchingEngine(Model model, EngineOptions options) {
         this.model = model;
         this.options = options;
         secondWorkspace.takeTurnsOn(cores);

@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class LocalEngineTest {
+class BatchingEngineTest {
     private static Model model;
 
     @BeforeAll
@@ -44,7 +44,7 @@ class LocalEngineTest {
     }
 
     private static int[] alone(GenerationRequest request, EngineOptions options) {
-        return new LocalEngine(model, options).generate(List.of(request)).get(0).tokenIds();
+        return new BatchingEngine(model, options).generate(List.of(request)).get(0).tokenIds();
     }
 
     @Test
@@ -52,7 +52,7 @@ class LocalEngineTest {
         List<GenerationRequest> requests = new ArrayList<>();
         int[] lengths = {1, 3, 17, 40, 9, 64, 2};
         for (int i = 0; i < lengths.length; i++) requests.add(greedy("r" + i, prompt(lengths[i], i), 6 + 3 * i));
-        List<Generation> together = new LocalEngine(model, EngineOptions.defaults().withPrefillChunk(8)).generate(requests);
+        List<Generation> together = new BatchingEngine(model, EngineOptions.defaults().withPrefillChunk(8)).generate(requests);
         for (int i = 0; i < requests.size(); i++) {
             int[] expected = alone(requests.get(i), EngineOptions.defaults());
             assertArrayEquals(expected, together.get(i).tokenIds(), "sequence " + i + " in a batch vs alone");
@@ -66,9 +66,9 @@ class LocalEngineTest {
         List<GenerationRequest> requests = new ArrayList<>();
         int[] lengths = {1, 3, 17, 40, 9, 64, 2, 5};
         for (int i = 0; i < lengths.length; i++) requests.add(greedy("m" + i, prompt(lengths[i], i), 5 + 2 * i));
-        List<Generation> one = new LocalEngine(model, EngineOptions.defaults().withPrefillChunk(8)).generate(requests);
+        List<Generation> one = new BatchingEngine(model, EngineOptions.defaults().withPrefillChunk(8)).generate(requests);
 
-        List<Generation> two = new LocalEngine(model, EngineOptions.defaults().withPrefillChunk(8).withMicroBatches(2))
+        List<Generation> two = new BatchingEngine(model, EngineOptions.defaults().withPrefillChunk(8).withMicroBatches(2))
                 .generate(requests);
         Path dir = TestModels.tiny(Preset.TINY_V3);
         ExecutorService away = Executors.newFixedThreadPool(2);
@@ -94,7 +94,7 @@ class LocalEngineTest {
                 }
             };
             Model split = Model.load(dir, 0, elsewhere);
-            List<Generation> twoAway = new LocalEngine(split, EngineOptions.defaults().withPrefillChunk(8)
+            List<Generation> twoAway = new BatchingEngine(split, EngineOptions.defaults().withPrefillChunk(8)
                     .withMicroBatches(2)).generate(requests);
             for (int i = 0; i < requests.size(); i++) {
                 assertArrayEquals(one.get(i).tokenIds(), two.get(i).tokenIds(), "sequence " + i + ", two micro-batches");
@@ -108,7 +108,7 @@ class LocalEngineTest {
 
     @Test
     void statsCountTokensAndFreeTheCacheAtTheEnd() {
-        LocalEngine engine = new LocalEngine(model, EngineOptions.defaults());
+        BatchingEngine engine = new BatchingEngine(model, EngineOptions.defaults());
         engine.generate(List.of(greedy("s1", prompt(10, 1), 7), greedy("s2", prompt(3, 2), 4)));
         EngineStats stats = engine.stats();
         assertEquals(11, stats.generatedTokens());
@@ -131,7 +131,7 @@ class LocalEngineTest {
     void sequencesJoiningMidwayDoNotChangeRunningOnes() {
         GenerationRequest first = greedy("first", prompt(20, 1), 30);
         GenerationRequest second = greedy("second", prompt(33, 2), 10);
-        LocalEngine engine = new LocalEngine(model, EngineOptions.defaults().withPrefillChunk(4));
+        BatchingEngine engine = new BatchingEngine(model, EngineOptions.defaults().withPrefillChunk(4));
         List<Generation> done = new ArrayList<>();
         engine.submit(first, done::add);
         for (int i = 0; i < 12; i++) engine.step();
@@ -152,7 +152,7 @@ class LocalEngineTest {
         while (free[firstStop] != stop) firstStop++;
         GenerationRequest stopping = new GenerationRequest("stop", prompt(5, 3),
                 new SamplingParams(10, 0f, 0, 1f, 0, new int[] {stop}, true));
-        Generation g = new LocalEngine(model, EngineOptions.defaults()).generate(List.of(stopping)).get(0);
+        Generation g = new BatchingEngine(model, EngineOptions.defaults()).generate(List.of(stopping)).get(0);
         assertEquals(FinishReason.STOP, g.finishReason());
         assertArrayEquals(java.util.Arrays.copyOf(free, firstStop), g.tokenIds());
     }
@@ -163,7 +163,7 @@ class LocalEngineTest {
         GenerationRequest r = new GenerationRequest("s", prompt(8, 4), sampled);
         int[] a = alone(r, EngineOptions.defaults());
         List<GenerationRequest> batch = List.of(greedy("g", prompt(30, 9), 20), r);
-        int[] b = new LocalEngine(model, EngineOptions.defaults()).generate(batch).get(1).tokenIds();
+        int[] b = new BatchingEngine(model, EngineOptions.defaults()).generate(batch).get(1).tokenIds();
         assertArrayEquals(a, b);
         int[] otherSeed = alone(new GenerationRequest("s", prompt(8, 4),
                 new SamplingParams(16, 0.9f, 50, 0.95f, 99, null, true)), EngineOptions.defaults());
@@ -172,7 +172,7 @@ class LocalEngineTest {
 
     @Test
     void tokenOutsideVocabularyIsRefusedNamingTheRequest() {
-        LocalEngine engine = new LocalEngine(model, EngineOptions.defaults());
+        BatchingEngine engine = new BatchingEngine(model, EngineOptions.defaults());
         var e = assertThrows(IllegalArgumentException.class,
                 () -> engine.submit(greedy("bad", new int[] {1, 9999}, 4), g -> {}));
         assertTrue(e.getMessage().contains("bad") && e.getMessage().contains("9999"), e.getMessage());
@@ -181,7 +181,7 @@ class LocalEngineTest {
 
     @Test
     void requestLongerThanTheServedContextIsRefused() {
-        LocalEngine engine = new LocalEngine(model, EngineOptions.defaults());
+        BatchingEngine engine = new BatchingEngine(model, EngineOptions.defaults());
         var e = assertThrows(IllegalArgumentException.class,
                 () -> engine.submit(greedy("long", prompt(10, 1), model.maxSeqLen()), g -> {}));
         assertTrue(e.getMessage().contains("served context"), e.getMessage());
@@ -190,7 +190,7 @@ class LocalEngineTest {
     @Test
     void requestsWaitForKvBlocksAndAllFinish() {
         // room for two sequences of 48 tokens at a time: the other four wait their turn
-        LocalEngine engine = new LocalEngine(model, new EngineOptions(64, 16, 8, 16, 6));
+        BatchingEngine engine = new BatchingEngine(model, new EngineOptions(64, 16, 8, 16, 6));
         List<GenerationRequest> requests = new ArrayList<>();
         for (int i = 0; i < 6; i++) requests.add(greedy("q" + i, prompt(16, i), 32));
         List<Generation> out = engine.generate(requests);
@@ -202,7 +202,7 @@ class LocalEngineTest {
 
     @Test
     void cancelledRequestEndsAndFreesItsBlocks() {
-        LocalEngine engine = new LocalEngine(model, EngineOptions.defaults());
+        BatchingEngine engine = new BatchingEngine(model, EngineOptions.defaults());
         List<Generation> done = new ArrayList<>();
         engine.submit(greedy("c", prompt(10, 1), 100), done::add);
         engine.step();
