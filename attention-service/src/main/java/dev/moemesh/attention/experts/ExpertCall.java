@@ -40,7 +40,7 @@ final class ExpertCall implements ExpertBackend.Pending {
     private final RemoteExperts experts;
     private final RoutedBatch batch;
     private final PlacementView view;
-    private final Placement placement;
+    private final PlacementTable placement;
     private final long started;
     private Sent[] sent;            // the first round, by client
     private boolean[] probes;       // null unless a first-round share probes an open breaker

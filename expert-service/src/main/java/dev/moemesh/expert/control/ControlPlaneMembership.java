@@ -1,6 +1,6 @@
 package dev.moemesh.expert.control;
 
-import dev.moemesh.expert.ExpertServiceConfig;
+import dev.moemesh.expert.ExpertSettings;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
 import io.quarkus.runtime.ShutdownEvent;
@@ -20,13 +20,13 @@ import java.util.Optional;
  */
 @ApplicationScoped
 public class ControlPlaneMembership {
-    private final ExpertServiceConfig config;
+    private final ExpertSettings config;
     private final HeldExperts held;
     private final ExpertTokenCounters counters;
     private final int grpcPort;
     private volatile ControlPlaneMember member;
 
-    ControlPlaneMembership(ExpertServiceConfig config, HeldExperts held, ExpertTokenCounters counters,
+    ControlPlaneMembership(ExpertSettings config, HeldExperts held, ExpertTokenCounters counters,
                            @ConfigProperty(name = "quarkus.grpc.server.port") int grpcPort) {
         this.config = config;
         this.held = held;

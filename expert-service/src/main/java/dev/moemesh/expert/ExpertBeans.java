@@ -14,21 +14,21 @@ import jakarta.inject.Singleton;
 
 /** Builds the service's plain objects from its configuration; the experts are loaded at start, before serving. */
 @ApplicationScoped
-public class ExpertServiceBeans {
+public class ExpertBeans {
 
     @Produces
     @Singleton
-    BackendChoice backendChoice(ExpertServiceConfig config) {
+    BackendChoice backendChoice(ExpertSettings config) {
         BackendChoice choice = BackendChoice.decide(config.backend(), config.cudaDevice(),
                 () -> CudaProbe.of(config.cudaDevice()));
-        if (config.backend() != ExpertServiceConfig.Backend.CPU) Log.info(choice.reason());
+        if (config.backend() != ExpertSettings.Backend.CPU) Log.info(choice.reason());
         return choice;
     }
 
     @Produces
     @Singleton
     @Startup
-    HeldExperts heldExperts(ExpertServiceConfig config, BackendChoice backend, ExpertTokenCounters counters) {
+    HeldExperts heldExperts(ExpertSettings config, BackendChoice backend, ExpertTokenCounters counters) {
         long started = System.nanoTime();
         HeldExperts held = HeldExperts.open(config.modelDir(), ExpertSelection.parse(config.experts()), backend::open);
         held.held().forEach(counters::track);

@@ -2,6 +2,7 @@ package dev.moemesh.attention.experts;
 
 import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.proto.ExpertReplicas;
+import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.Replica;
 
 import java.util.ArrayList;
@@ -13,19 +14,19 @@ import java.util.TreeMap;
  * {@link #addresses()}, ascending. An expert may have several replicas (any one computes it) or none (a request
  * routed to it fails).
  */
-public final class Placement {
+public final class PlacementTable {
     private final long version;
     private final List<String> addresses;
     private final int[][][] replicas;
 
-    private Placement(long version, List<String> addresses, int[][][] replicas) {
+    private PlacementTable(long version, List<String> addresses, int[][][] replicas) {
         this.version = version;
         this.addresses = addresses;
         this.replicas = replicas;
     }
 
     /** Version 0: no expert service, nothing placed. */
-    public static Placement none(ModelConfig config) {
+    public static PlacementTable none(ModelConfig config) {
         return of(0, config, List.of(), List.of());
     }
 
@@ -35,7 +36,7 @@ public final class Placement {
      *
      * @throws IllegalArgumentException when a service is said to hold an expert this model does not have
      */
-    public static Placement of(long version, ModelConfig config, List<String> addresses, List<List<int[]>> held) {
+    public static PlacementTable of(long version, ModelConfig config, List<String> addresses, List<List<int[]>> held) {
         if (addresses.size() != held.size()) {
             throw new IllegalArgumentException(addresses.size() + " addresses but " + held.size() + " holdings");
         }
@@ -63,7 +64,7 @@ public final class Placement {
                         : lists[l][e].stream().mapToInt(Integer::intValue).sorted().toArray();
             }
         }
-        return new Placement(version, List.copyOf(addresses), replicas);
+        return new PlacementTable(version, List.copyOf(addresses), replicas);
     }
 
     /**
@@ -73,7 +74,7 @@ public final class Placement {
      *
      * @throws IllegalArgumentException when it names an empty address or an expert this model does not have
      */
-    public static Placement of(dev.moemesh.proto.Placement published, ModelConfig config) {
+    public static PlacementTable of(Placement published, ModelConfig config) {
         TreeMap<String, List<int[]>> byAddress = new TreeMap<>();
         for (ExpertReplicas expert : published.getExpertsList()) {
             for (Replica replica : expert.getReplicasList()) {

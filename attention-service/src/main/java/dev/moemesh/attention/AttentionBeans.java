@@ -3,7 +3,7 @@ package dev.moemesh.attention;
 import dev.moemesh.attention.control.ControlPlaneLink;
 import dev.moemesh.attention.engine.EngineLoop;
 import dev.moemesh.attention.experts.ExpertClient;
-import dev.moemesh.attention.experts.Placement;
+import dev.moemesh.attention.experts.PlacementTable;
 import dev.moemesh.attention.experts.RemoteExperts;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.BatchingEngine;
@@ -30,7 +30,7 @@ import java.util.Optional;
 
 /** Builds the service's plain objects from its configuration; model and experts are ready before serving. */
 @ApplicationScoped
-public class AttentionServiceBeans {
+public class AttentionBeans {
     /** How often an unreachable control plane is tried again: soon at first, then every few seconds. */
     private static final ControlPlaneLink.Backoff CONTROL_PLANE_RETRY =
             new ControlPlaneLink.Backoff(Duration.ofMillis(250), Duration.ofSeconds(5));
@@ -45,7 +45,7 @@ public class AttentionServiceBeans {
     @Produces
     @Singleton
     @Startup
-    Served served(AttentionConfig config, @ConfigProperty(name = "quarkus.grpc.server.port") int grpcPort) {
+    Served served(AttentionSettings config, @ConfigProperty(name = "quarkus.grpc.server.port") int grpcPort) {
         long started = System.nanoTime();
         String fingerprint = ModelFingerprint.of(config.modelDir());
         List<String> addresses = config.expertServices().orElse(List.of()).stream().map(String::strip)
@@ -58,7 +58,7 @@ public class AttentionServiceBeans {
         }
         ModelConfig modelConfig = ModelConfig.load(config.modelDir());
         RemoteExperts remote = addresses.isEmpty()
-                ? new RemoteExperts(modelConfig, List.of(), Placement.none(modelConfig), fingerprint,
+                ? new RemoteExperts(modelConfig, List.of(), PlacementTable.none(modelConfig), fingerprint,
                         config.expertTimeout(), config.expertBreaker().openFor())
                 : connect(addresses, modelConfig, fingerprint, config);
         Model model = Model.load(config.modelDir(), config.maxSeqLen(), remote);
@@ -75,7 +75,7 @@ public class AttentionServiceBeans {
         return new Served(model, fingerprint, Optional.of(remote), link);
     }
 
-    private static ControlPlaneLink.Identity identity(AttentionConfig config, String fingerprint, int grpcPort) {
+    private static ControlPlaneLink.Identity identity(AttentionSettings config, String fingerprint, int grpcPort) {
         return new ControlPlaneLink.Identity(config.instanceId().orElseGet(() -> hostname() + ":" + grpcPort),
                 config.advertisedAddress().orElse("localhost:" + grpcPort), fingerprint);
     }
@@ -90,7 +90,7 @@ public class AttentionServiceBeans {
 
     /** Asks every expert service what it holds (waiting for those still starting) and builds the placement. */
     static RemoteExperts connect(List<String> addresses, ModelConfig modelConfig, String fingerprint,
-                                 AttentionConfig config) {
+                                 AttentionSettings config) {
         List<ExpertClient> clients = new ArrayList<>();
         List<List<int[]>> held = new ArrayList<>();
         long deadline = System.nanoTime() + config.expertConnectTimeout().toNanos();
@@ -108,7 +108,7 @@ public class AttentionServiceBeans {
             held.add(pairs);
             Log.infof("expert service %s: %d routed experts on %s", address, pairs.size(), d.getBackend());
         }
-        Placement placement = Placement.of(1, modelConfig, addresses, held);
+        PlacementTable placement = PlacementTable.of(1, modelConfig, addresses, held);
         List<String> missing = placement.uncovered(modelConfig, Integer.MAX_VALUE);
         if (!missing.isEmpty()) {
             Log.warnf("%d routed experts are held by no expert service (e.g. layer:expert %s); requests routed to"
@@ -144,7 +144,7 @@ public class AttentionServiceBeans {
 
     @Produces
     @Singleton
-    EngineLoop engineLoop(Served served, AttentionConfig config) {
+    EngineLoop engineLoop(Served served, AttentionSettings config) {
         EngineOptions options = new EngineOptions(config.maxBatchTokens(), config.prefillChunk(), config.maxSequences(),
                 config.kvBlockTokens(), config.kvBlocks(), config.microBatches());
         return new EngineLoop(new BatchingEngine(served.model(), options));

@@ -9,7 +9,7 @@ import java.util.Optional;
 
 /** The {@code expert.*} settings of an expert service; see docs/operations.md for the table. */
 @ConfigMapping(prefix = "expert")
-public interface ExpertServiceConfig {
+public interface ExpertSettings {
 
     /** A Hugging Face checkpoint directory (config.json + safetensors). */
     Path modelDir();

@@ -10,7 +10,7 @@ import java.util.Optional;
 
 /** The {@code attention.*} settings of an attention service; docs/operations.md has the table. */
 @ConfigMapping(prefix = "attention")
-public interface AttentionConfig {
+public interface AttentionSettings {
 
     /** A Hugging Face checkpoint directory (config.json + safetensors). */
     Path modelDir();
