@@ -7,7 +7,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Set;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
 
 /**
  * The fields of a Hugging Face {@code config.json} of a DeepSeek-V2/V3-architecture model that change the math.
@@ -16,7 +18,7 @@ import java.util.Set;
  * implement are refused with a message naming the field, never silently ignored.
  */
 public record ModelConfig(
-        String modelType,
+        ModelType modelType,
         int vocabSize,
         int hiddenSize,
         int intermediateSize,
@@ -31,10 +33,10 @@ public record ModelConfig(
         int nRoutedExperts,     // 0 = every layer dense
         int nSharedExperts,
         int numExpertsPerTok,
-        String topkMethod,      // greedy | group_limited_greedy | noaux_tc
+        TopkMethod topkMethod,
         int nGroup,
         int topkGroup,
-        String scoringFunc,     // softmax | sigmoid
+        ScoringFunction scoringFunc,
         boolean normTopkProb,
         double routedScalingFactor,
         int firstKDenseReplace,
@@ -52,9 +54,6 @@ public record ModelConfig(
     public record Yarn(double factor, int originalMaxPositionEmbeddings, double betaFast, double betaSlow,
                        double mscale, double mscaleAllDim) {}
 
-    private static final Set<String> MODEL_TYPES = Set.of("deepseek_v2", "deepseek_v3", "kimi_k2");
-    private static final Set<String> TOPK_METHODS = Set.of("greedy", "group_limited_greedy", "noaux_tc");
-
     public int qkHeadDim() {
         return qkNopeHeadDim + qkRopeHeadDim;
     }
@@ -66,7 +65,7 @@ public record ModelConfig(
 
     /** DeepSeek-V2 checkpoints scale routed weights only when they are not normalised (Hugging Face's V2 gate). */
     public boolean scalesNormalisedWeights() {
-        return !modelType.equals("deepseek_v2");
+        return modelType != ModelType.DEEPSEEK_V2;
     }
 
     public static ModelConfig load(Path modelDir) {
@@ -82,22 +81,16 @@ public record ModelConfig(
 
     public static ModelConfig parse(JsonNode json, Path file) {
         Fields f = new Fields(json, file);
-        String modelType = f.string("model_type", null);
-        if (!MODEL_TYPES.contains(modelType)) {
-            throw f.refuse("model_type", modelType, "supported: " + MODEL_TYPES);
-        }
-        boolean v3 = !modelType.equals("deepseek_v2");
+        ModelType modelType = f.choice("model_type", null, ModelType.class);
+        boolean v3 = modelType != ModelType.DEEPSEEK_V2;
         String act = f.string("hidden_act", "silu");
         if (!act.equals("silu")) throw f.refuse("hidden_act", act, "only silu (SwiGLU) is implemented");
         if (f.bool("attention_bias", false)) throw f.refuse("attention_bias", "true", "DeepSeek MLA has no biases");
         int hidden = f.integer("hidden_size", null);
         int nRouted = f.integer("n_routed_experts", 0);
-        String topkMethod = f.string("topk_method", v3 ? "noaux_tc" : "greedy");
-        if (!TOPK_METHODS.contains(topkMethod)) throw f.refuse("topk_method", topkMethod, "supported: " + TOPK_METHODS);
-        String scoring = f.string("scoring_func", v3 ? "sigmoid" : "softmax");
-        if (!scoring.equals("softmax") && !scoring.equals("sigmoid")) {
-            throw f.refuse("scoring_func", scoring, "supported: softmax, sigmoid");
-        }
+        TopkMethod topkMethod = f.choice("topk_method", v3 ? TopkMethod.NOAUX_TC : TopkMethod.GREEDY, TopkMethod.class);
+        ScoringFunction scoring = f.choice("scoring_func", v3 ? ScoringFunction.SIGMOID : ScoringFunction.SOFTMAX,
+                ScoringFunction.class);
         int nGroup = f.integer("n_group", 1);
         int topkGroup = f.integer("topk_group", 1);
         int perTok = f.integer("num_experts_per_tok", nRouted > 0 ? null : 0);
@@ -112,7 +105,7 @@ public record ModelConfig(
                 throw f.refuse("num_experts_per_tok", String.valueOf(perTok),
                         "must be between 1 and the experts of the top-k groups (" + topkGroup * (nRouted / nGroup) + ")");
             }
-            if (topkMethod.equals("noaux_tc") && nRouted / nGroup < 2 && nGroup > 1) {
+            if (topkMethod == TopkMethod.NOAUX_TC && nRouted / nGroup < 2 && nGroup > 1) {
                 throw f.refuse("n_group", String.valueOf(nGroup), "noaux_tc scores a group by its top-2 experts: each group needs 2");
             }
         }
@@ -206,6 +199,16 @@ public record ModelConfig(
         String string(String field, String fallback) {
             JsonNode node = get(field, fallback == null ? null : fallback);
             return node == null ? fallback : node.asText();
+        }
+
+        /** One of an enum's constants, named in the file as the constant's name in lower case. */
+        <E extends Enum<E>> E choice(String field, E fallback, Class<E> type) {
+            String value = string(field, fallback == null ? null : fallback.name().toLowerCase(Locale.ROOT));
+            for (E e : type.getEnumConstants()) {
+                if (e.name().toLowerCase(Locale.ROOT).equals(value)) return e;
+            }
+            throw refuse(field, value, "supported: " + Arrays.stream(type.getEnumConstants())
+                    .map(e -> e.name().toLowerCase(Locale.ROOT)).collect(Collectors.joining(", ")));
         }
 
         int integer(String field, Integer fallback) {

@@ -66,8 +66,8 @@ class ModelConfigTest {
     void parsesDeepSeekV3(@TempDir Path dir) throws IOException {
         ModelConfig c = write(dir, V3);
         assertEquals(1536, c.qLoraRank());
-        assertEquals("noaux_tc", c.topkMethod());
-        assertEquals("sigmoid", c.scoringFunc());
+        assertEquals(TopkMethod.NOAUX_TC, c.topkMethod());
+        assertEquals(ScoringFunction.SIGMOID, c.scoringFunc());
         assertEquals(8, c.nGroup());
         assertEquals(4, c.topkGroup());
         assertTrue(c.normTopkProb());
@@ -86,8 +86,8 @@ class ModelConfigTest {
     void parsesDeepSeekV2Lite(@TempDir Path dir) throws IOException {
         ModelConfig c = write(dir, V2_LITE);
         assertEquals(0, c.qLoraRank(), "q_lora_rank null means a plain q projection");
-        assertEquals("greedy", c.topkMethod());
-        assertEquals("softmax", c.scoringFunc());
+        assertEquals(TopkMethod.GREEDY, c.topkMethod());
+        assertEquals(ScoringFunction.SOFTMAX, c.scoringFunc());
         assertEquals(2, c.nSharedExperts());
         assertFalse(c.normTopkProb());
         assertEquals(0.707, c.yarn().mscale());
