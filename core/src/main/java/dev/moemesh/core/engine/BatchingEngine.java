@@ -14,14 +14,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 
 /**
- * The single-process engine: continuous batching of many sequences over one {@link Model}.
+ * Continuous batching of many sequences over one {@link Model}: the single-process engine, and the attention
+ * service's with its routed experts remote.
  *
  * <p>Each step takes one decode row from every running sequence that has finished its prompt, fills the rest of
  * the step's rows with prompt chunks (chunked prefill, at most {@code prefillChunk} tokens of one sequence per
@@ -45,52 +41,16 @@ public final class BatchingEngine {
     private final int[] logitRows;
     private final Sequence[] logitOwner;
     private float[] logits = new float[0];
-    // the second micro-batch (EngineOptions.microBatches == 2): its own workspace, logits and thread
-    private final Workspace secondWorkspace = new Workspace();
-    private final Semaphore cores = new Semaphore(1, true);
-    private float[] secondLogits = new float[0];
-    private ExecutorService secondThread;
+    private final TwoMicroBatches microBatches; // used when EngineOptions.microBatches == 2
     private volatile EngineStats stats;
     private long generatedTokens;
     private long prefillTokens;
 
-    /** A request in the engine. */
-    private static final class Sequence {
-        final GenerationRequest request;
-        final TokenListener listener;
-        final Sampler sampler;
-        LatentKvCache.Sequence kv;
-        int prefilled;
-        int[] generated = new int[16];
-        int generatedCount;
-        long started;
-        long firstToken;
-
-        Sequence(GenerationRequest request, TokenListener listener) {
-            this.request = request;
-            this.listener = listener;
-            this.sampler = new Sampler(request.sampling());
-        }
-
-        int promptLength() {
-            return request.promptIds().length;
-        }
-
-        boolean decoding() {
-            return prefilled == promptLength();
-        }
-
-        void append(int token) {
-            if (generatedCount == generated.length) generated = Arrays.copyOf(generated, generatedCount * 2);
-            generated[generatedCount++] = token;
-        }
-    }
-
     public BatchingEngine(Model model, EngineOptions options) {
         this.model = model;
         this.options = options;
-        secondWorkspace.takeTurnsOn(cores);
         this.cache = model.newCache(options.kvBlockTokens(), options.kvBlocks());
+        this.microBatches = new TwoMicroBatches(model, cache);
         int rows = options.maxBatchTokens();
         rowTokens = new int[rows];
         rowPositions = new int[rows];
@@ -197,9 +157,10 @@ public final class BatchingEngine {
         if (logits.length < logitCount * vocab) logits = new float[logitCount * vocab];
         StepRows step = new StepRows(rowTokens, rowPositions, rowSequences, rows, model.rope(), model.config().qkRopeHeadDim());
         try {
-            int split = options.microBatches() == 2 ? sequenceBoundaryNearMiddle(rows) : 0;
+            int split = options.microBatches() == 2 ? TwoMicroBatches.sequenceBoundaryNearMiddle(rowOwner, rows) : 0;
             if (split > 0) {
-                forwardInTwo(rows, split, logitCount, vocab);
+                microBatches.forward(rowTokens, rowPositions, rowSequences, rows, split, logitRows, logitCount,
+                        workspace, logits, vocab);
             } else {
                 model.forward(step, cache, workspace, logitRows, logitCount, logits);
             }
@@ -213,7 +174,7 @@ public final class BatchingEngine {
             Sequence s = logitOwner[i];
             int token = s.sampler.sample(logits, i * vocab, vocab);
             if (s.generatedCount == 0) s.firstToken = now;
-            if (isStop(s, token)) {
+            if (s.isStop(token, model.config().eosTokenId())) {
                 finish(s, FinishReason.STOP, now, null);
                 continue;
             }
@@ -227,83 +188,6 @@ public final class BatchingEngine {
         Arrays.fill(rowSequences, 0, rows, null);
         Arrays.fill(logitOwner, 0, logitCount, null);
         publishStats();
-    }
-
-    /**
-     * The row nearest the middle of the step where one sequence's rows end and another's begin, so each micro-batch
-     * holds whole sequences (a prompt chunk's rows attend to each other); 0 when the step has one sequence.
-     */
-    private int sequenceBoundaryNearMiddle(int rows) {
-        int middle = rows / 2;
-        for (int d = 0; d <= rows / 2; d++) {
-            int lo = middle - d;
-            int hi = middle + d;
-            if (lo > 0 && rowOwner[lo - 1] != rowOwner[lo]) return lo;
-            if (hi > 0 && hi < rows && rowOwner[hi - 1] != rowOwner[hi]) return hi;
-        }
-        return 0;
-    }
-
-    /**
-     * Runs rows {@code [0, split)} on this thread and {@code [split, rows)} on the second micro-batch thread. They
-     * take turns on the cores: each computes while it holds {@link #cores} and lets go while its routed experts
-     * are away, so one's attention overlaps the other's expert round trip. Every row's result is what one pass
-     * would give (rows are independent), and so are the logits.
-     */
-    private void forwardInTwo(int rows, int split, int logitCount, int vocab) {
-        int firstLogits = 0;
-        while (firstLogits < logitCount && logitRows[firstLogits] < split) firstLogits++;
-        int n2 = rows - split;
-        int l2 = logitCount - firstLogits;
-        int[] tokens2 = Arrays.copyOfRange(rowTokens, split, rows);
-        int[] positions2 = Arrays.copyOfRange(rowPositions, split, rows);
-        LatentKvCache.Sequence[] sequences2 = Arrays.copyOfRange(rowSequences, split, rows);
-        int[] logitRows2 = new int[l2];
-        for (int i = 0; i < l2; i++) logitRows2[i] = logitRows[firstLogits + i] - split;
-        if (secondLogits.length < l2 * vocab) secondLogits = new float[l2 * vocab];
-        StepRows first = new StepRows(rowTokens, rowPositions, rowSequences, split, model.rope(),
-                model.config().qkRopeHeadDim());
-        StepRows second = new StepRows(tokens2, positions2, sequences2, n2, model.rope(), model.config().qkRopeHeadDim());
-
-        workspace.takeTurnsOn(cores);
-        cores.acquireUninterruptibly();
-        Future<?> other = secondMicroBatch().submit(() -> {
-            cores.acquireUninterruptibly();
-            try {
-                model.forward(second, cache, secondWorkspace, logitRows2, l2, secondLogits);
-            } finally {
-                cores.release();
-            }
-        });
-        RuntimeException failure = null;
-        try {
-            model.forward(first, cache, workspace, logitRows, firstLogits, logits);
-        } catch (RuntimeException e) {
-            failure = e;
-        } finally {
-            cores.release();
-        }
-        try {
-            other.get();
-        } catch (ExecutionException e) {
-            if (failure == null) {
-                failure = e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            if (failure == null) failure = new IllegalStateException("interrupted waiting for the second micro-batch");
-        }
-        workspace.takeTurnsOn(null);
-        if (failure != null) throw failure;
-        System.arraycopy(secondLogits, 0, logits, firstLogits * vocab, l2 * vocab);
-    }
-
-    private ExecutorService secondMicroBatch() {
-        if (secondThread == null) {
-            secondThread = Executors.newSingleThreadExecutor(
-                    r -> Thread.ofPlatform().daemon().name("engine-micro-batch-2").unstarted(r));
-        }
-        return secondThread;
     }
 
     /** A step that could not run ends the requests that had rows in it, with the cause; the others go on. */
@@ -328,13 +212,6 @@ public final class BatchingEngine {
         return row + 1;
     }
 
-    private boolean isStop(Sequence s, int token) {
-        SamplingParams p = s.request.sampling();
-        if (!p.ignoreEos() && token == model.config().eosTokenId()) return true;
-        for (int stop : p.stopIds()) if (stop == token) return true;
-        return false;
-    }
-
     /** Moves waiting requests into the batch while there are rows and KV blocks for their whole length. */
     private void admit() {
         while (!waiting.isEmpty() && running.size() < options.maxSequences()) {
@@ -356,7 +233,7 @@ public final class BatchingEngine {
                 Sequence s = it.next();
                 if (s.request.id().equals(id)) {
                     it.remove();
-                    s.listener.onFinish(result(s, FinishReason.CANCELLED, now, null));
+                    s.listener.onFinish(s.generation(FinishReason.CANCELLED, now, null));
                 }
             }
             for (Sequence s : running) {
@@ -369,13 +246,6 @@ public final class BatchingEngine {
     private void finish(Sequence s, FinishReason reason, long now, String error) {
         cache.release(s.kv);
         s.kv = null;
-        s.listener.onFinish(result(s, reason, now, error));
-    }
-
-    private Generation result(Sequence s, FinishReason reason, long now, String error) {
-        long prefill = s.firstToken == 0 ? (s.started == 0 ? 0 : now - s.started) : s.firstToken - s.started;
-        long decode = s.firstToken == 0 ? 0 : now - s.firstToken;
-        return new Generation(s.request.id(), Arrays.copyOf(s.generated, s.generatedCount), reason, s.promptLength(),
-                prefill, decode, error);
+        s.listener.onFinish(s.generation(reason, now, error));
     }
 }
