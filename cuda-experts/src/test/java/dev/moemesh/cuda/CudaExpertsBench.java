@@ -23,8 +23,11 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  * {@code run} with copies), and decode-sized groups (weight bytes read per second). Random bf16 weights are
  * built in memory; bench/torch_reference.py times PyTorch on the same shapes.
  *
+ * <p>A benchmark with a {@code main}, kept with the tests (not in the module's jar); after {@code ./mvnw -B package
+ * -DskipTests -pl cuda-experts -am}:
  * <pre>java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx40g \
- *   -cp "cuda-experts/target/cuda-experts-0.1.0-SNAPSHOT.jar:cuda-experts/target/lib/*" dev.moemesh.cuda.CudaExpertsBench</pre>
+ *   -cp "cuda-experts/target/classes:cuda-experts/target/test-classes:cuda-experts/target/lib/*" \
+ *   dev.moemesh.cuda.CudaExpertsBench</pre>
  */
 public final class CudaExpertsBench {
     /** An expert size, with how many experts the grouped and the decode runs spread their rows over. */
