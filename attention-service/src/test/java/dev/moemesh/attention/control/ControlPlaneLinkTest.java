@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.RegisterRequest;
 import dev.moemesh.proto.Role;
+import dev.moemesh.testing.ControlPlaneStandIn;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;

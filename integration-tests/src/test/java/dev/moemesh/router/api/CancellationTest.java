@@ -10,18 +10,14 @@ import dev.moemesh.proto.GetAttentionStatsRequest;
 import dev.moemesh.proto.InferenceRequest;
 import dev.moemesh.proto.InferenceServiceGrpc;
 import dev.moemesh.proto.SamplingParams;
-import dev.moemesh.router.AttentionServiceProcess;
-import io.grpc.Channel;
+import dev.moemesh.router.RouterAndAttentionService;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import io.quarkus.grpc.GrpcClient;
-import io.quarkus.test.common.QuarkusTestResource;
-import io.quarkus.test.common.http.TestHTTPResource;
-import io.quarkus.test.junit.QuarkusTest;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -36,20 +32,28 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
 /** A client that leaves a stream early, through either door, cancels its generation on the attention service. */
-@QuarkusTest
-@QuarkusTestResource(value = AttentionServiceProcess.class, restrictToAnnotatedClass = true)
 class CancellationTest {
     /** Near the tiny model's context of 256, so a generation not cancelled runs well past the first token. */
     private static final int MAX_TOKENS = 250;
 
-    @TestHTTPResource("/")
-    URI base;
+    private static RouterAndAttentionService mesh;
+    private static URI base;
+    private static String attention;
+    private static ManagedChannel inference;
 
-    @ConfigProperty(name = "router.attention-services")
-    String attention;
+    @BeforeAll
+    static void start() {
+        mesh = RouterAndAttentionService.start("router-cancel");
+        base = mesh.base();
+        attention = mesh.attention.address();
+        inference = NettyChannelBuilder.forTarget(mesh.router.address()).usePlaintext().build();
+    }
 
-    @GrpcClient("inference")
-    Channel inference;
+    @AfterAll
+    static void stop() {
+        if (inference != null) inference.shutdownNow();
+        if (mesh != null) mesh.close();
+    }
 
     private ManagedChannel channel;
     private AttentionServiceGrpc.AttentionServiceBlockingStub stats;
@@ -72,7 +76,7 @@ class CancellationTest {
                 + ",\"ignore_eos\":true,\"stream\":true}";
         HttpResponse<InputStream> r = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(
                 HttpRequest.newBuilder(base.resolve("/v1/completions"))
-                        .header("Authorization", "Bearer " + AttentionServiceProcess.API_KEY)
+                        .header("Authorization", "Bearer " + RouterAndAttentionService.API_KEY)
                         .POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         assertEquals(200, r.statusCode());
@@ -87,7 +91,7 @@ class CancellationTest {
         long before = generatedTokens();
         Metadata key = new Metadata();
         key.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
-                "Bearer " + AttentionServiceProcess.API_KEY);
+                "Bearer " + RouterAndAttentionService.API_KEY);
         InferenceRequest request = InferenceRequest.newBuilder().setModel(NAME).addPromptTokenIds(3)
                 .addPromptTokenIds(1).setSampling(SamplingParams.newBuilder().setMaxTokens(MAX_TOKENS)
                         .setIgnoreEos(true)).build();

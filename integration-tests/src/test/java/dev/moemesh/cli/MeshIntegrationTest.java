@@ -59,7 +59,7 @@ class MeshIntegrationTest {
                 request("d", 6, 200, 100, 50, 25, 12, 6, 3, 1, 0, 7, 77, 177, 277));
         expected = new BatchingEngine(Model.load(model, 0), EngineOptions.defaults()).generate(requests);
 
-        mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("cli/target/mesh-test-logs"),
+        mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
         all = expert("experts-all", "*");
         low = expert("experts-low", "*:0-5");

@@ -70,7 +70,7 @@ class KafkaFrontDoorTest {
         long t0 = System.nanoTime();
         kafka = TestBroker.start();
         System.out.printf("in-process Kafka broker ready in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
-        mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("orchestrator/target/mesh-test-logs"),
+        mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
         attention = mesh.startAttentionService("attention", model, List.of(), LocalMesh.freePort(), List.of(),
                 Duration.ofMinutes(3));

@@ -71,7 +71,7 @@ class OrchestratorWithoutKafkaTest {
         int kafkaPort = LocalMesh.freePort();
         int httpPort = LocalMesh.freePort();
         int controlPort = LocalMesh.freePort();
-        try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("cli/target/mesh-test-logs/nokafka"),
+        try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs/nokafka"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"))) {
             LocalMesh.Service orchestrator = mesh.launchOrchestrator("nokafka-orchestrator", model,
                     "localhost:" + kafkaPort, List.of("localhost:1"), httpPort, controlPort, List.of());

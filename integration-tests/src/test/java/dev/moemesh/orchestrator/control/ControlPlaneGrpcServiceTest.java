@@ -84,7 +84,7 @@ class ControlPlaneGrpcServiceTest {
 
     @BeforeAll
     static void startExpertServices() {
-        mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("orchestrator/target/mesh-test-logs"),
+        mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
         expertsA = mesh.startExpertService("control-experts-a", MODEL, "*:0-7", LocalMesh.freePort(),
                 Duration.ofMinutes(3));

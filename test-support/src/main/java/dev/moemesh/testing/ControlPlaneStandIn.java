@@ -1,4 +1,4 @@
-package dev.moemesh.attention.control;
+package dev.moemesh.testing;
 
 import dev.moemesh.proto.ControlPlaneGrpc;
 import dev.moemesh.proto.HeartbeatRequest;

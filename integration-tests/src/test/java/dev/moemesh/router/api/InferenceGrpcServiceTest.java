@@ -15,28 +15,41 @@ import dev.moemesh.proto.InferenceRequest;
 import dev.moemesh.proto.InferenceResponse;
 import dev.moemesh.proto.InferenceServiceGrpc;
 import dev.moemesh.proto.SamplingParams;
-import dev.moemesh.router.AttentionServiceProcess;
+import dev.moemesh.router.RouterAndAttentionService;
+import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import io.quarkus.grpc.GrpcClient;
-import io.quarkus.test.common.QuarkusTestResource;
-import io.quarkus.test.junit.QuarkusTest;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 
-/** The gRPC door end to end, on a real attention service process: greedy tokens equal the local engine's. */
-@QuarkusTest
-@QuarkusTestResource(value = AttentionServiceProcess.class, restrictToAnnotatedClass = true)
+/** The gRPC door end to end, router and attention service as processes: greedy tokens equal the local engine's. */
 class InferenceGrpcServiceTest {
     private static final int[] PROMPT = {4, 2, 7, 1};
 
-    @GrpcClient("inference")
-    InferenceServiceGrpc.InferenceServiceBlockingStub anonymous;
+    private static RouterAndAttentionService mesh;
+    private static ManagedChannel channel;
+    private static InferenceServiceGrpc.InferenceServiceBlockingStub anonymous;
+
+    @BeforeAll
+    static void start() {
+        mesh = RouterAndAttentionService.start("router-grpc");
+        channel = NettyChannelBuilder.forTarget(mesh.router.address()).usePlaintext().build();
+        anonymous = InferenceServiceGrpc.newBlockingStub(channel);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (channel != null) channel.shutdownNow();
+        if (mesh != null) mesh.close();
+    }
 
     @Test
     void completeGivesTheLocalEnginesGreedyTokens() {
@@ -97,7 +110,7 @@ class InferenceGrpcServiceTest {
         assertStatus(Status.Code.INVALID_ARGUMENT, "sampling.max_tokens", () -> client().complete(
                 tokens(PROMPT, 100_000)));
         assertStatus(Status.Code.INVALID_ARGUMENT, "prompt_token_ids is 65 tokens", () -> client().complete(
-                tokens(new int[AttentionServiceProcess.MAX_PROMPT_TOKENS + 1], 2)));
+                tokens(new int[RouterAndAttentionService.MAX_PROMPT_TOKENS + 1], 2)));
         assertStatus(Status.Code.INVALID_ARGUMENT, "sampling.temperature", () -> client().complete(
                 tokens(PROMPT, 2).toBuilder().setSampling(greedy(2).toBuilder().setTemperature(-1)).build()));
     }
@@ -105,7 +118,7 @@ class InferenceGrpcServiceTest {
     private InferenceServiceGrpc.InferenceServiceBlockingStub client() {
         Metadata key = new Metadata();
         key.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
-                "Bearer " + AttentionServiceProcess.API_KEY);
+                "Bearer " + RouterAndAttentionService.API_KEY);
         return anonymous.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(key));
     }
 

@@ -73,7 +73,7 @@ class ExpertServiceMembershipTest {
     void expertServicesRegisterHeartbeatTheirRowsRegisterAgainAfterAnOrchestratorRestartAndDrainWhenStopped(
             @TempDir Path home) throws Exception {
         try (LocalMesh mesh = new LocalMesh(LocalMesh.home(),
-                LocalMesh.home().resolve("cli/target/mesh-test-logs/membership"),
+                LocalMesh.home().resolve("integration-tests/target/mesh-test-logs/membership"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"))) {
             int controlPort = LocalMesh.freePort();
             String controlPlane = "localhost:" + controlPort;

@@ -11,14 +11,15 @@ import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.RegisterRequest;
 import dev.moemesh.proto.Role;
 import dev.moemesh.proto.WatchPlacementRequest;
-import io.quarkus.grpc.GrpcClient;
-import io.quarkus.test.common.QuarkusTestResource;
-import io.quarkus.test.junit.QuarkusTest;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.restassured.RestAssured;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -27,19 +28,31 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The packaged application: its settings start the front door, which serves the contract's default topics, and
- * the control plane, which serves ControlPlane on its gRPC port.
+ * The packaged application, a process: its settings start the front door, which serves the contract's default
+ * topics, and the control plane, which serves ControlPlane on its gRPC port.
  */
-@QuarkusTest
-@QuarkusTestResource(value = BrokerAndAttentionService.class, restrictToAnnotatedClass = true)
 class OrchestratorApplicationTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @ConfigProperty(name = "orchestrator.bootstrap-servers")
-    String bootstrapServers;
+    private static OrchestratorProcess app;
+    private static String bootstrapServers;
+    private static ManagedChannel channel;
+    private static ControlPlaneGrpc.ControlPlaneBlockingStub control;
 
-    @GrpcClient("control")
-    ControlPlaneGrpc.ControlPlaneBlockingStub control;
+    @BeforeAll
+    static void start() {
+        app = OrchestratorProcess.start();
+        bootstrapServers = app.kafka.bootstrapServers();
+        channel = NettyChannelBuilder.forTarget("localhost:" + app.controlPort).usePlaintext().build();
+        control = ControlPlaneGrpc.newBlockingStub(channel);
+        RestAssured.port = app.orchestrator.httpPort();
+    }
+
+    @AfterAll
+    static void stop() {
+        if (channel != null) channel.shutdownNow();
+        if (app != null) app.close();
+    }
 
     @Test
     void servesARequestFromInferenceRequestsAndIsLiveAndReady() throws Exception {

@@ -58,7 +58,7 @@ class ControlPlaneMeshTest {
         final LocalMesh.Service orchestrator;
 
         Mesh(Path home, String name, List<String> orchestratorProperties) {
-            processes = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("cli/target/mesh-test-logs/" + name), JVM);
+            processes = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs/" + name), JVM);
             LocalMesh.Service broker = processes.startBroker(name + "-kafka", home.resolve("kafka"), LocalMesh.freePort(),
                     READY);
             int controlPort = LocalMesh.freePort();

@@ -11,10 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moemesh.core.engine.BatchingEngine;
-import dev.moemesh.router.AttentionServiceProcess;
-import io.quarkus.test.common.QuarkusTestResource;
-import io.quarkus.test.common.http.TestHTTPResource;
-import io.quarkus.test.junit.QuarkusTest;
+import dev.moemesh.router.RouterAndAttentionService;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
@@ -26,19 +25,28 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The REST door end to end: a real attention service process on the tiny checkpoint, the router in this JVM, and
- * requests from {@link HttpClient}; greedy tokens through each endpoint equal the {@link BatchingEngine}'s.
+ * The REST door end to end: the router and an attention service on the tiny checkpoint as processes, and requests
+ * from {@link HttpClient}; greedy tokens through each endpoint equal the {@link BatchingEngine}'s.
  */
-@QuarkusTest
-@QuarkusTestResource(value = AttentionServiceProcess.class, restrictToAnnotatedClass = true)
 class OpenAiRoutesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int[] PROMPT = {4, 2, 7, 1};
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
-    @TestHTTPResource("/")
-    URI base;
+    private static RouterAndAttentionService mesh;
+    private static URI base;
+
+    @BeforeAll
+    static void start() {
+        mesh = RouterAndAttentionService.start("router-rest");
+        base = mesh.base();
+    }
+
+    @AfterAll
+    static void stop() {
+        if (mesh != null) mesh.close();
+    }
 
     @Test
     void modelsListsTheCheckpointByItsDirectoryName() throws Exception {
@@ -170,7 +178,7 @@ class OpenAiRoutesTest {
         assertError(post("/v1/chat/completions", "{\"model\":\"" + NAME + "\",\"messages\":[{\"role\":\"user\"}]}"),
                 400, "messages[0].content");
         assertError(post("/v1/completions", "{\"model\":\"" + NAME + "\",\"prompt\":"
-                + Arrays.toString(new int[AttentionServiceProcess.MAX_PROMPT_TOKENS + 1]) + "}"), 400, "prompt");
+                + Arrays.toString(new int[RouterAndAttentionService.MAX_PROMPT_TOKENS + 1]) + "}"), 400, "prompt");
         HttpResponse<String> outsideVocabulary = send(post("/v1/completions", "{\"model\":\"" + NAME
                 + "\",\"prompt\":[999999]}"));
         assertEquals(400, outsideVocabulary.statusCode(), outsideVocabulary.body());
@@ -184,7 +192,7 @@ class OpenAiRoutesTest {
 
     @Test
     void aBodyOverTheLimitIs413() throws Exception {
-        String prompt = "x".repeat(AttentionServiceProcess.MAX_BODY_BYTES);
+        String prompt = "x".repeat(RouterAndAttentionService.MAX_BODY_BYTES);
         assertError(post("/v1/completions", "{\"model\":\"" + NAME + "\",\"prompt\":\"" + prompt + "\"}"), 413, null);
     }
 
@@ -202,7 +210,7 @@ class OpenAiRoutesTest {
 
     private HttpRequest.Builder get(String path) {
         return HttpRequest.newBuilder(base.resolve(path)).header("Authorization", "Bearer "
-                + AttentionServiceProcess.API_KEY);
+                + RouterAndAttentionService.API_KEY);
     }
 
     private HttpRequest post(String path, String body) {

@@ -57,7 +57,7 @@ class OrchestratorCrashTest {
         }
         List<Generation> expected = new BatchingEngine(Model.load(model, 0), EngineOptions.defaults()).generate(reference);
 
-        try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("cli/target/mesh-test-logs/crash"),
+        try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs/crash"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"))) {
             LocalMesh.Service broker = mesh.startBroker("crash-kafka", home.resolve("kafka"), LocalMesh.freePort(), READY);
             LocalMesh.Service attention = mesh.startAttentionService("crash-attention", model, List.of(),

@@ -1,6 +1,7 @@
 package dev.moemesh.attention.control;
 
 import static dev.moemesh.attention.control.PlacementMeshResource.MODEL;
+import static dev.moemesh.attention.control.PlacementMeshResource.attention;
 import static dev.moemesh.attention.control.PlacementMeshResource.controlPlane;
 import static dev.moemesh.attention.control.PlacementMeshResource.expertsA;
 import static dev.moemesh.attention.control.PlacementMeshResource.expertsB;
@@ -9,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.moemesh.attention.Prometheus;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
@@ -32,19 +32,19 @@ import dev.moemesh.proto.GetExpertStatsRequest;
 import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.RegisterRequest;
 import dev.moemesh.proto.Role;
-import io.grpc.Channel;
+import dev.moemesh.testing.Prometheus;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
-import io.quarkus.grpc.GrpcClient;
-import io.quarkus.test.common.WithTestResource;
-import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -56,8 +56,6 @@ import org.junit.jupiter.api.TestMethodOrder;
  * published placement names, switching while it serves; its greedy tokens stay the single-process engine's, as any
  * replica computes the same bf16 rows.
  */
-@QuarkusTest
-@WithTestResource(PlacementMeshResource.class)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class PlacementFromControlPlaneTest {
     private static final String FINGERPRINT = ModelFingerprint.of(MODEL);
@@ -66,11 +64,22 @@ class PlacementFromControlPlaneTest {
     private static final int EXPERTS = 16;
     private static long version = 1_700_000_000_000L; // as the orchestrator's: milliseconds, only increasing
 
-    @GrpcClient("attention")
-    AttentionServiceGrpc.AttentionServiceBlockingStub client;
+    private static ManagedChannel channel;
+    private static AttentionServiceGrpc.AttentionServiceBlockingStub client;
 
-    @GrpcClient("attention")
-    Channel channel;
+    @BeforeAll
+    static void startTheMesh() {
+        PlacementMeshResource.start();
+        channel = NettyChannelBuilder.forTarget(attention.address()).usePlaintext().build();
+        client = AttentionServiceGrpc.newBlockingStub(channel);
+        RestAssured.port = attention.httpPort();
+    }
+
+    @AfterAll
+    static void stopTheMesh() {
+        if (channel != null) channel.shutdownNow();
+        PlacementMeshResource.stop();
+    }
 
     /** Every routed expert on the service that holds its id's slice: {@code services[e * n / EXPERTS]}. */
     private static Placement placement(String fingerprint, LocalMesh.Service... services) {
@@ -246,12 +255,16 @@ class PlacementFromControlPlaneTest {
         assertTrue(stats.getExpertTransportP50Nanos() > 0, "loopback gRPC takes some time: " + stats);
         assertTrue(stats.getExpertOverheadP50Nanos() <= stats.getExpertRoundTripP50Nanos(), stats.toString());
         String timer = "moemesh_attention_expert_call_seconds";
-        assertEquals(stats.getExpertCalls(), (long) Prometheus.sample(timer + "_count{part=\"round_trip\"}"),
+        assertEquals(stats.getExpertCalls(), (long) metric(timer + "_count{part=\"round_trip\"}"),
                 "Prometheus counts the calls GetAttentionStats counts");
-        double overhead = Prometheus.sample(timer + "_sum{part=\"overhead\"}");
-        double parts = Prometheus.sample(timer + "_sum{part=\"send\"}") + Prometheus.sample(timer + "_sum{part=\"queue\"}")
-                + Prometheus.sample(timer + "_sum{part=\"transport\"}");
+        double overhead = metric(timer + "_sum{part=\"overhead\"}");
+        double parts = metric(timer + "_sum{part=\"send\"}") + metric(timer + "_sum{part=\"queue\"}")
+                + metric(timer + "_sum{part=\"transport\"}");
         assertEquals(overhead, parts, 1e-6, "per call, send + queue + transport = overhead");
-        assertTrue(Prometheus.sample(timer + "_sum{part=\"round_trip\"}") >= overhead);
+        assertTrue(metric(timer + "_sum{part=\"round_trip\"}") >= overhead);
+    }
+
+    private static double metric(String sample) {
+        return Prometheus.sample(attention.httpPort(), sample);
     }
 }
