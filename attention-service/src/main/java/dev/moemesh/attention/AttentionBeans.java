@@ -1,6 +1,5 @@
 package dev.moemesh.attention;
 
-import dev.moemesh.attention.control.ControlPlaneLink;
 import dev.moemesh.attention.engine.EngineLoop;
 import dev.moemesh.attention.experts.ExpertClient;
 import dev.moemesh.attention.experts.PlacementTable;
@@ -10,8 +9,11 @@ import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.model.ModelFingerprint;
+import dev.moemesh.controlplane.ControlPlaneMember;
+import dev.moemesh.controlplane.MemberOptions;
 import dev.moemesh.proto.DescribeResponse;
 import dev.moemesh.proto.LayerExpert;
+import dev.moemesh.proto.Role;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.Startup;
@@ -21,8 +23,6 @@ import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,15 +32,15 @@ import java.util.Optional;
 @ApplicationScoped
 public class AttentionBeans {
     /** How often an unreachable control plane is tried again: soon at first, then every few seconds. */
-    private static final ControlPlaneLink.Backoff CONTROL_PLANE_RETRY =
-            new ControlPlaneLink.Backoff(Duration.ofMillis(250), Duration.ofSeconds(5));
+    private static final Duration FIRST_RETRY = Duration.ofMillis(250);
+    private static final Duration LONGEST_RETRY = Duration.ofSeconds(5);
 
     /**
      * The model this service serves; when its routed experts are elsewhere, the backend that reaches them, and the
      * link to the control plane that places them when one is configured.
      */
     public record Served(Model model, String fingerprint, Optional<RemoteExperts> remote,
-                         Optional<ControlPlaneLink> controlPlane) {}
+                         Optional<ControlPlaneMember> controlPlane) {}
 
     @Produces
     @Singleton
@@ -62,30 +62,18 @@ public class AttentionBeans {
                         config.expertTimeout(), config.expertBreaker().openFor())
                 : connect(addresses, modelConfig, fingerprint, config);
         Model model = Model.load(config.modelDir(), config.maxSeqLen(), remote);
-        Optional<ControlPlaneLink> link = config.controlPlane().map(target -> {
-            ControlPlaneLink l = new ControlPlaneLink(target, identity(config, fingerprint, grpcPort),
-                    remote::usePlacement, () -> remote.placement().version(), CONTROL_PLANE_RETRY);
-            l.start();
-            return l;
-        });
+        // each heartbeat tells the placement version in use; each placement watched is switched to
+        Optional<ControlPlaneMember> link = config.controlPlane().map(target -> ControlPlaneMember.start(target,
+                ControlPlaneMember.Identity.of(Role.ROLE_ATTENTION, config.instanceId(), config.advertisedAddress(),
+                        grpcPort, fingerprint, "attention"),
+                beat -> beat.setPlacementVersion(remote.placement().version()),
+                new MemberOptions(FIRST_RETRY, LONGEST_RETRY, LONGEST_RETRY, Optional.of(remote::usePlacement),
+                        Optional.empty())));
         String where = link.isEmpty() ? addresses.toString() : "the services the control plane at "
                 + link.get().target() + " places" + (addresses.isEmpty() ? "" : " (until it does: " + addresses + ")");
         Log.infof("serving %s (fingerprint %s) with routed experts on %s; ready in %d ms", config.modelDir(),
                 fingerprint, where, (System.nanoTime() - started) / 1_000_000);
         return new Served(model, fingerprint, Optional.of(remote), link);
-    }
-
-    private static ControlPlaneLink.Identity identity(AttentionSettings config, String fingerprint, int grpcPort) {
-        return new ControlPlaneLink.Identity(config.instanceId().orElseGet(() -> hostname() + ":" + grpcPort),
-                config.advertisedAddress().orElse("localhost:" + grpcPort), fingerprint);
-    }
-
-    private static String hostname() {
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (UnknownHostException e) {
-            return "localhost";
-        }
     }
 
     /** Asks every expert service what it holds (waiting for those still starting) and builds the placement. */
@@ -138,7 +126,7 @@ public class AttentionBeans {
     }
 
     void closeClients(@Disposes Served served) {
-        served.controlPlane().ifPresent(ControlPlaneLink::close);
+        served.controlPlane().ifPresent(ControlPlaneMember::close);
         served.remote().ifPresent(RemoteExperts::close);
     }
 

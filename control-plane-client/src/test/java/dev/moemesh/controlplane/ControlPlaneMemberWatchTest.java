@@ -1,4 +1,4 @@
-package dev.moemesh.attention.control;
+package dev.moemesh.controlplane;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -7,8 +7,10 @@ import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.RegisterRequest;
 import dev.moemesh.proto.Role;
 import dev.moemesh.testing.ControlPlaneStandIn;
+import dev.moemesh.testing.ControlPlaneStandIn;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -16,23 +18,31 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** {@link ControlPlaneLink} against a control plane over real gRPC on loopback ({@link ControlPlaneStandIn}). */
-class ControlPlaneLinkTest {
+/**
+ * A {@link ControlPlaneMember} as an attention service runs it (the placement version it routes with in each
+ * heartbeat, the placement watched) against a control plane over real gRPC on loopback ({@link ControlPlaneStandIn}).
+ */
+class ControlPlaneMemberWatchTest {
     private static final String MODEL = "0123456789abcdef";
-    private static final ControlPlaneLink.Identity ME =
-            new ControlPlaneLink.Identity("attention-0", "localhost:9200", MODEL);
-    private static final ControlPlaneLink.Backoff QUICK =
-            new ControlPlaneLink.Backoff(Duration.ofMillis(50), Duration.ofMillis(200));
+    private static final ControlPlaneMember.Identity ME =
+            new ControlPlaneMember.Identity("attention-0", Role.ROLE_ATTENTION, "localhost:9200", MODEL);
 
     private final ControlPlaneStandIn controlPlane = new ControlPlaneStandIn(MODEL, 100);
     private final List<Placement> received = new CopyOnWriteArrayList<>();
     private final AtomicLong inUse = new AtomicLong();
-    private final ControlPlaneLink link = new ControlPlaneLink(controlPlane.address(), ME, received::add, inUse::get,
-            QUICK);
+    private final MemberOptions quick = new MemberOptions(Duration.ofMillis(50), Duration.ofMillis(200),
+            Duration.ofMillis(200), Optional.of(received::add), Optional.empty());
+    private ControlPlaneMember link;
+
+    /** Starts the member, as the attention service does once its model is loaded. */
+    private void start() {
+        link = ControlPlaneMember.start(controlPlane.address(), ME, beat -> beat.setPlacementVersion(inUse.get()),
+                quick);
+    }
 
     @AfterEach
     void stop() throws InterruptedException {
-        link.close();
+        if (link != null) link.close();
         controlPlane.close();
     }
 
@@ -54,7 +64,7 @@ class ControlPlaneLinkTest {
 
     @Test
     void registersAsAnAttentionServiceAndHeartbeatsAtTheIntervalItIsGiven() throws Exception {
-        link.start();
+        start();
         await(() -> controlPlane.registrations().size() == 1, "registered");
         RegisterRequest r = controlPlane.registrations().getFirst();
         assertEquals(Role.ROLE_ATTENTION, r.getRole());
@@ -72,7 +82,7 @@ class ControlPlaneLinkTest {
     @Test
     void eachHeartbeatTellsThePlacementVersionInUse() throws Exception {
         inUse.set(7);
-        link.start();
+        start();
         await(() -> controlPlane.reportedVersion() == 7, "version 7 reported");
         inUse.set(9);
         await(() -> controlPlane.reportedVersion() == 9, "the switch to version 9 reported by a later heartbeat");
@@ -80,7 +90,7 @@ class ControlPlaneLinkTest {
 
     @Test
     void registersAgainWhenTheControlPlaneNoLongerKnowsIt() throws Exception {
-        link.start();
+        start();
         await(() -> controlPlane.heartbeats() > 0, "heartbeating");
         controlPlane.forgetAll();
         await(() -> controlPlane.registrations().size() == 2, "registered again");
@@ -89,7 +99,7 @@ class ControlPlaneLinkTest {
     @Test
     void deliversTheCurrentPlacementAtOnceThenEachPublishedOneInOrder() throws Exception {
         controlPlane.publish(version(5));
-        link.start();
+        start();
         await(() -> received.size() == 1, "the current placement");
         controlPlane.publish(version(6));
         controlPlane.publish(version(7));
@@ -99,7 +109,7 @@ class ControlPlaneLinkTest {
 
     @Test
     void afterTheControlPlaneRestartsItRegistersAndWatchesAgain() throws Exception {
-        link.start();
+        start();
         await(() -> controlPlane.heartbeats() > 0 && received.size() == 1, "registered and watching");
         controlPlane.stop();
         Thread.sleep(500); // heartbeats and watch attempts fail meanwhile
@@ -114,7 +124,7 @@ class ControlPlaneLinkTest {
 
     @Test
     void aWatchThatFellSilentIsStartedAgainOnceHeartbeatsNameANewerVersion() throws Exception {
-        link.start();
+        start();
         await(() -> received.size() == 1, "watching");
         controlPlane.publishUnseen(version(12));
         await(() -> versionsReceived().contains(12L), "watching again, the current placement at once");
