@@ -10,7 +10,6 @@ import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.localmesh.LocalMesh;
-import dev.moemesh.proto.ControlPlaneGrpc;
 import dev.moemesh.proto.DescribeRequest;
 import dev.moemesh.proto.ExpertReplicas;
 import dev.moemesh.proto.ExpertServiceGrpc;
@@ -18,10 +17,9 @@ import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.Replica;
 import dev.moemesh.proto.RunExpertsRequest;
-import dev.moemesh.proto.WatchPlacementRequest;
+import dev.moemesh.testing.PlacementWatcher;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.StreamObserver;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -31,9 +29,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -93,7 +89,7 @@ class ExpertServiceMembershipTest {
 
             // registered with what they hold and their slots: A keeps at most 6 of its 8 experts per layer
             Placement joined;
-            try (Watch watch = new Watch(controlPlane)) {
+            try (PlacementWatcher watch = watch(controlPlane)) {
                 joined = watch.await("every expert placed, A serving at most 6 per layer", p -> everyExpertPlaced(p)
                         && MOE_LAYERS.stream().allMatch(l -> served(p, l, a).size() <= 6 && !served(p, l, a).isEmpty())
                         && MOE_LAYERS.stream().allMatch(l -> !served(p, l, b).isEmpty()));
@@ -117,7 +113,7 @@ class ExpertServiceMembershipTest {
             int hot = heldBy(a, 2).stream().filter(e -> e != 0).findFirst().orElseThrow();
             runExperts(a, 2, hot);
             LocalMesh.Service successor = startOrchestrator(mesh, "membership-orchestrator-2", broker, controlPort);
-            try (Watch watch = new Watch(controlPlane)) {
+            try (PlacementWatcher watch = watch(controlPlane)) {
                 watch.await("both registered again and a second replica of 2:" + hot, p -> everyExpertPlaced(p)
                         && addresses(p, 2, hot).equals(Set.of(a.address(), b.address())));
                 assertEquals(2, instances(successor, "live"));
@@ -232,50 +228,7 @@ class ExpertServiceMembershipTest {
         }
     }
 
-    /** The placements a WatchPlacement stream sends, as an observer of the mesh sees them. */
-    private static final class Watch implements StreamObserver<Placement>, AutoCloseable {
-        private final ManagedChannel channel;
-        private final LinkedBlockingQueue<Object> arrived = new LinkedBlockingQueue<>();
-        private Placement last;
-
-        Watch(String controlPlane) {
-            channel = NettyChannelBuilder.forTarget(controlPlane).usePlaintext().build();
-            ControlPlaneGrpc.newStub(channel).watchPlacement(WatchPlacementRequest.newBuilder()
-                    .setInstanceId("membership-test").setModelFingerprint(FINGERPRINT).build(), this);
-        }
-
-        @Override
-        public void onNext(Placement p) {
-            arrived.add(p);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            arrived.add(t);
-        }
-
-        @Override
-        public void onCompleted() {
-        }
-
-        /** The first placement from now on (or the current one) that {@code wanted} accepts. */
-        Placement await(String what, Predicate<Placement> wanted) throws InterruptedException {
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (true) {
-                Object o = arrived.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-                if (o instanceof Throwable t) throw new AssertionError("the watch failed: " + t, t);
-                if (o == null) {
-                    throw new AssertionError("no placement with " + what + " within " + WAIT.toSeconds()
-                            + " s; last: " + last);
-                }
-                last = (Placement) o;
-                if (wanted.test(last)) return last;
-            }
-        }
-
-        @Override
-        public void close() {
-            channel.shutdownNow();
-        }
+    private static PlacementWatcher watch(String controlPlane) {
+        return PlacementWatcher.connect(controlPlane, "membership-test", FINGERPRINT, WAIT);
     }
 }

@@ -27,13 +27,13 @@ import dev.moemesh.proto.Replica;
 import dev.moemesh.proto.Role;
 import dev.moemesh.proto.UnloadExpertsRequest;
 import dev.moemesh.proto.WatchPlacementRequest;
+import dev.moemesh.testing.PlacementWatcher;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
-import io.grpc.stub.StreamObserver;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -44,7 +44,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -52,11 +51,9 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 /**
@@ -144,7 +141,7 @@ class ControlPlaneGrpcServiceTest {
     @Test
     void aWatcherSeesEachExpertServiceJoinDieAndReturn() throws Exception {
         serve(options(0, Duration.ofHours(1)));
-        Watcher watcher = watch("attention-0");
+        PlacementWatcher watcher = watch("attention-0");
         assertEquals(0, watcher.next().getVersion(), "nothing placed yet");
 
         assertEquals(300, stub().register(RegisterRequest.newBuilder().setInstanceId("attention-0")
@@ -176,7 +173,7 @@ class ControlPlaneGrpcServiceTest {
     @Test
     void unusedExpertsAreUnloadedOnceEveryAttentionServiceRoutesWithoutThemOrTheWaitLimitIsOver() throws Exception {
         ControlPlaneOptions options = options(0, Duration.ofHours(1));
-        Watcher watcher = serveBoth(options);
+        PlacementWatcher watcher = serveBoth(options);
         AtomicLong inUse = new AtomicLong();
         registerAttention("attention-0", inUse);
         inUse.set(watcher.await("0-7 on A, 8-15 on B", ControlPlaneGrpcServiceTest::split).getVersion());
@@ -213,7 +210,7 @@ class ControlPlaneGrpcServiceTest {
     }
 
     /** Stops B's heartbeats until the placement without B is out, then registers B again; that placement. */
-    private Placement bounceB(Watcher watcher) throws InterruptedException {
+    private Placement bounceB(PlacementWatcher watcher) throws InterruptedException {
         beating.remove("experts-b");
         Placement alone = watcher.await("everything on A after B died", p -> servedBy(p, 0, 15, expertsA));
         assertEquals(experts(0, 15), held(expertsA), "A loaded 8-15 before the placement that uses them came out");
@@ -225,7 +222,7 @@ class ControlPlaneGrpcServiceTest {
     void duringTheSettleTimeTheFirstPlacementWaitsForTheServiceHoldingTheRestSoNoneLoadsAnothersExperts()
             throws Exception {
         serve(options(0, Duration.ofHours(1), Duration.ofSeconds(30)), Optional.of(ServedModel.read(MODEL)));
-        Watcher watcher = watch("attention-0");
+        PlacementWatcher watcher = watch("attention-0");
         assertEquals(0, watcher.next().getVersion(), "nothing placed yet");
         register("experts-a", expertsA);
         assertEquals(null, watcher.poll(Duration.ofSeconds(2)), "A alone holds half the experts: no placement yet");
@@ -239,7 +236,7 @@ class ControlPlaneGrpcServiceTest {
     @Test
     void whenTheSettleTimeEndsTheServicesRegisteredByThenArePlaced() throws Exception {
         serve(options(0, Duration.ofHours(1), Duration.ofSeconds(2)), Optional.of(ServedModel.read(MODEL)));
-        Watcher watcher = watch("attention-0");
+        PlacementWatcher watcher = watch("attention-0");
         assertEquals(0, watcher.next().getVersion(), "nothing placed yet");
         register("experts-a", expertsA);
         watcher.await("everything on A once the settle time is over", p -> servedBy(p, 0, 15, expertsA));
@@ -248,7 +245,7 @@ class ControlPlaneGrpcServiceTest {
 
     @Test
     void drainingMovesExpertsOffAndIsRefusedWhenNoOneCouldTakeThem() throws Exception {
-        Watcher watcher = serveBoth(options(0, Duration.ofHours(1)));
+        PlacementWatcher watcher = serveBoth(options(0, Duration.ofHours(1)));
         watcher.await("both", p -> servedBy(p, 0, 7, expertsA) && servedBy(p, 8, 15, expertsB));
 
         long version = stub().drain(DrainRequest.newBuilder().setInstanceId("experts-b").build()).getPlacementVersion();
@@ -296,7 +293,7 @@ class ControlPlaneGrpcServiceTest {
 
     @Test
     void aHotExpertGetsAReplicaOnceItsLoadShowsAndOnlyWhenThatPays() throws Exception {
-        Watcher watcher = serveBoth(options(1, Duration.ofMillis(500)));
+        PlacementWatcher watcher = serveBoth(options(1, Duration.ofMillis(500)));
         // all idle: the extra replica of each layer goes to its expert 0 (ties go to the lower id)
         Placement uniform = watcher.await("both", p -> p.getExpertsCount() == 32 && replicas(p, 1, 0).size() == 2);
         assertEquals(1, replicas(uniform, 1, 3).size());
@@ -417,68 +414,16 @@ class ControlPlaneGrpcServiceTest {
     }
 
     /** A control plane with A and B registered, and a watcher that has seen nothing but version 0 yet. */
-    private Watcher serveBoth(ControlPlaneOptions options) throws IOException, InterruptedException {
+    private PlacementWatcher serveBoth(ControlPlaneOptions options) throws IOException, InterruptedException {
         serve(options);
-        Watcher watcher = watch("attention-0");
+        PlacementWatcher watcher = watch("attention-0");
         assertEquals(0, watcher.next().getVersion());
         register("experts-a", expertsA);
         register("experts-b", expertsB);
         return watcher;
     }
 
-    private Watcher watch(String id) {
-        Watcher w = new Watcher();
-        ControlPlaneGrpc.newStub(channel).watchPlacement(WatchPlacementRequest.newBuilder().setInstanceId(id)
-                .setModelFingerprint(FINGERPRINT).build(), w);
-        return w;
-    }
-
-    /** A WatchPlacement stream's placements, in arrival order; versions must only increase. */
-    private static final class Watcher implements StreamObserver<Placement> {
-        private final LinkedBlockingQueue<Object> arrived = new LinkedBlockingQueue<>();
-        private final List<Placement> seen = new ArrayList<>();
-
-        @Override
-        public void onNext(Placement p) {
-            arrived.add(p);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            arrived.add(t);
-        }
-
-        @Override
-        public void onCompleted() {
-        }
-
-        Placement poll(Duration limit) throws InterruptedException {
-            Object o = arrived.poll(limit.toMillis(), TimeUnit.MILLISECONDS);
-            if (o instanceof Throwable t) throw new AssertionError("the watch failed: " + t, t);
-            Placement p = (Placement) o;
-            if (p != null && !seen.isEmpty()) {
-                assertTrue(p.getVersion() > seen.getLast().getVersion(),
-                        "version " + p.getVersion() + " after " + seen.getLast().getVersion());
-            }
-            if (p != null) seen.add(p);
-            return p;
-        }
-
-        Placement next() throws InterruptedException {
-            Placement p = poll(WAIT);
-            if (p == null) throw new AssertionError("no placement within " + WAIT.toSeconds() + " s");
-            return p;
-        }
-
-        /** The first placement from now on that {@code wanted} accepts. */
-        Placement await(String what, Predicate<Placement> wanted) throws InterruptedException {
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (System.nanoTime() < deadline) {
-                Placement p = poll(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
-                if (p != null && wanted.test(p)) return p;
-            }
-            throw new AssertionError("no placement with " + what + " within " + WAIT.toSeconds() + " s; last: "
-                    + (seen.isEmpty() ? "none" : seen.getLast()));
-        }
+    private PlacementWatcher watch(String id) {
+        return PlacementWatcher.watch(channel, id, FINGERPRINT, WAIT);
     }
 }
