@@ -1,10 +1,10 @@
 package dev.moemesh.client;
 
+import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
-import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.wire.GenerationWire;
 import dev.moemesh.wire.RequestIds;
 import io.grpc.Status;

@@ -1,8 +1,8 @@
 package dev.moemesh.expert;
 
 import dev.moemesh.core.config.ModelConfig;
-import dev.moemesh.core.moe.ExpertPool;
 import dev.moemesh.core.model.LocalExperts;
+import dev.moemesh.core.moe.ExpertPool;
 import dev.moemesh.cuda.CudaExperts;
 import dev.moemesh.cuda.CudaProbe;
 import dev.moemesh.expert.ExpertSettings.Backend;

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.config.ModelConfig;
-import dev.moemesh.core.moe.ExpertPool;
 import dev.moemesh.core.model.LocalExperts;
+import dev.moemesh.core.moe.ExpertPool;
 import dev.moemesh.cuda.CudaProbe;
 import dev.moemesh.expert.ExpertSettings.Backend;
 import java.nio.file.Path;

@@ -1,9 +1,9 @@
 package dev.moemesh.router;
 
 import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;

@@ -1,8 +1,8 @@
 package dev.moemesh.attention.engine;
 
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineStats;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.TokenListener;
 import io.quarkus.logging.Log;
 

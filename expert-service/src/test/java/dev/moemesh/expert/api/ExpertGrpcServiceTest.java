@@ -9,13 +9,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import dev.moemesh.core.config.ModelConfig;
-import dev.moemesh.core.model.ModelFingerprint;
-import dev.moemesh.core.weights.WeightReader;
-import dev.moemesh.core.moe.Bf16Rows;
 import dev.moemesh.core.model.LocalExperts;
+import dev.moemesh.core.model.ModelFingerprint;
+import dev.moemesh.core.moe.Bf16Rows;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.core.numeric.Bf16;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
+import dev.moemesh.core.weights.WeightReader;
 import dev.moemesh.proto.DescribeRequest;
 import dev.moemesh.proto.DescribeResponse;
 import dev.moemesh.proto.ExpertServiceGrpc;

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moemesh.controlplane.ControlPlaneMember;
 import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.model.LocalExperts;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.core.moe.ExpertId;
-import dev.moemesh.core.model.LocalExperts;
 import dev.moemesh.expert.held.ExpertSelection;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
