@@ -1,23 +1,23 @@
 package dev.moemesh.client;
 
+import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
+import dev.moemesh.wire.GenerationWire;
+import dev.moemesh.wire.RequestIds;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import org.jboss.logging.Logger;
-import org.jboss.logging.MDC;
 
 /**
  * One generation on an attention service through its streaming {@code Generate} call, as both front doors run it:
  * on the least loaded member of the pool, telling a listener its tokens and one ending, and logging that ending with
- * the request id (MDC key {@value #REQUEST_ID}). {@link #cancel} cancels the call, which cancels the generation.
+ * the request id ({@link RequestIds}). {@link #cancel} cancels the call, which cancels the generation.
  */
 public final class AttentionCall {
-    /** The MDC key (and JSON log field under {@code mdc}) that carries the request id in every service's logs. */
-    public static final String REQUEST_ID = "request_id";
     private static final Logger LOG = Logger.getLogger(AttentionCall.class);
     /**
      * How long a request id the service still runs is retried: after a restart of the orchestrator, the generation
@@ -60,9 +60,10 @@ public final class AttentionCall {
                 } else if (e.hasCompleted()) {
                     end();
                     Completion c = e.getCompleted();
-                    log(id, c.getFinishReason().equals("error") ? Logger.Level.WARN : Logger.Level.INFO,
+                    FinishReason reason = GenerationWire.finishReason(c);
+                    RequestIds.log(LOG, reason == FinishReason.ERROR ? Logger.Level.WARN : Logger.Level.INFO, id,
                             "request %s on attention service %s: finish %s, %d prompt + %d generated tokens, %d ms%s", id,
-                            member.address(), c.getFinishReason(), c.getPromptTokens(), c.getTokenIdsCount(),
+                            member.address(), reason.wireName(), c.getPromptTokens(), c.getTokenIdsCount(),
                             (System.nanoTime() - startNanos) / 1_000_000,
                             c.getErrorMessage().isEmpty() ? "" : ": " + c.getErrorMessage());
                     listener.completed(c, member.address());
@@ -82,7 +83,7 @@ public final class AttentionCall {
                 end();
                 String message = "attention service " + member.address() + ": " + s.getCode()
                         + (s.getDescription() == null ? "" : ": " + s.getDescription());
-                log(id, s.getCode() == Status.Code.CANCELLED ? Logger.Level.INFO : Logger.Level.WARN,
+                RequestIds.log(LOG, s.getCode() == Status.Code.CANCELLED ? Logger.Level.INFO : Logger.Level.WARN, id,
                         "request %s failed after %d ms: %s", id, (System.nanoTime() - startNanos) / 1_000_000, message);
                 listener.failed(s, message);
             }
@@ -92,7 +93,7 @@ public final class AttentionCall {
                 if (ended) return;
                 end();
                 String message = "attention service " + member.address() + " ended the stream without a completion";
-                log(id, Logger.Level.WARN, "request %s: %s", id, message);
+                RequestIds.log(LOG, Logger.Level.WARN, id, "request %s: %s", id, message);
                 listener.failed(Status.INTERNAL, message);
             }
 
@@ -107,14 +108,5 @@ public final class AttentionCall {
     public void cancel(String why) {
         ClientCallStreamObserver<GenerateRequest> c = call;
         if (c != null) c.cancel(why, null);
-    }
-
-    private static void log(String id, Logger.Level level, String format, Object... args) {
-        MDC.put(REQUEST_ID, id);
-        try {
-            LOG.logf(level, format, args);
-        } finally {
-            MDC.remove(REQUEST_ID);
-        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.moemesh.client;
 
 import dev.moemesh.proto.Completion;
+import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -38,7 +39,7 @@ public final class DoorMeters {
 
             @Override
             public void completed(Completion completion, String attentionService) {
-                count(door, completion.getFinishReason());
+                count(door, GenerationWire.finishReason(completion).wireName());
                 listener.completed(completion, attentionService);
             }
 

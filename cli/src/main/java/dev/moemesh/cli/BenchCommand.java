@@ -2,10 +2,10 @@ package dev.moemesh.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.engine.TokenListener;
 import dev.moemesh.core.model.Model;
@@ -63,7 +63,7 @@ final class BenchCommand implements Callable<Integer> {
         System.err.printf("loaded %s in %.1f s%n", model, (System.nanoTime() - load) / 1e9);
         int maxBatch = Math.max(promptTokens, 64);
         for (int b : batches) maxBatch = Math.max(maxBatch, b);
-        LocalEngine engine = new LocalEngine(m, new EngineOptions(maxBatch, promptTokens, Math.max(64, maxBatch / 4), 16, 4096));
+        BatchingEngine engine = new BatchingEngine(m, new EngineOptions(maxBatch, promptTokens, Math.max(64, maxBatch / 4), 16, 4096));
 
         prefill(engine, 32); // warm-up: compiles the kernels
         double prefill = 0;
@@ -92,14 +92,14 @@ final class BenchCommand implements Callable<Integer> {
         return Math.round(v * 10) / 10.0;
     }
 
-    private double prefill(LocalEngine engine, int tokens) {
+    private double prefill(BatchingEngine engine, int tokens) {
         Generation g = engine.generate(java.util.List.of(new GenerationRequest("prefill", prompt(tokens, 7),
                 new SamplingParams(1, 0f, 0, 1f, 0, null, true)))).get(0);
         return g.prefillTokensPerSecond();
     }
 
     /** Aggregate tokens per second over the steps in which all {@code batch} sequences decode. */
-    private double decode(LocalEngine engine, int batch, int tokens) {
+    private double decode(BatchingEngine engine, int batch, int tokens) {
         AtomicInteger produced = new AtomicInteger();
         TokenListener listener = new TokenListener() {
             @Override

@@ -3,10 +3,10 @@ package dev.moemesh.cli;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.tokenizer.Tokenizer;
@@ -46,7 +46,7 @@ final class DemoCommand implements Callable<Integer> {
         String localText;
         Generation local;
         try (Tokenizer t = Tokenizer.load(dir).orElseThrow()) {
-            local = new LocalEngine(Model.load(dir, 0), EngineOptions.defaults()).generate(List.of(
+            local = new BatchingEngine(Model.load(dir, 0), EngineOptions.defaults()).generate(List.of(
                     new GenerationRequest("demo-local", t.encode(PROMPT, true), SamplingParams.greedy(MAX_TOKENS)))).get(0);
             localText = t.decode(local.tokenIds(), true);
         }

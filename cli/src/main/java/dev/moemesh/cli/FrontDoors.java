@@ -6,6 +6,7 @@ import dev.moemesh.proto.InferenceRequest;
 import dev.moemesh.proto.InferenceResponse;
 import dev.moemesh.proto.InferenceServiceGrpc;
 import dev.moemesh.proto.SamplingParams;
+import dev.moemesh.wire.GenerationWire;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
@@ -88,7 +89,7 @@ final class FrontDoors {
                     .complete(InferenceRequest.newBuilder().setModel(model).setPrompt(prompt)
                             .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens).setTemperature(0)).build());
             return new Answer("grpc", r.getText(), r.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray(),
-                    r.getFinishReason());
+                    GenerationWire.finishReason(r).wireName());
         } catch (StatusRuntimeException e) {
             throw new IllegalStateException("router " + target + ": " + e.getStatus().getCode() + ": "
                     + e.getStatus().getDescription(), e);

@@ -2,10 +2,10 @@ package dev.moemesh.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.ModelFingerprint;
@@ -91,7 +91,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
         } else {
             Model m = Model.load(model, maxSeqLen);
-            g = new LocalEngine(m, EngineOptions.defaults()).generate(List.of(request)).get(0);
+            g = new BatchingEngine(m, EngineOptions.defaults()).generate(List.of(request)).get(0);
         }
         String text = tokenizer.map(t -> t.decode(g.tokenIds(), true)).orElse(null);
         if (json) {

@@ -1,7 +1,7 @@
 package dev.moemesh.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.AttentionStats;

@@ -1,19 +1,17 @@
 package dev.moemesh.cli;
 
-import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
-import dev.moemesh.proto.SamplingParams;
+import dev.moemesh.wire.GenerationWire;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 
 import java.util.Iterator;
-import java.util.Locale;
 
 /** A client of one attention service: sends a generation and collects its streamed events into a {@link Generation}. */
 public final class MeshClient implements AutoCloseable {
@@ -30,16 +28,10 @@ public final class MeshClient implements AutoCloseable {
      * timings. {@code fingerprint} (may be empty) makes the service refuse if it serves another model.
      */
     public Generation generate(GenerationRequest request, String fingerprint) {
-        GenerateRequest.Builder b = GenerateRequest.newBuilder().setRequestId(request.id()).setModelFingerprint(fingerprint);
-        for (int t : request.promptIds()) b.addPromptTokenIds(t);
-        var s = request.sampling();
-        SamplingParams.Builder sampling = SamplingParams.newBuilder().setMaxTokens(s.maxTokens())
-                .setTemperature(s.temperature()).setTopK(s.topK()).setTopP(s.topP()).setSeed(s.seed())
-                .setIgnoreEos(s.ignoreEos());
-        for (int stop : s.stopIds()) sampling.addStopTokenIds(stop);
-        b.setSampling(sampling);
+        GenerateRequest wire = GenerationWire.request(request.id(), request.promptIds(), request.sampling()).toBuilder()
+                .setModelFingerprint(fingerprint).build();
         try {
-            Iterator<GenerateEvent> events = AttentionServiceGrpc.newBlockingStub(channel).generate(b.build());
+            Iterator<GenerateEvent> events = AttentionServiceGrpc.newBlockingStub(channel).generate(wire);
             while (events.hasNext()) {
                 GenerateEvent e = events.next();
                 if (e.hasCompleted()) return toGeneration(request.id(), e.getCompleted());
@@ -54,8 +46,7 @@ public final class MeshClient implements AutoCloseable {
 
     private static Generation toGeneration(String id, Completion c) {
         int[] ids = c.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
-        FinishReason reason = FinishReason.valueOf(c.getFinishReason().toUpperCase(Locale.ROOT));
-        return new Generation(id, ids, reason, c.getPromptTokens(), c.getPrefillNanos(), c.getDecodeNanos(),
+        return new Generation(id, ids, GenerationWire.finishReason(c), c.getPromptTokens(), c.getPrefillNanos(), c.getDecodeNanos(),
                 c.getErrorMessage().isEmpty() ? null : c.getErrorMessage());
     }
 

@@ -1,6 +1,6 @@
 package dev.moemesh.cli;
 
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.localmesh.LocalMesh;
 
 import java.io.PrintStream;

@@ -2,7 +2,7 @@ package dev.moemesh.cli;
 
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.checkpoint.RandomCheckpoint;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.localmesh.LocalMesh;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -3,9 +3,9 @@ package dev.moemesh.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
@@ -56,7 +56,7 @@ class MeshCliTest {
                 "--temperature", "0", "--ignore-eos", "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode json = new ObjectMapper().readTree(r.lastLine());
-        int[] expected = new LocalEngine(Model.load(dir, 0), EngineOptions.defaults()).generate(List.of(
+        int[] expected = new BatchingEngine(Model.load(dir, 0), EngineOptions.defaults()).generate(List.of(
                 new GenerationRequest("x", new int[] {0, 17, 42}, new SamplingParams(12, 0f, 0, 1f, 0, null, true))))
                 .get(0).tokenIds();
         assertEquals(expected.length, json.get("token_ids").size());

@@ -1,7 +1,7 @@
 package dev.moemesh.cuda;
 
-import dev.moemesh.core.model.ModelConfig;
-import dev.moemesh.core.model.WeightReader;
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.weights.WeightReader;
 import dev.moemesh.core.moe.ExpertPool;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.core.tensor.Bf16Matrix;

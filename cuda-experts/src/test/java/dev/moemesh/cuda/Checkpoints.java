@@ -3,7 +3,7 @@ package dev.moemesh.cuda;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.checkpoint.RandomCheckpoint;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
 
 import java.io.IOException;

@@ -3,13 +3,13 @@ package dev.moemesh.cuda;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.EngineOptions;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
-import dev.moemesh.core.model.ModelConfig;
-import dev.moemesh.core.model.WeightReader;
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.weights.WeightReader;
 import dev.moemesh.core.moe.ExpertPool;
-import dev.moemesh.core.moe.LocalExperts;
+import dev.moemesh.core.model.LocalExperts;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.core.numeric.Bf16;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
@@ -79,8 +79,8 @@ class CudaExpertsTest {
             for (int salt = 0; salt < 3; salt++) {
                 List<GenerationRequest> requests = new ArrayList<>();
                 for (int i = 0; i < lengths.length; i++) requests.add(greedy("r" + i, prompt(lengths[i], i + 10 * salt)));
-                List<Generation> expected = new LocalEngine(cpuModel, EngineOptions.defaults()).generate(requests);
-                List<Generation> actual = new LocalEngine(gpuModel, EngineOptions.defaults()).generate(requests);
+                List<Generation> expected = new BatchingEngine(cpuModel, EngineOptions.defaults()).generate(requests);
+                List<Generation> actual = new BatchingEngine(gpuModel, EngineOptions.defaults()).generate(requests);
                 for (int i = 0; i < requests.size(); i++) {
                     assertArrayEquals(expected.get(i).tokenIds(), actual.get(i).tokenIds(),
                             "salt " + salt + ", sequence " + i + " (prompt " + lengths[i] + " tokens)");

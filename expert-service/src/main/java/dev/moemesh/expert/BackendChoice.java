@@ -1,11 +1,11 @@
 package dev.moemesh.expert;
 
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.model.LocalExperts;
 import dev.moemesh.core.moe.ExpertPool;
-import dev.moemesh.core.moe.LocalExperts;
 import dev.moemesh.cuda.CudaExperts;
 import dev.moemesh.cuda.CudaProbe;
-import dev.moemesh.expert.ExpertServiceConfig.Backend;
+import dev.moemesh.expert.ExpertSettings.Backend;
 
 import java.util.Locale;
 import java.util.function.Supplier;

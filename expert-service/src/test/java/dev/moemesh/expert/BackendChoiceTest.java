@@ -7,11 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moemesh.core.checkpoint.Preset;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.model.LocalExperts;
 import dev.moemesh.core.moe.ExpertPool;
-import dev.moemesh.core.moe.LocalExperts;
 import dev.moemesh.cuda.CudaProbe;
-import dev.moemesh.expert.ExpertServiceConfig.Backend;
+import dev.moemesh.expert.ExpertSettings.Backend;
 import java.nio.file.Path;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;

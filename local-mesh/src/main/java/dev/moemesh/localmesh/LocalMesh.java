@@ -197,9 +197,17 @@ public final class LocalMesh implements AutoCloseable {
      */
     public Service startRouter(String name, Path model, List<String> attentionAddresses, int grpcPort, int httpPort,
                                Duration ready) {
-        List<String> props = List.of("-Dquarkus.http.port=" + httpPort, "-Dquarkus.grpc.server.port=" + grpcPort,
+        return startRouter(name, model, attentionAddresses, grpcPort, httpPort, List.of(), ready);
+    }
+
+    /** As above, with properties of its own after the others, e.g. {@code -Drouter.api-keys=...}. */
+    public Service startRouter(String name, Path model, List<String> attentionAddresses, int grpcPort, int httpPort,
+                               List<String> extraProperties, Duration ready) {
+        List<String> props = new ArrayList<>(List.of("-Dquarkus.http.port=" + httpPort,
+                "-Dquarkus.grpc.server.port=" + grpcPort,
                 "-Drouter.attention-services=" + String.join(",", attentionAddresses),
-                "-Drouter.model-dir=" + model.toAbsolutePath());
+                "-Drouter.model-dir=" + model.toAbsolutePath()));
+        props.addAll(extraProperties);
         Service s = launch(name, "localhost:" + grpcPort, grpcPort, httpPort, javaCommand(props, "router-service"));
         awaitReady(s, ready, () -> httpReady(httpPort));
         return s;

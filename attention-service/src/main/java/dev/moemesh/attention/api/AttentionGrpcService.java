@@ -1,6 +1,6 @@
 package dev.moemesh.attention.api;
 
-import dev.moemesh.attention.AttentionServiceBeans.Served;
+import dev.moemesh.attention.AttentionBeans.Served;
 import dev.moemesh.attention.engine.EngineLoop;
 import dev.moemesh.attention.metrics.AttentionMetrics;
 import dev.moemesh.core.engine.EngineStats;
@@ -22,8 +22,9 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
+import dev.moemesh.wire.GenerationWire;
+import dev.moemesh.wire.RequestIds;
 import org.jboss.logging.Logger;
-import org.jboss.logging.MDC;
 
 import java.util.Locale;
 import java.util.Map;
@@ -33,8 +34,6 @@ import java.util.concurrent.ConcurrentHashMap;
 @GrpcService
 public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceImplBase {
     private static final Logger LOG = Logger.getLogger(AttentionGrpcService.class);
-    /** The MDC key of the request id: the same as the front doors' (attention-client's AttentionCall.REQUEST_ID). */
-    private static final String REQUEST_ID = "request_id";
     private final EngineLoop loop;
     private final Served served;
     private final AttentionMetrics metrics;
@@ -133,7 +132,7 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
             logFinish(g);
             metrics.finished(arrivedNanos, g.finishReason().wireName());
             if (isCancelled()) return;
-            Completion.Builder c = Completion.newBuilder().setFinishReason(g.finishReason().wireName())
+            Completion.Builder c = GenerationWire.finished(Completion.newBuilder(), g.finishReason())
                     .setPromptTokens(g.promptTokens()).setPrefillNanos(g.prefillNanos()).setDecodeNanos(g.decodeNanos());
             for (int t : g.tokenIds()) c.addTokenIds(t);
             if (g.error() != null) c.setErrorMessage(g.error());
@@ -143,15 +142,10 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
 
         /** One line per generation, carrying the request id in the MDC as the front doors' lines do. */
         private void logFinish(Generation g) {
-            MDC.put(REQUEST_ID, id);
-            try {
-                LOG.logf(g.error() != null ? Logger.Level.WARN : Logger.Level.INFO,
-                        "request %s: finish %s, %d prompt + %d generated tokens, prefill %d ms, decode %d ms%s", id,
-                        g.finishReason().wireName(), g.promptTokens(), g.tokenIds().length, g.prefillNanos() / 1_000_000,
-                        g.decodeNanos() / 1_000_000, g.error() == null ? "" : ": " + g.error());
-            } finally {
-                MDC.remove(REQUEST_ID);
-            }
+            RequestIds.log(LOG, g.error() != null ? Logger.Level.WARN : Logger.Level.INFO, id,
+                    "request %s: finish %s, %d prompt + %d generated tokens, prefill %d ms, decode %d ms%s", id,
+                    g.finishReason().wireName(), g.promptTokens(), g.tokenIds().length, g.prefillNanos() / 1_000_000,
+                    g.decodeNanos() / 1_000_000, g.error() == null ? "" : ": " + g.error());
         }
 
         private boolean isCancelled() {

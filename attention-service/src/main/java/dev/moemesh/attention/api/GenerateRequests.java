@@ -1,8 +1,8 @@
 package dev.moemesh.attention.api;
 
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.proto.GenerateRequest;
+import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 
@@ -18,16 +18,10 @@ final class GenerateRequests {
         }
         if (r.getPromptTokenIdsCount() == 0) throw invalid("request " + r.getRequestId() + ": prompt_token_ids is empty");
         if (!r.hasSampling()) throw invalid("request " + r.getRequestId() + ": sampling is missing (max_tokens at least)");
-        var s = r.getSampling();
         int[] prompt = new int[r.getPromptTokenIdsCount()];
         for (int i = 0; i < prompt.length; i++) prompt[i] = r.getPromptTokenIds(i);
-        int[] stops = new int[s.getStopTokenIdsCount()];
-        for (int i = 0; i < stops.length; i++) stops[i] = s.getStopTokenIds(i);
-        float topP = s.getTopP() == 0f ? 1f : s.getTopP();
         try {
-            SamplingParams sampling = new SamplingParams(s.getMaxTokens(), s.getTemperature(), s.getTopK(), topP,
-                    s.getSeed(), stops, s.getIgnoreEos());
-            return new GenerationRequest(r.getRequestId(), prompt, sampling);
+            return new GenerationRequest(r.getRequestId(), prompt, GenerationWire.sampling(r.getSampling()));
         } catch (IllegalArgumentException e) {
             throw invalid("request " + r.getRequestId() + ": sampling." + e.getMessage());
         }

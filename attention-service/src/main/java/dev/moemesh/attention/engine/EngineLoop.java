@@ -1,8 +1,8 @@
 package dev.moemesh.attention.engine;
 
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineStats;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.engine.TokenListener;
 import io.quarkus.logging.Log;
 
@@ -11,22 +11,22 @@ import java.util.function.IntConsumer;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Runs a {@link LocalEngine} on a thread of its own: steps while there is work, sleeps when there is none, and
+ * Runs a {@link BatchingEngine} on a thread of its own: steps while there is work, sleeps when there is none, and
  * wakes when a request arrives. Requests join and leave at step boundaries.
  */
 public final class EngineLoop implements AutoCloseable {
-    private final LocalEngine engine;
+    private final BatchingEngine engine;
     private final Thread thread;
     private volatile IntConsumer stepObserver = sequences -> { };
     private volatile boolean stopping;
 
-    public EngineLoop(LocalEngine engine) {
+    public EngineLoop(BatchingEngine engine) {
         this.engine = engine;
         this.thread = Thread.ofPlatform().name("engine-loop").daemon().unstarted(this::loop);
         thread.start();
     }
 
-    /** Queues a request; throws IllegalArgumentException when it can never run (see LocalEngine.submit). */
+    /** Queues a request; throws IllegalArgumentException when it can never run (see BatchingEngine.submit). */
     public void submit(GenerationRequest request, TokenListener listener) {
         engine.submit(request, listener);
         LockSupport.unpark(thread);

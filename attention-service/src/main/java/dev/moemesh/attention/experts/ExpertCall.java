@@ -36,14 +36,14 @@ import java.util.concurrent.TimeoutException;
  * a service that still hangs costs a re-send, not the step. The step fails, naming layer, expert and every service
  * tried, when some expert of a failed share has no replica left that has not failed in this call.
  */
-final class ExpertCall implements ExpertBackend.Pending {
+final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services {
     private final RemoteExperts experts;
     private final RoutedBatch batch;
     private final PlacementView view;
-    private final Placement placement;
+    private final PlacementTable placement;
+    private final ReplicaChooser chooser;
     private final long started;
     private Sent[] sent;            // the first round, by client
-    private boolean[] probes;       // null unless a first-round share probes an open breaker
     private Retries retries;        // null until a share fails
     private RuntimeException failure;
     private long deadline;
@@ -58,6 +58,7 @@ final class ExpertCall implements ExpertBackend.Pending {
         this.batch = batch;
         this.view = view;
         this.placement = view.placement;
+        this.chooser = new ReplicaChooser(this, view.size());
         this.started = System.nanoTime();
         this.lastArrival = started;
     }
@@ -89,7 +90,7 @@ final class ExpertCall implements ExpertBackend.Pending {
                         + " is held by no expert service (" + (placement.version() == 0 ? "nothing is placed yet"
                         : "placement version " + placement.version()) + ")");
             }
-            target[g] = choose(replicas, rowsPerClient);
+            target[g] = chooser.choose(replicas, rowsPerClient);
             rowsPerClient[target[g]] += batch.groupSize(g);
         }
         sent = sendShares(target, rowsPerClient, true);
@@ -114,52 +115,34 @@ final class ExpertCall implements ExpertBackend.Pending {
         experts.latency().record(lastArrival - started, sentFirstRound - started, lastCompute, lastQueue);
     }
 
-    /**
-     * The client to send a group of this expert to, never one that failed in this call: the sole holder whatever
-     * its breaker says; else an open replica whose probe is due (first round only), else the least busy closed
-     * one, else the least busy open one (trying beats failing). -1 when none is left. A closed replica whose
-     * stream broke since its last call opens here, so no call waits for its connection while a replica is up.
-     */
-    private int choose(int[] replicas, int[] rowsThisCall) {
-        boolean[] failed = retries == null ? null : retries.failed;
-        if (replicas.length == 1) return failed != null && failed[replicas[0]] ? -1 : replicas[0];
-        int closed = -1;
-        int open = -1;
-        long closedLoad = Long.MAX_VALUE;
-        long openLoad = Long.MAX_VALUE;
-        for (int c : replicas) {
-            if (failed != null && failed[c]) continue;
-            ExpertClient client = view.client(c);
-            // a stream that broke between calls failed no answer, but the next one would: after a connect wait
-            if (view.breaker(c).isClosed() && client.streamBroken()) experts.failed(view.instance(c));
-            long load = client.outstandingRows() + rowsThisCall[c];
-            if (view.breaker(c).isClosed()) {
-                if (load < closedLoad) {
-                    closed = c;
-                    closedLoad = load;
-                }
-            } else {
-                if (failed == null && probe(c)) return c;
-                if (load < openLoad) {
-                    open = c;
-                    openLoad = load;
-                }
-            }
-        }
-        return closed >= 0 ? closed : open;
+    @Override
+    public boolean closed(int c) {
+        return view.breaker(c).isClosed();
     }
 
-    /** Claims the probe of client c's open breaker; a probe is only sent over a connected channel. */
-    private boolean probe(int c) {
-        if (!view.breaker(c).tryProbe()) return false;
-        ExpertClient client = view.client(c);
-        if (!client.connectedNow()) {
-            experts.failed(view.instance(c));
-            return false;
-        }
-        if (probes == null) probes = new boolean[view.size()];
-        probes[c] = true;
-        return true;
+    @Override
+    public long outstandingRows(int c) {
+        return view.client(c).outstandingRows();
+    }
+
+    @Override
+    public boolean streamBroken(int c) {
+        return view.client(c).streamBroken();
+    }
+
+    @Override
+    public boolean connectedNow(int c) {
+        return view.client(c).connectedNow();
+    }
+
+    @Override
+    public boolean tryProbe(int c) {
+        return view.breaker(c).tryProbe();
+    }
+
+    @Override
+    public void failed(int c) {
+        experts.failed(view.instance(c));
     }
 
     /** Packs and sends the groups with {@code target[g] >= 0}, one request per client; the requests sent, by client. */
@@ -184,7 +167,7 @@ final class ExpertCall implements ExpertBackend.Pending {
                 mine[count++] = g;
             }
             request.setHiddenStates(UnsafeByteOperations.unsafeWrap(rows));
-            boolean probe = firstRound && probes != null && probes[c];
+            boolean probe = firstRound && chooser.probed(c);
             out[c] = new Sent(c, mine, count, rowsPerClient[c], probe, view.client(c).send(request, rowsPerClient[c]));
         }
         return out;
@@ -273,7 +256,7 @@ final class ExpertCall implements ExpertBackend.Pending {
     /** Sends the groups of a failed share to other replicas, or records why the step fails when it cannot. */
     private void resend(Sent s, String why) {
         if (retries == null) retries = new Retries(view.size());
-        retries.failed[s.client] = true;
+        chooser.failedInCall(s.client);
         retries.why[s.client] = why;
         if (failure != null) return; // the step fails anyway
         if (System.nanoTime() - deadline >= 0) {
@@ -288,7 +271,7 @@ final class ExpertCall implements ExpertBackend.Pending {
             int g = s.groups[i];
             int expert = batch.expertIds()[g];
             int[] replicas = placement.replicas(batch.layer(), expert);
-            int c = choose(replicas, rowsPerClient);
+            int c = chooser.choose(replicas, rowsPerClient);
             if (c < 0) {
                 fail(new IllegalStateException(noReplicaLeft(expert, replicas)));
                 return;
@@ -321,14 +304,12 @@ final class ExpertCall implements ExpertBackend.Pending {
     private record Sent(int client, int[] groups, int count, int rows, boolean probe,
                         CompletableFuture<ExpertClient.Answer> answer) {}
 
-    /** Which services failed in this call and why, and the shares re-sent to others. */
+    /** Why services failed in this call, and the shares re-sent to others. */
     private static final class Retries {
-        final boolean[] failed;
         final String[] why;
         final List<Sent> resent = new ArrayList<>();
 
         Retries(int clients) {
-            failed = new boolean[clients];
             why = new String[clients];
         }
     }

@@ -9,12 +9,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * are closed once it is out of use.
  */
 final class PlacementView {
-    final Placement placement;
+    final PlacementTable placement;
     private final ExpertInstance[] instances; // by the placement's service index
     private final AtomicInteger holds = new AtomicInteger(1);
     private long retiredAtNanos; // guarded by the RemoteExperts that made it
 
-    PlacementView(Placement placement, ExpertInstance[] instances) {
+    PlacementView(PlacementTable placement, ExpertInstance[] instances) {
         this.placement = placement;
         this.instances = instances;
     }

@@ -1,8 +1,9 @@
 package dev.moemesh.attention.experts;
 
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.moe.ExpertBackend;
 import dev.moemesh.core.moe.RoutedBatch;
+import dev.moemesh.proto.Placement;
 import io.quarkus.logging.Log;
 
 import java.time.Duration;
@@ -43,7 +44,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
      * @param timeout        how long one layer's call may take, re-sends to other replicas included
      * @param breakerOpenFor how long a service whose call failed is passed over for its replicas before a probe
      */
-    public RemoteExperts(ModelConfig config, List<ExpertClient> clients, Placement placement, String fingerprint,
+    public RemoteExperts(ModelConfig config, List<ExpertClient> clients, PlacementTable placement, String fingerprint,
                          Duration timeout, Duration breakerOpenFor) {
         this.config = config;
         this.fingerprint = fingerprint;
@@ -60,7 +61,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
     }
 
     /** The placement in use. */
-    public Placement placement() {
+    public PlacementTable placement() {
         return view.placement;
     }
 
@@ -69,7 +70,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
      * and false) when it is for another model, not newer than the placement in use, or names an expert the model does
      * not have.
      */
-    public synchronized boolean usePlacement(dev.moemesh.proto.Placement published) {
+    public synchronized boolean usePlacement(Placement published) {
         long inUse = view.placement.version();
         if (!published.getModelFingerprint().equals(fingerprint)) {
             Log.warnf("placement version %d is for model %s but this attention service serves %s; ignored, keeping"
@@ -83,9 +84,9 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
             }
             return false;
         }
-        Placement next;
+        PlacementTable next;
         try {
-            next = Placement.of(published, config);
+            next = PlacementTable.of(published, config);
         } catch (IllegalArgumentException e) {
             Log.warnf("placement version %d ignored, keeping version %d: %s", published.getVersion(), inUse,
                     e.getMessage());
@@ -95,7 +96,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
         return true;
     }
 
-    private synchronized void switchTo(Placement next) {
+    private synchronized void switchTo(PlacementTable next) {
         List<String> added = new ArrayList<>();
         for (String address : next.addresses()) {
             if (instances.containsKey(address)) continue;
@@ -140,7 +141,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
         for (int c = 0; c < v.size(); c++) into.add(v.instance(c));
     }
 
-    private PlacementView viewOf(Placement placement) {
+    private PlacementView viewOf(PlacementTable placement) {
         ExpertInstance[] named = new ExpertInstance[placement.addresses().size()];
         for (int c = 0; c < named.length; c++) named[c] = instances.get(placement.addresses().get(c));
         return new PlacementView(placement, named);

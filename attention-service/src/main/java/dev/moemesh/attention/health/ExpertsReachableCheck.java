@@ -1,7 +1,7 @@
 package dev.moemesh.attention.health;
 
-import dev.moemesh.attention.AttentionServiceBeans.Served;
-import dev.moemesh.attention.experts.Placement;
+import dev.moemesh.attention.AttentionBeans.Served;
+import dev.moemesh.attention.experts.PlacementTable;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
@@ -26,7 +26,7 @@ public class ExpertsReachableCheck implements HealthCheck {
     public HealthCheckResponse call() {
         var builder = HealthCheckResponse.named("experts-placed").withData("fingerprint", served.fingerprint());
         if (served.remote().isEmpty()) return builder.up().withData("experts", "in process").build();
-        Placement placement = served.remote().get().placement();
+        PlacementTable placement = served.remote().get().placement();
         if (placement.version() == 0 && served.controlPlane().isPresent()) {
             return builder.down().withData("reason", "no placement from the control plane at "
                     + served.controlPlane().get().target() + " yet").build();

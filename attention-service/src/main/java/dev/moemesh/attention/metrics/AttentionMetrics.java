@@ -1,6 +1,6 @@
 package dev.moemesh.attention.metrics;
 
-import dev.moemesh.attention.AttentionServiceBeans.Served;
+import dev.moemesh.attention.AttentionBeans.Served;
 import dev.moemesh.attention.engine.EngineLoop;
 import dev.moemesh.core.engine.EngineStats;
 import io.micrometer.core.instrument.DistributionSummary;

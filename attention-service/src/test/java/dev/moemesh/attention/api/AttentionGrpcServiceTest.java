@@ -8,11 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.moemesh.attention.Prometheus;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.proto.AttentionServiceGrpc;
@@ -22,19 +21,20 @@ import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
 import dev.moemesh.proto.GetAttentionStatsRequest;
 import dev.moemesh.proto.SamplingParams;
+import dev.moemesh.testing.Prometheus;
+import dev.moemesh.testing.StreamRecorder;
 import io.grpc.Channel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcClient;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;
@@ -70,7 +70,7 @@ class AttentionGrpcServiceTest {
         List<GenerateRequest> requests = List.of(request("a", 9, 3, 17, 42), request("b", 5, 100, 7),
                 request("c", 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
         Model model = Model.load(modelDir, 0);
-        List<Generation> expected = new LocalEngine(model, EngineOptions.defaults()).generate(requests.stream()
+        List<Generation> expected = new BatchingEngine(model, EngineOptions.defaults()).generate(requests.stream()
                 .map(r -> new GenerationRequest(r.getRequestId(), r.getPromptTokenIdsList().stream()
                         .mapToInt(Integer::intValue).toArray(),
                         dev.moemesh.core.engine.SamplingParams.greedy(r.getSampling().getMaxTokens())))
@@ -128,24 +128,10 @@ class AttentionGrpcServiceTest {
 
     @Test
     void cancelEndsALiveGenerationWithReasonCancelled() throws Exception {
-        List<GenerateEvent> received = new CopyOnWriteArrayList<>();
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        AttentionServiceGrpc.newStub(channel).generate(request("long", 700, 1, 2, 3), new StreamObserver<>() {
-            @Override
-            public void onNext(GenerateEvent e) {
-                received.add(e);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                done.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                done.complete(null);
-            }
-        });
+        StreamRecorder<GenerateEvent> stream = new StreamRecorder<>();
+        List<GenerateEvent> received = stream.received();
+        CompletableFuture<Void> done = stream.done();
+        AttentionServiceGrpc.newStub(channel).generate(request("long", 700, 1, 2, 3), stream);
         while (received.isEmpty() && !done.isDone()) Thread.sleep(5); // it is running
         assertFalse(done.isDone(), "a 700-token generation is still running");
         StatusRuntimeException twice = assertThrows(StatusRuntimeException.class, () -> events(request("long", 3, 1)));
@@ -195,7 +181,7 @@ class AttentionGrpcServiceTest {
     }
 
     private static double metric(String sample) {
-        return Prometheus.sample(sample);
+        return Prometheus.sample(RestAssured.port, sample);
     }
 
     @Test

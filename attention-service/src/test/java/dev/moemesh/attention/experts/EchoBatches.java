@@ -3,7 +3,7 @@ package dev.moemesh.attention.experts;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import dev.moemesh.core.checkpoint.Preset;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.core.moe.RoutedBatch;
 

@@ -58,7 +58,7 @@ class ExpertLatencyTest {
     void aCallOverTwoServicesCountsTheComputeAndQueueOfTheAnswerThatCameLast() {
         try (StandInExpertService fast = new StandInExpertService();
              StandInExpertService slow = new StandInExpertService();
-             RemoteExperts experts = new RemoteExperts(CONFIG, List.of(), dev.moemesh.attention.experts.Placement
+             RemoteExperts experts = new RemoteExperts(CONFIG, List.of(), PlacementTable
                      .none(CONFIG), "0123456789abcdef", Duration.ofSeconds(10), Duration.ofSeconds(30))) {
             Placement.Builder p = Placement.newBuilder().setVersion(1).setModelFingerprint("0123456789abcdef");
             for (int e = 0; e < EchoBatches.EXPERTS; e++) {

@@ -42,7 +42,7 @@ class RemoteExpertsFailoverTest {
             clients.add(new ExpertClient(s.address()));
             held.add(List.of(new int[] {LAYER, 0}, new int[] {LAYER, 1}, new int[] {LAYER, 2}, new int[] {LAYER, 3}));
         }
-        return new RemoteExperts(CONFIG, clients, Placement.of(1, CONFIG, addresses, held), "fingerprint", timeout,
+        return new RemoteExperts(CONFIG, clients, PlacementTable.of(1, CONFIG, addresses, held), "fingerprint", timeout,
                 openFor);
     }
 

@@ -34,7 +34,7 @@ class RemoteExpertsPlacementTest {
     private static final String MODEL = "0123456789abcdef";
 
     private final List<StandInExpertService> standIns = new ArrayList<>();
-    private final RemoteExperts experts = new RemoteExperts(CONFIG, List.of(), dev.moemesh.attention.experts.Placement
+    private final RemoteExperts experts = new RemoteExperts(CONFIG, List.of(), PlacementTable
             .none(CONFIG), MODEL, Duration.ofSeconds(10), Duration.ofSeconds(30));
 
     @AfterEach

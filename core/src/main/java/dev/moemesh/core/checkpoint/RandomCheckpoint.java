@@ -2,7 +2,8 @@ package dev.moemesh.core.checkpoint;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.config.TopkMethod;
 import dev.moemesh.core.numeric.Bf16;
 import dev.moemesh.core.safetensors.CheckpointWriter;
 import dev.moemesh.core.safetensors.CheckpointWriter.TensorSpec;
@@ -84,7 +85,7 @@ public final class RandomCheckpoint {
                 continue;
             }
             matrix(specs, m + "gate.weight", c.nRoutedExperts(), h, false);
-            if (c.topkMethod().equals("noaux_tc")) {
+            if (c.topkMethod() == TopkMethod.NOAUX_TC) {
                 specs.add(new TensorSpec(m + "gate.e_score_correction_bias", DType.F32, new long[] {c.nRoutedExperts()}));
             }
             for (int e = 0; e < c.nRoutedExperts(); e++) mlp(specs, m + "experts." + e + ".", h, c.moeIntermediateSize(), fp8);

@@ -1,8 +1,10 @@
 package dev.moemesh.core.model;
 
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.tensor.Matrix;
 import dev.moemesh.core.tensor.Parallel;
 import dev.moemesh.core.tensor.Vectors;
+import dev.moemesh.core.weights.WeightReader;
 
 import java.util.Arrays;
 

@@ -1,9 +1,10 @@
 package dev.moemesh.core.model;
 
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.moe.ExpertBackend;
-import dev.moemesh.core.moe.LocalExperts;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
 import dev.moemesh.core.tensor.Matrix;
+import dev.moemesh.core.weights.WeightReader;
 
 import java.nio.file.Path;
 

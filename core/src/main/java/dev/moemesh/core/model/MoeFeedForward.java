@@ -1,10 +1,13 @@
 package dev.moemesh.core.model;
 
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.config.TopkMethod;
 import dev.moemesh.core.moe.Dispatcher;
 import dev.moemesh.core.moe.ExpertBackend;
 import dev.moemesh.core.moe.Gate;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.core.moe.Routing;
+import dev.moemesh.core.weights.WeightReader;
 
 /**
  * DeepSeek's MoE feed-forward: route, dispatch the token rows to the routed experts, run the shared experts
@@ -26,7 +29,7 @@ public final class MoeFeedForward implements FeedForward {
     }
 
     public static MoeFeedForward load(WeightReader r, String prefix, int layer, ModelConfig c, ExpertBackend experts) {
-        float[] bias = c.topkMethod().equals("noaux_tc")
+        float[] bias = c.topkMethod() == TopkMethod.NOAUX_TC
                 ? r.vector(prefix + "gate.e_score_correction_bias", c.nRoutedExperts()) : null;
         Gate gate = new Gate(c, r.f32Matrix(prefix + "gate.weight", c.nRoutedExperts(), c.hiddenSize()), bias);
         SwiGluMlp shared = c.nSharedExperts() == 0 ? null

@@ -1,5 +1,7 @@
 package dev.moemesh.core.model;
 
+import dev.moemesh.core.config.ModelConfig;
+
 /**
  * Rotary position embedding on interleaved pairs {@code (x[2i], x[2i+1])}, with DeepSeek's YaRN frequency
  * correction and attention mscale when the serving context exceeds the checkpoint's original context.

@@ -2,6 +2,7 @@ package dev.moemesh.core.model;
 
 import dev.moemesh.core.tensor.Matrix;
 import dev.moemesh.core.tensor.Parallel;
+import dev.moemesh.core.weights.WeightReader;
 
 /**
  * The SwiGLU feed-forward {@code w2(silu(w1 x) · w3 x)}: DeepSeek's dense MLP, shared expert and routed expert

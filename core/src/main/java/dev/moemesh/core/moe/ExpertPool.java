@@ -1,6 +1,6 @@
 package dev.moemesh.core.moe;
 
-import dev.moemesh.core.model.WeightReader;
+import dev.moemesh.core.weights.WeightReader;
 
 /**
  * A set of routed experts resident on one device (this process's CPU, or a GPU) that grows and shrinks one expert

@@ -1,6 +1,8 @@
 package dev.moemesh.core.moe;
 
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.config.ScoringFunction;
+import dev.moemesh.core.config.TopkMethod;
 import dev.moemesh.core.tensor.Matrix;
 
 import java.util.Arrays;
@@ -47,7 +49,7 @@ public final class Gate {
 
     private void score(float[] logits, int offset, float[] scores) {
         int n = scores.length;
-        if (config.scoringFunc().equals("sigmoid")) {
+        if (config.scoringFunc() == ScoringFunction.SIGMOID) {
             for (int e = 0; e < n; e++) scores[e] = (float) (1.0 / (1.0 + Math.exp(-logits[offset + e])));
             return;
         }
@@ -66,7 +68,7 @@ public final class Gate {
         int n = scores.length;
         int k = config.numExpertsPerTok();
         for (int e = 0; e < n; e++) choice[e] = bias == null ? scores[e] : scores[e] + bias[e];
-        if (!config.topkMethod().equals("greedy") && config.nGroup() > 1) maskWeakGroups(choice);
+        if (config.topkMethod() != TopkMethod.GREEDY && config.nGroup() > 1) maskWeakGroups(choice);
         boolean[] taken = new boolean[n];
         for (int j = 0; j < k; j++) {
             int best = -1;

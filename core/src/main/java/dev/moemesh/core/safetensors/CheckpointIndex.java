@@ -19,7 +19,7 @@ final class CheckpointIndex {
     static Map<String, String> readWeightMap(Path indexFile) {
         JsonNode root;
         try {
-            root = Json.MAPPER.readTree(indexFile.toFile());
+            root = HeaderJson.MAPPER.readTree(indexFile.toFile());
         } catch (IOException e) {
             throw new CheckpointException(indexFile + ": could not read the index as JSON: " + e.getMessage(), e);
         }
@@ -40,7 +40,7 @@ final class CheckpointIndex {
     }
 
     static String toJson(long totalSize, Map<String, String> weightMap) {
-        var root = Json.MAPPER.createObjectNode();
+        var root = HeaderJson.MAPPER.createObjectNode();
         root.putObject("metadata").put("total_size", totalSize);
         var map = root.putObject("weight_map");
         weightMap.forEach(map::put);

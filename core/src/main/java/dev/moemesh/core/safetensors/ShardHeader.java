@@ -49,7 +49,7 @@ final class ShardHeader {
         }
         JsonNode root;
         try {
-            root = Json.MAPPER.readTree(readFully(channel, LENGTH_PREFIX_BYTES, (int) headerLength).array());
+            root = HeaderJson.MAPPER.readTree(readFully(channel, LENGTH_PREFIX_BYTES, (int) headerLength).array());
         } catch (JsonProcessingException e) {
             throw new CheckpointException(file + ": header is not valid JSON: " + e.getOriginalMessage(), e);
         }
@@ -121,7 +121,7 @@ final class ShardHeader {
      * spaces so the data starts 8-byte aligned as the Rust safetensors crate writes it.
      */
     static byte[] encode(List<CheckpointWriter.TensorSpec> specs) {
-        ObjectNode root = Json.MAPPER.createObjectNode();
+        ObjectNode root = HeaderJson.MAPPER.createObjectNode();
         root.putObject(METADATA_KEY).put("format", "pt");
         long offset = 0;
         for (CheckpointWriter.TensorSpec spec : specs) {
@@ -137,7 +137,7 @@ final class ShardHeader {
         }
         byte[] json;
         try {
-            json = Json.MAPPER.writeValueAsBytes(root);
+            json = HeaderJson.MAPPER.writeValueAsBytes(root);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("a tree of strings and numbers always serialises", e);
         }

@@ -1,6 +1,7 @@
 package dev.moemesh.core.model;
 
 import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.tensor.Matrix;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;

@@ -3,7 +3,7 @@ package dev.moemesh.core.model;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -28,7 +28,7 @@ class ReferenceAgreementTest {
         int[] prompt = {0, 17, 42, 300, 5, 99, 128};
         int steps = 8;
 
-        LocalEngine engine = new LocalEngine(model, EngineOptions.defaults());
+        BatchingEngine engine = new BatchingEngine(model, EngineOptions.defaults());
         int[] engineTokens = engine.generate(List.of(new GenerationRequest("r", prompt,
                 new SamplingParams(steps, 0f, 0, 1f, 0, null, true)))).get(0).tokenIds();
 

@@ -1,5 +1,8 @@
 package dev.moemesh.core.model;
 
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.config.ScoringFunction;
+import dev.moemesh.core.config.TopkMethod;
 import dev.moemesh.core.numeric.Bf16;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
 
@@ -196,17 +199,17 @@ final class ReferenceDeepSeek {
         int n = c.nRoutedExperts();
         double[] logits = linear(x, w(p + "gate.weight"), n);
         double[] scores = new double[n];
-        if (c.scoringFunc().equals("sigmoid")) {
+        if (c.scoringFunc() == ScoringFunction.SIGMOID) {
             for (int e = 0; e < n; e++) scores[e] = 1 / (1 + Math.exp(-logits[e]));
         } else {
             double max = Arrays.stream(logits).max().orElseThrow(), sum = 0;
             for (int e = 0; e < n; e++) sum += scores[e] = Math.exp(logits[e] - max);
             for (int e = 0; e < n; e++) scores[e] /= sum;
         }
-        double[] bias = c.topkMethod().equals("noaux_tc") ? w(p + "gate.e_score_correction_bias") : null;
+        double[] bias = c.topkMethod() == TopkMethod.NOAUX_TC ? w(p + "gate.e_score_correction_bias") : null;
         double[] choice = new double[n];
         for (int e = 0; e < n; e++) choice[e] = scores[e] + (bias == null ? 0 : bias[e]);
-        if (!c.topkMethod().equals("greedy") && c.nGroup() > 1) {
+        if (c.topkMethod() != TopkMethod.GREEDY && c.nGroup() > 1) {
             int size = n / c.nGroup();
             double[] groupScore = new double[c.nGroup()];
             for (int g = 0; g < c.nGroup(); g++) {

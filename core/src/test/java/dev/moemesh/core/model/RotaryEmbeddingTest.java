@@ -2,9 +2,10 @@ package dev.moemesh.core.model;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.LocalEngine;
+import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import org.junit.jupiter.api.Test;
 
@@ -75,9 +76,9 @@ class RotaryEmbeddingTest {
         int[] prompt = new int[40];
         for (int i = 0; i < prompt.length; i++) prompt[i] = 5 + 11 * i % 400;
         GenerationRequest r = new GenerationRequest("y", prompt, SamplingParams.greedy(20));
-        int[] plain = new LocalEngine(Model.load(dir, 64), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
-        int[] alsoPlain = new LocalEngine(Model.load(dir, 60), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
-        int[] yarn = new LocalEngine(Model.load(dir, 256), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
+        int[] plain = new BatchingEngine(Model.load(dir, 64), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
+        int[] alsoPlain = new BatchingEngine(Model.load(dir, 60), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
+        int[] yarn = new BatchingEngine(Model.load(dir, 256), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
         assertEquals(java.util.Arrays.toString(plain), java.util.Arrays.toString(alsoPlain));
         assertNotEquals(java.util.Arrays.toString(plain), java.util.Arrays.toString(yarn));
     }

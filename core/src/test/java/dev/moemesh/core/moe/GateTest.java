@@ -2,7 +2,7 @@ package dev.moemesh.core.moe;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.core.checkpoint.Preset;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.tensor.F32Matrix;
 import org.junit.jupiter.api.Test;
 

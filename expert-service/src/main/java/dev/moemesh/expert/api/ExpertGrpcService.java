@@ -2,7 +2,7 @@ package dev.moemesh.expert.api;
 
 import com.google.protobuf.UnsafeByteOperations;
 import dev.moemesh.core.moe.ExpertId;
-import dev.moemesh.expert.ExpertServiceConfig;
+import dev.moemesh.expert.ExpertSettings;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
 import dev.moemesh.proto.DescribeRequest;
@@ -37,10 +37,10 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
 
     private final HeldExperts held;
     private final ExpertTokenCounters counters;
-    private final ExpertServiceConfig config;
+    private final ExpertSettings config;
     private final ExpertRun run;
 
-    ExpertGrpcService(HeldExperts held, ExpertTokenCounters counters, ExpertServiceConfig config) {
+    ExpertGrpcService(HeldExperts held, ExpertTokenCounters counters, ExpertSettings config) {
         this.held = held;
         this.counters = counters;
         this.config = config;

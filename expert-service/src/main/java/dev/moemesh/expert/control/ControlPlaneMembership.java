@@ -1,16 +1,18 @@
 package dev.moemesh.expert.control;
 
-import dev.moemesh.expert.ExpertServiceConfig;
+import dev.moemesh.controlplane.ControlPlaneMember;
+import dev.moemesh.controlplane.MemberOptions;
+import dev.moemesh.expert.ExpertSettings;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
+import dev.moemesh.proto.Role;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
-import java.net.InetAddress;
-import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.Optional;
 
 /**
@@ -20,13 +22,19 @@ import java.util.Optional;
  */
 @ApplicationScoped
 public class ControlPlaneMembership {
-    private final ExpertServiceConfig config;
+    /** Register is retried this long after it could not reach the control plane, then twice as long each time. */
+    private static final Duration FIRST_RETRY = Duration.ofSeconds(1);
+    private static final Duration LONGEST_RETRY = Duration.ofSeconds(10);
+    /** A refusal (another model) lasts until the orchestrator or this service restarts differently: asked rarely. */
+    private static final Duration REFUSED_RETRY = Duration.ofMinutes(1);
+
+    private final ExpertSettings config;
     private final HeldExperts held;
     private final ExpertTokenCounters counters;
     private final int grpcPort;
     private volatile ControlPlaneMember member;
 
-    ControlPlaneMembership(ExpertServiceConfig config, HeldExperts held, ExpertTokenCounters counters,
+    ControlPlaneMembership(ExpertSettings config, HeldExperts held, ExpertTokenCounters counters,
                            @ConfigProperty(name = "quarkus.grpc.server.port") int grpcPort) {
         this.config = config;
         this.held = held;
@@ -34,9 +42,17 @@ public class ControlPlaneMembership {
         this.grpcPort = grpcPort;
     }
 
+    /** How an expert service retries, and that it drains within {@code drainTimeout} when it stops. */
+    public static MemberOptions options(Duration drainTimeout) {
+        return new MemberOptions(FIRST_RETRY, LONGEST_RETRY, REFUSED_RETRY, Optional.empty(),
+                Optional.of(drainTimeout));
+    }
+
     void start(@Observes StartupEvent ignored) {
-        config.controlPlane().ifPresent(target -> member = ControlPlaneMember.start(target, instance(), held::held,
-                counters, config.drainTimeout()));
+        config.controlPlane().ifPresent(target -> member = ControlPlaneMember.start(target,
+                ControlPlaneMember.Identity.of(Role.ROLE_EXPERT, config.instanceId(), config.advertisedAddress(),
+                        grpcPort, held.fingerprint(), "expert"),
+                new HeldExpertsReport(held::held, counters, config.expertSlots()), options(config.drainTimeout())));
     }
 
     void stop(@Observes ShutdownEvent ignored) {
@@ -46,21 +62,5 @@ public class ControlPlaneMembership {
     /** The membership as readiness reports it; empty when the service stands alone. */
     public Optional<String> status() {
         return Optional.ofNullable(member).map(ControlPlaneMember::status);
-    }
-
-    private ExpertInstance instance() {
-        String id = config.instanceId().orElseGet(() -> hostName() + ":" + grpcPort);
-        String address = config.advertisedAddress().orElse("localhost:" + grpcPort);
-        return new ExpertInstance(id, address, held.fingerprint(), config.expertSlots());
-    }
-
-    private static String hostName() {
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (UnknownHostException e) {
-            throw new IllegalStateException("expert.instance-id is unset and this host's name cannot be found ("
-                    + e.getMessage() + "); set expert.instance-id to a name that stays the same across restarts,"
-                    + " e.g. the pod name", e);
-        }
     }
 }

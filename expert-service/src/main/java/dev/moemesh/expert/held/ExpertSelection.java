@@ -1,6 +1,6 @@
 package dev.moemesh.expert.held;
 
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.moe.ExpertId;
 
 import java.util.ArrayList;

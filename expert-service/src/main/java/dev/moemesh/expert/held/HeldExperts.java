@@ -1,11 +1,11 @@
 package dev.moemesh.expert.held;
 
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.model.ModelFingerprint;
-import dev.moemesh.core.model.WeightReader;
 import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.core.moe.ExpertPool;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
+import dev.moemesh.core.weights.WeightReader;
 
 import java.nio.file.Path;
 import java.util.Collection;

@@ -8,14 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.model.LocalExperts;
 import dev.moemesh.core.model.ModelFingerprint;
-import dev.moemesh.core.model.WeightReader;
 import dev.moemesh.core.moe.Bf16Rows;
-import dev.moemesh.core.moe.LocalExperts;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.core.numeric.Bf16;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
+import dev.moemesh.core.weights.WeightReader;
 import dev.moemesh.proto.DescribeRequest;
 import dev.moemesh.proto.DescribeResponse;
 import dev.moemesh.proto.ExpertServiceGrpc;
@@ -27,6 +27,7 @@ import dev.moemesh.proto.LoadExpertsRequest;
 import dev.moemesh.proto.RunExpertsRequest;
 import dev.moemesh.proto.RunExpertsResponse;
 import dev.moemesh.proto.UnloadExpertsRequest;
+import dev.moemesh.testing.StreamRecorder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.grpc.GrpcClient;
@@ -37,7 +38,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.SplittableRandom;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -163,24 +163,10 @@ class ExpertGrpcServiceTest {
                 request(1, new int[] {12}, new int[] {1}, rows(1, 8)).setSequence(8).build(),
                 request(1, new int[] {0, 7}, new int[] {1, 1}, rows(2, 9)).setSequence(9).build());
 
-        List<RunExpertsResponse> received = new CopyOnWriteArrayList<>();
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        StreamObserver<RunExpertsRequest> out = ExpertServiceGrpc.newStub(channel).runExpertsStream(new StreamObserver<>() {
-            @Override
-            public void onNext(RunExpertsResponse r) {
-                received.add(r);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                done.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                done.complete(null);
-            }
-        });
+        StreamRecorder<RunExpertsResponse> stream = new StreamRecorder<>();
+        List<RunExpertsResponse> received = stream.received();
+        CompletableFuture<Void> done = stream.done();
+        StreamObserver<RunExpertsRequest> out = ExpertServiceGrpc.newStub(channel).runExpertsStream(stream);
         long sent = System.nanoTime();
         requests.forEach(out::onNext);
         out.onCompleted();

@@ -4,10 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moemesh.controlplane.ControlPlaneMember;
 import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.model.LocalExperts;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.core.moe.ExpertId;
-import dev.moemesh.core.moe.LocalExperts;
 import dev.moemesh.expert.held.ExpertSelection;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
@@ -31,9 +32,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
- * A member's side of the control plane against a recording stand-in of the orchestrator's ControlPlane, with the
- * tiny model's real held experts and token counters: what Register carries, rows per heartbeat, failures,
- * forgetting, refusal and draining.
+ * An expert service's {@link ControlPlaneMember}, with its {@link HeldExpertsReport}, against a recording stand-in
+ * of the orchestrator's ControlPlane, with the tiny model's real held experts and token counters: what Register
+ * carries, rows per heartbeat, failures, forgetting, refusal and draining.
  */
 class ControlPlaneMemberTest {
     private static final Duration WAIT = Duration.ofSeconds(20);
@@ -59,8 +60,9 @@ class ControlPlaneMemberTest {
     }
 
     private ControlPlaneMember join(String target, int expertSlots) {
-        return ControlPlaneMember.start(target, new ExpertInstance(ID, "localhost:9100", held.fingerprint(),
-                expertSlots), held::held, counters, Duration.ofSeconds(5));
+        return ControlPlaneMember.start(target, new ControlPlaneMember.Identity(ID, Role.ROLE_EXPERT, "localhost:9100",
+                held.fingerprint()), new HeldExpertsReport(held::held, counters, expertSlots),
+                ControlPlaneMembership.options(Duration.ofSeconds(5)));
     }
 
     private RegisterRequest registered() throws InterruptedException {

@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The orchestrator's ControlPlane as a member sees it, recording what it is sent: it forgets as the real one does
  * (a heartbeat of an instance it does not know answers {@code known = false}, and its rows are not taken) and can be
- * told to refuse registrations or fail heartbeats. ExpertServiceMembershipTest (module cli) runs the real one.
+ * told to refuse registrations or fail heartbeats. ExpertServiceMembershipTest (module integration-tests) runs the real one.
  */
 final class RecordingControlPlane extends ControlPlaneGrpc.ControlPlaneImplBase implements AutoCloseable {
     static final long HEARTBEAT_MS = 50;

@@ -19,17 +19,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
-import java.util.TreeSet;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
@@ -41,12 +37,11 @@ import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
 /**
- * The orchestrator's control plane: the {@link Membership} of the mesh, the placement of its routed experts
- * ({@link PlacementPlanner}) and the versioned stream of placements to watchers. An expert service is asked to
- * load the experts a placement gives it before that placement is published, and to unload those it no longer
- * uses once every attention service says it routes with that placement (at least a grace period after, at most
- * {@link ControlPlaneOptions#unloadWaitLimit()}). One worker thread plans, loads, publishes and expires, so
- * placements come out one at a time and in order; gRPC threads only record membership and queue a re-plan.
+ * The orchestrator's control plane: the {@link Membership} of the mesh, and the re-plans of its routed experts
+ * ({@link PlacementPlanner}): what triggers one, the settling before the first, and when a plan is published to
+ * the {@link PlacementStream}; what the expert services hold follows through {@link ExpertHoldings}. One worker
+ * thread plans, loads, publishes and expires, so placements come out one at a time and in order; gRPC threads only
+ * record membership and queue a re-plan.
  */
 public final class ControlPlane implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ControlPlane.class);
@@ -65,17 +60,13 @@ public final class ControlPlane implements AutoCloseable {
     private final Clock clock;
     private final Membership membership;
     private final PlacementPlanner planner;
-    private final ExpertServiceClients experts = new ExpertServiceClients();
+    private final PlacementStream placements;
+    private final ExpertHoldings holdings;
     private final ScheduledExecutorService worker;
-    private final Set<Subscription> subscriptions = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean replanQueued = new AtomicBoolean();
     private final AtomicLong refusedPlans = new AtomicLong();
-    private final AtomicLong failedLoads = new AtomicLong();
-    private volatile PublishedPlacement published;
     private final Instant startedAt;
     // the worker's own
-    private Instant publishedAt;
-    private long unloadWaitWarnedFor; // the version whose laggards were last logged
     private String lastRefusal;       // why the last plan could not place every expert; null once one could
     private boolean settleScheduled;
     private boolean settled;
@@ -85,8 +76,9 @@ public final class ControlPlane implements AutoCloseable {
         this.clock = clock;
         this.membership = new Membership(clock, options.heartbeatDeadline(), options.loadHalfLife(), model);
         this.planner = new PlacementPlanner(options.minReplicas(), options.redundantReplicas(), options.moveTolerance());
-        this.published = PublishedPlacement.none(model.map(ServedModel::fingerprint).orElse(""));
-        this.publishedAt = clock.instant();
+        this.placements = new PlacementStream(PublishedPlacement.none(model.map(ServedModel::fingerprint).orElse("")),
+                clock);
+        this.holdings = new ExpertHoldings(options, clock, membership, placements);
         this.startedAt = clock.instant();
         this.worker = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("control-plane").unstarted(r));
@@ -103,7 +95,8 @@ public final class ControlPlane implements AutoCloseable {
         ControlPlane cp = new ControlPlane(options, model, clock);
         long beat = options.heartbeatInterval().toMillis();
         cp.worker.scheduleWithFixedDelay(cp.guarded("expiry", cp::expire), beat, beat, TimeUnit.MILLISECONDS);
-        cp.worker.scheduleWithFixedDelay(cp.guarded("unload", cp::unloadUnused), beat, beat, TimeUnit.MILLISECONDS);
+        cp.worker.scheduleWithFixedDelay(cp.guarded("unload", cp.holdings::unloadUnused), beat, beat,
+                TimeUnit.MILLISECONDS);
         long rebalance = options.rebalanceInterval().toMillis();
         cp.worker.scheduleWithFixedDelay(cp.guarded("load re-plan", () -> cp.replan("load", Trigger.LOAD)),
                 rebalance, rebalance, TimeUnit.MILLISECONDS);
@@ -125,7 +118,7 @@ public final class ControlPlane implements AutoCloseable {
                 instance.role(), instance.address(), instance.held().size(),
                 registration.expertSlots() == 0 ? "unlimited" : registration.expertSlots());
         if (instance.role() == InstanceRole.EXPERT) queueReplan("instance '" + instance.id() + "' registered");
-        return published.version();
+        return placements.current().version();
     }
 
     /**
@@ -154,7 +147,7 @@ public final class ControlPlane implements AutoCloseable {
                 membership.drain(instanceId, false);
                 throw e;
             }
-            return published.version();
+            return placements.current().version();
         });
         try {
             return done.get(options.expertLoadTimeout().multipliedBy(2).toMillis(), TimeUnit.MILLISECONDS);
@@ -175,22 +168,20 @@ public final class ControlPlane implements AutoCloseable {
      *
      * @throws ModelMismatchException when the watcher serves another model
      */
-    public Subscription watch(String watcherId, String modelFingerprint, Consumer<PublishedPlacement> listener) {
+    public PlacementStream.Subscription watch(String watcherId, String modelFingerprint,
+                                              Consumer<PublishedPlacement> listener) {
         membership.acceptWatcher(watcherId, modelFingerprint);
         return subscribe(p -> listener.accept(p.version() == 0 ? PublishedPlacement.none(modelFingerprint) : p));
     }
 
     /** Calls {@code listener} with the current placement at once, then with each new version, in order, once each. */
-    public Subscription subscribe(Consumer<PublishedPlacement> listener) {
-        Subscription s = new Subscription(listener);
-        subscriptions.add(s);
-        s.deliver(published);
-        return s;
+    public PlacementStream.Subscription subscribe(Consumer<PublishedPlacement> listener) {
+        return placements.subscribe(listener);
     }
 
     /** The placement published last (version 0 before the first). */
     public PublishedPlacement current() {
-        return published;
+        return placements.current();
     }
 
     public List<Instance> instances() {
@@ -204,33 +195,7 @@ public final class ControlPlane implements AutoCloseable {
 
     /** Expert services left out because LoadExperts failed on them, since start. */
     public long failedLoads() {
-        return failedLoads.get();
-    }
-
-    /** A watcher's registration; closing it stops the calls. */
-    public final class Subscription implements AutoCloseable {
-        private final Consumer<PublishedPlacement> listener;
-        private long delivered = -1;
-
-        private Subscription(Consumer<PublishedPlacement> listener) {
-            this.listener = listener;
-        }
-
-        private synchronized void deliver(PublishedPlacement p) {
-            if (p.version() <= delivered) return; // the watch's first delivery and a publication can cross
-            delivered = p.version();
-            try {
-                listener.accept(p);
-            } catch (RuntimeException e) {
-                LOG.debugf("a placement watcher is gone (%s)", e.getMessage());
-                close();
-            }
-        }
-
-        @Override
-        public void close() {
-            subscriptions.remove(this);
-        }
+        return holdings.failedLoads();
     }
 
     private void queueReplan(String reason) {
@@ -247,7 +212,7 @@ public final class ControlPlane implements AutoCloseable {
         for (Instance i : dead) {
             LOG.warnf("instance '%s' (%s at %s) sent no heartbeat for over %d ms: taken for dead", i.id(), i.role(),
                     i.address(), options.heartbeatDeadline().toMillis());
-            if (i.role() == InstanceRole.EXPERT) experts.forget(i.address());
+            if (i.role() == InstanceRole.EXPERT) holdings.forget(i.address());
         }
         String deadExperts = dead.stream().filter(i -> i.role() == InstanceRole.EXPERT).map(i -> "'" + i.id() + "'")
                 .collect(Collectors.joining(", "));
@@ -263,8 +228,8 @@ public final class ControlPlane implements AutoCloseable {
         while (true) {
             List<Instance> live = membership.instances().stream().filter(i -> i.role() == InstanceRole.EXPERT).toList();
             SortedMap<ExpertId, Double> loads = membership.expertLoads();
-            PublishedPlacement before = published;
-            ExpertPlacement held = holdings(live);
+            PublishedPlacement before = placements.current();
+            ExpertPlacement held = held(live);
             if (trigger != Trigger.DRAIN && settling(held, loads)) return;
             ExpertPlacement plan;
             try {
@@ -291,14 +256,14 @@ public final class ControlPlane implements AutoCloseable {
                 if (planned > now * (1 - options.minImprovement())) return;
                 reason = "load (max/mean %.3f -> %.3f)".formatted(now, planned);
             }
-            List<Instance> failed = loadNewExperts(plan, live);
+            List<Instance> failed = holdings.loadNewExperts(plan, live);
             if (failed.isEmpty()) {
                 publish(plan, addresses, loads, reason + ", " + plan.movedReplicas(held) + " replicas loaded");
                 return;
             }
             for (Instance i : failed) {
                 membership.remove(i.id());
-                experts.forget(i.address());
+                holdings.forget(i.address());
             }
         }
     }
@@ -310,7 +275,7 @@ public final class ControlPlane implements AutoCloseable {
      */
     private boolean settling(ExpertPlacement held, SortedMap<ExpertId, Double> loads) {
         // the timer's end and the clock's can differ by a millisecond: once the timer has fired, the wait is over
-        if (settled || published.version() != 0 || options.settleTime().isZero()) return false;
+        if (settled || placements.current().version() != 0 || options.settleTime().isZero()) return false;
         Duration left = Duration.between(clock.instant(), startedAt.plus(options.settleTime()));
         if (left.isNegative() || left.isZero() || held.experts().keySet().containsAll(loads.keySet())) return false;
         if (!settleScheduled) {
@@ -326,7 +291,7 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /** What the expert services hold in memory, as a placement: where an expert stays without LoadExperts. */
-    private static ExpertPlacement holdings(List<Instance> live) {
+    private static ExpertPlacement held(List<Instance> live) {
         TreeMap<ExpertId, List<Replica>> held = new TreeMap<>();
         for (Instance i : live) {
             for (ExpertId e : i.held()) held.computeIfAbsent(e, x -> new ArrayList<>()).add(new Replica(i.id(), 1));
@@ -339,96 +304,18 @@ public final class ControlPlane implements AutoCloseable {
         return new InstanceCapacity(i.id(), i.draining() ? 0 : slots == 0 ? Integer.MAX_VALUE : slots);
     }
 
-    /** LoadExperts on every service the plan gives experts it does not hold, all at once; returns those that failed. */
-    private List<Instance> loadNewExperts(ExpertPlacement plan, List<Instance> live) {
-        Map<Instance, Future<Set<ExpertId>>> calls = new TreeMap<>((a, b) -> a.id().compareTo(b.id()));
-        try (ExecutorService calling = Executors.newVirtualThreadPerTaskExecutor()) {
-            for (Instance i : live) {
-                TreeSet<ExpertId> missing = new TreeSet<>(plan.heldBy(i.id()));
-                missing.removeAll(i.held());
-                if (missing.isEmpty()) continue;
-                LOG.infof("expert service '%s' loads %d experts: %s", i.id(), missing.size(), missing);
-                calls.put(i, calling.submit(() -> experts.load(i.address(), missing, options.expertLoadTimeout())));
-            }
-        }
-        List<Instance> failed = new ArrayList<>();
-        calls.forEach((i, call) -> {
-            try {
-                membership.holds(i.id(), call.get());
-            } catch (ExecutionException e) {
-                failedLoads.incrementAndGet();
-                failed.add(i);
-                LOG.warnf("expert service '%s' at %s could not load its new experts (%s): left out until it"
-                        + " registers again", i.id(), i.address(), e.getCause().getMessage());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while expert services load experts");
-            }
-        });
-        return failed;
-    }
-
     private void publish(ExpertPlacement plan, SortedMap<String, String> addresses, SortedMap<ExpertId, Double> loads,
                          String reason) {
-        PublishedPlacement before = published;
+        PublishedPlacement before = placements.current();
         // milliseconds of the clock when larger: versions keep increasing across orchestrator restarts
         long version = Math.max(before.version() + 1, clock.millis());
         String fingerprint = membership.modelFingerprint().orElse(before.modelFingerprint());
         PublishedPlacement next = new PublishedPlacement(version, fingerprint, plan, addresses, loads);
-        published = next;
-        publishedAt = clock.instant();
         LOG.infof("placement %d after %s: %d replicas of %d experts on %d expert services, %d not in the one"
                         + " before; max/mean %.3f", version, reason,
                 plan.experts().values().stream().mapToInt(List::size).sum(), plan.experts().size(),
                 plan.instances().size(), plan.movedReplicas(before.placement()), plan.imbalance(loads));
-        subscriptions.forEach(s -> s.deliver(next));
-    }
-
-    /**
-     * UnloadExperts of what expert services hold but the placement does not use, once every registered attention
-     * service has said in a heartbeat that it routes with this placement and the grace period is over (a layer call
-     * that started under the one before may still be under way) — or, for an attention service that does not switch,
-     * once {@link ControlPlaneOptions#unloadWaitLimit()} is over; its later calls to those experts are refused
-     * {@code NOT_FOUND} and re-sent to replicas.
-     */
-    private void unloadUnused() {
-        if (published.version() == 0) return; // nothing placed yet: every expert held is still wanted somewhere
-        Duration since = Duration.between(publishedAt, clock.instant());
-        if (since.compareTo(options.unloadGrace()) < 0) return;
-        ExpertPlacement plan = published.placement();
-        List<Instance> members = membership.instances();
-        Map<Instance, TreeSet<ExpertId>> unusedBy = new LinkedHashMap<>();
-        for (Instance i : members) {
-            // a service the placement does not use yet (it registered after it was planned) keeps what it holds
-            if (i.role() != InstanceRole.EXPERT || !plan.instances().contains(i.id())) continue;
-            TreeSet<ExpertId> unused = new TreeSet<>(i.held());
-            unused.removeAll(plan.heldBy(i.id()));
-            if (!unused.isEmpty()) unusedBy.put(i, unused);
-        }
-        if (unusedBy.isEmpty()) return;
-        List<String> behind = members.stream()
-                .filter(i -> i.role() == InstanceRole.ATTENTION && i.placementInUse() < published.version())
-                .map(i -> i.id() + " (version " + i.placementInUse() + ")").toList();
-        if (!behind.isEmpty()) {
-            if (since.compareTo(options.unloadWaitLimit()) < 0) return;
-            if (unloadWaitWarnedFor != published.version()) {
-                unloadWaitWarnedFor = published.version();
-                LOG.warnf("attention services %s have not reported placement %d within %d ms; unloading the experts"
-                        + " it no longer uses anyway", behind, published.version(), options.unloadWaitLimit().toMillis());
-            }
-        }
-        for (var entry : unusedBy.entrySet()) {
-            Instance i = entry.getKey();
-            TreeSet<ExpertId> unused = entry.getValue();
-            try {
-                membership.holds(i.id(), experts.unload(i.address(), unused, options.expertLoadTimeout()));
-                LOG.infof("expert service '%s' unloaded %d experts it no longer serves: %s", i.id(), unused.size(),
-                        unused);
-            } catch (RuntimeException e) {
-                LOG.warnf("expert service '%s' at %s could not unload %s (%s); it keeps them for now", i.id(),
-                        i.address(), unused, e.getMessage());
-            }
-        }
+        placements.publish(next);
     }
 
     private Runnable guarded(String what, Runnable task) {
@@ -449,6 +336,6 @@ public final class ControlPlane implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        experts.close();
+        holdings.close();
     }
 }

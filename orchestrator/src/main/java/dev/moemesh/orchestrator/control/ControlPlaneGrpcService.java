@@ -91,7 +91,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
     @Override
     public void watchPlacement(WatchPlacementRequest request, StreamObserver<Placement> placements) {
         try {
-            ControlPlane.Subscription s = controlPlane.watch(request.getInstanceId(), request.getModelFingerprint(),
+            PlacementStream.Subscription s = controlPlane.watch(request.getInstanceId(), request.getModelFingerprint(),
                     p -> placements.onNext(toProto(p)));
             if (placements instanceof ServerCallStreamObserver<Placement> server) server.setOnCancelHandler(s::close);
         } catch (RuntimeException e) {

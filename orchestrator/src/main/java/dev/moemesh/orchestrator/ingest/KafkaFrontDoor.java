@@ -4,11 +4,13 @@ import dev.moemesh.client.AttentionCall;
 import dev.moemesh.client.AttentionPool;
 import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
+import dev.moemesh.core.engine.FinishReason;
+import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.orchestrator.api.ResponseEvents;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateRequest;
-import dev.moemesh.proto.SamplingParams;
+import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -299,7 +301,8 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
             @Override
             public void completed(Completion c, String attentionService) {
-                if (c.getFinishReason().equals("error")) {
+                FinishReason reason = GenerationWire.finishReason(c);
+                if (reason == FinishReason.ERROR) {
                     terminal(r.id(), ResponseEvents.error(r.id(), GENERATION_FAILED, "attention service "
                             + attentionService + ": " + c.getErrorMessage()));
                     return;
@@ -309,7 +312,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), c.getPrefillNanos() / 1e6,
                         c.getDecodeNanos() / 1e6, millis(now - takenNanos));
                 terminal(r.id(), ResponseEvents.completed(r.id(), ids, tokenizer.map(tk -> tk.decode(ids, true)),
-                        c.getFinishReason(), c.getPromptTokens(), attentionService, timings));
+                        reason.wireName(), c.getPromptTokens(), attentionService, timings));
             }
 
             @Override
@@ -322,13 +325,8 @@ public final class KafkaFrontDoor implements AutoCloseable {
     }
 
     private static GenerateRequest generateRequest(InferenceRequest r, int[] promptIds) {
-        SamplingParams.Builder sampling = SamplingParams.newBuilder().setMaxTokens(r.maxTokens())
-                .setTemperature(r.temperature()).setTopK(r.topK()).setTopP(r.topP()).setSeed(r.seed())
-                .setIgnoreEos(r.ignoreEos());
-        for (int stop : r.stopTokenIds()) sampling.addStopTokenIds(stop);
-        GenerateRequest.Builder request = GenerateRequest.newBuilder().setRequestId(r.id()).setSampling(sampling);
-        for (int t : promptIds) request.addPromptTokenIds(t);
-        return request.build();
+        return GenerationWire.request(r.id(), promptIds, new SamplingParams(r.maxTokens(), r.temperature(), r.topK(),
+                r.topP(), r.seed(), r.stopTokenIds(), r.ignoreEos()));
     }
 
     private static double millis(long nanos) {

@@ -1,6 +1,6 @@
 package dev.moemesh.orchestrator.membership;
 
-import dev.moemesh.core.model.ModelConfig;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.core.moe.ExpertId;
 

@@ -2,8 +2,10 @@ package dev.moemesh.router.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.client.GenerationListener;
+import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.router.prompt.Prompts;
+import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import io.vertx.core.http.HttpServerResponse;
 
@@ -42,12 +44,13 @@ final class GenerationResponder implements GenerationListener {
 
     @Override
     public void completed(Completion c, String attentionService) {
-        switch (c.getFinishReason()) {
-            case "error" -> fail(OpenAiError.unavailable("generation_failed", "generation " + id
+        FinishReason reason = GenerationWire.finishReason(c);
+        switch (reason) {
+            case ERROR -> fail(OpenAiError.unavailable("generation_failed", "generation " + id
                     + " failed in the mesh: " + c.getErrorMessage()));
-            case "cancelled" -> fail(OpenAiError.unavailable("cancelled", "generation " + id
+            case CANCELLED -> fail(OpenAiError.unavailable("cancelled", "generation " + id
                     + " was cancelled on the attention service"));
-            default -> finish(c);
+            default -> finish(c, reason);
         }
     }
 
@@ -59,16 +62,16 @@ final class GenerationResponder implements GenerationListener {
                 : OpenAiError.unavailable("mesh_unavailable", message));
     }
 
-    private void finish(Completion c) {
+    private void finish(Completion c, FinishReason reason) {
         int[] ids = c.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
         if (request.stream()) {
             startStream();
             send(OpenAiResponses.answer(id, request.chat(), true, model, created, request.chat() ? null : "",
-                    new int[0], c.getFinishReason()));
+                    new int[0], reason.wireName()));
             end();
         } else {
             ObjectNode body = OpenAiResponses.answer(id, request.chat(), false, model, created,
-                    prompts.decode(ids), ids, c.getFinishReason());
+                    prompts.decode(ids), ids, reason.wireName());
             Json.write(response, 200, OpenAiResponses.withUsage(body, c.getPromptTokens(), ids.length));
         }
     }

@@ -4,6 +4,7 @@ import dev.moemesh.client.AttentionCall;
 import dev.moemesh.client.AttentionPool;
 import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
+import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.tokenizer.ChatMessage;
 import dev.moemesh.proto.ChatTurn;
@@ -15,6 +16,7 @@ import dev.moemesh.proto.InferenceServiceGrpc;
 import dev.moemesh.proto.TokenDelta;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
+import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -87,7 +89,7 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
         // the attention call starts in this call's gRPC Context, so a client that cancels (or whose deadline passes)
         // cancels it and with it the generation; what is sent after that is dropped, not thrown
         ((ServerCallStreamObserver<T>) observer).setOnCancelHandler(() -> {});
-        AttentionCall.start(pool, GenerateRequests.of(events.id, prompt, sampling), meters.observe("grpc", events));
+        AttentionCall.start(pool, GenerationWire.request(events.id, prompt, sampling), meters.observe("grpc", events));
     }
 
     private int[] prompt(InferenceRequest r) {
@@ -115,13 +117,9 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
 
     private SamplingParams sampling(InferenceRequest r) {
         if (!r.hasSampling()) throw InvalidRequest.of("sampling", "sampling is required (at least max_tokens)");
-        var s = r.getSampling();
-        int maxTokens = prompts.checkMaxTokens(Integer.toUnsignedLong(s.getMaxTokens()), "sampling.max_tokens");
-        int[] stops = s.getStopTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+        prompts.checkMaxTokens(Integer.toUnsignedLong(r.getSampling().getMaxTokens()), "sampling.max_tokens");
         try {
-            // the wire's top_p 0 means "no nucleus cut", as core's 1 does
-            return new SamplingParams(maxTokens, s.getTemperature(), s.getTopK(), s.getTopP() == 0 ? 1 : s.getTopP(),
-                    s.getSeed(), stops, s.getIgnoreEos());
+            return GenerationWire.sampling(r.getSampling());
         } catch (IllegalArgumentException e) {
             throw InvalidRequest.of("sampling", "sampling." + e.getMessage());
         }
@@ -140,15 +138,16 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
 
         @Override
         public void completed(Completion c, String attentionService) {
-            switch (c.getFinishReason()) {
-                case "error" -> observer.onError(Status.UNAVAILABLE.withDescription("generation " + id
+            FinishReason reason = GenerationWire.finishReason(c);
+            switch (reason) {
+                case ERROR -> observer.onError(Status.UNAVAILABLE.withDescription("generation " + id
                         + " failed in the mesh: " + c.getErrorMessage()).asRuntimeException());
-                case "cancelled" -> observer.onError(Status.CANCELLED.withDescription("generation " + id
+                case CANCELLED -> observer.onError(Status.CANCELLED.withDescription("generation " + id
                         + " was cancelled").asRuntimeException());
                 default -> {
                     int[] ids = c.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
-                    answer(InferenceResponse.newBuilder().setId(id).setText(prompts.decode(ids))
-                            .addAllTokenIds(c.getTokenIdsList()).setFinishReason(c.getFinishReason())
+                    answer(GenerationWire.finished(InferenceResponse.newBuilder(), reason).setId(id)
+                            .setText(prompts.decode(ids)).addAllTokenIds(c.getTokenIdsList())
                             .setPromptTokens(c.getPromptTokens()).build());
                     observer.onCompleted();
                 }

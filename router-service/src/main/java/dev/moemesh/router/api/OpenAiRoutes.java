@@ -6,6 +6,7 @@ import dev.moemesh.client.DoorMeters;
 import dev.moemesh.router.ApiKeys;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
+import dev.moemesh.wire.GenerationWire;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -77,7 +78,7 @@ public class OpenAiRoutes {
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
         GenerationResponder responder = new GenerationResponder(ctx.response(), r, id, prompts.modelName(),
                 System.currentTimeMillis() / 1000, prompts);
-        AttentionCall call = AttentionCall.start(pool, GenerateRequests.of(id, r.promptIds(), r.sampling()),
+        AttentionCall call = AttentionCall.start(pool, GenerationWire.request(id, r.promptIds(), r.sampling()),
                 meters.observe("rest", responder));
         String gone = "the HTTP client of " + id + " went away";
         ctx.response().closeHandler(v -> call.cancel(gone));

@@ -1,0 +1,144 @@
+package dev.moemesh.attention;
+
+import dev.moemesh.attention.engine.EngineLoop;
+import dev.moemesh.attention.experts.ExpertClient;
+import dev.moemesh.attention.experts.PlacementTable;
+import dev.moemesh.attention.experts.RemoteExperts;
+import dev.moemesh.controlplane.ControlPlaneMember;
+import dev.moemesh.controlplane.MemberOptions;
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.engine.BatchingEngine;
+import dev.moemesh.core.engine.EngineOptions;
+import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.ModelFingerprint;
+import dev.moemesh.proto.DescribeResponse;
+import dev.moemesh.proto.LayerExpert;
+import dev.moemesh.proto.Role;
+import io.grpc.StatusRuntimeException;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.Startup;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** Builds the service's plain objects from its configuration; model and experts are ready before serving. */
+@ApplicationScoped
+public class AttentionBeans {
+    /** How often an unreachable control plane is tried again: soon at first, then every few seconds. */
+    private static final Duration FIRST_RETRY = Duration.ofMillis(250);
+    private static final Duration LONGEST_RETRY = Duration.ofSeconds(5);
+
+    /**
+     * The model this service serves; when its routed experts are elsewhere, the backend that reaches them, and the
+     * link to the control plane that places them when one is configured.
+     */
+    public record Served(Model model, String fingerprint, Optional<RemoteExperts> remote,
+                         Optional<ControlPlaneMember> controlPlane) {}
+
+    @Produces
+    @Singleton
+    @Startup
+    Served served(AttentionSettings config, @ConfigProperty(name = "quarkus.grpc.server.port") int grpcPort) {
+        long started = System.nanoTime();
+        String fingerprint = ModelFingerprint.of(config.modelDir());
+        List<String> addresses = config.expertServices().orElse(List.of()).stream().map(String::strip)
+                .filter(a -> !a.isEmpty()).distinct().toList();
+        if (addresses.isEmpty() && config.controlPlane().isEmpty()) {
+            Model model = Model.load(config.modelDir(), config.maxSeqLen());
+            Log.infof("serving %s (fingerprint %s) with its routed experts in this process; loaded in %d ms",
+                    config.modelDir(), fingerprint, (System.nanoTime() - started) / 1_000_000);
+            return new Served(model, fingerprint, Optional.empty(), Optional.empty());
+        }
+        ModelConfig modelConfig = ModelConfig.load(config.modelDir());
+        RemoteExperts remote = addresses.isEmpty()
+                ? new RemoteExperts(modelConfig, List.of(), PlacementTable.none(modelConfig), fingerprint,
+                        config.expertTimeout(), config.expertBreaker().openFor())
+                : connect(addresses, modelConfig, fingerprint, config);
+        Model model = Model.load(config.modelDir(), config.maxSeqLen(), remote);
+        // each heartbeat tells the placement version in use; each placement watched is switched to
+        Optional<ControlPlaneMember> link = config.controlPlane().map(target -> ControlPlaneMember.start(target,
+                ControlPlaneMember.Identity.of(Role.ROLE_ATTENTION, config.instanceId(), config.advertisedAddress(),
+                        grpcPort, fingerprint, "attention"),
+                beat -> beat.setPlacementVersion(remote.placement().version()),
+                new MemberOptions(FIRST_RETRY, LONGEST_RETRY, LONGEST_RETRY, Optional.of(remote::usePlacement),
+                        Optional.empty())));
+        String where = link.isEmpty() ? addresses.toString() : "the services the control plane at "
+                + link.get().target() + " places" + (addresses.isEmpty() ? "" : " (until it does: " + addresses + ")");
+        Log.infof("serving %s (fingerprint %s) with routed experts on %s; ready in %d ms", config.modelDir(),
+                fingerprint, where, (System.nanoTime() - started) / 1_000_000);
+        return new Served(model, fingerprint, Optional.of(remote), link);
+    }
+
+    /** Asks every expert service what it holds (waiting for those still starting) and builds the placement. */
+    static RemoteExperts connect(List<String> addresses, ModelConfig modelConfig, String fingerprint,
+                                 AttentionSettings config) {
+        List<ExpertClient> clients = new ArrayList<>();
+        List<List<int[]>> held = new ArrayList<>();
+        long deadline = System.nanoTime() + config.expertConnectTimeout().toNanos();
+        for (String address : addresses) {
+            ExpertClient client = new ExpertClient(address);
+            clients.add(client);
+            DescribeResponse d = describeWithin(client, deadline);
+            if (!d.getModelFingerprint().equals(fingerprint)) {
+                clients.forEach(ExpertClient::close);
+                throw new IllegalStateException("expert service " + address + " serves model " + d.getModelFingerprint()
+                        + " but this attention service's model " + config.modelDir() + " is " + fingerprint);
+            }
+            List<int[]> pairs = new ArrayList<>();
+            for (LayerExpert le : d.getHeldList()) pairs.add(new int[] {le.getLayer(), le.getExpert()});
+            held.add(pairs);
+            Log.infof("expert service %s: %d routed experts on %s", address, pairs.size(), d.getBackend());
+        }
+        PlacementTable placement = PlacementTable.of(1, modelConfig, addresses, held);
+        List<String> missing = placement.uncovered(modelConfig, Integer.MAX_VALUE);
+        if (!missing.isEmpty()) {
+            Log.warnf("%d routed experts are held by no expert service (e.g. layer:expert %s); requests routed to"
+                    + " them will fail", missing.size(), missing.subList(0, Math.min(8, missing.size())));
+        }
+        return new RemoteExperts(modelConfig, clients, placement, fingerprint, config.expertTimeout(),
+                config.expertBreaker().openFor());
+    }
+
+    private static DescribeResponse describeWithin(ExpertClient client, long deadline) {
+        while (true) {
+            try {
+                return client.describe(Duration.ofSeconds(5));
+            } catch (StatusRuntimeException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("expert service " + client.address() + " did not answer Describe: "
+                            + e.getStatus().getCode() + " " + e.getStatus().getDescription(), e);
+                }
+                try {
+                    Thread.sleep(250);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while connecting to " + client.address(), ie);
+                }
+            }
+        }
+    }
+
+    void closeClients(@Disposes Served served) {
+        served.controlPlane().ifPresent(ControlPlaneMember::close);
+        served.remote().ifPresent(RemoteExperts::close);
+    }
+
+    @Produces
+    @Singleton
+    EngineLoop engineLoop(Served served, AttentionSettings config) {
+        EngineOptions options = new EngineOptions(config.maxBatchTokens(), config.prefillChunk(), config.maxSequences(),
+                config.kvBlockTokens(), config.kvBlocks(), config.microBatches());
+        return new EngineLoop(new BatchingEngine(served.model(), options));
+    }
+
+    void stopLoop(@Disposes EngineLoop loop) {
+        loop.close();
+    }
+}

@@ -1,0 +1,83 @@
+package dev.moemesh.attention;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** The {@code attention.*} settings of an attention service; docs/operations.md has the table. */
+@ConfigMapping(prefix = "attention")
+public interface AttentionSettings {
+
+    /** A Hugging Face checkpoint directory (config.json + safetensors). */
+    Path modelDir();
+
+    /**
+     * gRPC addresses (host:port) of the expert services; each tells what it holds (Describe) and together they
+     * are the placement. Unset, and no control plane: the routed experts are computed in this process.
+     */
+    Optional<List<String>> expertServices();
+
+    /**
+     * The orchestrator's control plane (host:port): this service registers there and takes each placement it
+     * publishes; the expert services may then be left unset. Unset: the placement is the expert services'.
+     */
+    Optional<String> controlPlane();
+
+    /** This service's name at the control plane, stable across restarts; default {@code <hostname>:<gRPC port>}. */
+    Optional<String> instanceId();
+
+    /** Where others reach this service's gRPC server, told to the control plane; default {@code localhost:<gRPC port>}. */
+    Optional<String> advertisedAddress();
+
+    /** How long one layer's expert call may take, re-sends to other replicas included, before its step fails. */
+    @WithDefault("30s")
+    Duration expertTimeout();
+
+    /** The circuit breaker each expert service has in this attention service. */
+    ExpertBreaker expertBreaker();
+
+    /** How long start-up waits for every expert service to answer Describe. */
+    @WithDefault("60s")
+    Duration expertConnectTimeout();
+
+    /** Served context (prompt + generated); 0 = the config's max_position_embeddings. */
+    @WithDefault("0")
+    int maxSeqLen();
+
+    @WithDefault("512")
+    int maxBatchTokens();
+
+    @WithDefault("256")
+    int prefillChunk();
+
+    @WithDefault("64")
+    int maxSequences();
+
+    @WithDefault("16")
+    int kvBlockTokens();
+
+    @WithDefault("2048")
+    int kvBlocks();
+
+    /**
+     * 2 splits each step into two micro-batches that take turns on the cores, one computing while the other's
+     * routed experts are away; 1 runs each step whole.
+     */
+    @WithDefault("1")
+    int microBatches();
+
+    /** The {@code attention.expert-breaker.*} settings. */
+    interface ExpertBreaker {
+
+        /**
+         * How long an expert service whose call failed is passed over while a replica can take its work; then one
+         * call probes it (its answer puts it back in use).
+         */
+        @WithDefault("2s")
+        Duration openFor();
+    }
+}

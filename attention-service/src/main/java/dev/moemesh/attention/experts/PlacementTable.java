@@ -1,0 +1,117 @@
+package dev.moemesh.attention.experts;
+
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.proto.ExpertReplicas;
+import dev.moemesh.proto.Placement;
+import dev.moemesh.proto.Replica;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+
+/**
+ * Which expert services hold each routed expert: {@code replicas[layer][expert]} lists indexes into
+ * {@link #addresses()}, ascending. An expert may have several replicas (any one computes it) or none (a request
+ * routed to it fails).
+ */
+public final class PlacementTable {
+    private final long version;
+    private final List<String> addresses;
+    private final int[][][] replicas;
+
+    private PlacementTable(long version, List<String> addresses, int[][][] replicas) {
+        this.version = version;
+        this.addresses = addresses;
+        this.replicas = replicas;
+    }
+
+    /** Version 0: no expert service, nothing placed. */
+    public static PlacementTable none(ModelConfig config) {
+        return of(0, config, List.of(), List.of());
+    }
+
+    /**
+     * Builds the placement from what each service holds: {@code held.get(c)} lists the (layer, expert) pairs of the
+     * service at {@code addresses.get(c)}.
+     *
+     * @throws IllegalArgumentException when a service is said to hold an expert this model does not have
+     */
+    public static PlacementTable of(long version, ModelConfig config, List<String> addresses, List<List<int[]>> held) {
+        if (addresses.size() != held.size()) {
+            throw new IllegalArgumentException(addresses.size() + " addresses but " + held.size() + " holdings");
+        }
+        int layers = config.numLayers();
+        int experts = config.nRoutedExperts();
+        @SuppressWarnings("unchecked")
+        List<Integer>[][] lists = new List[layers][experts];
+        for (int c = 0; c < held.size(); c++) {
+            for (int[] le : held.get(c)) {
+                int layer = le[0];
+                int expert = le[1];
+                if (layer < 0 || layer >= layers || expert < 0 || expert >= experts || !config.isMoeLayer(layer)) {
+                    throw new IllegalArgumentException("expert service " + addresses.get(c) + " is given layer "
+                            + layer + " expert " + expert + ", which is no routed expert of this model (" + experts
+                            + " on each MoE layer of " + layers + " layers)");
+                }
+                if (lists[layer][expert] == null) lists[layer][expert] = new ArrayList<>();
+                if (!lists[layer][expert].contains(c)) lists[layer][expert].add(c);
+            }
+        }
+        int[][][] replicas = new int[layers][experts][];
+        for (int l = 0; l < layers; l++) {
+            for (int e = 0; e < experts; e++) {
+                replicas[l][e] = lists[l][e] == null ? new int[0]
+                        : lists[l][e].stream().mapToInt(Integer::intValue).sorted().toArray();
+            }
+        }
+        return new PlacementTable(version, List.copyOf(addresses), replicas);
+    }
+
+    /**
+     * The placement a control plane published, over the services it names (by address, ascending). Replica weights
+     * are not read: the planner gives every replica of an expert the same share, and choosing the least busy replica
+     * per group spreads rows at least as evenly.
+     *
+     * @throws IllegalArgumentException when it names an empty address or an expert this model does not have
+     */
+    public static PlacementTable of(Placement published, ModelConfig config) {
+        TreeMap<String, List<int[]>> byAddress = new TreeMap<>();
+        for (ExpertReplicas expert : published.getExpertsList()) {
+            for (Replica replica : expert.getReplicasList()) {
+                if (replica.getAddress().isBlank()) {
+                    throw new IllegalArgumentException("a replica of layer " + expert.getLayer() + " expert "
+                            + expert.getExpert() + " has no address");
+                }
+                byAddress.computeIfAbsent(replica.getAddress(), a -> new ArrayList<>())
+                        .add(new int[] {expert.getLayer(), expert.getExpert()});
+            }
+        }
+        return of(published.getVersion(), config, List.copyOf(byAddress.keySet()), List.copyOf(byAddress.values()));
+    }
+
+    public long version() {
+        return version;
+    }
+
+    /** The expert services the placement names; a replica index is a position in this list. */
+    public List<String> addresses() {
+        return addresses;
+    }
+
+    /** The services holding this expert, ascending; empty when none does. */
+    public int[] replicas(int layer, int expert) {
+        return replicas[layer][expert];
+    }
+
+    /** The routed experts of MoE layers that no service holds, as "layer:expert" strings (at most {@code limit}). */
+    public List<String> uncovered(ModelConfig config, int limit) {
+        List<String> missing = new ArrayList<>();
+        for (int l = 0; l < replicas.length; l++) {
+            if (!config.isMoeLayer(l)) continue;
+            for (int e = 0; e < replicas[l].length && missing.size() < limit; e++) {
+                if (replicas[l][e].length == 0) missing.add(l + ":" + e);
+            }
+        }
+        return missing;
+    }
+}

@@ -1,0 +1,109 @@
+package dev.moemesh.controlplane;
+
+import dev.moemesh.proto.ControlPlaneGrpc;
+import dev.moemesh.proto.Placement;
+import dev.moemesh.proto.WatchPlacementRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import org.jboss.logging.Logger;
+
+import java.util.function.Consumer;
+
+/**
+ * A member's {@code WatchPlacement} stream: each placement to the listener, and a new watch with back-off when the
+ * stream ends or, as the heartbeats tell, fell silent. Runs on the member's thread, except the gRPC callbacks.
+ */
+final class PlacementWatch {
+    private static final Logger LOG = Logger.getLogger(PlacementWatch.class);
+    /** Heartbeats in a row that name a newer version than the watch delivered before the watch is taken for stuck. */
+    private static final int BEHIND_HEARTBEATS = 2;
+
+    private final ControlPlaneMember member;
+    private final ManagedChannel channel;
+    private final Consumer<Placement> listener;
+    // the member's thread's own
+    private long retryMillis;
+    private boolean down;
+    private int generation;
+    private int heartbeatsAhead;
+    private ClientCallStreamObserver<WatchPlacementRequest> call;
+    private volatile long watchedVersion = -1; // the newest version the watch delivered, written by its callbacks
+
+    PlacementWatch(ControlPlaneMember member, ManagedChannel channel, Consumer<Placement> listener) {
+        this.member = member;
+        this.channel = channel;
+        this.listener = listener;
+        this.retryMillis = member.options().firstRetry().toMillis();
+    }
+
+    void watch() {
+        if (member.stopping()) return;
+        int generation = ++this.generation;
+        ControlPlaneMember.Identity self = member.identity();
+        ControlPlaneGrpc.newStub(channel).watchPlacement(WatchPlacementRequest.newBuilder()
+                .setInstanceId(self.instanceId()).setModelFingerprint(self.modelFingerprint()).build(),
+                new ClientResponseObserver<WatchPlacementRequest, Placement>() {
+                    @Override
+                    public void beforeStart(ClientCallStreamObserver<WatchPlacementRequest> started) {
+                        call = started;
+                    }
+
+                    @Override
+                    public void onNext(Placement placement) {
+                        watchedVersion = Math.max(watchedVersion, placement.getVersion());
+                        member.later(() -> watching(generation), 0);
+                        listener.accept(placement);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        member.later(() -> ended(generation, ControlPlaneMember.describe(Status.fromThrowable(t))), 0);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        member.later(() -> ended(generation, "the control plane ended the stream"), 0);
+                    }
+                });
+    }
+
+    /** A heartbeat's answer named the version the control plane publishes: a watch that died silently misses it. */
+    void published(long version) {
+        heartbeatsAhead = version > watchedVersion ? heartbeatsAhead + 1 : 0;
+        if (heartbeatsAhead >= BEHIND_HEARTBEATS && call != null) {
+            heartbeatsAhead = 0;
+            LOG.warnf("control plane at %s publishes placement version %d but the watch delivered only %d; watching"
+                    + " again", member.target(), version, watchedVersion);
+            call.cancel("the watch fell behind", null);
+            call = null;
+            watch();
+        }
+    }
+
+    private void watching(int generation) {
+        if (generation != this.generation) return;
+        retryMillis = member.options().firstRetry().toMillis();
+        if (down) {
+            down = false;
+            LOG.infof("watching the placement at %s again", member.target());
+        }
+    }
+
+    private void ended(int generation, String why) {
+        if (member.stopping() || generation != this.generation) return; // a watch this one replaced
+        call = null;
+        if (!down) {
+            down = true;
+            LOG.warnf("placement watch at %s ended (%s); watching again, keeping the placement in use meanwhile",
+                    member.target(), why);
+        }
+        member.later(this::watch, retryMillis);
+        retryMillis = Math.min(2 * retryMillis, member.options().longestRetry().toMillis());
+    }
+
+    void cancel(String why) {
+        if (call != null) call.cancel(why, null);
+    }
+}

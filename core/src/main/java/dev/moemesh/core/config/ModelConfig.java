@@ -1,0 +1,235 @@
+package dev.moemesh.core.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * The fields of a Hugging Face {@code config.json} of a DeepSeek-V2/V3-architecture model that change the math.
+ *
+ * <p>Optional fields take Hugging Face's defaults for that model type; values this engine does not
+ * implement are refused with a message naming the field, never silently ignored.
+ */
+public record ModelConfig(
+        ModelType modelType,
+        int vocabSize,
+        int hiddenSize,
+        int intermediateSize,
+        int moeIntermediateSize,
+        int numLayers,
+        int numHeads,
+        int qLoraRank,          // 0 = plain q projection
+        int kvLoraRank,
+        int qkNopeHeadDim,
+        int qkRopeHeadDim,
+        int vHeadDim,
+        int nRoutedExperts,     // 0 = every layer dense
+        int nSharedExperts,
+        int numExpertsPerTok,
+        TopkMethod topkMethod,
+        int nGroup,
+        int topkGroup,
+        ScoringFunction scoringFunc,
+        boolean normTopkProb,
+        double routedScalingFactor,
+        int firstKDenseReplace,
+        int moeLayerFreq,
+        double rmsNormEps,
+        double ropeTheta,
+        Yarn yarn,              // null = plain rotary embedding
+        int maxPositionEmbeddings,
+        boolean tieWordEmbeddings,
+        int bosTokenId,
+        int eosTokenId,
+        int[] fp8BlockSize) {   // null = no fp8 weights
+
+    /** The {@code rope_scaling} block of type yarn. */
+    public record Yarn(double factor, int originalMaxPositionEmbeddings, double betaFast, double betaSlow,
+                       double mscale, double mscaleAllDim) {}
+
+    public int qkHeadDim() {
+        return qkNopeHeadDim + qkRopeHeadDim;
+    }
+
+    /** Whether layer {@code layer} has a MoE feed-forward (the rest are dense SwiGLU MLPs). */
+    public boolean isMoeLayer(int layer) {
+        return nRoutedExperts > 0 && layer >= firstKDenseReplace && layer % moeLayerFreq == 0;
+    }
+
+    /** DeepSeek-V2 checkpoints scale routed weights only when they are not normalised (Hugging Face's V2 gate). */
+    public boolean scalesNormalisedWeights() {
+        return modelType != ModelType.DEEPSEEK_V2;
+    }
+
+    public static ModelConfig load(Path modelDir) {
+        Path file = modelDir.resolve("config.json");
+        try {
+            return parse(new ObjectMapper().readTree(Files.readString(file)), file);
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("no config.json in " + modelDir + ": is this a Hugging Face model directory?");
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    public static ModelConfig parse(JsonNode json, Path file) {
+        Fields f = new Fields(json, file);
+        ModelType modelType = f.choice("model_type", null, ModelType.class);
+        boolean v3 = modelType != ModelType.DEEPSEEK_V2;
+        String act = f.string("hidden_act", "silu");
+        if (!act.equals("silu")) throw f.refuse("hidden_act", act, "only silu (SwiGLU) is implemented");
+        if (f.bool("attention_bias", false)) throw f.refuse("attention_bias", "true", "DeepSeek MLA has no biases");
+        int hidden = f.integer("hidden_size", null);
+        int nRouted = f.integer("n_routed_experts", 0);
+        TopkMethod topkMethod = f.choice("topk_method", v3 ? TopkMethod.NOAUX_TC : TopkMethod.GREEDY, TopkMethod.class);
+        ScoringFunction scoring = f.choice("scoring_func", v3 ? ScoringFunction.SIGMOID : ScoringFunction.SOFTMAX,
+                ScoringFunction.class);
+        int nGroup = f.integer("n_group", 1);
+        int topkGroup = f.integer("topk_group", 1);
+        int perTok = f.integer("num_experts_per_tok", nRouted > 0 ? null : 0);
+        if (nRouted > 0) {
+            if (nGroup < 1 || nRouted % nGroup != 0) {
+                throw f.refuse("n_group", String.valueOf(nGroup), "must divide n_routed_experts=" + nRouted);
+            }
+            if (topkGroup < 1 || topkGroup > nGroup) {
+                throw f.refuse("topk_group", String.valueOf(topkGroup), "must be between 1 and n_group=" + nGroup);
+            }
+            if (perTok < 1 || perTok > topkGroup * (nRouted / nGroup)) {
+                throw f.refuse("num_experts_per_tok", String.valueOf(perTok),
+                        "must be between 1 and the experts of the top-k groups (" + topkGroup * (nRouted / nGroup) + ")");
+            }
+            if (topkMethod == TopkMethod.NOAUX_TC && nRouted / nGroup < 2 && nGroup > 1) {
+                throw f.refuse("n_group", String.valueOf(nGroup), "noaux_tc scores a group by its top-2 experts: each group needs 2");
+            }
+        }
+        int freq = f.integer("moe_layer_freq", 1);
+        if (freq < 1) throw f.refuse("moe_layer_freq", String.valueOf(freq), "must be at least 1");
+        int vocab = f.integer("vocab_size", null);
+        return new ModelConfig(
+                modelType, vocab, hidden,
+                f.integer("intermediate_size", null),
+                f.integer("moe_intermediate_size", nRouted > 0 ? null : 0),
+                f.integer("num_hidden_layers", null),
+                f.integer("num_attention_heads", null),
+                f.integer("q_lora_rank", 0),
+                f.integer("kv_lora_rank", null),
+                f.integer("qk_nope_head_dim", null),
+                evenRope(f),
+                f.integer("v_head_dim", null),
+                nRouted,
+                f.integer("n_shared_experts", 0),
+                perTok,
+                topkMethod, nGroup, topkGroup, scoring,
+                f.bool("norm_topk_prob", false),
+                f.number("routed_scaling_factor", 1.0),
+                f.integer("first_k_dense_replace", 0),
+                freq,
+                f.number("rms_norm_eps", 1e-6),
+                f.number("rope_theta", 10000.0),
+                yarn(json.get("rope_scaling"), f),
+                f.integer("max_position_embeddings", 4096),
+                f.bool("tie_word_embeddings", false),
+                f.integer("bos_token_id", 0),
+                eosId(json.get("eos_token_id"), f),
+                fp8BlockSize(json.get("quantization_config"), f));
+    }
+
+    private static int evenRope(Fields f) {
+        int rope = f.integer("qk_rope_head_dim", null);
+        if (rope % 2 != 0) throw f.refuse("qk_rope_head_dim", String.valueOf(rope), "rotary pairs need an even size");
+        return rope;
+    }
+
+    private static int eosId(JsonNode node, Fields f) {
+        if (node == null || node.isNull()) return 1;
+        if (node.isArray()) return node.isEmpty() ? 1 : node.get(0).asInt();
+        if (!node.canConvertToInt()) throw f.refuse("eos_token_id", node.toString(), "expected an integer");
+        return node.asInt();
+    }
+
+    private static Yarn yarn(JsonNode node, Fields f) {
+        if (node == null || node.isNull()) return null;
+        String type = node.has("type") ? node.get("type").asText() : node.path("rope_type").asText("");
+        if (!type.equals("yarn")) throw f.refuse("rope_scaling.type", type, "only yarn is implemented");
+        Fields y = new Fields(node, f.file);
+        double factor = y.number("factor", null);
+        if (factor < 1) throw f.refuse("rope_scaling.factor", String.valueOf(factor), "must be at least 1");
+        return new Yarn(factor,
+                y.integer("original_max_position_embeddings", null),
+                y.number("beta_fast", 32.0),
+                y.number("beta_slow", 1.0),
+                y.number("mscale", 1.0),
+                y.number("mscale_all_dim", 0.0));
+    }
+
+    private static int[] fp8BlockSize(JsonNode node, Fields f) {
+        if (node == null || node.isNull()) return null;
+        String method = node.path("quant_method").asText("");
+        if (!method.equals("fp8")) throw f.refuse("quantization_config.quant_method", method, "only fp8 is implemented");
+        String fmt = node.path("fmt").asText("e4m3");
+        if (!fmt.equals("e4m3")) throw f.refuse("quantization_config.fmt", fmt, "only e4m3 is implemented");
+        JsonNode block = node.get("weight_block_size");
+        if (block == null || !block.isArray() || block.size() != 2) {
+            throw f.refuse("quantization_config.weight_block_size", String.valueOf(block), "expected [rows, cols]");
+        }
+        return new int[] {block.get(0).asInt(), block.get(1).asInt()};
+    }
+
+    /** Typed reads of a JSON object whose errors name the file and the field. */
+    private record Fields(JsonNode json, Path file) {
+        IllegalArgumentException refuse(String field, String value, String why) {
+            return new IllegalArgumentException(file + ": unsupported " + field + " = " + value + " (" + why + ")");
+        }
+
+        private JsonNode get(String field, Object fallback) {
+            JsonNode node = json.get(field);
+            if ((node == null || node.isNull()) && fallback == null) {
+                throw new IllegalArgumentException(file + ": missing required field " + field);
+            }
+            return node == null || node.isNull() ? null : node;
+        }
+
+        String string(String field, String fallback) {
+            JsonNode node = get(field, fallback == null ? null : fallback);
+            return node == null ? fallback : node.asText();
+        }
+
+        /** One of an enum's constants, named in the file as the constant's name in lower case. */
+        <E extends Enum<E>> E choice(String field, E fallback, Class<E> type) {
+            String value = string(field, fallback == null ? null : fallback.name().toLowerCase(Locale.ROOT));
+            for (E e : type.getEnumConstants()) {
+                if (e.name().toLowerCase(Locale.ROOT).equals(value)) return e;
+            }
+            throw refuse(field, value, "supported: " + Arrays.stream(type.getEnumConstants())
+                    .map(e -> e.name().toLowerCase(Locale.ROOT)).collect(Collectors.joining(", ")));
+        }
+
+        int integer(String field, Integer fallback) {
+            JsonNode node = get(field, fallback);
+            if (node == null) return fallback;
+            if (!node.canConvertToInt() || !node.isIntegralNumber()) throw refuse(field, node.toString(), "expected an integer");
+            return node.asInt();
+        }
+
+        double number(String field, Double fallback) {
+            JsonNode node = get(field, fallback);
+            if (node == null) return fallback;
+            if (!node.isNumber()) throw refuse(field, node.toString(), "expected a number");
+            return node.asDouble();
+        }
+
+        boolean bool(String field, boolean fallback) {
+            JsonNode node = json.get(field);
+            if (node == null || node.isNull()) return fallback;
+            if (!node.isBoolean()) throw refuse(field, node.toString(), "expected true or false");
+            return node.asBoolean();
+        }
+    }
+}

@@ -1,0 +1,53 @@
+package dev.moemesh.core.engine;
+
+import dev.moemesh.core.model.LatentKvCache;
+
+import java.util.Arrays;
+
+/** A request in the engine: its prompt's progress, the tokens generated so far and its timings. */
+final class Sequence {
+    final GenerationRequest request;
+    final TokenListener listener;
+    final Sampler sampler;
+    LatentKvCache.Sequence kv; // null while waiting and once finished
+    int prefilled;
+    int[] generated = new int[16];
+    int generatedCount;
+    long started;
+    long firstToken;
+
+    Sequence(GenerationRequest request, TokenListener listener) {
+        this.request = request;
+        this.listener = listener;
+        this.sampler = new Sampler(request.sampling());
+    }
+
+    int promptLength() {
+        return request.promptIds().length;
+    }
+
+    boolean decoding() {
+        return prefilled == promptLength();
+    }
+
+    void append(int token) {
+        if (generatedCount == generated.length) generated = Arrays.copyOf(generated, generatedCount * 2);
+        generated[generatedCount++] = token;
+    }
+
+    /** Whether {@code token} ends the sequence: eos (unless ignored) or one of its stop tokens. */
+    boolean isStop(int token, int eosTokenId) {
+        SamplingParams p = request.sampling();
+        if (!p.ignoreEos() && token == eosTokenId) return true;
+        for (int stop : p.stopIds()) if (stop == token) return true;
+        return false;
+    }
+
+    /** The outcome as of {@code now}. */
+    Generation generation(FinishReason reason, long now, String error) {
+        long prefill = firstToken == 0 ? (started == 0 ? 0 : now - started) : firstToken - started;
+        long decode = firstToken == 0 ? 0 : now - firstToken;
+        return new Generation(request.id(), Arrays.copyOf(generated, generatedCount), reason, promptLength(),
+                prefill, decode, error);
+    }
+}

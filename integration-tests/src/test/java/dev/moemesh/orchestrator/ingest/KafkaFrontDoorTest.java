@@ -1,0 +1,298 @@
+package dev.moemesh.orchestrator.ingest;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moemesh.client.DoorMeters;
+import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.engine.BatchingEngine;
+import dev.moemesh.core.engine.EngineOptions;
+import dev.moemesh.core.engine.GenerationRequest;
+import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.TestModels;
+import dev.moemesh.localmesh.LocalMesh;
+import dev.moemesh.orchestrator.TestBroker;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import dev.moemesh.orchestrator.TopicReader;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.TestInstance;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.stream.Collectors;
+import java.util.function.Predicate;
+import java.util.stream.IntStream;
+
+/**
+ * The front door against a real broker (in this JVM) and a real attention service (a separate process serving a tiny
+ * checkpoint): requests in, events out, dead letters, duplicates and a restart. Each test has topics of its own.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class KafkaFrontDoorTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration WAIT = Duration.ofSeconds(60);
+
+    private final Path model = TestModels.tiny(Preset.TINY_V3);
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    private TestBroker kafka;
+    private LocalMesh mesh;
+    private LocalMesh.Service attention;
+    private KafkaProducer<byte[], byte[]> client;
+    private Topics topics;
+    private final List<KafkaFrontDoor> doors = new ArrayList<>();
+
+    @BeforeAll
+    void startTheBrokerAndAnAttentionService() {
+        long t0 = System.nanoTime();
+        kafka = TestBroker.start();
+        System.out.printf("in-process Kafka broker ready in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
+        mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs"),
+                List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+        attention = mesh.startAttentionService("attention", model, List.of(), LocalMesh.freePort(), List.of(),
+                Duration.ofMinutes(3));
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        client = new KafkaProducer<>(p);
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        if (client != null) client.close();
+        if (mesh != null) mesh.close();
+        if (kafka != null) kafka.close();
+    }
+
+    @AfterEach
+    void closeDoors() {
+        doors.forEach(KafkaFrontDoor::close);
+        doors.clear();
+    }
+
+    private KafkaFrontDoor door(TestInfo test, int maxInFlight) {
+        if (topics == null || !topics.requests().endsWith(test.getTestMethod().orElseThrow().getName())) {
+            String suffix = "." + test.getTestMethod().orElseThrow().getName();
+            topics = new Topics("requests" + suffix, "responses" + suffix, "dlq" + suffix);
+        }
+        KafkaFrontDoor d = KafkaFrontDoor.start(new FrontDoorOptions(kafka.bootstrapServers(), "orchestrator-" + topics.requests(),
+                topics, List.of(attention.address()), maxInFlight, 2, Optional.empty(), Duration.ofSeconds(30)),
+                new DoorMeters(meters));
+        doors.add(d);
+        return d;
+    }
+
+    private void send(String key, String value) throws Exception {
+        client.send(new ProducerRecord<>(topics.requests(), key == null ? null : utf8(key), utf8(value))).get();
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String request(String id, int maxTokens, boolean stream, int... prompt) {
+        return "{\"id\":\"" + id + "\",\"prompt_token_ids\":" + Arrays.toString(prompt) + ",\"max_tokens\":" + maxTokens
+                + ",\"ignore_eos\":true,\"stream\":" + stream + "}";
+    }
+
+    private int[] localEngineTokens(int maxTokens, int... prompt) {
+        var r = new GenerationRequest("reference", prompt, new SamplingParams(maxTokens, 0f, 0, 1f, 0, null, true));
+        return new BatchingEngine(Model.load(model, 0), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
+    }
+
+    private List<ConsumerRecord<byte[], byte[]>> readUntil(String topic, Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {
+        return TopicReader.readUntil(kafka.bootstrapServers(), topic, done, WAIT);
+    }
+
+    /**
+     * Waits until the orchestrator's group has committed every request sent so far: each was finished (its terminal
+     * event or dead letter acknowledged, or skipped as a duplicate).
+     */
+    private void awaitAllRequestsCommitted() throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            List<TopicPartition> partitions = admin.describeTopics(List.of(topics.requests())).allTopicNames().get()
+                    .get(topics.requests()).partitions().stream().map(i -> new TopicPartition(topics.requests(), i.partition()))
+                    .toList();
+            var ends = admin.listOffsets(partitions.stream().collect(Collectors.toMap(tp -> tp, tp -> OffsetSpec.latest())))
+                    .all().get();
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (true) {
+                var committed = admin.listConsumerGroupOffsets("orchestrator-" + topics.requests())
+                        .partitionsToOffsetAndMetadata().get();
+                boolean all = partitions.stream().allMatch(tp -> ends.get(tp).offset() == 0
+                        || (committed.get(tp) != null && committed.get(tp).offset() == ends.get(tp).offset()));
+                if (all) return;
+                if (System.nanoTime() > deadline) throw new AssertionError("offsets " + committed + " never reached " + ends);
+                Thread.sleep(100);
+            }
+        }
+    }
+
+    private static List<JsonNode> events(List<ConsumerRecord<byte[], byte[]>> records) {
+        return records.stream().map(r -> {
+            try {
+                return JSON.readTree(r.value());
+            } catch (Exception e) {
+                throw new AssertionError("not JSON on the responses topic: " + new String(r.value(), StandardCharsets.UTF_8));
+            }
+        }).toList();
+    }
+
+    private static boolean terminal(JsonNode e) {
+        return e.get("type").asText().equals("completed") || e.get("type").asText().equals("error");
+    }
+
+    private static long terminals(List<ConsumerRecord<byte[], byte[]>> records, String id) {
+        return events(records).stream().filter(e -> e.get("id").asText().equals(id) && terminal(e)).count();
+    }
+
+    private List<ConsumerRecord<byte[], byte[]>> responsesUntilTerminal(String... ids) {
+        return readUntil(topics.responses(), rs -> Arrays.stream(ids).allMatch(id -> terminals(rs, id) > 0));
+    }
+
+    private static int[] ints(JsonNode array) {
+        int[] out = new int[array.size()];
+        for (int i = 0; i < out.length; i++) out[i] = array.get(i).asInt();
+        return out;
+    }
+
+    @Test
+    void aStreamedRequestGetsItsTokenEventsThenOneCompletedWithTheLocalEnginesGreedyTokens(TestInfo test) throws Exception {
+        door(test, 256);
+        long firstTokensBefore = firstTokens();
+        double lengthEndingsBefore = meters.counter("moemesh.door.generations", "door", "kafka", "outcome", "length")
+                .count();
+        send("s1", request("s1", 12, true, 5, 17, 42, 7));
+        List<JsonNode> events = events(responsesUntilTerminal("s1"));
+        assertEquals(firstTokensBefore + 1, firstTokens(), "its time to first token is recorded");
+        assertEquals(lengthEndingsBefore + 1, meters.counter("moemesh.door.generations", "door", "kafka", "outcome",
+                "length").count());
+        int[] expected = localEngineTokens(12, 5, 17, 42, 7);
+
+        JsonNode completed = events.get(events.size() - 1);
+        assertEquals("completed", completed.get("type").asText(), completed.toString());
+        assertEquals("length", completed.get("finish_reason").asText());
+        assertArrayEquals(expected, ints(completed.get("token_ids")));
+        assertEquals(4, completed.get("usage").get("prompt_tokens").asInt());
+        assertEquals(12, completed.get("usage").get("completion_tokens").asInt());
+        assertTrue(completed.get("timings").get("total_ms").asDouble() > 0, completed.toString());
+        List<JsonNode> tokens = events.subList(0, events.size() - 1);
+        assertEquals(12, tokens.size(), "one token event per generated token, before the terminal event");
+        for (int i = 0; i < tokens.size(); i++) {
+            assertEquals("token", tokens.get(i).get("type").asText());
+            assertEquals(i, tokens.get(i).get("index").asInt());
+            assertEquals(expected[i], tokens.get(i).get("token_id").asInt());
+        }
+    }
+
+    private long firstTokens() {
+        var timer = meters.find("moemesh.door.time.to.first.token").tag("door", "kafka").timer();
+        return timer == null ? 0 : timer.count();
+    }
+
+    @Test
+    void aDuplicateIdGetsNoSecondTerminalEvent(TestInfo test) throws Exception {
+        door(test, 256);
+        send("d1", request("d1", 4, false, 9, 5));
+        responsesUntilTerminal("d1");
+        send("d1", request("d1", 4, false, 9, 5));
+        send("d2", request("d2", 4, false, 9, 6));
+        awaitAllRequestsCommitted(); // the duplicate was taken and finished, whatever partition it went to
+        List<ConsumerRecord<byte[], byte[]>> responses = responsesUntilTerminal("d2");
+        assertEquals(1, terminals(responses, "d1"));
+        assertEquals(1, doors.get(0).stats().duplicates());
+        assertEquals(2, responses.size(), "not streamed: only the two terminal events");
+    }
+
+    @Test
+    void aMalformedMessageLandsInTheDlqWithItsReasonWhileTheNextGoodOneIsServed(TestInfo test) throws Exception {
+        door(test, 256);
+        send("bad", "{\"id\": \"bad\", \"prompt_token_ids\": [1, 2");
+        send("odd", "{\"id\":\"odd\",\"prompt_token_ids\":[1],\"messages\":[]}");
+        send("good", request("good", 3, false, 1, 2));
+        JsonNode good = events(responsesUntilTerminal("good")).get(0);
+        assertEquals("completed", good.get("type").asText(), good.toString());
+        assertArrayEquals(localEngineTokens(3, 1, 2), ints(good.get("token_ids")));
+
+        List<ConsumerRecord<byte[], byte[]>> dead = readUntil(topics.dlq(), rs -> rs.size() >= 2);
+        Map<String, ConsumerRecord<byte[], byte[]>> byKey = Map.of(new String(dead.get(0).key(), StandardCharsets.UTF_8),
+                dead.get(0), new String(dead.get(1).key(), StandardCharsets.UTF_8), dead.get(1));
+        assertEquals("{\"id\": \"bad\", \"prompt_token_ids\": [1, 2", new String(byKey.get("bad").value(), StandardCharsets.UTF_8),
+                "the dead letter keeps the original bytes");
+        assertTrue(header(byKey.get("bad"), DeadLetters.REASON).startsWith("not JSON"), header(byKey.get("bad"), DeadLetters.REASON));
+        assertTrue(header(byKey.get("odd"), DeadLetters.REASON).startsWith("unknown field 'messages'"));
+        assertEquals(topics.requests(), header(byKey.get("odd"), DeadLetters.SOURCE_TOPIC));
+        assertTrue(Long.parseLong(header(byKey.get("odd"), DeadLetters.SOURCE_OFFSET)) >= 0);
+        assertTrue(Integer.parseInt(header(byKey.get("odd"), DeadLetters.SOURCE_PARTITION)) >= 0);
+    }
+
+    @Test
+    void aRequestTheAttentionServiceRefusesEndsWithAnErrorEventAndTheNextIsServed(TestInfo test) throws Exception {
+        door(test, 256);
+        send("v1", request("v1", 3, true, 1, 100_000));
+        send("v2", request("v2", 3, false, 1, 2));
+        List<JsonNode> events = events(responsesUntilTerminal("v1", "v2"));
+        JsonNode v1 = events.stream().filter(e -> e.get("id").asText().equals("v1")).findFirst().orElseThrow();
+        assertEquals("error", v1.get("type").asText(), v1.toString());
+        assertEquals(KafkaFrontDoor.REJECTED, v1.get("code").asText());
+        assertTrue(v1.get("message").asText().contains("100000"), v1.toString());
+        JsonNode v2 = events.stream().filter(e -> e.get("id").asText().equals("v2")).findFirst().orElseThrow();
+        assertArrayEquals(localEngineTokens(3, 1, 2), ints(v2.get("token_ids")));
+    }
+
+    private static String header(ConsumerRecord<byte[], byte[]> r, String name) {
+        var h = r.headers().lastHeader(name);
+        if (h == null) throw new AssertionError("dead letter without header " + name);
+        return new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void anOrchestratorRestartMidStreamLosesNoRequest(TestInfo test) throws Exception {
+        KafkaFrontDoor first = door(test, 2); // two at a time: the others wait in Kafka, the consumer paused
+        List<String> ids = IntStream.range(0, 8).mapToObj(i -> "r" + i).toList();
+        for (int i = 0; i < ids.size(); i++) send(ids.get(i), request(ids.get(i), 24, true, 3, i + 10));
+        readUntil(topics.responses(), rs -> !rs.isEmpty()); // the first token is out: requests are mid-stream
+        FrontDoorStats beforeRestart = first.stats();
+        first.close();
+        assertTrue(beforeRestart.peakRunning() <= 2, "at most max-in-flight requests ran at once: " + beforeRestart);
+        assertTrue(beforeRestart.pauses() >= 1, "the consumer paused while full: " + beforeRestart);
+        doors.remove(first);
+        List<ConsumerRecord<byte[], byte[]>> before = readUntil(topics.responses(), rs -> true);
+        door(test, 2);
+        List<JsonNode> events = events(responsesUntilTerminal(ids.toArray(String[]::new)));
+        for (int i = 0; i < ids.size(); i++) {
+            String id = ids.get(i);
+            List<JsonNode> ends = events.stream().filter(e -> e.get("id").asText().equals(id) && terminal(e)).toList();
+            assertEquals(1, ends.size(), "request " + id + " has exactly one terminal event");
+            assertEquals("completed", ends.get(0).get("type").asText(), ends.get(0).toString());
+            assertArrayEquals(localEngineTokens(24, 3, i + 10), ints(ends.get(0).get("token_ids")), id);
+        }
+        awaitAllRequestsCommitted();
+        assertTrue(events(before).stream().filter(KafkaFrontDoorTest::terminal).count() < ids.size(),
+                "the restart came before every request had finished");
+    }
+}

@@ -1,0 +1,43 @@
+package dev.moemesh.router;
+
+import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.engine.BatchingEngine;
+import dev.moemesh.core.engine.EngineOptions;
+import dev.moemesh.core.engine.GenerationRequest;
+import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.TestModels;
+import dev.moemesh.core.tokenizer.ChatMessage;
+import dev.moemesh.core.tokenizer.Tokenizer;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** What the tests compare the doors with: the single-process engine and the tokenizer on the same tiny checkpoint. */
+public final class LocalEngineReference {
+    public static final Path MODEL = TestModels.tiny(Preset.TINY_V3);
+    /** The name the router serves the checkpoint under: its directory's. */
+    public static final String NAME = MODEL.getFileName().toString();
+
+    private LocalEngineReference() {}
+
+    /** Greedy tokens, eos ignored. */
+    public static int[] greedyTokens(int[] prompt, int maxTokens) {
+        var r = new GenerationRequest("reference", prompt, new SamplingParams(maxTokens, 0f, 0, 1f, 0, null, true));
+        return new BatchingEngine(Model.load(MODEL, 0), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
+    }
+
+    /** One user message through the checkpoint's chat template, with the generation prompt. */
+    public static int[] chatPrompt(String userMessage) {
+        try (Tokenizer t = Tokenizer.load(MODEL).orElseThrow()) {
+            return t.encode(t.chatTemplate().orElseThrow()
+                    .render(List.of(new ChatMessage("user", userMessage)), true), false);
+        }
+    }
+
+    public static String decode(int[] ids) {
+        try (Tokenizer t = Tokenizer.load(MODEL).orElseThrow()) {
+            return t.decode(ids, true);
+        }
+    }
+}

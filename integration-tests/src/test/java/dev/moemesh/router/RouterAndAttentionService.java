@@ -1,0 +1,54 @@
+package dev.moemesh.router;
+
+import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.model.TestModels;
+import dev.moemesh.localmesh.LocalMesh;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The router under test and what it needs, as processes: an attention service on a tiny checkpoint, and the router
+ * in front of it with that checkpoint, an API key and small limits.
+ */
+public final class RouterAndAttentionService implements AutoCloseable {
+    public static final String API_KEY = "test-key";
+    public static final int MAX_BODY_BYTES = 8192;
+    public static final int MAX_PROMPT_TOKENS = 64;
+
+    private final LocalMesh mesh;
+    public final LocalMesh.Service attention;
+    public final LocalMesh.Service router;
+
+    private RouterAndAttentionService(String name) {
+        mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs"),
+                List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+        try {
+            attention = mesh.startAttentionService(name + "-attention", TestModels.tiny(Preset.TINY_V3), List.of(),
+                    LocalMesh.freePort(), List.of(), Duration.ofMinutes(3));
+            router = mesh.startRouter(name + "-router", TestModels.tiny(Preset.TINY_V3), List.of(attention.address()),
+                    LocalMesh.freePort(), LocalMesh.freePort(), List.of("-Drouter.api-keys=" + API_KEY,
+                            "-Drouter.max-prompt-tokens=" + MAX_PROMPT_TOKENS,
+                            "-Dquarkus.http.limits.max-body-size=" + MAX_BODY_BYTES), Duration.ofMinutes(3));
+        } catch (RuntimeException e) {
+            mesh.close();
+            throw e;
+        }
+    }
+
+    /** Starts both; {@code name} prefixes their process names and log files. */
+    public static RouterAndAttentionService start(String name) {
+        return new RouterAndAttentionService(name);
+    }
+
+    /** The router's REST door, {@code http://localhost:<port>/}. */
+    public URI base() {
+        return URI.create("http://localhost:" + router.httpPort() + "/");
+    }
+
+    @Override
+    public void close() {
+        mesh.close();
+    }
+}
