@@ -58,6 +58,9 @@ final class LoadCommand implements Callable<Integer> {
     @Option(names = "--drain", defaultValue = "PT60S", description = "how long answers are awaited after a step (default 60s; Kafka steps get 3 step lengths more)", converter = Durations.class)
     Duration drain;
 
+    @Option(names = "--warmup", defaultValue = "PT10S", description = "light load through each door before measuring, not reported (default 10s)", converter = Durations.class)
+    Duration warmup;
+
     @Option(names = "--soak", defaultValue = "PT30M", description = "the soak's length (default 30m)", converter = Durations.class)
     Duration soak;
 
@@ -126,13 +129,15 @@ final class LoadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!Scenarios.NAMES.contains(scenario)) throw new IllegalArgumentException("no scenario '" + scenario + "': one of " + Scenarios.NAMES);
+        if (!Scenarios.NAMES.contains(scenario)) {
+            throw new IllegalArgumentException("no scenario '" + scenario + "': one of " + Scenarios.NAMES);
+        }
         Path dir = model != null ? model : UpCommand.tinyModel(home);
         int vocabulary = ModelConfig.load(dir).vocabSize();
         Workload workload = new Workload(Lengths.parse(promptTokens), Lengths.parse(outputTokens),
                 trace == null ? List.of() : Workload.readTrace(trace), vocabulary, 0, seed);
         LoadSettings settings = new LoadSettings(door, Arrivals.parse(arrivals), workload, duration, drain,
-                new Slo(sloTtftMs, sloTpotMs), rates, startRate, saturation, soak, repeats, Duration.ofMinutes(5));
+                new Slo(sloTtftMs, sloTpotMs), rates, startRate, saturation, soak, repeats, Duration.ofMinutes(5), warmup);
         String started = DateTimeFormatter.ISO_INSTANT.format(Instant.now());
         Path reportDir = out != null ? out : home.resolve("load").resolve(scenario + "-"
                 + DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(Instant.now()));

@@ -76,7 +76,7 @@ class LoadMeshTest {
     private LoadSettings settings(String door, Arrivals arrivals, int outputTokens, Duration step, double saturation) {
         Workload w = Workload.of(Lengths.parse("uniform:4-12"), new Lengths.Fixed(outputTokens), target.vocabulary());
         return new LoadSettings(door, arrivals, w, step, Duration.ofSeconds(30), new Slo(2000, 500), List.of(), 1,
-                saturation, Duration.ofMinutes(1), 1, Duration.ofMinutes(1));
+                saturation, Duration.ofMinutes(1), 1, Duration.ofMinutes(1), Duration.ZERO);
     }
 
     private static void assertOrdered(String what, Percentiles p) {
@@ -87,10 +87,14 @@ class LoadMeshTest {
     }
 
     @Test
-    void eachDoorUnderAShortOpenLoopGivesAReportWithItsFiguresInOrder() throws Exception {
+    void eachDoorBelowSaturationGivesAReportWithItsFiguresInOrder() throws Exception {
         List<StepFigures> steps = new ArrayList<>();
+        // two clients at a time never fill the attention service's 8 places; the Kafka door never refuses, so it gets
+        // an open loop (Poisson arrivals)
+        Map<String, Arrivals> doors = Map.of("rest", new Arrivals.Closed(2), "grpc", new Arrivals.Closed(2),
+                "kafka", new Arrivals.Poisson(2));
         for (String door : List.of("rest", "grpc", "kafka")) {
-            Scenarios s = new Scenarios(target, settings(door, new Arrivals.Poisson(4), 8, Duration.ofSeconds(4), 0),
+            Scenarios s = new Scenarios(target, settings(door, doors.get(door), 8, Duration.ofSeconds(4), 0),
                     ChaosHook.NONE, System.out);
             StepFigures f = s.run("step").steps().get(0);
             steps.add(f);
@@ -118,18 +122,18 @@ class LoadMeshTest {
 
     @Test
     void pastSaturationRefusalsAreOnly429WithRetryAfterOrResourceExhaustedAndTheKafkaDoorLosesNothing() {
-        Scenarios s = new Scenarios(target, settings("grpc", new Arrivals.FixedRate(1), 32, Duration.ofSeconds(2), 20),
+        Scenarios s = new Scenarios(target, settings("grpc", new Arrivals.FixedRate(1), 8, Duration.ofSeconds(2), 5),
                 ChaosHook.NONE, System.out);
         Scenarios.Outcome overload = s.run("overload");
         Map<String, StepFigures> byDoor = new LinkedHashMap<>();
         for (StepFigures f : overload.steps()) byDoor.put(f.door(), f);
         for (StepFigures f : byDoor.values()) {
-            assertEquals(60.0, f.offeredRate(), 1e-9, "3 x the given saturation of 20 requests/s");
+            assertEquals(15.0, f.offeredRate(), 1e-9, "3 x the given saturation of 5 requests/s");
             assertEquals(f.sent(), f.answered() + f.failed(), f.door() + ": sent = answered + failed");
             assertTrue(f.answered() > 0, f.door() + " still serves what it admits");
         }
         StepFigures rest = byDoor.get("rest");
-        assertTrue(rest.failed() > 0, "60 requests/s on 8 places: the REST door refuses some");
+        assertTrue(rest.failed() > 0, "15 requests/s on 8 places: the REST door refuses some");
         assertEquals(Map.of("http_429", rest.failed()), rest.errors(), "each a 429 with Retry-After");
         StepFigures grpc = byDoor.get("grpc");
         assertTrue(grpc.failed() > 0, "the gRPC door refuses some");

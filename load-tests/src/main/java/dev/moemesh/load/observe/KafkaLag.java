@@ -18,7 +18,7 @@ public final class KafkaLag implements AutoCloseable {
 
     public KafkaLag(String bootstrapServers, String group, String topic) {
         this.admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5000));
+                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5000));
         this.group = group;
         this.topic = topic;
     }

@@ -20,10 +20,11 @@ import java.util.List;
  * @param soak        the soak's length
  * @param repeats     how many times {@code compare} alternates its doors
  * @param deadline    a request's deadline at the gRPC and REST doors
+ * @param warmup      how long each door the scenario uses is warmed up first (2 clients, closed loop; not reported)
  */
 public record LoadSettings(String door, Arrivals arrivals, Workload workload, Duration step, Duration drain, Slo slo,
                            List<Double> rates, double startRate, double saturation, Duration soak, int repeats,
-                           Duration deadline) {
+                           Duration deadline, Duration warmup) {
     public LoadSettings {
         rates = List.copyOf(rates);
         if (repeats < 1) throw new IllegalArgumentException("--repeats must be at least 1");

@@ -48,6 +48,12 @@ public final class Scenarios {
     }
 
     public Outcome run(String scenario) {
+        if (!NAMES.contains(scenario)) throw new IllegalArgumentException("no scenario '" + scenario + "': one of " + NAMES);
+        warmUp(switch (scenario) {
+            case "compare" -> List.of("grpc", "kafka");
+            case "overload" -> List.of("rest", "grpc", "kafka");
+            default -> List.of(settings.door());
+        });
         return switch (scenario) {
             case "step" -> step();
             case "sweep" -> sweep(settings.door());
@@ -57,6 +63,21 @@ public final class Scenarios {
             case "skew" -> skew();
             default -> throw new IllegalArgumentException("no scenario '" + scenario + "': one of " + NAMES);
         };
+    }
+
+    /** Gets the JIT of every process on the path going before anything is measured: a few seconds of light load. */
+    private void warmUp(List<String> doors) {
+        if (settings.warmup().isZero()) return;
+        List<String> all = new ArrayList<>(doors);
+        if (settings.saturation() <= 0 && !all.contains("grpc")) all.add("grpc"); // the saturation sweep's door
+        for (String door : all) {
+            Step step = new Step("warm-up", new Arrivals.Closed(2), settings.workload().withSeed(-1), settings.warmup(),
+                    settings.drain());
+            progress.printf(Locale.ROOT, "warm-up %-5s %d s (not reported)%n", door, settings.warmup().toSeconds());
+            try (Door d = target.door(door, settings.deadline())) {
+                new LoadGenerator(d).run(step, "warmup-" + ProcessHandle.current().pid() + "-" + stepCount++);
+            }
+        }
     }
 
     private Outcome step() {
