@@ -112,7 +112,8 @@ final class LoadCommand implements Callable<Integer> {
     @Option(names = "--up", description = "start a local mesh on free ports (as mesh up) for this run and stop it after")
     boolean up;
 
-    @Option(names = "--expert-services", defaultValue = "2", description = "with --up: expert service processes (default ${DEFAULT-VALUE})")
+    @Option(names = "--expert-services", defaultValue = "2", description = "with --up: expert service processes (default ${DEFAULT-VALUE}); 0: the attention service computes"
+            + " the routed experts itself, the single-process engine behind the same doors")
     int expertServices;
 
     @Option(names = "--service-java-opts", defaultValue = "-Xmx1g", description = "with --up: JVM options of each service (default ${DEFAULT-VALUE})")
