@@ -58,7 +58,7 @@ final class LoadCommand implements Callable<Integer> {
     @Option(names = "--drain", defaultValue = "PT60S", description = "how long answers are awaited after a step (default 60s; Kafka steps get 3 step lengths more)", converter = Durations.class)
     Duration drain;
 
-    @Option(names = "--warmup", defaultValue = "PT10S", description = "light load through each door before measuring, not reported (default 10s)", converter = Durations.class)
+    @Option(names = "--warmup", defaultValue = "PT20S", description = "light load (4 clients) through each door before measuring, not reported (default 20s)", converter = Durations.class)
     Duration warmup;
 
     @Option(names = "--soak", defaultValue = "PT30M", description = "the soak's length (default 30m)", converter = Durations.class)

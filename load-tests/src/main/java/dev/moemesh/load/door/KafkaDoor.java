@@ -25,13 +25,14 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The orchestrator's Kafka door, as an event producer uses it: each request a record on {@code inference.requests}
- * (keyed by its id, {@code stream: true}); one consumer thread reads every partition of {@code inference.responses}
+ * (keyed by its id, {@code stream: true}, or false when only the answer's time matters); one consumer thread reads every partition of {@code inference.responses}
  * from its end at start and hands each request its {@code token} events and its terminal event ({@code completed},
  * or {@code error}, counted by its code as {@code kafka_<code>}).
  */
 public final class KafkaDoor implements Door {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final String requests;
+    private final boolean stream;
     private final KafkaProducer<String, String> producer;
     private final KafkaConsumer<String, String> consumer;
     private final Map<String, RequestTrace> waiting = new ConcurrentHashMap<>();
@@ -39,8 +40,9 @@ public final class KafkaDoor implements Door {
     private final CountDownLatch positioned = new CountDownLatch(1);
     private volatile boolean closing;
 
-    public KafkaDoor(String bootstrapServers, String requestsTopic, String responsesTopic) {
+    public KafkaDoor(String bootstrapServers, String requestsTopic, String responsesTopic, boolean stream) {
         this.requests = requestsTopic;
+        this.stream = stream;
         this.producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 bootstrapServers, ProducerConfig.LINGER_MS_CONFIG, 0, ProducerConfig.ACKS_CONFIG, "all"),
                 new StringSerializer(), new StringSerializer());
@@ -63,13 +65,13 @@ public final class KafkaDoor implements Door {
 
     @Override
     public String name() {
-        return "kafka";
+        return stream ? "kafka" : "kafka-unstreamed";
     }
 
     @Override
     public void send(LoadRequest r, RequestTrace trace) {
         ObjectNode body = JSON.createObjectNode().put("id", r.id()).put("max_tokens", r.maxTokens())
-                .put("temperature", 0).put("ignore_eos", true).put("stream", true);
+                .put("temperature", 0).put("ignore_eos", true).put("stream", stream);
         var ids = body.putArray("prompt_token_ids");
         for (int t : r.promptIds()) ids.add(t);
         waiting.put(r.id(), trace);

@@ -3,6 +3,8 @@ package dev.moemesh.load.report;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.LogAxis;
+import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
@@ -59,8 +61,13 @@ public final class Plots {
             XYSeries ideal = new XYSeries("offered", true, true);
             steps.stream().filter(f -> !Double.isNaN(f.offeredRate())).forEach(f -> ideal.addOrUpdate(f.offeredRate(), f.offeredRate()));
             throughput.addSeries(ideal);
-            out.add(png("latency-vs-load", "Latency vs offered load", "offered load (requests/s)", "latency (ms)", latency, true));
-            out.add(png("throughput-vs-load", "Throughput vs offered load", "offered load (requests/s)", "requests/s", throughput, true));
+            double[] rates = steps.stream().mapToDouble(StepFigures::offeredRate).filter(r -> !Double.isNaN(r)).toArray();
+            // a sweep that doubles its rate reads best on a log scale
+            boolean log = java.util.Arrays.stream(rates).max().orElse(1) > 8 * java.util.Arrays.stream(rates).min().orElse(1);
+            out.add(logScale(png("latency-vs-load", "Latency vs offered load", "offered load (requests/s)", "latency (ms)",
+                    latency, true), log));
+            out.add(logScale(png("throughput-vs-load", "Throughput vs offered load", "offered load (requests/s)",
+                    "requests/s", throughput, true), log));
         }
         XYSeriesCollection time = new XYSeriesCollection();
         XYSeries p50 = new XYSeries("E2E p50 (answers in that second)", true, true);
@@ -76,8 +83,8 @@ public final class Plots {
         }
         time.addSeries(p50);
         time.addSeries(p99);
-        out.add(png("latency-over-time", "Latency over time (steps one after another)", "seconds into the run",
-                "latency (ms)", time, false));
+        out.add(draw(png("latency-over-time", "Latency over time (steps one after another)", "seconds into the run",
+                "latency (ms)", time, false)));
         XYSeriesCollection heap = new XYSeriesCollection();
         Map<String, XYSeries> perService = new LinkedHashMap<>();
         offset = 0;
@@ -91,12 +98,34 @@ public final class Plots {
         }
         perService.values().forEach(heap::addSeries);
         if (heap.getSeriesCount() > 0) {
-            out.add(png("heap-over-time", "Heap used over time, per service", "seconds into the run", "MB", heap, false));
+            out.add(draw(png("heap-over-time", "Heap used over time, per service", "seconds into the run", "MB", heap, false)));
         }
         return out;
     }
 
-    private static Png png(String name, String title, String x, String y, XYSeriesCollection data, boolean shapes) {
+    /** A chart not yet drawn. */
+    private record Chart(String name, String title, JFreeChart chart) {}
+
+    private static Png logScale(Chart c, boolean log) {
+        if (log) {
+            LogAxis axis = new LogAxis(c.chart().getXYPlot().getDomainAxis().getLabel());
+            axis.setBase(2);
+            axis.setStandardTickUnits(NumberAxis.createStandardTickUnits());
+            c.chart().getXYPlot().setDomainAxis(axis);
+        }
+        return draw(c);
+    }
+
+    private static Png draw(Chart c) {
+        try (ByteArrayOutputStream bytes = new ByteArrayOutputStream()) {
+            ChartUtils.writeChartAsPNG(bytes, c.chart(), WIDTH, HEIGHT);
+            return new Png(c.name(), c.title(), bytes.toByteArray());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static Chart png(String name, String title, String x, String y, XYSeriesCollection data, boolean shapes) {
         JFreeChart chart = ChartFactory.createXYLineChart(title, x, y, data, PlotOrientation.VERTICAL, true, false, false);
         chart.setBackgroundPaint(Color.WHITE);
         XYPlot plot = chart.getXYPlot();
@@ -105,11 +134,6 @@ public final class Plots {
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, shapes);
         plot.setRenderer(renderer);
-        try (ByteArrayOutputStream bytes = new ByteArrayOutputStream()) {
-            ChartUtils.writeChartAsPNG(bytes, chart, WIDTH, HEIGHT);
-            return new Png(name, title, bytes.toByteArray());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return new Chart(name, title, chart);
     }
 }

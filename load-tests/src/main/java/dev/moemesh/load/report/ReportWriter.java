@@ -46,16 +46,18 @@ public final class ReportWriter {
         h.append("<p>Target: ").append(esc(r.target().toString())).append("</p>");
         h.append("<h2>Steps</h2><p>Latencies in ms, counted from each request's scheduled send time (no coordinated"
                 + " omission). TPOT: (E2E &minus; TTFT) / (output tokens &minus; 1); ITL: gaps between tokens; goodput:"
-                + " answered requests/s within the SLO.</p><table><tr><th>step</th><th>door</th><th>arrivals</th>"
+                + " answered requests/s within the SLO; sent late: how far behind its schedule the generator"
+                + " sent (when it is large, the generator, not only the mesh, was short of CPU).</p><table><tr><th>step</th><th>door</th><th>arrivals</th>"
                 + "<th>sent</th><th>answered</th><th>failed</th><th>req/s</th><th>out tok/s</th><th>goodput</th>"
                 + "<th>TTFT p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>TPOT p50</th><th>p99</th><th>ITL p50</th>"
-                + "<th>p99</th><th>E2E p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>errors</th></tr>");
+                + "<th>p99</th><th>E2E p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>sent late p99</th><th>errors</th></tr>");
         for (StepFigures f : r.steps()) {
             h.append("<tr><td>").append(esc(f.label())).append("</td><td>").append(f.door()).append("</td><td>")
                     .append(esc(f.arrivals())).append("</td>");
             cells(h, f.sent(), f.answered(), f.failed(), f.requestThroughput(), f.outputTokensPerS(), f.goodput(),
                     f.ttft().p50(), f.ttft().p90(), f.ttft().p99(), f.ttft().p999(), f.tpot().p50(), f.tpot().p99(),
-                    f.itl().p50(), f.itl().p99(), f.e2e().p50(), f.e2e().p90(), f.e2e().p99(), f.e2e().p999());
+                    f.itl().p50(), f.itl().p99(), f.e2e().p50(), f.e2e().p90(), f.e2e().p99(), f.e2e().p999(),
+                    f.sendLag().p99());
             h.append("<td>").append(esc(f.errors().toString())).append("</td></tr>");
         }
         h.append("</table>");

@@ -19,12 +19,14 @@ import java.util.TreeMap;
  * @param sent      requests sent; always {@code answered + failed}
  * @param errors    failed requests by kind
  * @param timeline  one entry per second of the step
+ * @param sendLag   how late each request left the generator after its scheduled time: the generator's own health
+ *                  (its lateness is inside every latency above, as it would be for a user)
  */
 public record StepFigures(String label, String door, String arrivals, double offeredRate, String workload,
                           double durationS, long sent, long answered, long failed, Map<String, Long> errors,
                           double requestThroughput, double outputTokensPerS, long outputTokens, double goodput,
                           Slo slo, Percentiles ttft, Percentiles tpot, Percentiles itl, Percentiles e2e,
-                          List<Second> timeline, List<ServiceSample> services) {
+                          Percentiles sendLag, List<Second> timeline, List<ServiceSample> services) {
 
     /** One second of a step: requests due, answered and failed in it, and the latency of those answered in it. */
     public record Second(int second, long due, long answered, long failed, long outputTokens, double e2eP50,
@@ -35,6 +37,7 @@ public record StepFigures(String label, String door, String arrivals, double off
         Histogram tpot = Percentiles.histogram();
         Histogram itl = Percentiles.histogram();
         Histogram e2e = Percentiles.histogram();
+        Histogram sendLag = Percentiles.histogram();
         Map<String, Long> errors = new TreeMap<>();
         long answered = 0;
         long good = 0;
@@ -49,6 +52,7 @@ public record StepFigures(String label, String door, String arrivals, double off
         long[] secondTokens = new long[seconds];
         for (RequestTrace t : run.traces()) {
             due[bucket(t.dueNanos(), run, seconds)]++;
+            if (t.sentNanos() != 0) Percentiles.recordNanos(sendLag, t.sentNanos() - t.dueNanos());
             int endBucket = bucket(t.endNanos(), run, seconds);
             lastEnd = Math.max(lastEnd, t.endNanos());
             if (t.failure() != null) {
@@ -88,7 +92,8 @@ public record StepFigures(String label, String door, String arrivals, double off
         return new StepFigures(run.step().label(), run.door(), a.toString(), a.offeredRate(),
                 run.step().workload().describe(), round(duration), sent, answered, sent - answered, errors,
                 round(answered / duration), round(tokens / duration), tokens, round(good / duration), slo,
-                Percentiles.of(ttft), Percentiles.of(tpot), Percentiles.of(itl), Percentiles.of(e2e), timeline,
+                Percentiles.of(ttft), Percentiles.of(tpot), Percentiles.of(itl), Percentiles.of(e2e),
+                Percentiles.of(sendLag), timeline,
                 List.copyOf(services));
     }
 

@@ -104,6 +104,6 @@ public sealed interface Arrivals {
     }
 
     private static String fmt(double rate) {
-        return rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);
+        return java.math.BigDecimal.valueOf(Math.round(rate * 100) / 100.0).stripTrailingZeros().toPlainString();
     }
 }

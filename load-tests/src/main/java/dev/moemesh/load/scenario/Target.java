@@ -18,18 +18,24 @@ public record Target(String restBase, String grpcAddress, String kafkaBootstrap,
     public static final String REQUESTS = "inference.requests";
     public static final String RESPONSES = "inference.responses";
     public static final String ORCHESTRATOR_GROUP = "moemesh-orchestrator";
+    /** The Kafka door with {@code stream: false}: only the terminal event comes back, as most event producers ask. */
+    public static final String KAFKA_UNSTREAMED = "kafka-unstreamed";
 
     public Target {
         services = Map.copyOf(services);
     }
 
-    /** A client of door {@code name} ({@code rest}, {@code grpc} or {@code kafka}); its requests give up after {@code deadline}. */
+    /**
+     * A client of door {@code name} ({@code rest}, {@code grpc}, {@code kafka} or {@code kafka-unstreamed}); its
+     * requests give up after {@code deadline}.
+     */
     public Door door(String name, Duration deadline) {
         return switch (name) {
             case "rest" -> new RestDoor(restBase, model, deadline);
             case "grpc" -> new GrpcDoor(grpcAddress, model, deadline);
-            case "kafka" -> new KafkaDoor(kafkaBootstrap, REQUESTS, RESPONSES);
-            default -> throw new IllegalArgumentException("no door '" + name + "': rest, grpc or kafka");
+            case "kafka" -> new KafkaDoor(kafkaBootstrap, REQUESTS, RESPONSES, true);
+            case KAFKA_UNSTREAMED -> new KafkaDoor(kafkaBootstrap, REQUESTS, RESPONSES, false);
+            default -> throw new IllegalArgumentException("no door '" + name + "': rest, grpc, kafka or " + KAFKA_UNSTREAMED);
         };
     }
 }
