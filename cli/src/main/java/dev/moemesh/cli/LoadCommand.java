@@ -169,7 +169,7 @@ final class LoadCommand implements Callable<Integer> {
             where.put("grpc", target.grpcAddress());
             where.put("kafka", target.kafkaBootstrap());
             where.put("model", target.model());
-            Report report = new Report(scenario, "mesh load " + String.join(" ", commandLine()), started,
+            Report report = new Report(scenario, "mesh " + String.join(" ", commandLine()), started,
                     Report.Machine.here(), where, outcome.steps(), outcome.summary());
             Path html = ReportWriter.write(report, reportDir);
             System.out.println("summary: " + ReportWriter.JSON.writer().without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValueAsString(outcome.summary()));
@@ -182,6 +182,7 @@ final class LoadCommand implements Callable<Integer> {
         }
     }
 
+    /** The arguments as given, from {@code load} on. */
     private List<String> commandLine() {
         return spec.commandLine().getParseResult().originalArgs();
     }
