@@ -72,12 +72,16 @@ public record StepFigures(String label, String door, String arrivals, double off
                 secondTtft[endBucket] = Percentiles.histogram();
             }
             Percentiles.recordNanos(secondE2e[endBucket], latency);
+            // a door that streamed no token (Kafka with stream: false) shows its client the first token with the
+            // answer: for goodput its TTFT is the E2E; TTFT, TPOT and ITL are left to the doors that stream
             long first = at.length > 0 ? at[0] - t.dueNanos() : latency;
-            Percentiles.recordNanos(ttft, first);
-            Percentiles.recordNanos(secondTtft[endBucket], first);
+            double perToken = at.length > 0 && t.outputTokens() > 1 ? (double) (latency - first) / (t.outputTokens() - 1) : 0;
+            if (at.length > 0) {
+                Percentiles.recordNanos(ttft, first);
+                Percentiles.recordNanos(secondTtft[endBucket], first);
+                if (t.outputTokens() > 1) Percentiles.recordNanos(tpot, (long) perToken);
+            }
             for (int i = 1; i < at.length; i++) Percentiles.recordNanos(itl, at[i] - at[i - 1]);
-            double perToken = t.outputTokens() > 1 ? (double) (latency - first) / (t.outputTokens() - 1) : 0;
-            if (t.outputTokens() > 1) Percentiles.recordNanos(tpot, (long) perToken);
             if (first / 1e6 <= slo.ttftMs() && perToken / 1e6 <= slo.tpotMs()) good++;
         }
         double duration = Math.max(1e-9, (lastEnd - run.startNanos()) / 1e9);

@@ -58,4 +58,21 @@ class StepFiguresTest {
         assertEquals(1, f.timeline().size());
         assertEquals(3, f.timeline().get(0).due());
     }
+
+    @Test
+    void aDoorThatStreamsNoTokenHasOnlyEndToEndLatencyAndItsAnswerIsItsFirstToken() {
+        long t0 = 1_000 * MS;
+        RequestTrace whole = new RequestTrace("whole", t0, x -> { });
+        whole.sent(t0);
+        whole.answered(t0 + 300 * MS, 16);
+        Step step = new Step("t", new Arrivals.Poisson(2), Workload.of(new Lengths.Fixed(4), new Lengths.Fixed(16), 512),
+                Duration.ofSeconds(1), Duration.ofSeconds(1));
+        StepFigures f = StepFigures.of(new StepRun(step, "kafka-unstreamed", t0, t0, t0 + 300 * MS, List.of(whole)),
+                new Slo(200, 30), List.of());
+        assertEquals(300.0, f.e2e().p50(), 0.5);
+        assertEquals(0, f.ttft().count(), "no token was seen before the answer");
+        assertEquals(0, f.tpot().count());
+        assertEquals(0, f.itl().count());
+        assertEquals(0.0, f.goodput(), 1e-9, "300 ms to the first token the client saw: over the 200 ms SLO");
+    }
 }
