@@ -122,18 +122,20 @@ class LoadMeshTest {
 
     @Test
     void pastSaturationRefusalsAreOnly429WithRetryAfterOrResourceExhaustedAndTheKafkaDoorLosesNothing() {
-        Scenarios s = new Scenarios(target, settings("grpc", new Arrivals.FixedRate(1), 8, Duration.ofSeconds(2), 5),
+        // 32 clients at a time on 8 places: past saturation however fast the machine (a refused client comes back at
+        // once), and a backlog the orchestrator (holding 8) leaves in Kafka
+        Scenarios s = new Scenarios(target, settings("grpc", new Arrivals.Closed(32), 8, Duration.ofSeconds(3), 1),
                 ChaosHook.NONE, System.out);
         Scenarios.Outcome overload = s.run("overload");
         Map<String, StepFigures> byDoor = new LinkedHashMap<>();
         for (StepFigures f : overload.steps()) byDoor.put(f.door(), f);
+        assertEquals(List.of("rest", "grpc", "kafka"), List.copyOf(byDoor.keySet()));
         for (StepFigures f : byDoor.values()) {
-            assertEquals(15.0, f.offeredRate(), 1e-9, "3 x the given saturation of 5 requests/s");
             assertEquals(f.sent(), f.answered() + f.failed(), f.door() + ": sent = answered + failed");
             assertTrue(f.answered() > 0, f.door() + " still serves what it admits");
         }
         StepFigures rest = byDoor.get("rest");
-        assertTrue(rest.failed() > 0, "15 requests/s on 8 places: the REST door refuses some");
+        assertTrue(rest.failed() > 0, "32 at once on 8 places: the REST door refuses some");
         assertEquals(Map.of("http_429", rest.failed()), rest.errors(), "each a 429 with Retry-After");
         StepFigures grpc = byDoor.get("grpc");
         assertTrue(grpc.failed() > 0, "the gRPC door refuses some");

@@ -57,7 +57,7 @@ class OverloadTest {
     InferenceServiceGrpc.InferenceServiceBlockingStub anonymous;
 
     private HttpRequest completion(boolean stream) {
-        String body = "{\"model\":\"" + NAME + "\",\"prompt\":[4,2,7,1],\"max_tokens\":96,\"temperature\":0,"
+        String body = "{\"model\":\"" + NAME + "\",\"prompt\":[4,2,7,1],\"max_tokens\":200,\"temperature\":0,"
                 + "\"ignore_eos\":true,\"stream\":" + stream + "}";
         return HttpRequest.newBuilder(base.resolve("/v1/completions")).header("content-type", "application/json")
                 .header("authorization", "Bearer " + AttentionServiceProcess.API_KEY)
@@ -98,7 +98,7 @@ class OverloadTest {
         key.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + AttentionServiceProcess.API_KEY);
         var stub = anonymous.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(key));
         InferenceRequest request = InferenceRequest.newBuilder().setModel(NAME).addAllPromptTokenIds(List.of(4, 2, 7, 1))
-                .setSampling(SamplingParams.newBuilder().setMaxTokens(96).setIgnoreEos(true)).build();
+                .setSampling(SamplingParams.newBuilder().setMaxTokens(200).setIgnoreEos(true)).build();
         List<CompletableFuture<Status.Code>> calls = new ArrayList<>();
         ExecutorService clients = Executors.newFixedThreadPool(AT_ONCE);
         for (int i = 0; i < AT_ONCE; i++) {
