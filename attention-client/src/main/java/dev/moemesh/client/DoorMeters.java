@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * A front door's meters, as its users see it: {@code moemesh_door_time_to_first_token_seconds{door}} from the
  * request's dispatch to its first token, and {@code moemesh_door_generations_total{door,outcome}} with the finish
- * reason ({@code stop}, {@code length}, {@code cancelled}, {@code error}) or {@code failed} (the call broke off or
- * was refused).
+ * reason ({@code stop}, {@code length}, {@code cancelled}, {@code error}), {@code refused} (an attention service's
+ * queue was full: {@code RESOURCE_EXHAUSTED}) or {@code failed} (the call broke off or was refused otherwise).
  */
 public final class DoorMeters {
     private final MeterRegistry registry;
@@ -45,7 +45,8 @@ public final class DoorMeters {
 
             @Override
             public void failed(Status status, String message) {
-                count(door, status.getCode() == Status.Code.CANCELLED ? "cancelled" : "failed");
+                count(door, status.getCode() == Status.Code.CANCELLED ? "cancelled"
+                        : DoorAdmission.isOverload(status) ? "refused" : "failed");
                 listener.failed(status, message);
             }
         };

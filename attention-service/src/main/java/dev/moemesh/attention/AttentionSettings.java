@@ -57,6 +57,13 @@ public interface AttentionSettings {
     @WithDefault("64")
     int maxSequences();
 
+    /**
+     * Generations that may wait beyond a full batch; past max-sequences + this, Generate is refused
+     * RESOURCE_EXHAUSTED (the doors answer 429 / RESOURCE_EXHAUSTED, the Kafka door retries with the record held).
+     */
+    @WithDefault("64")
+    int maxQueuedRequests();
+
     @WithDefault("16")
     int kvBlockTokens();
 

@@ -47,7 +47,8 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
     static MeshProcesses start(LocalMesh mesh, Path home, Path model, int expertServices, Ports ports,
                                List<String> attentionProperties, PrintStream report) {
         int experts = ModelConfig.load(model).nRoutedExperts();
-        LocalMesh.slice(0, expertServices, experts); // refuses a split that cannot be made, before anything starts
+        // refuses a split that cannot be made, before anything starts; none: the attention service computes the experts
+        if (expertServices > 0) LocalMesh.slice(0, expertServices, experts);
         String attentionAddress = "localhost:" + ports.attention();
         LocalMesh.Service broker = null;
         LocalMesh.Service orchestrator = null;
@@ -78,7 +79,7 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
             report.printf("expert-service-%-6d %-15s  pid %-7d  log %s  experts %s%n", i + 1, s.address(),
                     s.process().pid(), s.log(), slice);
         }
-        List<String> props = new ArrayList<>(joinAttention);
+        List<String> props = new ArrayList<>(expertServices > 0 ? joinAttention : List.of());
         props.addAll(attentionProperties);
         // with a control plane the placement comes from it; without, the attention service asks each service
         List<String> addresses = ports.frontDoors() ? List.of()

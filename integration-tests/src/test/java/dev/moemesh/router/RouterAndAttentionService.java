@@ -21,16 +21,18 @@ public final class RouterAndAttentionService implements AutoCloseable {
     public final LocalMesh.Service attention;
     public final LocalMesh.Service router;
 
-    private RouterAndAttentionService(String name) {
+    private RouterAndAttentionService(String name, List<String> attentionProperties, List<String> routerProperties) {
         mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
         try {
             attention = mesh.startAttentionService(name + "-attention", TestModels.tiny(Preset.TINY_V3), List.of(),
-                    LocalMesh.freePort(), List.of(), Duration.ofMinutes(3));
+                    LocalMesh.freePort(), attentionProperties, Duration.ofMinutes(3));
+            List<String> routerOptions = new java.util.ArrayList<>(List.of("-Drouter.api-keys=" + API_KEY,
+                    "-Drouter.max-prompt-tokens=" + MAX_PROMPT_TOKENS,
+                    "-Dquarkus.http.limits.max-body-size=" + MAX_BODY_BYTES));
+            routerOptions.addAll(routerProperties);
             router = mesh.startRouter(name + "-router", TestModels.tiny(Preset.TINY_V3), List.of(attention.address()),
-                    LocalMesh.freePort(), LocalMesh.freePort(), List.of("-Drouter.api-keys=" + API_KEY,
-                            "-Drouter.max-prompt-tokens=" + MAX_PROMPT_TOKENS,
-                            "-Dquarkus.http.limits.max-body-size=" + MAX_BODY_BYTES), Duration.ofMinutes(3));
+                    LocalMesh.freePort(), LocalMesh.freePort(), routerOptions, Duration.ofMinutes(3));
         } catch (RuntimeException e) {
             mesh.close();
             throw e;
@@ -39,7 +41,13 @@ public final class RouterAndAttentionService implements AutoCloseable {
 
     /** Starts both; {@code name} prefixes their process names and log files. */
     public static RouterAndAttentionService start(String name) {
-        return new RouterAndAttentionService(name);
+        return start(name, List.of(), List.of());
+    }
+
+    /** As above, with system properties ({@code -Dkey=value}) of the attention service's and of the router's own. */
+    public static RouterAndAttentionService start(String name, List<String> attentionProperties,
+                                                  List<String> routerProperties) {
+        return new RouterAndAttentionService(name, attentionProperties, routerProperties);
     }
 
     /** The router's REST door, {@code http://localhost:<port>/}. */

@@ -1,6 +1,7 @@
 package dev.moemesh.router;
 
 import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.DoorMeters;
 import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.router.prompt.Prompts;
@@ -40,6 +41,13 @@ public class RouterBeans {
 
     void closePool(@Disposes AttentionPool pool) {
         pool.close();
+    }
+
+    /** One bound for both doors: they share the attention services it protects. */
+    @Produces
+    @Singleton
+    DoorAdmission admission(RouterSettings settings) {
+        return new DoorAdmission(settings.maxInFlight(), "router.max-in-flight", settings.retryAfter());
     }
 
     @Produces

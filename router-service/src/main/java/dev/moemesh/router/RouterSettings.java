@@ -4,6 +4,7 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -29,4 +30,12 @@ public interface RouterSettings {
 
     @WithDefault("1024")
     int maxTokens();
+
+    /** Generations both doors run at once; past it they refuse at once (429 + Retry-After, RESOURCE_EXHAUSTED). */
+    @WithDefault("512")
+    int maxInFlight();
+
+    /** What a refused client is told to wait ({@code Retry-After}, whole seconds). */
+    @WithDefault("1s")
+    Duration retryAfter();
 }

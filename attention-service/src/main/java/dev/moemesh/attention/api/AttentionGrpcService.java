@@ -1,6 +1,7 @@
 package dev.moemesh.attention.api;
 
 import dev.moemesh.attention.AttentionBeans.Served;
+import dev.moemesh.attention.AttentionSettings;
 import dev.moemesh.attention.engine.EngineLoop;
 import dev.moemesh.attention.metrics.AttentionMetrics;
 import dev.moemesh.core.engine.EngineStats;
@@ -38,11 +39,13 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
     private final Served served;
     private final AttentionMetrics metrics;
     private final Map<String, Boolean> live = new ConcurrentHashMap<>();
+    private final Admission admission;
 
-    AttentionGrpcService(EngineLoop loop, Served served, AttentionMetrics metrics) {
+    AttentionGrpcService(EngineLoop loop, Served served, AttentionMetrics metrics, AttentionSettings config) {
         this.loop = loop;
         this.served = served;
         this.metrics = metrics;
+        this.admission = new Admission(config.maxSequences(), config.maxQueuedRequests());
     }
 
     @Override
@@ -60,6 +63,12 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
                     .asRuntimeException());
             return;
         }
+        if (!admission.tryAdmit()) {
+            live.remove(id);
+            metrics.refused();
+            events.onError(admission.refusal(id));
+            return;
+        }
         if (events instanceof ServerCallStreamObserver<GenerateEvent> server) {
             server.setOnCancelHandler(() -> {
                 if (live.containsKey(id)) loop.cancel(id);
@@ -69,6 +78,7 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
             loop.submit(generation, new Streamer(id, events));
         } catch (IllegalArgumentException e) {
             live.remove(id);
+            admission.release();
             events.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
         }
     }
@@ -129,6 +139,7 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
         @Override
         public void onFinish(Generation g) {
             live.remove(id);
+            admission.release();
             logFinish(g);
             metrics.finished(arrivedNanos, g.finishReason().wireName());
             if (isCancelled()) return;

@@ -4,6 +4,7 @@ import dev.moemesh.attention.AttentionBeans.Served;
 import dev.moemesh.attention.engine.EngineLoop;
 import dev.moemesh.core.engine.EngineStats;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -29,6 +30,7 @@ public class AttentionMetrics {
     private final MeterRegistry registry;
     private final Timer timeToFirstToken;
     private final DistributionSummary stepSequences;
+    private final Counter refused;
 
     AttentionMetrics(MeterRegistry registry, EngineLoop loop, Served served) {
         this.registry = registry;
@@ -48,6 +50,9 @@ public class AttentionMetrics {
                 .description("sequences in the batch after each engine step (the batch size)").publishPercentileHistogram()
                 .minimumExpectedValue(1.0).maximumExpectedValue(1024.0).register(registry);
         loop.onStep(stepSequences::record);
+        refused = Counter.builder("moemesh.attention.requests.refused")
+                .description("Generate calls refused RESOURCE_EXHAUSTED: max-sequences + max-queued-requests were held")
+                .register(registry);
         served.remote().ifPresent(remote -> {
             Timer[] parts = new Timer[EXPERT_CALL_PARTS.length];
             for (int i = 0; i < parts.length; i++) {
@@ -70,6 +75,11 @@ public class AttentionMetrics {
 
     private void gauge(String name, EngineLoop loop, ToDoubleFunction<EngineStats> value, String description) {
         Gauge.builder(name, loop, l -> value.applyAsDouble(l.stats())).description(description).register(registry);
+    }
+
+    /** A request refused because the batch and the queue were full. */
+    public void refused() {
+        refused.increment();
     }
 
     public void firstToken(long arrivedNanos) {

@@ -95,12 +95,16 @@ class KafkaFrontDoorTest {
     }
 
     private KafkaFrontDoor door(TestInfo test, int maxInFlight) {
+        return door(test, maxInFlight, attention.address());
+    }
+
+    private KafkaFrontDoor door(TestInfo test, int maxInFlight, String attentionAddress) {
         if (topics == null || !topics.requests().endsWith(test.getTestMethod().orElseThrow().getName())) {
             String suffix = "." + test.getTestMethod().orElseThrow().getName();
             topics = new Topics("requests" + suffix, "responses" + suffix, "dlq" + suffix);
         }
         KafkaFrontDoor d = KafkaFrontDoor.start(new FrontDoorOptions(kafka.bootstrapServers(), "orchestrator-" + topics.requests(),
-                topics, List.of(attention.address()), maxInFlight, 2, Optional.empty(), Duration.ofSeconds(30)),
+                topics, List.of(attentionAddress), maxInFlight, 2, Optional.empty(), Duration.ofSeconds(30)),
                 new DoorMeters(meters));
         doors.add(d);
         return d;
@@ -178,6 +182,30 @@ class KafkaFrontDoorTest {
         int[] out = new int[array.size()];
         for (int i = 0; i < out.length; i++) out[i] = array.get(i).asInt();
         return out;
+    }
+
+    @Test
+    void requestsRefusedForLoadWaitAndAreTriedAgainSoEachGetsOneCompleted(TestInfo test) throws Exception {
+        LocalMesh.Service onePlace = mesh.startAttentionService("attention-one-place", model, List.of(),
+                LocalMesh.freePort(), List.of("-Dattention.max-sequences=1", "-Dattention.max-queued-requests=0"),
+                Duration.ofMinutes(3));
+        door(test, 16, onePlace.address());
+        double refusedBefore = meters.counter("moemesh.door.generations", "door", "kafka", "outcome", "refused").count();
+        String[] ids = IntStream.range(0, 8).mapToObj(i -> "busy-" + i).toArray(String[]::new);
+        // 200 tokens each keep the one place busy for longer than the 8 sends take, on any machine
+        for (String id : ids) send(id, request(id, 200, false, 3, 1, 4, 1, 5));
+        List<ConsumerRecord<byte[], byte[]>> responses = responsesUntilTerminal(ids);
+        for (String id : ids) {
+            assertEquals(1, terminals(responses, id), id + " has one terminal event");
+            JsonNode end = events(responses).stream().filter(e -> e.get("id").asText().equals(id) && terminal(e))
+                    .findFirst().orElseThrow();
+            assertEquals("completed", end.get("type").asText(), "a refusal for load is no error event: " + end);
+            assertEquals(200, end.get("token_ids").size());
+        }
+        assertTrue(meters.counter("moemesh.door.generations", "door", "kafka", "outcome", "refused").count() > refusedBefore,
+                "8 requests at once on one place: the service refused some, and the door sent them again");
+        awaitAllRequestsCommitted();
+        onePlace.kill();
     }
 
     @Test

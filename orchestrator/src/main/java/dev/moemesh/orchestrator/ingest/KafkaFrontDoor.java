@@ -2,6 +2,7 @@ package dev.moemesh.orchestrator.ingest;
 
 import dev.moemesh.client.AttentionCall;
 import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.FinishReason;
@@ -58,6 +59,10 @@ public final class KafkaFrontDoor implements AutoCloseable {
     public static final String ATTENTION_FAILED = "attention_failed";
     /** Error code of a request the attention service refused as it stands (e.g. a token outside the vocabulary). */
     public static final String REJECTED = "rejected";
+
+    /** The first wait before a request refused for load is sent again; it doubles up to 50 ms * 2^4 = 0.8 s. */
+    private static final long OVERLOAD_BACKOFF_MS = 50;
+    private static final int OVERLOAD_BACKOFF_DOUBLINGS = 4;
 
     private final FrontDoorOptions options;
     private final RequestParser parser = new RequestParser();
@@ -292,8 +297,16 @@ public final class KafkaFrontDoor implements AutoCloseable {
                     + " but this orchestrator has no tokenizer (set orchestrator.model-dir); send 'prompt_token_ids'"));
             return;
         }
-        long startNanos = System.nanoTime();
-        AttentionCall.start(pool, generateRequest(r, prompt), meters.observe("kafka", new GenerationListener() {
+        dispatch(r, generateRequest(r, prompt), takenNanos, System.nanoTime(), 0);
+    }
+
+    /**
+     * Runs the request on an attention service. One refused for load ({@code RESOURCE_EXHAUSTED}: the service's queue
+     * is full) is tried again after a back-off rather than answered: its record is held here meanwhile, within
+     * {@code max-in-flight}, so past saturation the backlog waits in Kafka (the consumer pauses) and nothing is lost.
+     */
+    private void dispatch(InferenceRequest r, GenerateRequest request, long takenNanos, long startNanos, int refusals) {
+        AttentionCall.start(pool, request, meters.observe("kafka", new GenerationListener() {
             @Override
             public void token(int index, int tokenId) {
                 if (r.stream() && !closing) send(r.id(), ResponseEvents.token(r.id(), index, tokenId));
@@ -317,6 +330,11 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
             @Override
             public void failed(Status status, String message) {
+                if (DoorAdmission.isOverload(status) && !closing) {
+                    pool.retryLater(() -> dispatch(r, request, takenNanos, startNanos, refusals + 1),
+                            OVERLOAD_BACKOFF_MS * (1L << Math.min(refusals, OVERLOAD_BACKOFF_DOUBLINGS)));
+                    return;
+                }
                 boolean refused = status.getCode() == Status.Code.INVALID_ARGUMENT
                         || status.getCode() == Status.Code.FAILED_PRECONDITION;
                 terminal(r.id(), ResponseEvents.error(r.id(), refused ? REJECTED : ATTENTION_FAILED, message));

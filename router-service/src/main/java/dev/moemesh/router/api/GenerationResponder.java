@@ -1,6 +1,7 @@
 package dev.moemesh.router.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.proto.Completion;
@@ -21,10 +22,11 @@ final class GenerationResponder implements GenerationListener {
     private final long created;
     private final Prompts prompts;
     private final TextDeltas deltas;
+    private final long retryAfterSeconds;
     private boolean streaming;
 
     GenerationResponder(HttpServerResponse response, OpenAiRequest request, String id, String model, long created,
-                        Prompts prompts) {
+                        Prompts prompts, long retryAfterSeconds) {
         this.response = response;
         this.request = request;
         this.id = id;
@@ -32,6 +34,7 @@ final class GenerationResponder implements GenerationListener {
         this.created = created;
         this.prompts = prompts;
         this.deltas = new TextDeltas(prompts);
+        this.retryAfterSeconds = retryAfterSeconds;
     }
 
     @Override
@@ -57,9 +60,13 @@ final class GenerationResponder implements GenerationListener {
     @Override
     public void failed(Status status, String message) {
         if (response.closed()) return; // the client went away and cancelled the call
-        fail(status.getCode() == Status.Code.INVALID_ARGUMENT
-                ? new OpenAiError(400, "invalid_request_error", null, "rejected_by_mesh", message)
-                : OpenAiError.unavailable("mesh_unavailable", message));
+        if (status.getCode() == Status.Code.INVALID_ARGUMENT) {
+            fail(new OpenAiError(400, "invalid_request_error", null, "rejected_by_mesh", message));
+        } else if (DoorAdmission.isOverload(status)) {
+            fail(OpenAiError.overloaded(message, retryAfterSeconds));
+        } else {
+            fail(OpenAiError.unavailable("mesh_unavailable", message));
+        }
     }
 
     private void finish(Completion c, FinishReason reason) {

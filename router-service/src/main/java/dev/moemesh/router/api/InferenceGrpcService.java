@@ -2,6 +2,7 @@ package dev.moemesh.router.api;
 
 import dev.moemesh.client.AttentionCall;
 import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.FinishReason;
@@ -42,6 +43,9 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
 
     @Inject
     DoorMeters meters;
+
+    @Inject
+    DoorAdmission admission;
 
     @Override
     public void complete(InferenceRequest request, StreamObserver<InferenceResponse> response) {
@@ -89,7 +93,12 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
         // the attention call starts in this call's gRPC Context, so a client that cancels (or whose deadline passes)
         // cancels it and with it the generation; what is sent after that is dropped, not thrown
         ((ServerCallStreamObserver<T>) observer).setOnCancelHandler(() -> {});
-        AttentionCall.start(pool, GenerationWire.request(events.id, prompt, sampling), meters.observe("grpc", events));
+        GenerationListener admitted = admission.admit(meters.observe("grpc", events));
+        if (admitted == null) {
+            observer.onError(admission.refusal().asRuntimeException());
+            return;
+        }
+        AttentionCall.start(pool, GenerationWire.request(events.id, prompt, sampling), admitted);
     }
 
     private int[] prompt(InferenceRequest r) {
@@ -156,8 +165,9 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
 
         @Override
         public void failed(Status status, String message) {
+            // refusals for load keep their status: the client may retry (as 429 on the REST door)
             Status s = status.getCode() == Status.Code.INVALID_ARGUMENT || status.getCode() == Status.Code.CANCELLED
-                    ? status : Status.UNAVAILABLE;
+                    || DoorAdmission.isOverload(status) ? status : Status.UNAVAILABLE;
             observer.onError(s.withDescription(message).asRuntimeException());
         }
     }

@@ -13,6 +13,9 @@ final class Json {
     }
 
     static void error(HttpServerResponse response, OpenAiError e) {
+        if (e.retryAfterSeconds() > 0 && !response.closed() && !response.ended()) {
+            response.putHeader("retry-after", Long.toString(e.retryAfterSeconds()));
+        }
         write(response, e.status(), e.body());
     }
 }

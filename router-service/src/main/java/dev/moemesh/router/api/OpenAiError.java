@@ -15,13 +15,29 @@ public final class OpenAiError extends RuntimeException {
     private final String type;
     private final String param;
     private final String code;
+    private final long retryAfterSeconds;
 
     public OpenAiError(int status, String type, String param, String code, String message) {
+        this(status, type, param, code, message, 0);
+    }
+
+    private OpenAiError(int status, String type, String param, String code, String message, long retryAfterSeconds) {
         super(message, null, false, false);
         this.status = status;
         this.type = type;
         this.param = param;
         this.code = code;
+        this.retryAfterSeconds = retryAfterSeconds;
+    }
+
+    /** 429 with {@code Retry-After}: the mesh is full now (the router's bound or an attention service's queue). */
+    public static OpenAiError overloaded(String message, long retryAfterSeconds) {
+        return new OpenAiError(429, "rate_limit_error", null, "mesh_overloaded", message, retryAfterSeconds);
+    }
+
+    /** Seconds for the {@code Retry-After} header; 0: none. */
+    public long retryAfterSeconds() {
+        return retryAfterSeconds;
     }
 
     /** 400 or, for another model, 404. */

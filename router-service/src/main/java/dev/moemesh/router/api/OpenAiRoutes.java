@@ -2,7 +2,9 @@ package dev.moemesh.router.api;
 
 import dev.moemesh.client.AttentionCall;
 import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.DoorMeters;
+import dev.moemesh.client.GenerationListener;
 import dev.moemesh.router.ApiKeys;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
@@ -28,17 +30,19 @@ public class OpenAiRoutes {
     private final RequestParser parser;
     private final AttentionPool pool;
     private final DoorMeters meters;
+    private final DoorAdmission admission;
     private final ApiKeys apiKeys;
     private final long maxBodyBytes;
     private final long started = System.currentTimeMillis() / 1000;
 
     @Inject
-    public OpenAiRoutes(Prompts prompts, AttentionPool pool, DoorMeters meters, ApiKeys apiKeys,
+    public OpenAiRoutes(Prompts prompts, AttentionPool pool, DoorMeters meters, DoorAdmission admission, ApiKeys apiKeys,
                         @ConfigProperty(name = "quarkus.http.limits.max-body-size") MemorySize maxBody) {
         this.prompts = prompts;
         this.parser = new RequestParser(prompts);
         this.pool = pool;
         this.meters = meters;
+        this.admission = admission;
         this.apiKeys = apiKeys;
         this.maxBodyBytes = maxBody.asLongValue();
     }
@@ -77,9 +81,14 @@ public class OpenAiRoutes {
         OpenAiRequest r = parser.parse(ctx.body().asString(), chat);
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
         GenerationResponder responder = new GenerationResponder(ctx.response(), r, id, prompts.modelName(),
-                System.currentTimeMillis() / 1000, prompts);
-        AttentionCall call = AttentionCall.start(pool, GenerationWire.request(id, r.promptIds(), r.sampling()),
-                meters.observe("rest", responder));
+                System.currentTimeMillis() / 1000, prompts, admission.retryAfterSeconds());
+        GenerationListener admitted = admission.admit(meters.observe("rest", responder));
+        if (admitted == null) {
+            Json.error(ctx.response(), OpenAiError.overloaded(admission.refusal().getDescription(),
+                    admission.retryAfterSeconds()));
+            return;
+        }
+        AttentionCall call = AttentionCall.start(pool, GenerationWire.request(id, r.promptIds(), r.sampling()), admitted);
         String gone = "the HTTP client of " + id + " went away";
         ctx.response().closeHandler(v -> call.cancel(gone));
         if (ctx.response().closed()) call.cancel(gone); // it left before the handler was set
