@@ -18,7 +18,7 @@ public class MatrixProduct {
     @Param({"1", "4", "16", "32", "64"})
     public int rows;
 
-    @Param({"bf16"})
+    @Param({"bf16", "fp8"})
     public String storage;
 
     Matrix w;

@@ -21,7 +21,7 @@ public class RoutedExperts {
     @Param({"1", "4", "16", "32", "64"})
     public int rows;
 
-    @Param({"false"})
+    @Param({"false", "true"})
     public boolean fp8;
 
     Path dir;
