@@ -8,7 +8,7 @@ package dev.moemesh.core.model;
  */
 public record ModelOptions(WeightReader.Fp8Weights fp8Weights, LatentKvCache.Format kvCache) {
 
-    /** From {@code -Dmoemesh.fp8-weights} (fp8) and {@code -Dmoemesh.kv-cache} (bf16). */
+    /** From {@code -Dmoemesh.fp8-weights} (bf16) and {@code -Dmoemesh.kv-cache} (bf16). */
     public static ModelOptions configured() {
         return new ModelOptions(WeightReader.Fp8Weights.configured(), LatentKvCache.Format.configured());
     }

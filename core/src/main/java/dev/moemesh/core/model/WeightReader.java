@@ -13,13 +13,17 @@ import java.util.Arrays;
 
 /** Reads named weights out of a checkpoint into kernel-ready matrices, checking each shape against the config. */
 public final class WeightReader {
-    /** How block-scaled FP8 weights are held: as FP8, dequantised in the kernel (default), or rounded to bf16 at load. */
+    /**
+     * How block-scaled FP8 weights are held: rounded to bf16 at load (the default: DeepSeek's reference bf16 path,
+     * and on this project's CPUs the faster one at small batches, docs/benchmarks.md), or kept FP8 at one byte a
+     * weight and dequantised in fp32 inside the kernel (half the memory).
+     */
     public enum Fp8Weights {
         FP8, BF16;
 
-        /** {@code -Dmoemesh.fp8-weights=fp8|bf16}. */
+        /** {@code -Dmoemesh.fp8-weights=bf16|fp8}. */
         public static Fp8Weights configured() {
-            String v = System.getProperty("moemesh.fp8-weights", "fp8");
+            String v = System.getProperty("moemesh.fp8-weights", "bf16");
             return switch (v) {
                 case "fp8" -> FP8;
                 case "bf16" -> BF16;

@@ -1,11 +1,9 @@
 package dev.moemesh.core.tensor;
 
 import dev.moemesh.core.numeric.Fp8E4m3;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 import static dev.moemesh.core.tensor.Lanes.F;
 import static dev.moemesh.core.tensor.Lanes.I;
@@ -16,7 +14,9 @@ import static dev.moemesh.core.tensor.Lanes.WIDTH;
  * weight (n, k) is {@code fp32(e4m3(n, k) · scale(n / blockRows, k / blockCols))}, exactly what dequantising the
  * whole tensor to fp32 would give.
  *
- * <p>Packed in panels of 8 output rows like {@link Bf16Matrix}, one byte per (column, row of the panel). The kernel
+ * <p>Packed in panels of 8 output rows like {@link Bf16Matrix}: for each 4 columns, 8 ints, int j holding row j's 4
+ * codes (column 4q + s in byte s), so one 256-bit load brings 32 weights and a code reaches its fp32 bits with
+ * two shifts and a mask, no byte-to-int conversion. The kernel
  * dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer, then every
  * activation row runs over that buffer, so the dequantisation costs once per product, not once per row. Each
  * output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column order; partial sums wait in fp32
@@ -27,7 +27,6 @@ public final class Fp8Matrix implements Matrix {
     static final int TILE = PANELS * WIDTH;
     /** Columns dequantised at a time: 128 columns of a 24-row tile are 12 KiB of fp32, half of L1. */
     static final int K_BLOCK = 128;
-    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
     /** The E4M3 bits placed into an fp32 exponent and mantissa read as the value times 2^-120; scales carry the 2^120. */
     private static final float UNBIAS = 0x1p120f;
     private static final int FP32_BITS_MASK = 0x87F00000;
@@ -37,12 +36,14 @@ public final class Fp8Matrix implements Matrix {
     private final int tiles;
     private final int scaleCols;       // ceil(cols / blockCols)
     private final int blockCols;
-    private final byte[] packed;       // (tiles * PANELS, cols, WIDTH)
+    private final int quads;           // ceil(cols / 4)
+    private final int[] packed;        // (tiles * PANELS, quads, WIDTH): 4 codes an int
     private final float[] panelScales; // (tiles * PANELS, scaleCols): the block's scale times 2^120
 
-    private Fp8Matrix(int rows, int cols, int blockCols, byte[] packed, float[] panelScales) {
+    private Fp8Matrix(int rows, int cols, int blockCols, int[] packed, float[] panelScales) {
         this.rows = rows;
         this.cols = cols;
+        this.quads = (cols + 3) / 4;
         this.tiles = (rows + TILE - 1) / TILE;
         this.blockCols = blockCols;
         this.scaleCols = (cols + blockCols - 1) / blockCols;
@@ -69,20 +70,21 @@ public final class Fp8Matrix implements Matrix {
         }
         int scaleCols = (cols + blockCols - 1) / blockCols;
         int tiles = (rows + TILE - 1) / TILE;
-        if ((long) tiles * TILE * cols > Integer.MAX_VALUE - 8) {
+        int quads = (cols + 3) / 4;
+        if ((long) tiles * TILE * quads > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException(name + ": FP8 matrix (" + rows + ", " + cols + ") is too large for one array");
         }
-        byte[] packed = new byte[tiles * TILE * cols];
+        int[] packed = new int[tiles * TILE * quads];
         float[] scales = new float[tiles * PANELS * scaleCols];
         for (int n = 0; n < rows; n++) {
-            int base = (n / WIDTH) * cols * WIDTH + n % WIDTH;
+            int base = (n / WIDTH) * quads * WIDTH + n % WIDTH;
             for (int k = 0; k < cols; k++) {
                 byte code = codes[n * cols + k];
                 if ((code & 0x7F) == 0x7F) {
                     throw new IllegalArgumentException(name + ": element (" + n + ", " + k + ") is an E4M3 NaN; the"
                             + " checkpoint is damaged");
                 }
-                packed[base + k * WIDTH] = code;
+                packed[base + (k / 4) * WIDTH] |= (code & 0xFF) << (8 * (k % 4));
             }
         }
         for (int p = 0; p < (rows + WIDTH - 1) / WIDTH; p++) {
@@ -127,20 +129,39 @@ public final class Fp8Matrix implements Matrix {
         for (int r = 0; r < batch; r++) System.arraycopy(acc, r * TILE, y, r * rows + n, count);
     }
 
-    /** Tile {@code t}'s columns {@code [k0, k0 + kLen)} as fp32, laid out (column, 24 rows); a column block never spans two scale blocks. */
+    /**
+     * Tile {@code t}'s columns {@code [k0, k0 + kLen)} as fp32, laid out (column, 24 rows); {@code k0} is a multiple
+     * of 4. Each code goes to the top byte (constant shifts, one scale per stretch of a column block), then down
+     * by 4 with the sign repeated, and the mask leaves sign, exponent and mantissa.
+     */
     private void dequantise(int t, int k0, int kLen, float[] out) {
+        int kEnd = k0 + kLen;
         for (int j = 0; j < PANELS; j++) {
             int p = t * PANELS + j;
-            int base = (p * cols + k0) * WIDTH;
-            int k = k0;
-            while (k < k0 + kLen) {
-                int end = Math.min(k0 + kLen, (k / blockCols + 1) * blockCols);
-                FloatVector scale = FloatVector.broadcast(F, panelScales[p * scaleCols + k / blockCols]);
-                for (; k < end; k++) {
-                    IntVector v = (IntVector) ByteVector.fromArray(B64, packed, base + (k - k0) * WIDTH)
-                            .convertShape(VectorOperators.B2I, I, 0);
-                    v.lanewise(VectorOperators.LSHL, 20).lanewise(VectorOperators.AND, FP32_BITS_MASK)
-                            .reinterpretAsFloats().mul(scale).intoArray(out, (k - k0) * TILE + j * WIDTH);
+            int base = p * quads * WIDTH;
+            int scales = p * scaleCols;
+            int o = j * WIDTH - k0 * TILE;
+            for (int k = k0; k < kEnd; ) {
+                // one scale per stretch of a column block: no division in the loop
+                int end = Math.min(kEnd, (k / blockCols + 1) * blockCols);
+                float scale = panelScales[scales + k / blockCols];
+                for (; k % 4 == 0 && k + 4 <= end; k += 4) {
+                    IntVector v = IntVector.fromArray(I, packed, base + (k >> 2) * WIDTH);
+                    v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 4)
+                            .lanewise(VectorOperators.AND, FP32_BITS_MASK).reinterpretAsFloats().mul(scale)
+                            .intoArray(out, o + k * TILE);
+                    v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 4)
+                            .lanewise(VectorOperators.AND, FP32_BITS_MASK).reinterpretAsFloats().mul(scale)
+                            .intoArray(out, o + (k + 1) * TILE);
+                    v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 4)
+                            .lanewise(VectorOperators.AND, FP32_BITS_MASK).reinterpretAsFloats().mul(scale)
+                            .intoArray(out, o + (k + 2) * TILE);
+                    v.lanewise(VectorOperators.ASHR, 4)
+                            .lanewise(VectorOperators.AND, FP32_BITS_MASK).reinterpretAsFloats().mul(scale)
+                            .intoArray(out, o + (k + 3) * TILE);
+                }
+                for (; k < end && (k % 4 != 0 || k + 4 > end); k++) {
+                    for (int lane = 0; lane < WIDTH; lane++) out[o + k * TILE + lane] = weight(p * WIDTH + lane, k);
                 }
             }
         }
@@ -222,7 +243,7 @@ public final class Fp8Matrix implements Matrix {
 
     /** The fp32 weight: the E4M3 value times its block's scale, rounded once. */
     private float weight(int n, int k) {
-        byte code = packed[((n / WIDTH) * cols + k) * WIDTH + n % WIDTH];
+        byte code = (byte) (packed[((n / WIDTH) * quads + k / 4) * WIDTH + n % WIDTH] >>> (8 * (k % 4)));
         float scale = panelScales[(n / WIDTH) * scaleCols + k / blockCols] / UNBIAS;
         return Fp8E4m3.toFloat(code) * scale;
     }
@@ -251,13 +272,13 @@ public final class Fp8Matrix implements Matrix {
         }
         int total = rows + b.rows;
         int tilesOut = (total + TILE - 1) / TILE;
-        byte[] p = new byte[tilesOut * TILE * cols];
+        int[] p = new int[tilesOut * TILE * quads];
         float[] s = new float[tilesOut * PANELS * scaleCols];
         int topPanels = rows / WIDTH;
-        System.arraycopy(packed, 0, p, 0, topPanels * cols * WIDTH);
+        System.arraycopy(packed, 0, p, 0, topPanels * quads * WIDTH);
         System.arraycopy(panelScales, 0, s, 0, topPanels * scaleCols);
         int belowPanels = (b.rows + WIDTH - 1) / WIDTH;
-        System.arraycopy(b.packed, 0, p, topPanels * cols * WIDTH, belowPanels * cols * WIDTH);
+        System.arraycopy(b.packed, 0, p, topPanels * quads * WIDTH, belowPanels * quads * WIDTH);
         System.arraycopy(b.panelScales, 0, s, topPanels * scaleCols, belowPanels * scaleCols);
         return new Fp8Matrix(total, cols, blockCols, p, s);
     }
