@@ -5,8 +5,6 @@ import dev.moemesh.core.model.SwiGluMlp;
 import dev.moemesh.core.model.WeightReader;
 import dev.moemesh.core.tensor.Parallel;
 
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BiPredicate;
 
 /**
@@ -14,9 +12,11 @@ import java.util.function.BiPredicate;
  * time while batches run (a batch started with an expert finishes with it).
  */
 public final class LocalExperts implements ExpertPool {
-    private final Map<Long, SwiGluMlp> experts = new ConcurrentHashMap<>();
     private final ModelConfig config;
-    /** The same experts by [layer][expert] for the hot path (no boxed keys); replaced whole on add and remove. */
+    /**
+     * The experts by [layer][expert]; add and remove replace the outer array and the changed layer's row, so a batch
+     * that read the table keeps the experts it started with, and lookups need no boxed keys.
+     */
     private volatile SwiGluMlp[][] table;
     /** Per-thread input, output and intermediate rows of the groups a thread runs, grown to the largest group. */
     private static final ThreadLocal<float[][]> ROWS = ThreadLocal.withInitial(() -> new float[4][0]);
@@ -42,32 +42,32 @@ public final class LocalExperts implements ExpertPool {
         return load(r, c, (layer, expert) -> true);
     }
 
+    /** Reads the expert outside the lock (the slow part), then publishes it unless another add did first. */
     @Override
     public void add(WeightReader r, int layer, int expert) {
-        experts.computeIfAbsent(key(layer, expert), k -> SwiGluMlp.load(r,
-                "model.layers." + layer + ".mlp.experts." + expert + ".", config.hiddenSize(), config.moeIntermediateSize()));
-        republish();
+        if (holds(layer, expert)) return;
+        SwiGluMlp mlp = SwiGluMlp.load(r, "model.layers." + layer + ".mlp.experts." + expert + ".", config.hiddenSize(),
+                config.moeIntermediateSize());
+        synchronized (this) {
+            if (table[layer][expert] == null) publish(layer, expert, mlp);
+        }
     }
 
     @Override
-    public void remove(int layer, int expert) {
-        experts.remove(key(layer, expert));
-        republish();
+    public synchronized void remove(int layer, int expert) {
+        publish(layer, expert, null);
     }
 
-    private synchronized void republish() {
-        SwiGluMlp[][] t = new SwiGluMlp[config.numLayers()][config.nRoutedExperts()];
-        experts.forEach((k, mlp) -> t[(int) (k >>> 32)][(int) (long) k] = mlp);
+    private void publish(int layer, int expert, SwiGluMlp mlp) {
+        SwiGluMlp[][] t = table.clone();
+        t[layer] = t[layer].clone();
+        t[layer][expert] = mlp;
         table = t;
-    }
-
-    private static long key(int layer, int expert) {
-        return ((long) layer << 32) | expert;
     }
 
     @Override
     public boolean holds(int layer, int expert) {
-        return experts.containsKey(key(layer, expert));
+        return table[layer][expert] != null;
     }
 
     @Override
@@ -77,9 +77,8 @@ public final class LocalExperts implements ExpertPool {
 
     /** The weights are memory the garbage collector takes back; nothing to free. */
     @Override
-    public void close() {
-        experts.clear();
-        republish();
+    public synchronized void close() {
+        table = new SwiGluMlp[config.numLayers()][config.nRoutedExperts()];
     }
 
     /**
