@@ -14,7 +14,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the kernel benchmarks and prints each kernel's GFLOP/s next to the measured FMA peak of all cores.
- * Arguments: an optional regular expression of the benchmarks to run besides the peak (default: all).
+ * Arguments: an optional regular expression of the benchmarks to run besides the peak (default: all); then any
+ * {@code name=v1,v2} to narrow a parameter (e.g. {@code rows=1,16,64 shape=expert_gate_up,lm_head}).
  */
 public final class KernelReport {
     private static final String[] JVM_ARGS = {"--add-modules", "jdk.incubator.vector",
@@ -29,8 +30,12 @@ public final class KernelReport {
         double peakAll = peak(cores);
         System.out.printf("FMA peak: %.1f GFLOP/s on 1 thread, %.1f on %d%n", peakOne, peakAll, cores);
 
-        Collection<RunResult> results = new Runner(options(include).mode(Mode.AverageTime)
-                .timeUnit(TimeUnit.NANOSECONDS).build()).run();
+        ChainedOptionsBuilder kernels = options(include).mode(Mode.AverageTime).timeUnit(TimeUnit.NANOSECONDS);
+        for (int i = 1; i < args.length; i++) {
+            String[] p = args[i].split("=", 2);
+            kernels.param(p[0], p[1].split(","));
+        }
+        Collection<RunResult> results = new Runner(kernels.build()).run();
         System.out.printf("%-40s %12s %10s %8s%n", "kernel", "us/op", "GFLOP/s", "of peak");
         for (RunResult r : results) {
             String name = r.getParams().getBenchmark().replaceFirst(".*\\.(\\w+\\.\\w+)$", "$1");
