@@ -32,6 +32,7 @@ public final class LocalMesh implements AutoCloseable {
     private final Path logs;
     private final List<String> jvmOptions;
     private final List<Service> services = new ArrayList<>();
+    private final java.util.Set<String> recordingAot = new java.util.HashSet<>();
 
     /**
      * A started process: where clients reach it ({@code host:port}: gRPC; the broker's bootstrap servers; the
@@ -242,8 +243,29 @@ public final class LocalMesh implements AutoCloseable {
      */
     private List<String> javaCommand(List<String> options, String module) {
         List<String> all = new ArrayList<>(List.of("-Dquarkus.log.console.json.enabled=false", "-Dmoemesh.spin-nanos=0"));
+        all.addAll(aotCache(module));
         all.addAll(options);
         return javaCommand(all, List.of("-jar", app(module).toString()));
+    }
+
+    /**
+     * JDK 25's ahead-of-time cache of a service (classes loaded and linked, method profiles), beside its packaged jar:
+     * the first process of the module after a build records it as it exits, later ones start from it. Only one
+     * process of a module records, so two never write the same file.
+     */
+    private List<String> aotCache(String module) {
+        if (Runtime.version().feature() < 25 || "0".equals(System.getenv("MESH_AOT"))) return List.of();
+        Path jar = app(module);
+        Path cache = jar.resolveSibling("app.aot");
+        try {
+            if (Files.isRegularFile(cache) && Files.getLastModifiedTime(cache).compareTo(Files.getLastModifiedTime(jar)) > 0) {
+                return List.of("-XX:AOTCache=" + cache);
+            }
+        } catch (IOException e) {
+            return List.of();
+        }
+        if (!recordingAot.add(module)) return List.of();
+        return List.of("-XX:AOTCacheOutput=" + cache, "-Xlog:aot=off", "-Xlog:cds=off");
     }
 
     private List<String> javaCommand(List<String> options, List<String> main) {

@@ -6,8 +6,6 @@ import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.core.weights.WeightReader;
 import dev.moemesh.core.tensor.Parallel;
 
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BiPredicate;
 
 /**
@@ -15,11 +13,18 @@ import java.util.function.BiPredicate;
  * time while batches run (a batch started with an expert finishes with it).
  */
 public final class LocalExperts implements ExpertPool {
-    private final Map<Long, SwiGluMlp> experts = new ConcurrentHashMap<>();
     private final ModelConfig config;
+    /**
+     * The experts by [layer][expert]; add and remove replace the outer array and the changed layer's row, so a batch
+     * that read the table keeps the experts it started with, and lookups need no boxed keys.
+     */
+    private volatile SwiGluMlp[][] table;
+    /** Per-thread input, output and intermediate rows of the groups a thread runs, grown to the largest group. */
+    private static final ThreadLocal<float[][]> ROWS = ThreadLocal.withInitial(() -> new float[4][0]);
 
     public LocalExperts(ModelConfig config) {
         this.config = config;
+        this.table = new SwiGluMlp[config.numLayers()][config.nRoutedExperts()];
     }
 
     /** Loads the routed experts for which {@code wanted.test(layer, expert)} holds, from the MoE layers of the model. */
@@ -38,24 +43,32 @@ public final class LocalExperts implements ExpertPool {
         return load(r, c, (layer, expert) -> true);
     }
 
+    /** Reads the expert outside the lock (the slow part), then publishes it unless another add did first. */
     @Override
     public void add(WeightReader r, int layer, int expert) {
-        experts.computeIfAbsent(key(layer, expert), k -> SwiGluMlp.load(r,
-                "model.layers." + layer + ".mlp.experts." + expert + ".", config.hiddenSize(), config.moeIntermediateSize()));
+        if (holds(layer, expert)) return;
+        SwiGluMlp mlp = SwiGluMlp.load(r, "model.layers." + layer + ".mlp.experts." + expert + ".", config.hiddenSize(),
+                config.moeIntermediateSize());
+        synchronized (this) {
+            if (table[layer][expert] == null) publish(layer, expert, mlp);
+        }
     }
 
     @Override
-    public void remove(int layer, int expert) {
-        experts.remove(key(layer, expert));
+    public synchronized void remove(int layer, int expert) {
+        publish(layer, expert, null);
     }
 
-    private static long key(int layer, int expert) {
-        return ((long) layer << 32) | expert;
+    private void publish(int layer, int expert, SwiGluMlp mlp) {
+        SwiGluMlp[][] t = table.clone();
+        t[layer] = t[layer].clone();
+        t[layer][expert] = mlp;
+        table = t;
     }
 
     @Override
     public boolean holds(int layer, int expert) {
-        return experts.containsKey(key(layer, expert));
+        return table[layer][expert] != null;
     }
 
     @Override
@@ -65,8 +78,8 @@ public final class LocalExperts implements ExpertPool {
 
     /** The weights are memory the garbage collector takes back; nothing to free. */
     @Override
-    public void close() {
-        experts.clear();
+    public synchronized void close() {
+        table = new SwiGluMlp[config.numLayers()][config.nRoutedExperts()];
     }
 
     /**
@@ -76,36 +89,41 @@ public final class LocalExperts implements ExpertPool {
      */
     @Override
     public void run(RoutedBatch batch) {
-        SwiGluMlp[] mlps = new SwiGluMlp[batch.groups()];
-        for (int g = 0; g < mlps.length; g++) {
-            mlps[g] = experts.get(key(batch.layer(), batch.expertIds()[g]));
-            if (mlps[g] == null) {
+        SwiGluMlp[] layer = table[batch.layer()]; // one table for the whole batch, whatever add/remove do meanwhile
+        for (int g = 0; g < batch.groups(); g++) {
+            if (layer[batch.expertIds()[g]] == null) {
                 throw new IllegalArgumentException("expert " + batch.expertIds()[g] + " of layer " + batch.layer()
                         + " is not held here");
             }
         }
-        if (mlps.length >= Parallel.threads()) {
-            Parallel.forRange(mlps.length, 1, (from, to) -> runGroups(batch, mlps, from, to));
+        if (batch.groups() >= Parallel.threads()) {
+            Parallel.forRange(batch.groups(), 1, (from, to) -> runGroups(batch, layer, from, to));
         } else {
-            runGroups(batch, mlps, 0, mlps.length);
+            runGroups(batch, layer, 0, batch.groups());
         }
     }
 
-    private void runGroups(RoutedBatch batch, SwiGluMlp[] mlps, int from, int to) {
+    private void runGroups(RoutedBatch batch, SwiGluMlp[] layer, int from, int to) {
         int hidden = batch.hidden();
         int inter = config.moeIntermediateSize();
         int maxRows = 0;
         for (int g = from; g < to; g++) maxRows = Math.max(maxRows, batch.groupSize(g));
-        float[] in = new float[maxRows * hidden];
-        float[] out = new float[maxRows * hidden];
-        float[] gateUp = new float[maxRows * 2 * inter];
-        float[] act = new float[maxRows * inter];
+        float[] in = rows(0, maxRows * hidden);
+        float[] out = rows(1, maxRows * hidden);
+        float[] gateUp = rows(2, maxRows * 2 * inter);
+        float[] act = rows(3, maxRows * inter);
         for (int g = from; g < to; g++) {
             int rows = batch.groupSize(g);
             int offset = batch.groupStart()[g] * hidden;
             System.arraycopy(batch.input(), offset, in, 0, rows * hidden);
-            mlps[g].apply(in, rows, out, gateUp, act);
+            layer[batch.expertIds()[g]].apply(in, rows, out, gateUp, act);
             System.arraycopy(out, 0, batch.output(), offset, rows * hidden);
         }
+    }
+
+    private static float[] rows(int slot, int size) {
+        float[][] buffers = ROWS.get();
+        if (buffers[slot].length < size) buffers[slot] = new float[size];
+        return buffers[slot];
     }
 }

@@ -3,7 +3,6 @@ package dev.moemesh.core.model;
 import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.tensor.Matrix;
 import dev.moemesh.core.tensor.Parallel;
-import dev.moemesh.core.tensor.Vectors;
 import dev.moemesh.core.weights.WeightReader;
 
 import java.util.Arrays;
@@ -109,10 +108,9 @@ public final class Mla {
         wkvA.multiply(x, rows, kv);
         kvNorm.apply(kv, rows, width, kv, width);
 
-        float[] entries = cache.layer(layer);
         for (int r = 0; r < rows; r++) {
             RotaryEmbedding.rotate(kv, r * width + kvLora, step.cos(), step.sin(), r * (ropeDim / 2), ropeDim / 2);
-            System.arraycopy(kv, r * width, entries, cache.offset(step.sequence(r), step.position(r)), width);
+            cache.write(layer, step.sequence(r), step.position(r), kv, r * width);
             for (int h = 0; h < heads; h++) {
                 RotaryEmbedding.rotate(q, (r * heads + h) * qkHead + nope, step.cos(), step.sin(),
                         r * (ropeDim / 2), ropeDim / 2);
@@ -135,7 +133,7 @@ public final class Mla {
             float[] scores = AttentionScratch.scores(step.maxPosition() + 1);
             for (int item = from; item < to; item++) {
                 int h = item / rows, r = item % rows;
-                attendOne(r, step, qLatent, (h * rows + r) * kvLora, q, (r * heads + h) * qkHead + nope, entries,
+                attendOne(r, step, qLatent, (h * rows + r) * kvLora, q, (r * heads + h) * qkHead + nope, layer,
                         cache, scale, scores, outLatent);
             }
         });
@@ -154,17 +152,14 @@ public final class Mla {
      * One (row, head): scores of the absorbed query against the row's sequence up to its position, softmax, and
      * the weighted sum of latents into {@code outLatent[latent0 ..]}.
      */
-    private void attendOne(int r, StepRows step, float[] qLatent, int latent0, float[] q, int pe0, float[] entries,
+    private void attendOne(int r, StepRows step, float[] qLatent, int latent0, float[] q, int pe0, int layer,
                            LatentKvCache cache, float scale, float[] scores, float[] outLatent) {
-        int ropeDim = config.qkRopeHeadDim();
         int kvLora = config.kvLoraRank();
         LatentKvCache.Sequence seq = step.sequence(r);
         int length = step.position(r) + 1;
         float max = Float.NEGATIVE_INFINITY;
         for (int t = 0; t < length; t++) {
-            int e = cache.offset(seq, t);
-            float score = (Vectors.dot(qLatent, latent0, entries, e, kvLora)
-                    + Vectors.dot(q, pe0, entries, e + kvLora, ropeDim)) * scale;
+            float score = cache.score(layer, cache.offset(seq, t), qLatent, latent0, q, pe0) * scale;
             scores[t] = score;
             max = Math.max(max, score);
         }
@@ -176,7 +171,7 @@ public final class Mla {
         }
         Arrays.fill(outLatent, latent0, latent0 + kvLora, 0f);
         for (int t = 0; t < length; t++) {
-            Vectors.axpy(scores[t] / sum, entries, cache.offset(seq, t), outLatent, latent0, kvLora);
+            cache.addLatent(layer, cache.offset(seq, t), scores[t] / sum, outLatent, latent0);
         }
     }
 

@@ -21,9 +21,10 @@ public final class Model {
     private final Matrix lmHead;  // (vocab, hidden)
     private final RotaryEmbedding rope;
     private final int maxSeqLen;
+    private final ModelOptions options;
 
     private Model(ModelConfig config, Path directory, Matrix embed, Block[] blocks, RmsNorm norm, Matrix lmHead,
-                  RotaryEmbedding rope, int maxSeqLen) {
+                  RotaryEmbedding rope, int maxSeqLen, ModelOptions options) {
         this.config = config;
         this.directory = directory;
         this.embed = embed;
@@ -32,6 +33,7 @@ public final class Model {
         this.lmHead = lmHead;
         this.rope = rope;
         this.maxSeqLen = maxSeqLen;
+        this.options = options;
     }
 
     /** Loads the whole model, routed experts included, into this process. */
@@ -47,11 +49,16 @@ public final class Model {
      *                  YaRN applied whenever the config has it (as Hugging Face does)
      */
     public static Model load(Path dir, int maxSeqLen, ExpertBackend experts) {
+        return load(dir, maxSeqLen, experts, ModelOptions.configured());
+    }
+
+    /** {@link #load(Path, int, ExpertBackend)} with the FP8 weight and KV cache choices given rather than configured. */
+    public static Model load(Path dir, int maxSeqLen, ExpertBackend experts, ModelOptions options) {
         ModelConfig c = ModelConfig.load(dir);
         int[] block = c.fp8BlockSize();
         try (SafetensorsCheckpoint ckpt = block == null ? SafetensorsCheckpoint.open(dir)
                 : SafetensorsCheckpoint.open(dir, block[0], block[1])) {
-            WeightReader r = new WeightReader(ckpt);
+            WeightReader r = new WeightReader(ckpt, options.fp8Weights());
             ExpertBackend backend = experts != null ? experts : LocalExperts.loadAll(r, c);
             int hidden = c.hiddenSize();
             float eps = (float) c.rmsNormEps();
@@ -72,7 +79,8 @@ public final class Model {
                     ? embed : r.matrix("lm_head.weight", c.vocabSize(), hidden);
             RmsNorm norm = new RmsNorm(r.vector("model.norm.weight", hidden), eps);
             int served = maxSeqLen > 0 ? maxSeqLen : c.maxPositionEmbeddings();
-            return new Model(c, dir, embed, blocks, norm, lmHead, new RotaryEmbedding(c, maxSeqLen), served);
+            return new Model(c, dir, embed, blocks, norm, lmHead, new RotaryEmbedding(c, maxSeqLen), served,
+                    options);
         }
     }
 
@@ -105,7 +113,8 @@ public final class Model {
     }
 
     public LatentKvCache newCache(int blockTokens, int totalBlocks) {
-        return new LatentKvCache(config.numLayers(), config.kvLoraRank(), config.qkRopeHeadDim(), blockTokens, totalBlocks);
+        return new LatentKvCache(config.numLayers(), config.kvLoraRank(), config.qkRopeHeadDim(), blockTokens, totalBlocks,
+                options.kvCache());
     }
 
     /**

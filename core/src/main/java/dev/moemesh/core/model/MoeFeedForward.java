@@ -44,8 +44,14 @@ public final class MoeFeedForward implements FeedForward {
     @Override
     public void apply(float[] x, int rows, float[] out, Workspace ws) {
         int hidden = config.hiddenSize();
-        Routing routing = gate.route(x, rows, ws.buffer(Workspace.Slot.LOGITS_IN, rows * config.nRoutedExperts()));
-        RoutedBatch batch = Dispatcher.dispatch(layer, x, hidden, routing, config.nRoutedExperts());
+        int nRouted = config.nRoutedExperts();
+        int k = config.numExpertsPerTok();
+        Routing routing = new Routing(rows, k, ws.ints(Workspace.IntSlot.ROUTING_EXPERTS, rows * k),
+                ws.buffer(Workspace.Slot.ROUTING_WEIGHTS, rows * k));
+        gate.route(x, rows, ws.buffer(Workspace.Slot.LOGITS_IN, rows * nRouted), routing,
+                ws.buffer(Workspace.Slot.GATE_SCRATCH, gate.scratchSize()));
+        RoutedBatch batch = ws.routedBatch(hidden);
+        Dispatcher.dispatch(layer, x, routing, nRouted, batch, ws.ints(Workspace.IntSlot.DISPATCH_COUNTS, 2 * nRouted));
         ExpertBackend.Pending routed = experts.submit(batch);
         float[] s = null;
         if (shared != null) { // while the routed experts run elsewhere

@@ -1,7 +1,7 @@
 package dev.moemesh.core.model;
 
 import dev.moemesh.core.tensor.Matrix;
-import dev.moemesh.core.tensor.Parallel;
+import dev.moemesh.core.tensor.Vectors;
 import dev.moemesh.core.weights.WeightReader;
 
 /**
@@ -46,14 +46,7 @@ public final class SwiGluMlp implements FeedForward {
      */
     public void apply(float[] x, int rows, float[] out, float[] gateUp, float[] act) {
         w13.multiply(x, rows, gateUp);
-        Parallel.forRange(rows, Math.max(1, 4096 / inter), (from, to) -> {
-            for (int r = from; r < to; r++) {
-                for (int i = 0; i < inter; i++) {
-                    float g = gateUp[r * 2 * inter + i];
-                    act[r * inter + i] = g / (1f + (float) Math.exp(-g)) * gateUp[r * 2 * inter + inter + i];
-                }
-            }
-        });
+        Vectors.siluProduct(gateUp, rows, inter, act);
         w2.multiply(act, rows, out);
     }
 }

@@ -1,6 +1,7 @@
 package dev.moemesh.core.model;
 
 import dev.moemesh.core.moe.ExpertBackend;
+import dev.moemesh.core.moe.RoutedBatch;
 
 import java.util.EnumMap;
 import java.util.concurrent.Semaphore;
@@ -10,10 +11,17 @@ public final class Workspace {
     /** What a buffer holds. */
     public enum Slot {
         HIDDEN, NORMED, BRANCH, Q, Q_LATENT, KV, Q_HEAD, Q_ABSORBED, Q_ABSORBED_HEAD, ATTN_LATENT, ATTN_HEAD, ATTN,
-        GATE_UP, ACT, SHARED, LOGITS_IN
+        GATE_UP, ACT, SHARED, LOGITS_IN, ROUTING_WEIGHTS, GATE_SCRATCH
+    }
+
+    /** What an int buffer holds. */
+    public enum IntSlot {
+        ROUTING_EXPERTS, DISPATCH_COUNTS
     }
 
     private final EnumMap<Slot, float[]> buffers = new EnumMap<>(Slot.class);
+    private final EnumMap<IntSlot, int[]> intBuffers = new EnumMap<>(IntSlot.class);
+    private RoutedBatch routed; // refilled by every MoE layer of the pass
     private Semaphore cores; // null: this pass has the cores to itself
 
     /**
@@ -36,6 +44,22 @@ public final class Workspace {
         } finally {
             cores.acquireUninterruptibly();
         }
+    }
+
+    /** An int buffer of at least {@code size} ints; its contents are whatever the last user left. */
+    public int[] ints(IntSlot slot, int size) {
+        int[] b = intBuffers.get(slot);
+        if (b == null || b.length < size) {
+            b = new int[Math.max(size, b == null ? 0 : b.length + b.length / 2)];
+            intBuffers.put(slot, b);
+        }
+        return b;
+    }
+
+    /** The routed batch the MoE layers of this pass refill one after another. */
+    public RoutedBatch routedBatch(int hidden) {
+        if (routed == null || routed.hidden() != hidden) routed = RoutedBatch.reusable(hidden);
+        return routed;
     }
 
     /** A buffer of at least {@code size} floats; its contents are whatever the last user left. */

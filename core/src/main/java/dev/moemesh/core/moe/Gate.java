@@ -20,11 +20,15 @@ public final class Gate {
     private final ModelConfig config;
     private final Matrix weight; // (n_routed_experts, hidden)
     private final float[] bias;  // (n_routed_experts), null without noaux_tc
+    private final boolean sigmoid;       // scoring_func is sigmoid
+    private final boolean groupLimited;  // topk_method other than greedy, over more than one group
 
     public Gate(ModelConfig config, Matrix weight, float[] bias) {
         this.config = config;
         this.weight = weight;
         this.bias = bias;
+        this.sigmoid = config.scoringFunc() == ScoringFunction.SIGMOID;
+        this.groupLimited = config.topkMethod() != TopkMethod.GREEDY && config.nGroup() > 1;
     }
 
     public int topK() {
@@ -33,23 +37,35 @@ public final class Gate {
 
     /** Routes {@code rows} rows of {@code x} (rows, hidden); {@code logits} is (rows, n_routed) scratch. */
     public Routing route(float[] x, int rows, float[] logits) {
+        int k = config.numExpertsPerTok();
+        Routing into = new Routing(rows, k, new int[rows * k], new float[rows * k]);
+        route(x, rows, logits, into, new float[scratchSize()]);
+        return into;
+    }
+
+    /** Floats of scratch {@link #route(float[], int, float[], Routing, float[])} needs. */
+    public int scratchSize() {
+        return 3 * config.nRoutedExperts() + 2 * config.nGroup();
+    }
+
+    /**
+     * Routes {@code rows} rows of {@code x} into {@code into}'s arrays (at least rows · top-k long), allocating
+     * nothing; {@code logits} is (rows, n_routed) and {@code scratch} {@link #scratchSize()} floats of scratch.
+     */
+    public void route(float[] x, int rows, float[] logits, Routing into, float[] scratch) {
         int experts = config.nRoutedExperts();
         int k = config.numExpertsPerTok();
         weight.multiply(x, rows, logits);
-        int[] chosen = new int[rows * k];
-        float[] weights = new float[rows * k];
-        float[] scores = new float[experts];
-        float[] choice = new float[experts];
         for (int r = 0; r < rows; r++) {
-            score(logits, r * experts, scores);
-            routeOne(scores, choice, chosen, weights, r * k);
+            score(logits, r * experts, scratch);
+            routeOne(scratch, into.experts(), into.weights(), r * k);
         }
-        return new Routing(rows, k, chosen, weights);
     }
 
+    /** The scores of one row into {@code scores[0, n_routed)}. */
     private void score(float[] logits, int offset, float[] scores) {
-        int n = scores.length;
-        if (config.scoringFunc() == ScoringFunction.SIGMOID) {
+        int n = config.nRoutedExperts();
+        if (sigmoid) {
             for (int e = 0; e < n; e++) scores[e] = (float) (1.0 / (1.0 + Math.exp(-logits[offset + e])));
             return;
         }
@@ -63,21 +79,27 @@ public final class Gate {
         for (int e = 0; e < n; e++) scores[e] /= sum;
     }
 
-    /** Chooses and weights the experts of one token from its scores. */
-    void routeOne(float[] scores, float[] choice, int[] chosen, float[] weights, int out) {
-        int n = scores.length;
+    /**
+     * Chooses and weights the experts of one token from its scores, {@code work[0, n)}; the rest of {@code work}
+     * holds the biased choice scores, the taken flags and the group scores.
+     */
+    void routeOne(float[] work, int[] chosen, float[] weights, int out) {
+        int n = config.nRoutedExperts();
         int k = config.numExpertsPerTok();
-        for (int e = 0; e < n; e++) choice[e] = bias == null ? scores[e] : scores[e] + bias[e];
-        if (config.topkMethod() != TopkMethod.GREEDY && config.nGroup() > 1) maskWeakGroups(choice);
-        boolean[] taken = new boolean[n];
+        int choice = n, taken = 2 * n;
+        for (int e = 0; e < n; e++) {
+            work[choice + e] = bias == null ? work[e] : work[e] + bias[e];
+            work[taken + e] = 0f;
+        }
+        if (groupLimited) maskWeakGroups(work, choice, 3 * n);
         for (int j = 0; j < k; j++) {
             int best = -1;
             for (int e = 0; e < n; e++) {
-                if (!taken[e] && (best < 0 || choice[e] > choice[best])) best = e;
+                if (work[taken + e] == 0f && (best < 0 || work[choice + e] > work[choice + best])) best = e;
             }
-            taken[best] = true;
+            work[taken + best] = 1f;
             chosen[out + j] = best;
-            weights[out + j] = scores[best];
+            weights[out + j] = work[best];
         }
         float sum = 0f;
         for (int j = 0; j < k; j++) sum += weights[out + j];
@@ -90,15 +112,18 @@ public final class Gate {
         }
     }
 
-    /** Keeps the experts of the {@code topk_group} best groups; the others become unchoosable. */
-    private void maskWeakGroups(float[] choice) {
+    /**
+     * Keeps the experts of the {@code topk_group} best groups; the others become unchoosable. Choice scores are
+     * {@code work[choice, choice + n)}; {@code work[groupWork, groupWork + 2 · groups)} holds group scores and kept flags.
+     */
+    private void maskWeakGroups(float[] work, int choice, int groupWork) {
         int groups = config.nGroup();
-        int size = choice.length / groups;
-        float[] groupScore = new float[groups];
+        int size = config.nRoutedExperts() / groups;
+        int keep = groupWork + groups;
         for (int g = 0; g < groups; g++) {
             float first = Float.NEGATIVE_INFINITY, second = Float.NEGATIVE_INFINITY;
-            for (int e = g * size; e < (g + 1) * size; e++) {
-                float c = choice[e];
+            for (int e = choice + g * size; e < choice + (g + 1) * size; e++) {
+                float c = work[e];
                 if (c > first) {
                     second = first;
                     first = c;
@@ -106,18 +131,20 @@ public final class Gate {
                     second = c;
                 }
             }
-            groupScore[g] = bias == null ? first : first + second;
+            work[groupWork + g] = bias == null ? first : first + second;
+            work[keep + g] = 0f;
         }
-        boolean[] keep = new boolean[groups];
         for (int j = 0; j < config.topkGroup(); j++) {
             int best = -1;
             for (int g = 0; g < groups; g++) {
-                if (!keep[g] && (best < 0 || groupScore[g] > groupScore[best])) best = g;
+                if (work[keep + g] == 0f && (best < 0 || work[groupWork + g] > work[groupWork + best])) best = g;
             }
-            keep[best] = true;
+            work[keep + best] = 1f;
         }
         for (int g = 0; g < groups; g++) {
-            if (!keep[g]) Arrays.fill(choice, g * size, (g + 1) * size, Float.NEGATIVE_INFINITY);
+            if (work[keep + g] == 0f) {
+                Arrays.fill(work, choice + g * size, choice + (g + 1) * size, Float.NEGATIVE_INFINITY);
+            }
         }
     }
 }

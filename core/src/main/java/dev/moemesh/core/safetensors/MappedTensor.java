@@ -44,6 +44,14 @@ final class MappedTensor {
         }
     }
 
+    /** Copies the raw bytes (one FP8 code each). */
+    void copyBytes(byte[] out) {
+        for (long pos = 0; pos < info.byteLength(); pos += windowBytes) {
+            ByteBuffer window = map(pos);
+            window.get(out, (int) pos, window.remaining());
+        }
+    }
+
     /** Decodes every element to float and hands them to {@code sink} in order, a chunk at a time. */
     void forEachFloatChunk(FloatChunkSink sink) {
         int elementBytes = info.dtype().bytes();

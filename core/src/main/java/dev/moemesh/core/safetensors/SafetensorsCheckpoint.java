@@ -188,6 +188,37 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
         return out;
     }
 
+    /** Whether {@code name} is an FP8 E4M3 weight with block scales ({@code <name>_scale_inv}). */
+    public boolean isBlockScaledFp8(String name) {
+        return info(name).dtype() == DType.F8_E4M3 && contains(name + SCALE_SUFFIX);
+    }
+
+    /** The E4M3 codes of a block-scaled FP8 weight, one byte each, row-major as stored. */
+    public byte[] readFp8Codes(String name) {
+        TensorInfo info = info(name);
+        if (info.dtype() != DType.F8_E4M3) {
+            throw new CheckpointException(info.file() + ": tensor '" + name + "' is " + info.dtype() + ", not F8_E4M3");
+        }
+        byte[] out = new byte[arrayLength(info, info.elementCount())];
+        reader(info).copyBytes(out);
+        return out;
+    }
+
+    /** The (ceil(rows / blockRows), ceil(cols / blockCols)) scales of a block-scaled FP8 weight, checked against its shape. */
+    public float[] readFp8Scales(String name) {
+        float[] scales = readFloats(name + SCALE_SUFFIX);
+        Fp8BlockScales.of(info(name), info(name + SCALE_SUFFIX), fp8BlockRows, fp8BlockCols, scales);
+        return scales;
+    }
+
+    public int fp8BlockRows() {
+        return fp8BlockRows;
+    }
+
+    public int fp8BlockCols() {
+        return fp8BlockCols;
+    }
+
     /** Chunks start at even elements and hold an even count, because windows and chunks are even-sized. */
     private static void pack(float[] values, int count, long first, int[] out) {
         int pair = (int) (first >>> 1);

@@ -5,37 +5,66 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
-import java.util.Arrays;
-
 import static dev.moemesh.core.tensor.Lanes.F;
 import static dev.moemesh.core.tensor.Lanes.I;
 import static dev.moemesh.core.tensor.Lanes.WIDTH;
 
 /**
- * A bf16 matrix kept as the checkpoint stores it: each int holds two neighbouring elements (low half = even
- * column). Widening bf16 to fp32 is a shift for the even element and a mask for the odd one, so the kernel
- * reads the weights once, at 2 bytes an element, and multiplies against activations split into even and
- * odd columns. Accumulation is fp32 with FMA.
+ * A bf16 weight matrix packed for the kernel: panels of 8 output rows, and within a panel, for each pair of
+ * columns {@code (2i, 2i+1)}, 8 ints whose low halves hold column 2i of the panel's rows and high halves column
+ * 2i+1. Widening a pair to fp32 is one shift (even column) or one mask (odd column), and each widened vector
+ * holds one column of 8 outputs, so the kernel is an outer product: broadcast {@code x[r][k]}, FMA into the 8
+ * outputs' accumulators.
+ *
+ * <p>Every output element is {@code acc = 0; for k = 0 .. cols-1: acc = fma(W[n][k], x[r][k], acc)}, in that
+ * order, whatever tile, batch, thread or JIT tier computes it; {@link #multiplyScalar} is that sentence in code.
  */
 public final class Bf16Matrix implements Matrix {
-    private static final int TILE = 4;
-    private static final int L2_BLOCK_BYTES = 128 << 10;
+    /** Panels per tile: 3 panels × 4 rows are 12 accumulators, which with 3 weights and 1 broadcast fill AVX2's 16 registers. */
+    static final int PANELS = 3;
+    static final int TILE_ROWS = 4;
+    static final int TILE = PANELS * WIDTH;
+    /** Activation rows swept over the tiles at a time: a quarter of L2. */
+    private static final int X_BLOCK_BYTES = 128 << 10;
 
     private final int rows;
     private final int cols;
-    private final int[] pairs; // (rows, cols / 2)
-    private final int blockRows; // weight rows whose bytes fit a share of L2
+    private final int tiles;    // ceil(rows / (PANELS * WIDTH)); rows past `rows` are zero padding
+    private final int[] packed; // (tiles * PANELS, cols / 2, WIDTH)
 
+    private Bf16Matrix(int rows, int cols, int tiles, int[] packed) {
+        this.rows = rows;
+        this.cols = cols;
+        this.tiles = tiles;
+        this.packed = packed;
+    }
+
+    /** Packs row-major bf16 pairs (int i: element 2i in its low half, 2i+1 in its high half), as a checkpoint stores them. */
     public Bf16Matrix(int rows, int cols, int[] pairs) {
+        this(rows, cols, tilesFor(rows), pack(rows, cols, pairs));
+    }
+
+    private static int tilesFor(int rows) {
+        return (rows + PANELS * WIDTH - 1) / (PANELS * WIDTH);
+    }
+
+    private static int[] pack(int rows, int cols, int[] pairs) {
         if (cols % 2 != 0) throw new IllegalArgumentException("bf16 matrix needs an even column count, got " + cols);
         if (pairs.length != (long) rows * cols / 2) {
             throw new IllegalArgumentException("bf16 matrix (" + rows + ", " + cols + ") needs " + (long) rows * cols / 2
                     + " pairs, got " + pairs.length);
         }
-        this.rows = rows;
-        this.cols = cols;
-        this.pairs = pairs;
-        this.blockRows = Math.max(2, L2_BLOCK_BYTES / (cols * 2) / 2 * 2);
+        int half = cols / 2;
+        long size = (long) tilesFor(rows) * PANELS * WIDTH * half;
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("bf16 matrix (" + rows + ", " + cols + ") is too large for one array");
+        }
+        int[] packed = new int[(int) size];
+        for (int n = 0; n < rows; n++) {
+            int base = (n / WIDTH) * half * WIDTH + n % WIDTH;
+            for (int i = 0; i < half; i++) packed[base + i * WIDTH] = pairs[n * half + i];
+        }
+        return packed;
     }
 
     /** Rounds fp32 values (row-major) to bf16. */
@@ -51,165 +80,44 @@ public final class Bf16Matrix implements Matrix {
 
     @Override public int cols() { return cols; }
 
-    /** The packed storage, shared, not copied. */
-    public int[] pairs() { return pairs; }
+    /** The weights as a checkpoint stores them: row-major bf16 pairs (a copy, for devices that want that layout). */
+    public int[] pairs() {
+        int half = cols / 2;
+        int[] out = new int[rows * half];
+        for (int n = 0; n < rows; n++) {
+            int base = (n / WIDTH) * half * WIDTH + n % WIDTH;
+            for (int i = 0; i < half; i++) out[n * half + i] = packed[base + i * WIDTH];
+        }
+        return out;
+    }
 
     @Override
     public void multiply(float[] x, int batch, float[] y) {
         Matrix.checkOperands(this, x, batch, y);
-        float[] split = Scratch.splitEvenOdd(x, batch, cols);
-        Parallel.forRange(rows, Matrix.grain(cols, batch), (from, to) -> {
-            float[] lanes = new float[WIDTH];
-            for (int block = from; block < to; block += blockRows) {
-                multiplyBlock(split, batch, y, block, Math.min(to, block + blockRows), lanes);
-            }
-        });
+        Parallel.forRange(tiles, Math.max(1, Matrix.grain(cols, batch) / (PANELS * WIDTH)),
+                (from, to) -> multiplyTiles(x, batch, y, from, to));
     }
 
     /**
-     * Output rows {@code [from, to)}: activation tile outside, weight rows inside. The block's weights stay in L2
-     * and each 4-row activation tile in L1 while it sweeps them, so neither is fetched from memory more than once.
+     * Output tiles {@code [from, to)} for every row, a block of rows at a time: the block's activations stay in L2
+     * while they sweep the tiles, and each tile's weights (24 rows) in L1/L2 while the block's rows pass four at a
+     * time, so neither is fetched from memory more than once per block.
      */
-    private void multiplyBlock(float[] split, int batch, float[] y, int from, int to, float[] lanes) {
-        int pairsEnd = from + (to - from) / 2 * 2;
-        int r = 0;
-        for (; r + TILE <= batch; r += TILE) {
-            for (int n = from; n < pairsEnd; n += 2) dot2x4(n, split, r, y, lanes);
+    private void multiplyTiles(float[] x, int batch, float[] y, int from, int to) {
+        float[] spill = Scratch.tileOutput();
+        int block = Math.max(TILE_ROWS, X_BLOCK_BYTES / (cols * Float.BYTES) / TILE_ROWS * TILE_ROWS);
+        for (int r0 = 0; r0 < batch; r0 += block) {
+            int end = Math.min(batch, r0 + block);
+            for (int t = from; t < to; t++) {
+                int r = r0;
+                for (; r + TILE_ROWS <= end; r += TILE_ROWS) tile4(x, r, t, y, spill);
+                if (r + 2 <= end) {
+                    tile2(x, r, t, y, spill);
+                    r += 2;
+                }
+                if (r < end) tile1(x, r, t, y, spill);
+            }
         }
-        if (r + 2 <= batch) {
-            for (int n = from; n < pairsEnd; n += 2) dot2x2(n, split, r, y, lanes);
-            r += 2;
-        }
-        if (r < batch) {
-            for (int n = from; n < pairsEnd; n += 2) dot2x1(n, split, r, y, lanes);
-        }
-        if (pairsEnd < to) {
-            for (int b = 0; b < batch; b++) y[b * rows + pairsEnd] = dot1(pairsEnd, split, b, lanes);
-        }
-    }
-
-    /*
-     * Every kernel below computes an output element the same way: one fp32 accumulator vector, and for each
-     * 8 pairs of columns acc = fma(even weights, even x, acc) then acc = fma(odd weights, odd x, acc); then the
-     * fixed lane-sum tree and the scalar tail. They differ only in how many weight rows (n) and activation rows
-     * (r) share their loads.
-     */
-
-    private float dot1(int n, float[] xs, int r, float[] lanes) {
-        int half = cols / 2;
-        int w0 = n * half;
-        int x0 = r * cols;
-        int bound = I.loopBound(half);
-        FloatVector acc = FloatVector.zero(F);
-        int i = 0;
-        for (; i < bound; i += WIDTH) {
-            IntVector w = IntVector.fromArray(I, pairs, w0 + i);
-            acc = even(w).fma(FloatVector.fromArray(F, xs, x0 + i), acc);
-            acc = odd(w).fma(FloatVector.fromArray(F, xs, x0 + half + i), acc);
-        }
-        return tail(Lanes.sum(acc, lanes), w0, xs, x0, i, half);
-    }
-
-    /** Two weight rows against one activation row: two independent chains hide the FMA latency at batch 1. */
-    private void dot2x1(int n, float[] xs, int r, float[] y, float[] lanes) {
-        int half = cols / 2;
-        int wa = n * half, wb = wa + half;
-        int x0 = r * cols;
-        int bound = I.loopBound(half);
-        FloatVector a = FloatVector.zero(F), b = a;
-        int i = 0;
-        for (; i < bound; i += WIDTH) {
-            FloatVector xe = FloatVector.fromArray(F, xs, x0 + i);
-            FloatVector xo = FloatVector.fromArray(F, xs, x0 + half + i);
-            IntVector va = IntVector.fromArray(I, pairs, wa + i);
-            IntVector vb = IntVector.fromArray(I, pairs, wb + i);
-            a = even(va).fma(xe, a);
-            b = even(vb).fma(xe, b);
-            a = odd(va).fma(xo, a);
-            b = odd(vb).fma(xo, b);
-        }
-        y[r * rows + n] = tail(Lanes.sum(a, lanes), wa, xs, x0, i, half);
-        y[r * rows + n + 1] = tail(Lanes.sum(b, lanes), wb, xs, x0, i, half);
-    }
-
-    /** Two weight rows against two activation rows, for what is left after the 4-row tiles. */
-    private void dot2x2(int n, float[] xs, int r, float[] y, float[] lanes) {
-        int half = cols / 2;
-        int wa = n * half, wb = wa + half;
-        int x0 = r * cols, x1 = x0 + cols;
-        int bound = I.loopBound(half);
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, b0 = a0, b1 = a0;
-        int i = 0;
-        for (; i < bound; i += WIDTH) {
-            IntVector va = IntVector.fromArray(I, pairs, wa + i);
-            IntVector vb = IntVector.fromArray(I, pairs, wb + i);
-            FloatVector ae = even(va), be = even(vb);
-            FloatVector x = FloatVector.fromArray(F, xs, x0 + i);
-            a0 = ae.fma(x, a0);
-            b0 = be.fma(x, b0);
-            x = FloatVector.fromArray(F, xs, x1 + i);
-            a1 = ae.fma(x, a1);
-            b1 = be.fma(x, b1);
-            FloatVector ao = odd(va), bo = odd(vb);
-            x = FloatVector.fromArray(F, xs, x0 + half + i);
-            a0 = ao.fma(x, a0);
-            b0 = bo.fma(x, b0);
-            x = FloatVector.fromArray(F, xs, x1 + half + i);
-            a1 = ao.fma(x, a1);
-            b1 = bo.fma(x, b1);
-        }
-        y[r * rows + n] = tail(Lanes.sum(a0, lanes), wa, xs, x0, i, half);
-        y[(r + 1) * rows + n] = tail(Lanes.sum(a1, lanes), wa, xs, x1, i, half);
-        y[r * rows + n + 1] = tail(Lanes.sum(b0, lanes), wb, xs, x0, i, half);
-        y[(r + 1) * rows + n + 1] = tail(Lanes.sum(b1, lanes), wb, xs, x1, i, half);
-    }
-
-    /** Two weight rows against four activation rows: each weight load feeds four FMAs, each x load two. */
-    private void dot2x4(int n, float[] xs, int r, float[] y, float[] lanes) {
-        int half = cols / 2;
-        int wa = n * half, wb = wa + half;
-        int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        int bound = I.loopBound(half);
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        int i = 0;
-        for (; i < bound; i += WIDTH) {
-            IntVector va = IntVector.fromArray(I, pairs, wa + i);
-            IntVector vb = IntVector.fromArray(I, pairs, wb + i);
-            FloatVector ae = even(va), be = even(vb);
-            FloatVector x = FloatVector.fromArray(F, xs, x0 + i);
-            a0 = ae.fma(x, a0);
-            b0 = be.fma(x, b0);
-            x = FloatVector.fromArray(F, xs, x1 + i);
-            a1 = ae.fma(x, a1);
-            b1 = be.fma(x, b1);
-            x = FloatVector.fromArray(F, xs, x2 + i);
-            a2 = ae.fma(x, a2);
-            b2 = be.fma(x, b2);
-            x = FloatVector.fromArray(F, xs, x3 + i);
-            a3 = ae.fma(x, a3);
-            b3 = be.fma(x, b3);
-            FloatVector ao = odd(va), bo = odd(vb);
-            x = FloatVector.fromArray(F, xs, x0 + half + i);
-            a0 = ao.fma(x, a0);
-            b0 = bo.fma(x, b0);
-            x = FloatVector.fromArray(F, xs, x1 + half + i);
-            a1 = ao.fma(x, a1);
-            b1 = bo.fma(x, b1);
-            x = FloatVector.fromArray(F, xs, x2 + half + i);
-            a2 = ao.fma(x, a2);
-            b2 = bo.fma(x, b2);
-            x = FloatVector.fromArray(F, xs, x3 + half + i);
-            a3 = ao.fma(x, a3);
-            b3 = bo.fma(x, b3);
-        }
-        y[r * rows + n] = tail(Lanes.sum(a0, lanes), wa, xs, x0, i, half);
-        y[(r + 1) * rows + n] = tail(Lanes.sum(a1, lanes), wa, xs, x1, i, half);
-        y[(r + 2) * rows + n] = tail(Lanes.sum(a2, lanes), wa, xs, x2, i, half);
-        y[(r + 3) * rows + n] = tail(Lanes.sum(a3, lanes), wa, xs, x3, i, half);
-        y[r * rows + n + 1] = tail(Lanes.sum(b0, lanes), wb, xs, x0, i, half);
-        y[(r + 1) * rows + n + 1] = tail(Lanes.sum(b1, lanes), wb, xs, x1, i, half);
-        y[(r + 2) * rows + n + 1] = tail(Lanes.sum(b2, lanes), wb, xs, x2, i, half);
-        y[(r + 3) * rows + n + 1] = tail(Lanes.sum(b3, lanes), wb, xs, x3, i, half);
     }
 
     private static FloatVector even(IntVector w) {
@@ -220,51 +128,209 @@ public final class Bf16Matrix implements Matrix {
         return w.lanewise(VectorOperators.AND, 0xFFFF0000).reinterpretAsFloats();
     }
 
-    /** The scalar twin of the vector loop, for the pairs past the last full vector. */
-    private float tail(float sum, int w0, float[] xs, int x0, int from, int half) {
-        for (int i = from; i < half; i++) {
-            int w = pairs[w0 + i];
-            sum = Math.fma(Float.intBitsToFloat(w << 16), xs[x0 + i], sum);
-            sum = Math.fma(Float.intBitsToFloat(w & 0xFFFF0000), xs[x0 + half + i], sum);
+    /** Rows {@code r .. r+3} against tile {@code t}: each widened weight vector feeds 4 FMAs, each broadcast 3. */
+    private void tile4(float[] x, int r, int t, float[] y, float[] spill) {
+        int step = cols / 2 * WIDTH;
+        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+        int half = cols / 2;
+        for (int j = 0; j < half; j++) {
+            int k = 2 * j, i = j * WIDTH;
+            FloatVector e0 = even(IntVector.fromArray(I, packed, w0 + i));
+            FloatVector e1 = even(IntVector.fromArray(I, packed, w1 + i));
+            FloatVector e2 = even(IntVector.fromArray(I, packed, w2 + i));
+            FloatVector b = FloatVector.broadcast(F, x[x0 + k]);
+            a00 = e0.fma(b, a00);
+            a01 = e1.fma(b, a01);
+            a02 = e2.fma(b, a02);
+            b = FloatVector.broadcast(F, x[x1 + k]);
+            a10 = e0.fma(b, a10);
+            a11 = e1.fma(b, a11);
+            a12 = e2.fma(b, a12);
+            b = FloatVector.broadcast(F, x[x2 + k]);
+            a20 = e0.fma(b, a20);
+            a21 = e1.fma(b, a21);
+            a22 = e2.fma(b, a22);
+            b = FloatVector.broadcast(F, x[x3 + k]);
+            a30 = e0.fma(b, a30);
+            a31 = e1.fma(b, a31);
+            a32 = e2.fma(b, a32);
+            // loaded again rather than kept: 12 accumulators, 3 weights and a broadcast fill the 16 registers
+            e0 = odd(IntVector.fromArray(I, packed, w0 + i));
+            e1 = odd(IntVector.fromArray(I, packed, w1 + i));
+            e2 = odd(IntVector.fromArray(I, packed, w2 + i));
+            b = FloatVector.broadcast(F, x[x0 + k + 1]);
+            a00 = e0.fma(b, a00);
+            a01 = e1.fma(b, a01);
+            a02 = e2.fma(b, a02);
+            b = FloatVector.broadcast(F, x[x1 + k + 1]);
+            a10 = e0.fma(b, a10);
+            a11 = e1.fma(b, a11);
+            a12 = e2.fma(b, a12);
+            b = FloatVector.broadcast(F, x[x2 + k + 1]);
+            a20 = e0.fma(b, a20);
+            a21 = e1.fma(b, a21);
+            a22 = e2.fma(b, a22);
+            b = FloatVector.broadcast(F, x[x3 + k + 1]);
+            a30 = e0.fma(b, a30);
+            a31 = e1.fma(b, a31);
+            a32 = e2.fma(b, a32);
         }
-        return sum;
+        // stored here, not in a helper taking vectors: a call C2 does not inline would box every accumulator
+        boolean whole = wholeTile(t);
+        float[] out = whole ? y : spill;
+        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
+        a00.intoArray(out, o);
+        a01.intoArray(out, o + WIDTH);
+        a02.intoArray(out, o + 2 * WIDTH);
+        a10.intoArray(out, o + stride);
+        a11.intoArray(out, o + stride + WIDTH);
+        a12.intoArray(out, o + stride + 2 * WIDTH);
+        a20.intoArray(out, o + 2 * stride);
+        a21.intoArray(out, o + 2 * stride + WIDTH);
+        a22.intoArray(out, o + 2 * stride + 2 * WIDTH);
+        a30.intoArray(out, o + 3 * stride);
+        a31.intoArray(out, o + 3 * stride + WIDTH);
+        a32.intoArray(out, o + 3 * stride + 2 * WIDTH);
+        if (!whole) unspill(spill, TILE_ROWS, y, r, t);
+    }
+
+    /** Two rows against tile {@code t}, for what the 4-row tiles leave. */
+    private void tile2(float[] x, int r, int t, float[] y, float[] spill) {
+        int step = cols / 2 * WIDTH;
+        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int x0 = r * cols, x1 = x0 + cols;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+        int half = cols / 2;
+        for (int j = 0; j < half; j++) {
+            int k = 2 * j, i = j * WIDTH;
+            IntVector v0 = IntVector.fromArray(I, packed, w0 + i);
+            IntVector v1 = IntVector.fromArray(I, packed, w1 + i);
+            IntVector v2 = IntVector.fromArray(I, packed, w2 + i);
+            FloatVector e0 = even(v0), e1 = even(v1), e2 = even(v2);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + k]);
+            a00 = e0.fma(b, a00);
+            a01 = e1.fma(b, a01);
+            a02 = e2.fma(b, a02);
+            b = FloatVector.broadcast(F, x[x1 + k]);
+            a10 = e0.fma(b, a10);
+            a11 = e1.fma(b, a11);
+            a12 = e2.fma(b, a12);
+            e0 = odd(v0);
+            e1 = odd(v1);
+            e2 = odd(v2);
+            b = FloatVector.broadcast(F, x[x0 + k + 1]);
+            a00 = e0.fma(b, a00);
+            a01 = e1.fma(b, a01);
+            a02 = e2.fma(b, a02);
+            b = FloatVector.broadcast(F, x[x1 + k + 1]);
+            a10 = e0.fma(b, a10);
+            a11 = e1.fma(b, a11);
+            a12 = e2.fma(b, a12);
+        }
+        boolean whole = wholeTile(t);
+        float[] out = whole ? y : spill;
+        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
+        a00.intoArray(out, o);
+        a01.intoArray(out, o + WIDTH);
+        a02.intoArray(out, o + 2 * WIDTH);
+        a10.intoArray(out, o + stride);
+        a11.intoArray(out, o + stride + WIDTH);
+        a12.intoArray(out, o + stride + 2 * WIDTH);
+        if (!whole) unspill(spill, 2, y, r, t);
+    }
+
+    /** One row against tile {@code t}: three independent chains, enough while the weights stream from memory. */
+    private void tile1(float[] x, int r, int t, float[] y, float[] spill) {
+        int step = cols / 2 * WIDTH;
+        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int x0 = r * cols;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0;
+        int half = cols / 2;
+        for (int j = 0; j < half; j++) {
+            int k = 2 * j, i = j * WIDTH;
+            IntVector v0 = IntVector.fromArray(I, packed, w0 + i);
+            IntVector v1 = IntVector.fromArray(I, packed, w1 + i);
+            IntVector v2 = IntVector.fromArray(I, packed, w2 + i);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + k]);
+            a0 = even(v0).fma(b, a0);
+            a1 = even(v1).fma(b, a1);
+            a2 = even(v2).fma(b, a2);
+            b = FloatVector.broadcast(F, x[x0 + k + 1]);
+            a0 = odd(v0).fma(b, a0);
+            a1 = odd(v1).fma(b, a1);
+            a2 = odd(v2).fma(b, a2);
+        }
+        boolean whole = wholeTile(t);
+        float[] out = whole ? y : spill;
+        int o = whole ? r * rows + t * TILE : 0;
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + WIDTH);
+        a2.intoArray(out, o + 2 * WIDTH);
+        if (!whole) unspill(spill, 1, y, r, t);
+    }
+
+    /** Whether tile {@code t} has no padding rows, so its outputs go straight into y. */
+    private boolean wholeTile(int t) {
+        return (t + 1) * TILE <= rows;
+    }
+
+    /** Copies {@code count} rows of the last tile's outputs from {@code spill}, less the padding. */
+    private void unspill(float[] spill, int count, float[] y, int r, int t) {
+        for (int i = 0; i < count; i++) {
+            System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
+        }
+    }
+
+    /** The scalar twin of {@link #multiply}: the same operations in the same order, one element at a time. */
+    void multiplyScalar(float[] x, int batch, float[] y) {
+        Matrix.checkOperands(this, x, batch, y);
+        for (int r = 0; r < batch; r++) {
+            for (int n = 0; n < rows; n++) {
+                float acc = 0f;
+                for (int k = 0; k < cols; k++) acc = Math.fma(weight(n, k), x[r * cols + k], acc);
+                y[r * rows + n] = acc;
+            }
+        }
+    }
+
+    private float weight(int n, int k) {
+        int w = packed[((n / WIDTH) * (cols / 2) + k / 2) * WIDTH + n % WIDTH];
+        return Float.intBitsToFloat(k % 2 == 0 ? w << 16 : w & 0xFFFF0000);
     }
 
     @Override
     public void row(int n, float[] out, int offset) {
-        int base = n * (cols / 2);
-        for (int i = 0; i < cols / 2; i++) {
-            int w = pairs[base + i];
-            out[offset + 2 * i] = Float.intBitsToFloat(w << 16);
-            out[offset + 2 * i + 1] = Float.intBitsToFloat(w & 0xFFFF0000);
-        }
+        for (int k = 0; k < cols; k++) out[offset + k] = weight(n, k);
     }
 
     @Override
     public Matrix sliceRows(int from, int count) {
         int half = cols / 2;
+        int[] all = pairs();
         int[] p = new int[count * half];
-        System.arraycopy(pairs, from * half, p, 0, p.length);
+        System.arraycopy(all, from * half, p, 0, p.length);
         return new Bf16Matrix(count, cols, p);
     }
 
     @Override
     public Matrix stack(Matrix below) {
         if (!(below instanceof Bf16Matrix b) || b.cols != cols) return F32Matrix.copyOf(this).stack(below);
-        int[] p = Arrays.copyOf(pairs, pairs.length + b.pairs.length);
-        System.arraycopy(b.pairs, 0, p, pairs.length, b.pairs.length);
+        int[] top = pairs(), bottom = b.pairs();
+        int[] p = java.util.Arrays.copyOf(top, top.length + bottom.length);
+        System.arraycopy(bottom, 0, p, top.length, bottom.length);
         return new Bf16Matrix(rows + b.rows, cols, p);
     }
 
     @Override
     public Matrix transpose() {
         if (rows % 2 != 0) return F32Matrix.copyOf(this).transpose();
-        int[] t = new int[pairs.length];
-        float[] row = new float[cols];
+        int[] t = new int[rows * cols / 2];
         for (int n = 0; n < rows; n++) {
-            row(n, row, 0);
             for (int k = 0; k < cols; k++) {
-                int bits = Float.floatToRawIntBits(row[k]) >>> 16; // exact: the value is already bf16
+                int bits = Float.floatToRawIntBits(weight(n, k)) >>> 16; // exact: the value is already bf16
                 int idx = k * (rows / 2) + n / 2;
                 t[idx] |= (n % 2 == 0) ? bits : bits << 16;
             }

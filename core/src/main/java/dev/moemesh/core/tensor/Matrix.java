@@ -7,7 +7,7 @@ package dev.moemesh.core.tensor;
  * batch size, the row's place in the batch or the thread that runs it: a sequence's tokens never depend on
  * what else is in the batch.
  */
-public sealed interface Matrix permits Bf16Matrix, F32Matrix {
+public sealed interface Matrix permits Bf16Matrix, Fp8Matrix, F32Matrix {
 
     int rows();
 

@@ -1,26 +1,32 @@
 package dev.moemesh.core.tensor;
 
-/** Per-thread buffers the kernels reuse, so a decode step allocates no activation-sized arrays. */
+/** Per-thread buffers the kernels reuse, so a step allocates nothing. */
 final class Scratch {
-    private static final ThreadLocal<float[]> SPLIT = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[Bf16Matrix.TILE_ROWS * Bf16Matrix.TILE]);
+
+    private static final ThreadLocal<float[]> FP8_WEIGHTS =
+            ThreadLocal.withInitial(() -> new float[Fp8Matrix.K_BLOCK * Fp8Matrix.TILE]);
+    private static final ThreadLocal<float[]> FP8_SUMS = ThreadLocal.withInitial(() -> new float[0]);
 
     private Scratch() {}
 
-    /** Each row of x as its even columns then its odd columns, the layout {@link Bf16Matrix} multiplies against. */
-    static float[] splitEvenOdd(float[] x, int batch, int cols) {
-        float[] out = SPLIT.get();
-        if (out.length < batch * cols) {
-            out = new float[batch * cols];
-            SPLIT.set(out);
+    /** One FP8 tile's column block, dequantised. */
+    static float[] fp8Weights() {
+        return FP8_WEIGHTS.get();
+    }
+
+    /** The partial sums of one FP8 tile over a batch, grown to the largest batch seen. */
+    static float[] fp8Sums(int size) {
+        float[] s = FP8_SUMS.get();
+        if (s.length < size) {
+            s = new float[size];
+            FP8_SUMS.set(s);
         }
-        int half = cols / 2;
-        for (int r = 0; r < batch; r++) {
-            int base = r * cols;
-            for (int i = 0; i < half; i++) {
-                out[base + i] = x[base + 2 * i];
-                out[base + half + i] = x[base + 2 * i + 1];
-            }
-        }
-        return out;
+        return s;
+    }
+
+    /** The outputs of one 4-row tile, for the tile that runs past the matrix's last row. */
+    static float[] tileOutput() {
+        return TILE.get();
     }
 }

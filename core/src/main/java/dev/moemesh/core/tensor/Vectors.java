@@ -1,13 +1,19 @@
 package dev.moemesh.core.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 import static dev.moemesh.core.tensor.Lanes.F;
+import static dev.moemesh.core.tensor.Lanes.I;
 import static dev.moemesh.core.tensor.Lanes.WIDTH;
 
 /** Small vector operations on slices of float arrays, each with a fixed operation order. */
 public final class Vectors {
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[WIDTH]);
+    private static final VectorSpecies<Short> S = ShortVector.SPECIES_128;
 
     private Vectors() {}
 
@@ -24,5 +30,98 @@ public final class Vectors {
             a.fma(FloatVector.fromArray(F, x, x0 + i), FloatVector.fromArray(F, y, y0 + i)).intoArray(y, y0 + i);
         }
         for (; i < len; i++) y[y0 + i] = Math.fma(alpha, x[x0 + i], y[y0 + i]);
+    }
+
+    /** {@code a · b} with {@code b} bf16 bits: the same lanes, lane-sum tree and scalar tail as {@link #dot}. */
+    public static float dotBf16(float[] a, int a0, short[] b, int b0, int len) {
+        int bound = F.loopBound(len);
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (; i < bound; i += WIDTH) acc = widen(b, b0 + i).fma(FloatVector.fromArray(F, a, a0 + i), acc);
+        float sum = Lanes.sum(acc, LANES.get());
+        for (; i < len; i++) sum = Math.fma(Float.intBitsToFloat(b[b0 + i] << 16), a[a0 + i], sum);
+        return sum;
+    }
+
+    /** {@code y[y0 + i] += alpha · x[x0 + i]} with {@code x} bf16 bits. */
+    public static void axpyBf16(float alpha, short[] x, int x0, float[] y, int y0, int len) {
+        int bound = F.loopBound(len);
+        FloatVector a = FloatVector.broadcast(F, alpha);
+        int i = 0;
+        for (; i < bound; i += WIDTH) {
+            a.fma(widen(x, x0 + i), FloatVector.fromArray(F, y, y0 + i)).intoArray(y, y0 + i);
+        }
+        for (; i < len; i++) y[y0 + i] = Math.fma(alpha, Float.intBitsToFloat(x[x0 + i] << 16), y[y0 + i]);
+    }
+
+    private static FloatVector widen(short[] bits, int at) {
+        return ((IntVector) ShortVector.fromArray(S, bits, at).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * {@code act[r][i] = silu(g) · u} for the gate and up halves of each row of {@code gateUp} (rows, 2 · inter), with
+     * {@code silu(g) = g / (1 + exp(-g))} and {@link #exp} as the exponential: the same operations in a vector lane
+     * and in the scalar tail, so an element's value depends only on its inputs.
+     */
+    public static void siluProduct(float[] gateUp, int rows, int inter, float[] act) {
+        int bound = F.loopBound(inter);
+        FloatVector one = FloatVector.broadcast(F, 1f);
+        for (int r = 0; r < rows; r++) {
+            int g0 = r * 2 * inter, u0 = g0 + inter, a0 = r * inter;
+            int i = 0;
+            for (; i < bound; i += WIDTH) {
+                FloatVector g = FloatVector.fromArray(F, gateUp, g0 + i);
+                g.div(one.add(exp(g.neg()))).mul(FloatVector.fromArray(F, gateUp, u0 + i)).intoArray(act, a0 + i);
+            }
+            for (; i < inter; i++) {
+                float g = gateUp[g0 + i];
+                act[a0 + i] = g / (1f + exp(-g)) * gateUp[u0 + i];
+            }
+        }
+    }
+
+    private static final float LOG2E = 1.44269504f;
+    private static final float LN2_HI = 0.693145752f; // ln 2 split so n · LN2_HI is exact for |n| < 2^9
+    private static final float LN2_LO = 1.42860677e-6f;
+    /** 1.5 · 2^23: adding it rounds a float below 2^22 to an integer, held in the low mantissa bits. */
+    private static final float ROUNDER = 12582912f;
+    private static final float MAX_EXP = 88.0f;
+    private static final float MIN_EXP = -87.0f;
+
+    /**
+     * e^x to about one ulp, from IEEE additions, multiplications and FMAs alone (x clamped to [-87, 88]): e^x = 2^n ·
+     * e^r with n the integer nearest x·log2(e), r = x - n·ln 2, e^r by its Taylor polynomial of degree 7.
+     * {@link Math#exp} may differ between JIT tiers and from the vector form; this does not.
+     */
+    public static float exp(float x) {
+        x = Math.min(Math.max(x, MIN_EXP), MAX_EXP);
+        float t = Math.fma(x, LOG2E, ROUNDER);
+        float n = t - ROUNDER;
+        float r = Math.fma(-n, LN2_LO, Math.fma(-n, LN2_HI, x));
+        float p = Math.fma(r, 1f / 5040, 1f / 720);
+        p = Math.fma(p, r, 1f / 120);
+        p = Math.fma(p, r, 1f / 24);
+        p = Math.fma(p, r, 1f / 6);
+        p = Math.fma(p, r, 0.5f);
+        p = Math.fma(p, r, 1f);
+        p = Math.fma(p, r, 1f);
+        return p * Float.intBitsToFloat((Float.floatToRawIntBits(t) - 0x4B400000 + 127) << 23);
+    }
+
+    /** {@link #exp} lane by lane: the same operations in the same order. */
+    static FloatVector exp(FloatVector x) {
+        x = x.max(MIN_EXP).min(MAX_EXP);
+        FloatVector t = x.fma(LOG2E, ROUNDER);
+        FloatVector n = t.sub(ROUNDER);
+        FloatVector r = n.neg().fma(FloatVector.broadcast(F, LN2_LO), n.neg().fma(FloatVector.broadcast(F, LN2_HI), x));
+        FloatVector p = r.fma(1f / 5040, 1f / 720);
+        p = p.fma(r, FloatVector.broadcast(F, 1f / 120));
+        p = p.fma(r, FloatVector.broadcast(F, 1f / 24));
+        p = p.fma(r, FloatVector.broadcast(F, 1f / 6));
+        p = p.fma(r, FloatVector.broadcast(F, 0.5f));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        return p.mul(t.reinterpretAsInts().sub(0x4B400000 - 127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
     }
 }

@@ -49,8 +49,10 @@ class MlaTest {
         float[] q = ws.buffer(Workspace.Slot.Q, rows * heads * qk).clone(); // rotated queries left by forward
         Matrix kvB = mla.kvUpProjection();
         float[] latents = new float[rows * kvLora];
+        float[] entries = new float[rows * (kvLora + rope)];
         for (int t = 0; t < rows; t++) {
-            System.arraycopy(cache.layer(1), cache.offset(seq, t), latents, t * kvLora, kvLora);
+            cache.read(1, seq, t, entries, t * (kvLora + rope));
+            System.arraycopy(entries, t * (kvLora + rope), latents, t * kvLora, kvLora);
         }
         float[] kv = new float[rows * heads * (nope + v)];
         kvB.multiply(latents, rows, kv);
@@ -62,8 +64,8 @@ class MlaTest {
                 for (int t = 0; t <= r; t++) {
                     double dot = 0;
                     for (int i = 0; i < nope; i++) dot += q[(r * heads + h) * qk + i] * kv[(t * heads + h) * (nope + v) + i];
-                    int pe = cache.offset(seq, t) + kvLora;
-                    for (int i = 0; i < rope; i++) dot += q[(r * heads + h) * qk + nope + i] * cache.layer(1)[pe + i];
+                    int pe = t * (kvLora + rope) + kvLora;
+                    for (int i = 0; i < rope; i++) dot += q[(r * heads + h) * qk + nope + i] * entries[pe + i];
                     p[t] = dot * step.softmaxScale();
                     max = Math.max(max, p[t]);
                 }

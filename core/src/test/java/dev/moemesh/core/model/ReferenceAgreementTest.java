@@ -5,6 +5,7 @@ import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.weights.WeightReader;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -19,12 +20,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The engine against the plain double-precision reference of DeepSeek's model.py, on both model families. */
 class ReferenceAgreementTest {
 
-    @ParameterizedTest(name = "{0} fp8={1} maxSeqLen={2}")
-    @CsvSource({"TINY_V3, false, 0", "TINY_V3, false, 64", "TINY_V2LITE, false, 0", "TINY_V3, true, 0"})
-    void greedyTokensAndLogitsMatchTheReference(Preset preset, boolean fp8, int maxSeqLen) {
+    /**
+     * The KV cache in bf16 against a reference that rounds its cached latent and rope key to bf16 as DeepSeek's does;
+     * in fp32 against one that does not. FP8 checkpoints with the weights kept FP8 (dequantised in fp32 in the kernel)
+     * and rounded to bf16 at load, each against the reference dequantising the same way.
+     */
+    @ParameterizedTest(name = "{0} fp8={1} maxSeqLen={2} weights={3} kv={4}")
+    @CsvSource({"TINY_V3, false, 0, FP8, BF16", "TINY_V3, false, 64, FP8, BF16", "TINY_V2LITE, false, 0, FP8, BF16",
+            "TINY_V3, true, 0, FP8, BF16", "TINY_V3, true, 0, BF16, BF16", "TINY_V3, false, 0, FP8, F32",
+            "TINY_V2LITE, false, 0, FP8, F32", "TINY_V3, true, 0, FP8, F32"})
+    void greedyTokensAndLogitsMatchTheReference(Preset preset, boolean fp8, int maxSeqLen, WeightReader.Fp8Weights weights,
+                                                LatentKvCache.Format kv) {
         Path dir = TestModels.tiny(preset, fp8);
-        Model model = Model.load(dir, maxSeqLen);
-        ReferenceDeepSeek reference = new ReferenceDeepSeek(dir, model.rope().yarnEngaged());
+        Model model = Model.load(dir, maxSeqLen, null, new ModelOptions(weights, kv));
+        ReferenceDeepSeek reference = new ReferenceDeepSeek(dir, model.rope().yarnEngaged(), kv == LatentKvCache.Format.BF16,
+                weights == WeightReader.Fp8Weights.FP8);
         int[] prompt = {0, 17, 42, 300, 5, 99, 128};
         int steps = 8;
 

@@ -4,6 +4,7 @@ import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.config.ScoringFunction;
 import dev.moemesh.core.config.TopkMethod;
 import dev.moemesh.core.numeric.Bf16;
+import dev.moemesh.core.numeric.Fp8E4m3;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
 
 import java.nio.file.Path;
@@ -17,18 +18,25 @@ import java.util.List;
  * every token, no cache, no batching, no vectors). The engine is checked against it.
  *
  * <p>Like the engine (and the mesh wire format), routed experts see their input rounded to bf16 and return bf16.
+ * With {@code bf16Cache}, the normalised latent and the rotated rope key are rounded to bf16 where the reference's
+ * absorbed path stores them in its bf16 {@code kv_cache} and {@code pe_cache}. FP8 weights are dequantised to bf16
+ * ({@code weight_dequant}, the reference's bf16 path) or, with {@code fp8InFp32}, to fp32 (the engine's default).
  */
 final class ReferenceDeepSeek {
     private final ModelConfig c;
     private final SafetensorsCheckpoint ckpt;
     private final boolean yarn;
+    private final boolean bf16Cache;
+    private final boolean fp8InFp32;
 
     /** @param yarn whether the served context engages YaRN (the reference's {@code max_seq_len > original_seq_len}) */
-    ReferenceDeepSeek(Path dir, boolean yarn) {
+    ReferenceDeepSeek(Path dir, boolean yarn, boolean bf16Cache, boolean fp8InFp32) {
         this.c = ModelConfig.load(dir);
         int[] block = c.fp8BlockSize();
         this.ckpt = block == null ? SafetensorsCheckpoint.open(dir) : SafetensorsCheckpoint.open(dir, block[0], block[1]);
         this.yarn = yarn;
+        this.bf16Cache = bf16Cache;
+        this.fp8InFp32 = fp8InFp32;
     }
 
     /** Logits of the last position of {@code tokens}. */
@@ -54,7 +62,9 @@ final class ReferenceDeepSeek {
 
     private double[] w(String name) {
         float[] f;
-        if (ckpt.info(name).dtype() == dev.moemesh.core.safetensors.DType.F8_E4M3) {
+        if (ckpt.isBlockScaledFp8(name) && fp8InFp32) {
+            f = fp32Dequant(name);
+        } else if (ckpt.info(name).dtype() == dev.moemesh.core.safetensors.DType.F8_E4M3) {
             int[] pairs = ckpt.readBf16Pairs(name);
             f = new float[pairs.length * 2];
             for (int i = 0; i < pairs.length; i++) {
@@ -67,6 +77,28 @@ final class ReferenceDeepSeek {
         double[] d = new double[f.length];
         for (int i = 0; i < f.length; i++) d[i] = f[i];
         return d;
+    }
+
+    /** Each E4M3 value times its block's scale, rounded once to fp32. */
+    private float[] fp32Dequant(String name) {
+        byte[] codes = ckpt.readFp8Codes(name);
+        float[] scales = ckpt.readFp8Scales(name);
+        long[] shape = ckpt.info(name).shape();
+        int cols = (int) shape[1];
+        int scaleCols = (cols + ckpt.fp8BlockCols() - 1) / ckpt.fp8BlockCols();
+        float[] f = new float[codes.length];
+        for (int i = 0; i < f.length; i++) {
+            int row = i / cols, col = i % cols;
+            f[i] = Fp8E4m3.toFloat(codes[i]) * scales[(row / ckpt.fp8BlockRows()) * scaleCols + col / ckpt.fp8BlockCols()];
+        }
+        return f;
+    }
+
+    private double[] cached(double[] v) {
+        if (!bf16Cache) return v;
+        double[] r = new double[v.length];
+        for (int i = 0; i < v.length; i++) r[i] = Bf16.round((float) v[i]);
+        return r;
     }
 
     private double[][] norm(double[][] x, double[] weight) {
@@ -107,8 +139,8 @@ final class ReferenceDeepSeek {
                 q[t] = linear(qa, w(p + "q_b_proj.weight"), heads * qk);
             }
             double[] kv = linear(x[t], w(p + "kv_a_proj_with_mqa.weight"), kvLora + rope);
-            latent[t] = norm(new double[][] {Arrays.copyOf(kv, kvLora)}, w(p + "kv_a_layernorm.weight"))[0];
-            kPe[t] = rotate(Arrays.copyOfRange(kv, kvLora, kvLora + rope), t);
+            latent[t] = cached(norm(new double[][] {Arrays.copyOf(kv, kvLora)}, w(p + "kv_a_layernorm.weight"))[0]);
+            kPe[t] = cached(rotate(Arrays.copyOfRange(kv, kvLora, kvLora + rope), t));
             for (int hd = 0; hd < heads; hd++) {
                 double[] pe = rotate(Arrays.copyOfRange(q[t], hd * qk + nope, (hd + 1) * qk), t);
                 System.arraycopy(pe, 0, q[t], hd * qk + nope, rope);

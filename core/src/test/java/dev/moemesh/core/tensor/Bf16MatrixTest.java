@@ -16,7 +16,7 @@ class Bf16MatrixTest {
         return v;
     }
 
-    /** Sizes with vector tails (cols/2 not a multiple of 8) and odd batch sizes that mix 4-row tiles and single rows. */
+    /** Odd sizes (a padded last tile) and a batch that mixes 4-row tiles and single rows. */
     @Test
     void multiplyMatchesScalarDoublePrecision() {
         for (int cols : new int[] {2, 16, 40, 130, 1024}) {
@@ -34,6 +34,31 @@ class Bf16MatrixTest {
                 }
             }
         }
+    }
+
+    /** Every tile shape (4-row tiles, single rows, the padded last tile) against the scalar twin, bit for bit. */
+    @Test
+    void vectorKernelEqualsItsScalarTwinBitForBit() {
+        for (int rows : new int[] {1, 8, 23, 24, 25, 50, 97}) {
+            for (int cols : new int[] {2, 16, 34, 256}) {
+                Bf16Matrix w = Bf16Matrix.fromFloats(rows, cols, random(rows * cols, rows * 31L + cols));
+                for (int batch : new int[] {1, 3, 4, 7, 9}) {
+                    float[] x = random(batch * cols, batch);
+                    float[] fast = new float[batch * rows];
+                    float[] scalar = new float[batch * rows];
+                    w.multiply(x, batch, fast);
+                    w.multiplyScalar(x, batch, scalar);
+                    assertArrayEquals(scalar, fast, "rows " + rows + " cols " + cols + " batch " + batch);
+                }
+            }
+        }
+    }
+
+    @Test
+    void pairsGiveBackTheCheckpointLayout() {
+        int[] pairs = new int[25 * 8];
+        for (int i = 0; i < pairs.length; i++) pairs[i] = (i * 0x9E37) ^ (i << 17);
+        assertArrayEquals(pairs, new Bf16Matrix(25, 16, pairs).pairs());
     }
 
     @Test

@@ -1,0 +1,285 @@
+package dev.moemesh.core.tensor;
+
+import dev.moemesh.core.numeric.Fp8E4m3;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+import static dev.moemesh.core.tensor.Lanes.F;
+import static dev.moemesh.core.tensor.Lanes.I;
+import static dev.moemesh.core.tensor.Lanes.WIDTH;
+
+/**
+ * An FP8 E4M3 weight matrix with block scales, kept at one byte a weight and dequantised inside the kernel in fp32:
+ * weight (n, k) is {@code fp32(e4m3(n, k) · scale(n / blockRows, k / blockCols))}, exactly what dequantising the
+ * whole tensor to fp32 would give.
+ *
+ * <p>Packed in panels of 8 output rows like {@link Bf16Matrix}: for each 4 columns, 8 ints, int j holding row j's 4
+ * codes (column 4q + s in byte s), so one 256-bit load brings 32 weights and a code reaches its fp32 bits with
+ * two shifts and a mask, no byte-to-int conversion. The kernel
+ * dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer, then every
+ * activation row runs over that buffer, so the dequantisation costs once per product, not once per row. Each
+ * output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column order; partial sums wait in fp32
+ * between column blocks, which keeps that order exactly ({@link #multiplyScalar} is the twin).
+ */
+public final class Fp8Matrix implements Matrix {
+    static final int PANELS = Bf16Matrix.PANELS;
+    static final int TILE = PANELS * WIDTH;
+    /** Columns dequantised at a time: 128 columns of a 24-row tile are 12 KiB of fp32, half of L1. */
+    static final int K_BLOCK = 128;
+    /** The E4M3 bits placed into an fp32 exponent and mantissa read as the value times 2^-120; scales carry the 2^120. */
+    private static final float UNBIAS = 0x1p120f;
+    private static final int FP32_BITS_MASK = 0x87F00000;
+
+    private final int rows;
+    private final int cols;
+    private final int tiles;
+    private final int scaleCols;       // ceil(cols / blockCols)
+    private final int blockCols;
+    private final int quads;           // ceil(cols / 4)
+    private final int[] packed;        // (tiles * PANELS, quads, WIDTH): 4 codes an int
+    private final float[] panelScales; // (tiles * PANELS, scaleCols): the block's scale times 2^120
+
+    private Fp8Matrix(int rows, int cols, int blockCols, int[] packed, float[] panelScales) {
+        this.rows = rows;
+        this.cols = cols;
+        this.quads = (cols + 3) / 4;
+        this.tiles = (rows + TILE - 1) / TILE;
+        this.blockCols = blockCols;
+        this.scaleCols = (cols + blockCols - 1) / blockCols;
+        this.packed = packed;
+        this.panelScales = panelScales;
+    }
+
+    /**
+     * Packs row-major E4M3 codes with their (ceil(rows / blockRows), ceil(cols / blockCols)) scales, as DeepSeek-V3's
+     * release stores {@code weight} and {@code weight_scale_inv}. {@code blockRows} must be a multiple of 8 so every
+     * panel of 8 rows has one scale per column block.
+     *
+     * @param name the tensor, for errors
+     */
+    public static Fp8Matrix of(String name, int rows, int cols, byte[] codes, float[] blockScales, int blockRows,
+                               int blockCols) {
+        if (codes.length != (long) rows * cols) {
+            throw new IllegalArgumentException(name + ": FP8 matrix (" + rows + ", " + cols + ") needs "
+                    + (long) rows * cols + " bytes, got " + codes.length);
+        }
+        if (blockRows % WIDTH != 0) {
+            throw new IllegalArgumentException(name + ": FP8 block of " + blockRows + " rows is not a multiple of "
+                    + WIDTH + "; load FP8 weights as bf16 (-Dmoemesh.fp8-weights=bf16)");
+        }
+        int scaleCols = (cols + blockCols - 1) / blockCols;
+        int tiles = (rows + TILE - 1) / TILE;
+        int quads = (cols + 3) / 4;
+        if ((long) tiles * TILE * quads > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(name + ": FP8 matrix (" + rows + ", " + cols + ") is too large for one array");
+        }
+        int[] packed = new int[tiles * TILE * quads];
+        float[] scales = new float[tiles * PANELS * scaleCols];
+        for (int n = 0; n < rows; n++) {
+            int base = (n / WIDTH) * quads * WIDTH + n % WIDTH;
+            for (int k = 0; k < cols; k++) {
+                byte code = codes[n * cols + k];
+                if ((code & 0x7F) == 0x7F) {
+                    throw new IllegalArgumentException(name + ": element (" + n + ", " + k + ") is an E4M3 NaN; the"
+                            + " checkpoint is damaged");
+                }
+                packed[base + (k / 4) * WIDTH] |= (code & 0xFF) << (8 * (k % 4));
+            }
+        }
+        for (int p = 0; p < (rows + WIDTH - 1) / WIDTH; p++) {
+            for (int c = 0; c < scaleCols; c++) {
+                float s = blockScales[(p * WIDTH / blockRows) * scaleCols + c];
+                float carried = s * UNBIAS;
+                if (!Float.isFinite(carried) || !(s >= 0)) {
+                    throw new IllegalArgumentException(name + ": block scale " + s + " at block (" + p * WIDTH / blockRows
+                            + ", " + c + ") is not a finite non-negative number below 2^8");
+                }
+                scales[p * scaleCols + c] = carried;
+            }
+        }
+        return new Fp8Matrix(rows, cols, blockCols, packed, scales);
+    }
+
+    @Override public int rows() { return rows; }
+
+    @Override public int cols() { return cols; }
+
+    @Override
+    public void multiply(float[] x, int batch, float[] y) {
+        Matrix.checkOperands(this, x, batch, y);
+        Parallel.forRange(tiles, Math.max(1, Matrix.grain(cols, batch) / TILE), (from, to) -> {
+            float[] weights = Scratch.fp8Weights();
+            float[] acc = Scratch.fp8Sums(batch * TILE);
+            for (int t = from; t < to; t++) multiplyTile(x, batch, y, t, weights, acc);
+        });
+    }
+
+    private void multiplyTile(float[] x, int batch, float[] y, int t, float[] weights, float[] acc) {
+        java.util.Arrays.fill(acc, 0, batch * TILE, 0f);
+        for (int k0 = 0; k0 < cols; k0 += K_BLOCK) {
+            int kLen = Math.min(K_BLOCK, cols - k0);
+            dequantise(t, k0, kLen, weights);
+            int r = 0;
+            for (; r + Bf16Matrix.TILE_ROWS <= batch; r += Bf16Matrix.TILE_ROWS) rows4(x, r, k0, kLen, weights, acc);
+            for (; r < batch; r++) rows1(x, r, k0, kLen, weights, acc);
+        }
+        int n = t * TILE;
+        int count = Math.min(TILE, rows - n);
+        for (int r = 0; r < batch; r++) System.arraycopy(acc, r * TILE, y, r * rows + n, count);
+    }
+
+    /**
+     * Tile {@code t}'s columns {@code [k0, k0 + kLen)} as fp32, laid out (column, 24 rows); {@code k0} is a multiple
+     * of 4. Each code goes to the top byte (constant shifts, one scale per stretch of a column block), then down
+     * by 4 with the sign repeated, and the mask leaves sign, exponent and mantissa.
+     */
+    private void dequantise(int t, int k0, int kLen, float[] out) {
+        int kEnd = k0 + kLen;
+        for (int j = 0; j < PANELS; j++) {
+            int p = t * PANELS + j;
+            int base = p * quads * WIDTH;
+            int scales = p * scaleCols;
+            int o = j * WIDTH - k0 * TILE;
+            for (int k = k0; k < kEnd; ) {
+                // one scale per stretch of a column block: no division in the loop
+                int end = Math.min(kEnd, (k / blockCols + 1) * blockCols);
+                float scale = panelScales[scales + k / blockCols];
+                for (; k % 4 == 0 && k + 4 <= end; k += 4) {
+                    IntVector v = IntVector.fromArray(I, packed, base + (k >> 2) * WIDTH);
+                    v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 4)
+                            .lanewise(VectorOperators.AND, FP32_BITS_MASK).reinterpretAsFloats().mul(scale)
+                            .intoArray(out, o + k * TILE);
+                    v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 4)
+                            .lanewise(VectorOperators.AND, FP32_BITS_MASK).reinterpretAsFloats().mul(scale)
+                            .intoArray(out, o + (k + 1) * TILE);
+                    v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 4)
+                            .lanewise(VectorOperators.AND, FP32_BITS_MASK).reinterpretAsFloats().mul(scale)
+                            .intoArray(out, o + (k + 2) * TILE);
+                    v.lanewise(VectorOperators.ASHR, 4)
+                            .lanewise(VectorOperators.AND, FP32_BITS_MASK).reinterpretAsFloats().mul(scale)
+                            .intoArray(out, o + (k + 3) * TILE);
+                }
+                for (; k < end && (k % 4 != 0 || k + 4 > end); k++) {
+                    for (int lane = 0; lane < WIDTH; lane++) out[o + k * TILE + lane] = weight(p * WIDTH + lane, k);
+                }
+            }
+        }
+    }
+
+    /** Rows {@code r .. r+3} over one dequantised column block, continuing their partial sums in {@code acc}. */
+    private void rows4(float[] x, int r, int k0, int kLen, float[] w, float[] acc) {
+        int s0 = r * TILE, s1 = s0 + TILE, s2 = s1 + TILE, s3 = s2 + TILE;
+        FloatVector a00 = FloatVector.fromArray(F, acc, s0), a01 = FloatVector.fromArray(F, acc, s0 + WIDTH);
+        FloatVector a02 = FloatVector.fromArray(F, acc, s0 + 2 * WIDTH), a10 = FloatVector.fromArray(F, acc, s1);
+        FloatVector a11 = FloatVector.fromArray(F, acc, s1 + WIDTH), a12 = FloatVector.fromArray(F, acc, s1 + 2 * WIDTH);
+        FloatVector a20 = FloatVector.fromArray(F, acc, s2), a21 = FloatVector.fromArray(F, acc, s2 + WIDTH);
+        FloatVector a22 = FloatVector.fromArray(F, acc, s2 + 2 * WIDTH), a30 = FloatVector.fromArray(F, acc, s3);
+        FloatVector a31 = FloatVector.fromArray(F, acc, s3 + WIDTH), a32 = FloatVector.fromArray(F, acc, s3 + 2 * WIDTH);
+        int x0 = r * cols + k0, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        for (int k = 0; k < kLen; k++) {
+            FloatVector w0 = FloatVector.fromArray(F, w, k * TILE);
+            FloatVector w1 = FloatVector.fromArray(F, w, k * TILE + WIDTH);
+            FloatVector w2 = FloatVector.fromArray(F, w, k * TILE + 2 * WIDTH);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + k]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            a02 = w2.fma(b, a02);
+            b = FloatVector.broadcast(F, x[x1 + k]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            a12 = w2.fma(b, a12);
+            b = FloatVector.broadcast(F, x[x2 + k]);
+            a20 = w0.fma(b, a20);
+            a21 = w1.fma(b, a21);
+            a22 = w2.fma(b, a22);
+            b = FloatVector.broadcast(F, x[x3 + k]);
+            a30 = w0.fma(b, a30);
+            a31 = w1.fma(b, a31);
+            a32 = w2.fma(b, a32);
+        }
+        a00.intoArray(acc, s0);
+        a01.intoArray(acc, s0 + WIDTH);
+        a02.intoArray(acc, s0 + 2 * WIDTH);
+        a10.intoArray(acc, s1);
+        a11.intoArray(acc, s1 + WIDTH);
+        a12.intoArray(acc, s1 + 2 * WIDTH);
+        a20.intoArray(acc, s2);
+        a21.intoArray(acc, s2 + WIDTH);
+        a22.intoArray(acc, s2 + 2 * WIDTH);
+        a30.intoArray(acc, s3);
+        a31.intoArray(acc, s3 + WIDTH);
+        a32.intoArray(acc, s3 + 2 * WIDTH);
+    }
+
+    private void rows1(float[] x, int r, int k0, int kLen, float[] w, float[] acc) {
+        int s0 = r * TILE;
+        FloatVector a0 = FloatVector.fromArray(F, acc, s0);
+        FloatVector a1 = FloatVector.fromArray(F, acc, s0 + WIDTH);
+        FloatVector a2 = FloatVector.fromArray(F, acc, s0 + 2 * WIDTH);
+        int x0 = r * cols + k0;
+        for (int k = 0; k < kLen; k++) {
+            FloatVector b = FloatVector.broadcast(F, x[x0 + k]);
+            a0 = FloatVector.fromArray(F, w, k * TILE).fma(b, a0);
+            a1 = FloatVector.fromArray(F, w, k * TILE + WIDTH).fma(b, a1);
+            a2 = FloatVector.fromArray(F, w, k * TILE + 2 * WIDTH).fma(b, a2);
+        }
+        a0.intoArray(acc, s0);
+        a1.intoArray(acc, s0 + WIDTH);
+        a2.intoArray(acc, s0 + 2 * WIDTH);
+    }
+
+    /** The scalar twin of {@link #multiply}: the same operations in the same order, one element at a time. */
+    void multiplyScalar(float[] x, int batch, float[] y) {
+        Matrix.checkOperands(this, x, batch, y);
+        for (int r = 0; r < batch; r++) {
+            for (int n = 0; n < rows; n++) {
+                float acc = 0f;
+                for (int k = 0; k < cols; k++) acc = Math.fma(weight(n, k), x[r * cols + k], acc);
+                y[r * rows + n] = acc;
+            }
+        }
+    }
+
+    /** The fp32 weight: the E4M3 value times its block's scale, rounded once. */
+    private float weight(int n, int k) {
+        byte code = (byte) (packed[((n / WIDTH) * quads + k / 4) * WIDTH + n % WIDTH] >>> (8 * (k % 4)));
+        float scale = panelScales[(n / WIDTH) * scaleCols + k / blockCols] / UNBIAS;
+        return Fp8E4m3.toFloat(code) * scale;
+    }
+
+    @Override
+    public void row(int n, float[] out, int offset) {
+        for (int k = 0; k < cols; k++) out[offset + k] = weight(n, k);
+    }
+
+    /** Slices and transposes (MLA's per-head absorption matrices) are small: they become fp32, with the same values. */
+    @Override
+    public Matrix sliceRows(int from, int count) {
+        return F32Matrix.copyOf(this).sliceRows(from, count);
+    }
+
+    @Override
+    public Matrix transpose() {
+        return F32Matrix.copyOf(this).transpose();
+    }
+
+    /** Another FP8 matrix of the same column blocks stacks as FP8 when this one's rows fill whole panels. */
+    @Override
+    public Matrix stack(Matrix below) {
+        if (!(below instanceof Fp8Matrix b) || b.cols != cols || b.blockCols != blockCols || rows % WIDTH != 0) {
+            return F32Matrix.copyOf(this).stack(below);
+        }
+        int total = rows + b.rows;
+        int tilesOut = (total + TILE - 1) / TILE;
+        int[] p = new int[tilesOut * TILE * quads];
+        float[] s = new float[tilesOut * PANELS * scaleCols];
+        int topPanels = rows / WIDTH;
+        System.arraycopy(packed, 0, p, 0, topPanels * quads * WIDTH);
+        System.arraycopy(panelScales, 0, s, 0, topPanels * scaleCols);
+        int belowPanels = (b.rows + WIDTH - 1) / WIDTH;
+        System.arraycopy(b.packed, 0, p, topPanels * quads * WIDTH, belowPanels * quads * WIDTH);
+        System.arraycopy(b.panelScales, 0, s, topPanels * scaleCols, belowPanels * scaleCols);
+        return new Fp8Matrix(total, cols, blockCols, p, s);
+    }
+}

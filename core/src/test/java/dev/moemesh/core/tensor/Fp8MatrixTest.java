@@ -1,0 +1,98 @@
+package dev.moemesh.core.tensor;
+
+import dev.moemesh.core.numeric.Fp8E4m3;
+import org.junit.jupiter.api.Test;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class Fp8MatrixTest {
+
+    /** Every code but the two NaNs, subnormals included. */
+    private static byte[] codes(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        byte[] c = new byte[n];
+        for (int i = 0; i < n; i++) {
+            int code;
+            do code = r.nextInt(256); while ((code & 0x7F) == 0x7F);
+            c[i] = (byte) code;
+        }
+        return c;
+    }
+
+    private static float[] scales(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] s = new float[n];
+        for (int i = 0; i < n; i++) s[i] = (float) (1e-4 + 1e-2 * r.nextDouble());
+        return s;
+    }
+
+    private static float[] random(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) (r.nextDouble() * 2 - 1);
+        return v;
+    }
+
+    private static Fp8Matrix matrix(int rows, int cols, int block, long seed) {
+        int scaleRows = (rows + block - 1) / block, scaleCols = (cols + block - 1) / block;
+        return Fp8Matrix.of("w", rows, cols, codes(rows * cols, seed), scales(scaleRows * scaleCols, seed + 1), block, block);
+    }
+
+    @Test
+    void weightsAreTheCodeTimesItsBlockScaleInFp32() {
+        int rows = 40, cols = 300, block = 16;
+        byte[] c = codes(rows * cols, 3);
+        float[] s = scales(3 * 19, 4);
+        Fp8Matrix m = Fp8Matrix.of("w", rows, cols, c, s, block, block);
+        for (int n = 0; n < rows; n++) {
+            for (int k = 0; k < cols; k++) {
+                float expected = Fp8E4m3.toFloat(c[n * cols + k]) * s[(n / block) * 19 + k / block];
+                assertEquals(expected, m.get(n, k), "weight (" + n + ", " + k + ")");
+            }
+        }
+    }
+
+    /** Column blocks that cross the 128-column dequantisation block and the scale blocks; a padded last tile; row tails. */
+    @Test
+    void vectorKernelEqualsItsScalarTwinBitForBit() {
+        for (int rows : new int[] {8, 24, 40, 56}) {
+            for (int cols : new int[] {16, 130, 300}) {
+                for (int block : new int[] {8, 128}) {
+                    Fp8Matrix w = matrix(rows, cols, block, rows * 7L + cols);
+                    for (int batch : new int[] {1, 4, 6}) {
+                        float[] x = random(batch * cols, batch);
+                        float[] fast = new float[batch * rows], scalar = new float[batch * rows];
+                        w.multiply(x, batch, fast);
+                        w.multiplyScalar(x, batch, scalar);
+                        assertArrayEquals(scalar, fast, rows + "x" + cols + " block " + block + " batch " + batch);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void stackingKeepsFp8AndEveryValue() {
+        Fp8Matrix top = matrix(16, 256, 128, 1), below = matrix(40, 256, 128, 2);
+        Matrix both = top.stack(below);
+        assertTrue(both instanceof Fp8Matrix);
+        for (int k = 0; k < 256; k += 17) {
+            for (int n = 0; n < 16; n++) assertEquals(top.get(n, k), both.get(n, k));
+            for (int n = 0; n < 40; n++) assertEquals(below.get(n, k), both.get(16 + n, k));
+        }
+    }
+
+    @Test
+    void nanCodeNamesTheTensorAndElement() {
+        byte[] c = new byte[64];
+        c[9] = (byte) 0xFF;
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Fp8Matrix.of("layers.3.w", 8, 8, c, new float[] {1f}, 128, 128));
+        assertTrue(e.getMessage().contains("layers.3.w") && e.getMessage().contains("(1, 1)"), e.getMessage());
+    }
+}
