@@ -86,8 +86,8 @@ public record ModelConfig(
         String act = f.string("hidden_act", "silu");
         if (!act.equals("silu")) throw f.refuse("hidden_act", act, "only silu (SwiGLU) is implemented");
         if (f.bool("attention_bias", false)) throw f.refuse("attention_bias", "true", "DeepSeek MLA has no biases");
-        int hidden = f.integer("hidden_size", null);
-        int nRouted = f.integer("n_routed_experts", 0);
+        int hidden = f.integer("hidden_size", null, 1);
+        int nRouted = f.integer("n_routed_experts", 0, 0);
         TopkMethod topkMethod = f.choice("topk_method", v3 ? TopkMethod.NOAUX_TC : TopkMethod.GREEDY, TopkMethod.class);
         ScoringFunction scoring = f.choice("scoring_func", v3 ? ScoringFunction.SIGMOID : ScoringFunction.SOFTMAX,
                 ScoringFunction.class);
@@ -111,47 +111,50 @@ public record ModelConfig(
         }
         int freq = f.integer("moe_layer_freq", 1);
         if (freq < 1) throw f.refuse("moe_layer_freq", String.valueOf(freq), "must be at least 1");
-        int vocab = f.integer("vocab_size", null);
+        int vocab = f.integer("vocab_size", null, 1);
         return new ModelConfig(
                 modelType, vocab, hidden,
-                f.integer("intermediate_size", null),
-                f.integer("moe_intermediate_size", nRouted > 0 ? null : 0),
-                f.integer("num_hidden_layers", null),
-                f.integer("num_attention_heads", null),
-                f.integer("q_lora_rank", 0),
-                f.integer("kv_lora_rank", null),
-                f.integer("qk_nope_head_dim", null),
+                f.integer("intermediate_size", null, 1),
+                f.integer("moe_intermediate_size", nRouted > 0 ? null : 0, nRouted > 0 ? 1 : 0),
+                f.integer("num_hidden_layers", null, 1),
+                f.integer("num_attention_heads", null, 1),
+                f.integer("q_lora_rank", 0, 0),
+                f.integer("kv_lora_rank", null, 1),
+                f.integer("qk_nope_head_dim", null, 1),
                 evenRope(f),
-                f.integer("v_head_dim", null),
+                f.integer("v_head_dim", null, 1),
                 nRouted,
-                f.integer("n_shared_experts", 0),
+                f.integer("n_shared_experts", 0, 0),
                 perTok,
                 topkMethod, nGroup, topkGroup, scoring,
                 f.bool("norm_topk_prob", false),
-                f.number("routed_scaling_factor", 1.0),
-                f.integer("first_k_dense_replace", 0),
+                f.finite("routed_scaling_factor", 1.0),
+                f.integer("first_k_dense_replace", 0, 0),
                 freq,
-                f.number("rms_norm_eps", 1e-6),
-                f.number("rope_theta", 10000.0),
+                f.positive("rms_norm_eps", 1e-6),
+                f.positive("rope_theta", 10000.0),
                 yarn(json.get("rope_scaling"), f),
-                f.integer("max_position_embeddings", 4096),
+                f.integer("max_position_embeddings", 4096, 1),
                 f.bool("tie_word_embeddings", false),
-                f.integer("bos_token_id", 0),
+                f.integer("bos_token_id", 0, 0),
                 eosId(json.get("eos_token_id"), f),
                 fp8BlockSize(json.get("quantization_config"), f));
     }
 
     private static int evenRope(Fields f) {
-        int rope = f.integer("qk_rope_head_dim", null);
+        int rope = f.integer("qk_rope_head_dim", null, 2);
         if (rope % 2 != 0) throw f.refuse("qk_rope_head_dim", String.valueOf(rope), "rotary pairs need an even size");
         return rope;
     }
 
     private static int eosId(JsonNode node, Fields f) {
         if (node == null || node.isNull()) return 1;
-        if (node.isArray()) return node.isEmpty() ? 1 : node.get(0).asInt();
-        if (!node.canConvertToInt()) throw f.refuse("eos_token_id", node.toString(), "expected an integer");
-        return node.asInt();
+        JsonNode id = node.isArray() ? node.get(0) : node;
+        if (id == null) return 1;
+        if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0) {
+            throw f.refuse("eos_token_id", node.toString(), "expected a token id (an integer of at least 0)");
+        }
+        return id.asInt();
     }
 
     private static Yarn yarn(JsonNode node, Fields f) {
@@ -159,14 +162,14 @@ public record ModelConfig(
         String type = node.has("type") ? node.get("type").asText() : node.path("rope_type").asText("");
         if (!type.equals("yarn")) throw f.refuse("rope_scaling.type", type, "only yarn is implemented");
         Fields y = new Fields(node, f.file);
-        double factor = y.number("factor", null);
+        double factor = y.finite("factor", null);
         if (factor < 1) throw f.refuse("rope_scaling.factor", String.valueOf(factor), "must be at least 1");
         return new Yarn(factor,
-                y.integer("original_max_position_embeddings", null),
-                y.number("beta_fast", 32.0),
-                y.number("beta_slow", 1.0),
-                y.number("mscale", 1.0),
-                y.number("mscale_all_dim", 0.0));
+                y.integer("original_max_position_embeddings", null, 1),
+                y.finite("beta_fast", 32.0),
+                y.finite("beta_slow", 1.0),
+                y.finite("mscale", 1.0),
+                y.finite("mscale_all_dim", 0.0));
     }
 
     private static int[] fp8BlockSize(JsonNode node, Fields f) {
@@ -178,6 +181,11 @@ public record ModelConfig(
         JsonNode block = node.get("weight_block_size");
         if (block == null || !block.isArray() || block.size() != 2) {
             throw f.refuse("quantization_config.weight_block_size", String.valueOf(block), "expected [rows, cols]");
+        }
+        for (JsonNode side : block) {
+            if (!side.isIntegralNumber() || !side.canConvertToInt() || side.asInt() < 1) {
+                throw f.refuse("quantization_config.weight_block_size", block.toString(), "expected two positive integers");
+            }
         }
         return new int[] {block.get(0).asInt(), block.get(1).asInt()};
     }
@@ -211,18 +219,34 @@ public record ModelConfig(
                     .map(e -> e.name().toLowerCase(Locale.ROOT)).collect(Collectors.joining(", ")));
         }
 
-        int integer(String field, Integer fallback) {
+        /** An integer of at least {@code min}: sizes and counts the engine allocates from. */
+        int integer(String field, Integer fallback, int min) {
             JsonNode node = get(field, fallback);
             if (node == null) return fallback;
             if (!node.canConvertToInt() || !node.isIntegralNumber()) throw refuse(field, node.toString(), "expected an integer");
+            if (node.asInt() < min) throw refuse(field, node.toString(), "must be at least " + min);
             return node.asInt();
         }
 
-        double number(String field, Double fallback) {
+        int integer(String field, Integer fallback) {
+            return integer(field, fallback, Integer.MIN_VALUE);
+        }
+
+        /** A finite number (JSON allows 1e999, which reads as infinity). */
+        double finite(String field, Double fallback) {
             JsonNode node = get(field, fallback);
             if (node == null) return fallback;
-            if (!node.isNumber()) throw refuse(field, node.toString(), "expected a number");
+            if (!node.isNumber() || !Double.isFinite(node.asDouble())) {
+                throw refuse(field, node.toString(), "expected a finite number");
+            }
             return node.asDouble();
+        }
+
+        /** A finite number above zero: an epsilon or a base that divides or takes a logarithm. */
+        double positive(String field, Double fallback) {
+            double value = finite(field, fallback);
+            if (!(value > 0)) throw refuse(field, String.valueOf(value), "must be above 0");
+            return value;
         }
 
         boolean bool(String field, boolean fallback) {

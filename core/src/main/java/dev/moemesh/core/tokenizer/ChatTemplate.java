@@ -3,18 +3,32 @@ package dev.moemesh.core.tokenizer;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.interpret.TemplateError.ErrorType;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import com.hubspot.jinjava.loader.ResourceLocator;
+import java.io.IOException;
+import java.nio.charset.Charset;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.stream.Collectors;
 
-/** A Jinja chat template rendered with Jinjava, as transformers' {@code apply_chat_template} does. */
+/**
+ * A Jinja chat template rendered with Jinjava, as transformers' {@code apply_chat_template} does.
+ *
+ * <p>The template comes with a downloaded checkpoint and the messages from any caller, so rendering is fenced: a
+ * template reads no files ({@code include}, {@code import}, {@code from} and {@code extends} are refused), and its
+ * output, strings, lists, ranges and nesting are bounded, so a template that writes without end fails the one request
+ * with a clear error instead of exhausting the server's memory.
+ */
 public final class ChatTemplate {
+
+    /** Far above any prompt a context window takes (a 128 k-token context is about 0.5 MB of text). */
+    static final long MAX_OUTPUT_CHARS = 8L << 20;
 
     // transformers renders with trim_blocks and lstrip_blocks on. The legacy overrides opt into
     // Jinjava's Python-compatible behaviour, except two that break real templates: natural operator
@@ -99,14 +113,32 @@ public final class ChatTemplate {
                                         .withUseTrimmingForNotesAndExpressions(true)
                                         .withKeepNullableLoopValues(true)
                                         .build())
+                        .withMaxOutputSize(MAX_OUTPUT_CHARS)
+                        .withMaxStringLength(MAX_OUTPUT_CHARS)
+                        .withMaxListSize(100_000)
+                        .withMaxMapSize(100_000)
+                        .withRangeLimit(100_000)
+                        .withMaxRenderDepth(16)
+                        .withMaxMacroRecursionDepth(16)
                         .build();
         Jinjava jinjava = new Jinjava(config);
+        jinjava.setResourceLocator(ReadsNoFiles.INSTANCE);
         jinjava
                 .getGlobalContext()
                 .registerFunction(
                         new ELFunctionDefinition(
                                 "", "raise_exception", ChatTemplate.class, "raiseException", String.class));
         return jinjava;
+    }
+
+    /** The resource locator of a template that may only format what it is given. */
+    private enum ReadsNoFiles implements ResourceLocator {
+        INSTANCE;
+
+        @Override
+        public String getString(String name, Charset encoding, JinjavaInterpreter interpreter) throws IOException {
+            throw new IOException("a chat template reads no files (it asked for '" + name + "')");
+        }
     }
 
     /** What raise_exception throws, so render can report the template's own message. */

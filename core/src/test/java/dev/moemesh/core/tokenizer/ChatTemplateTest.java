@@ -123,6 +123,34 @@ class ChatTemplateTest {
         assertTrue(error.getMessage().startsWith("Chat template failed to render"), error.getMessage());
     }
 
+    @Test
+    void aTemplateCannotReadFilesByIncludeOrImport() {
+        // the template comes with a downloaded checkpoint: it may format messages, not read the server's classpath
+        for (String source : List.of("{% include 'META-INF/MANIFEST.MF' %}",
+                "{% import 'dev/moemesh/core/tokenizer/deepseek-v3-chat-template.jinja' as t %}x",
+                "{% from 'deepseek-v3-chat-template.jinja' import m %}x",
+                "{% extends 'META-INF/MANIFEST.MF' %}")) {
+            ChatTemplate template = new ChatTemplate(source, BOS, EOS);
+
+            IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+                    () -> template.render(List.of(new ChatMessage("user", "x")), false), source);
+
+            assertTrue(error.getMessage().contains("reads no files"), error.getMessage());
+        }
+    }
+
+    @Test
+    void aTemplateThatWritesWithoutEndIsStoppedAtTheOutputBound() {
+        String source = "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+                + "{{ messages[0]['content'] }}{% endfor %}{% endfor %}{% endfor %}";
+        ChatTemplate template = new ChatTemplate(source, BOS, EOS);
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+                () -> template.render(List.of(new ChatMessage("user", "x".repeat(1000))), false));
+
+        assertTrue(error.getMessage().startsWith("Chat template failed to render"), error.getMessage());
+    }
+
     private static String deepSeekTemplate() throws IOException {
         try (InputStream in = ChatTemplate.class.getResourceAsStream("deepseek-v3-chat-template.jinja")) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
