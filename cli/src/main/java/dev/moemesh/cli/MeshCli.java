@@ -3,11 +3,11 @@ package dev.moemesh.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code mesh} command line: generate, make-model, bench, demo, up, expert-ping, load. */
+/** The {@code mesh} command line: generate, make-model, bench, demo, up, expert-ping, load, api-key. */
 @Command(name = "mesh", mixinStandardHelpOptions = true, version = "mesh 0.1.0",
         description = "An inference mesh for DeepSeek-style Mixture-of-Experts models.",
         subcommands = {GenerateCommand.class, MakeModelCommand.class, BenchCommand.class, DemoCommand.class,
-                UpCommand.class, ExpertPingCommand.class, LoadCommand.class})
+                UpCommand.class, ExpertPingCommand.class, LoadCommand.class, ApiKeyCommand.class})
 public final class MeshCli implements Runnable {
 
     @CommandLine.Spec

@@ -3,14 +3,19 @@ package dev.moemesh.router;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.localmesh.LocalMesh;
+import dev.moemesh.wire.ApiKeyHashes;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
 /**
  * The router under test and what it needs, as processes: an attention service on a tiny checkpoint, and the router
- * in front of it with that checkpoint, an API key and small limits.
+ * in front of it with that checkpoint, an API key (its hash in a key file) and small limits.
  */
 public final class RouterAndAttentionService implements AutoCloseable {
     public static final String API_KEY = "test-key";
@@ -27,12 +32,19 @@ public final class RouterAndAttentionService implements AutoCloseable {
         try {
             attention = mesh.startAttentionService(name + "-attention", TestModels.tiny(Preset.TINY_V3), List.of(),
                     LocalMesh.freePort(), attentionProperties, Duration.ofMinutes(3));
-            List<String> routerOptions = new java.util.ArrayList<>(List.of("-Drouter.api-keys=" + API_KEY,
+            // the key as operators keep it: its hash in a key file, never the key
+            Path keys = LocalMesh.home().resolve("integration-tests/target/" + name + "-api-keys.txt");
+            Files.createDirectories(keys.getParent());
+            Files.writeString(keys, ApiKeyHashes.line("tests", API_KEY) + "\n");
+            List<String> routerOptions = new java.util.ArrayList<>(List.of("-Drouter.api-keys-file=" + keys,
                     "-Drouter.max-prompt-tokens=" + MAX_PROMPT_TOKENS,
                     "-Dquarkus.http.limits.max-body-size=" + MAX_BODY_BYTES));
             routerOptions.addAll(routerProperties);
             router = mesh.startRouter(name + "-router", TestModels.tiny(Preset.TINY_V3), List.of(attention.address()),
                     LocalMesh.freePort(), LocalMesh.freePort(), routerOptions, Duration.ofMinutes(3));
+        } catch (IOException e) {
+            mesh.close();
+            throw new UncheckedIOException(e);
         } catch (RuntimeException e) {
             mesh.close();
             throw e;

@@ -22,8 +22,14 @@ public interface RouterSettings {
 
     List<String> attentionServices();
 
-    /** When set, {@code /v1/*} requires {@code Authorization: Bearer <one of them>}. */
+    /**
+     * When set, {@code /v1/*} and gRPC require {@code Authorization: Bearer <one of them>}: each {@code sha256:<hex>}
+     * of a key, or (warned about) the key itself.
+     */
     Optional<List<String>> apiKeys();
+
+    /** A file of admitted keys' hashes, one {@code <name> sha256:<hex>} per line ({@code mesh api-key NAME}). */
+    Optional<Path> apiKeysFile();
 
     @WithDefault("4096")
     int maxPromptTokens();

@@ -154,7 +154,11 @@ class OpenAiRoutesTest {
     }
 
     @Test
-    void aMissingOrWrongApiKeyIs401InOpenAisShape() throws Exception {
+    void aMissingOrWrongApiKeyIs401InOpenAisShapeAndCounted() throws Exception {
+        String missingCount = "moemesh_router_auth_failures_total{door=\"rest\",reason=\"missing\"}";
+        String unknownCount = "moemesh_router_auth_failures_total{door=\"rest\",reason=\"unknown\"}";
+        double missingBefore = sample(missingCount);
+        double unknownBefore = sample(unknownCount);
         HttpResponse<String> missing = send(HttpRequest.newBuilder(base.resolve("/v1/models")).build());
         assertEquals(401, missing.statusCode());
         assertEquals("invalid_api_key", JSON.readTree(missing.body()).get("error").get("code").asText());
@@ -165,6 +169,8 @@ class OpenAiRoutesTest {
         JsonNode error = JSON.readTree(wrong.body()).get("error");
         assertEquals("invalid_request_error", error.get("type").asText());
         assertTrue(error.get("message").asText().contains("not valid"), error.toString());
+        assertEquals(missingBefore + 1, sample(missingCount));
+        assertEquals(unknownBefore + 1, sample(unknownCount));
     }
 
     @Test

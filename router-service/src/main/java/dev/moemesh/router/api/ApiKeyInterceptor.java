@@ -23,7 +23,7 @@ public class ApiKeyInterceptor implements ServerInterceptor {
     @Override
     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
                                                        ServerCallHandler<Q, R> next) {
-        Optional<String> refusal = apiKeys.refusal(headers.get(AUTHORIZATION));
+        Optional<String> refusal = apiKeys.refusal(headers.get(AUTHORIZATION), "grpc");
         if (refusal.isEmpty()) return next.startCall(call, headers);
         call.close(Status.UNAUTHENTICATED.withDescription(refusal.get()), new Metadata());
         return new ServerCall.Listener<>() {};

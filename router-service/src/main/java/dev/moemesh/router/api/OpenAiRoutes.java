@@ -73,7 +73,7 @@ public class OpenAiRoutes {
     }
 
     private void authenticate(RoutingContext ctx) {
-        apiKeys.refusal(ctx.request().getHeader("authorization")).ifPresentOrElse(why -> Json.error(ctx.response(),
+        apiKeys.refusal(ctx.request().getHeader("authorization"), "rest").ifPresentOrElse(why -> Json.error(ctx.response(),
                 new OpenAiError(401, "invalid_request_error", null, "invalid_api_key", why)), ctx::next);
     }
 
