@@ -11,6 +11,7 @@ import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import com.hubspot.jinjava.loader.ResourceLocator;
 import java.io.IOException;
 import java.nio.charset.Charset;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,13 +23,20 @@ import java.util.stream.Collectors;
  *
  * <p>The template comes with a downloaded checkpoint and the messages from any caller, so rendering is fenced: a
  * template reads no files ({@code include}, {@code import}, {@code from} and {@code extends} are refused), and its
- * output, strings, lists, ranges and nesting are bounded, so a template that writes without end fails the one request
- * with a clear error instead of exhausting the server's memory.
+ * output, strings, lists, ranges, nesting and render time are bounded, so a template that writes or loops without end
+ * fails the one request with a clear error instead of exhausting the server's memory or a thread.
  */
 public final class ChatTemplate {
 
     /** Far above any prompt a context window takes (a 128 k-token context is about 0.5 MB of text). */
     static final long MAX_OUTPUT_CHARS = 8L << 20;
+    /**
+     * A real template renders in milliseconds once warm; the first render in a cold JVM on a busy machine has taken
+     * seconds here, so the bound that stops a template looping without writing leaves room for that.
+     */
+    static final Duration MAX_RENDER_TIME = Duration.ofSeconds(5);
+    /** The render running on this thread (Jinjava renders on the caller's thread): {running, deadline in nanoTime}. */
+    private static final ThreadLocal<long[]> DEADLINE = ThreadLocal.withInitial(() -> new long[2]);
 
     // transformers renders with trim_blocks and lstrip_blocks on. The legacy overrides opt into
     // Jinjava's Python-compatible behaviour, except two that break real templates: natural operator
@@ -62,7 +70,17 @@ public final class ChatTemplate {
         if (eosToken != null) {
             context.put("eos_token", eosToken);
         }
-        RenderResult result = JINJAVA.renderForResult(source, context);
+        long[] deadline = DEADLINE.get();
+        deadline[0] = 1;
+        deadline[1] = System.nanoTime() + MAX_RENDER_TIME.toNanos();
+        RenderResult result;
+        try {
+            result = JINJAVA.renderForResult(source, context);
+        } catch (RenderTooLong e) {
+            throw new IllegalArgumentException("Chat template failed to render: " + e.getMessage());
+        } finally {
+            deadline[0] = 0;
+        }
         List<TemplateError> fatal =
                 result.getErrors().stream().filter(e -> e.getSeverity() == ErrorType.FATAL).toList();
         if (!fatal.isEmpty()) {
@@ -89,8 +107,8 @@ public final class ChatTemplate {
     private static String describe(TemplateError error) {
         Throwable cause = error.getException();
         while (cause != null) {
-            if (cause instanceof TemplateRaisedException raised) {
-                return raised.getMessage();
+            if (cause instanceof TemplateRaisedException || cause instanceof RenderTooLong) {
+                return cause.getMessage();
             }
             cause = cause.getCause();
         }
@@ -120,6 +138,10 @@ public final class ChatTemplate {
                         .withRangeLimit(100_000)
                         .withMaxRenderDepth(16)
                         .withMaxMacroRecursionDepth(16)
+                        .withNodePreProcessor((node, interpreter) -> {
+                            long[] deadline = DEADLINE.get();
+                            if (deadline[0] == 1 && System.nanoTime() - deadline[1] > 0) throw new RenderTooLong();
+                        })
                         .build();
         Jinjava jinjava = new Jinjava(config);
         jinjava.setResourceLocator(ReadsNoFiles.INSTANCE);
@@ -138,6 +160,14 @@ public final class ChatTemplate {
         @Override
         public String getString(String name, Charset encoding, JinjavaInterpreter interpreter) throws IOException {
             throw new IOException("a chat template reads no files (it asked for '" + name + "')");
+        }
+    }
+
+    /** Thrown between nodes once a render passes {@link #MAX_RENDER_TIME}. */
+    private static final class RenderTooLong extends RuntimeException {
+        RenderTooLong() {
+            super("the template ran past " + MAX_RENDER_TIME.toMillis() + " ms (a loop without bound?)", null, false,
+                    false);
         }
     }
 

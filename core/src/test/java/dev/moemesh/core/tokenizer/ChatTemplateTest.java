@@ -151,6 +151,20 @@ class ChatTemplateTest {
         assertTrue(error.getMessage().startsWith("Chat template failed to render"), error.getMessage());
     }
 
+    @Test
+    void aTemplateThatLoopsWithoutWritingIsStoppedAtTheRenderDeadline() {
+        String source = "{% for a in range(100000) %}{% for b in range(100000) %}{% for c in range(100000) %}"
+                + "{% endfor %}{% endfor %}{% endfor %}done";
+        ChatTemplate template = new ChatTemplate(source, BOS, EOS);
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+                () -> template.render(List.of(new ChatMessage("user", "x")), false));
+
+        assertTrue(error.getMessage().contains("ran past"), error.getMessage());
+        assertEquals("[x]", new ChatTemplate("{% for m in messages %}[{{ m['content'] }}]{% endfor %}", BOS, EOS)
+                .render(List.of(new ChatMessage("user", "x")), false), "the next render on the thread has its own time");
+    }
+
     private static String deepSeekTemplate() throws IOException {
         try (InputStream in = ChatTemplate.class.getResourceAsStream("deepseek-v3-chat-template.jinja")) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
