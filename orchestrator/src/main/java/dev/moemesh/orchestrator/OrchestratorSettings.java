@@ -63,8 +63,11 @@ public interface OrchestratorSettings {
         @WithDefault("0.05")
         double minImprovement();
 
-        /** Replicas every expert gets (as far as slots and instances allow), before the redundant ones. */
-        @WithDefault("1")
+        /**
+         * Replicas every expert gets (as far as slots and instances allow), before the redundant ones: 2, so one
+         * expert service that dies leaves every expert served.
+         */
+        @WithDefault("2")
         int minReplicas();
 
         @WithDefault("0")

@@ -65,6 +65,7 @@ public final class ControlPlane implements AutoCloseable {
     private final ScheduledExecutorService worker;
     private final AtomicBoolean replanQueued = new AtomicBoolean();
     private final AtomicLong refusedPlans = new AtomicLong();
+    private volatile int underReplicated;
     private final Instant startedAt;
     // the worker's own
     private String lastRefusal;       // why the last plan could not place every expert; null once one could
@@ -193,6 +194,11 @@ public final class ControlPlane implements AutoCloseable {
         return refusedPlans.get();
     }
 
+    /** Experts the placement published last gives fewer than {@code min-replicas} replicas. */
+    public int underReplicated() {
+        return underReplicated;
+    }
+
     /** Expert services left out because LoadExperts failed on them, since start. */
     public long failedLoads() {
         return holdings.failedLoads();
@@ -315,7 +321,24 @@ public final class ControlPlane implements AutoCloseable {
                         + " before; max/mean %.3f", version, reason,
                 plan.experts().values().stream().mapToInt(List::size).sum(), plan.experts().size(),
                 plan.instances().size(), plan.movedReplicas(before.placement()), plan.imbalance(loads));
+        warnIfUnderReplicated(plan, version);
         placements.publish(next);
+    }
+
+    /**
+     * Says (a WARN, and {@link #underReplicated}) when some experts have fewer replicas than {@code min-replicas}:
+     * one dead expert service then leaves them unserved until they are placed again.
+     */
+    private void warnIfUnderReplicated(ExpertPlacement plan, long version) {
+        List<ExpertId> few = plan.experts().entrySet().stream()
+                .filter(e -> e.getValue().size() < options.minReplicas()).map(Map.Entry::getKey).toList();
+        underReplicated = few.size();
+        if (few.isEmpty()) return;
+        LOG.warnf("placement %d gives %d of %d experts fewer than the %d replicas asked"
+                        + " (orchestrator.control-plane.min-replicas), e.g. layer:expert %s: one expert service that"
+                        + " dies leaves them without a replica until they are placed again; add an expert service or"
+                        + " raise its expert_slots", version, few.size(), plan.experts().size(), options.minReplicas(),
+                few.subList(0, Math.min(8, few.size())).stream().map(e -> e.layer() + ":" + e.expert()).toList());
     }
 
     private Runnable guarded(String what, Runnable task) {

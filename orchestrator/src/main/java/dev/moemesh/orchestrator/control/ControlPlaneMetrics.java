@@ -41,6 +41,9 @@ public final class ControlPlaneMetrics {
                         .description("registered instances that heartbeat in time").register(registry);
             }
         }
+        Gauge.builder("moemesh.control.plane.under.replicated.experts", cp, ControlPlane::underReplicated)
+                .description("experts the published placement gives fewer replicas than min-replicas asks")
+                .register(registry);
         FunctionCounter.builder("moemesh.control.plane.refused.plans", cp, ControlPlane::refusedPlans)
                 .description("re-plans that could not place every expert: too few expert slots").register(registry);
         FunctionCounter.builder("moemesh.control.plane.failed.loads", cp, ControlPlane::failedLoads)
