@@ -46,6 +46,9 @@ public final class ControlPlaneMetrics {
                 .register(registry);
         FunctionCounter.builder("moemesh.control.plane.refused.plans", cp, ControlPlane::refusedPlans)
                 .description("re-plans that could not place every expert: too few expert slots").register(registry);
+        FunctionCounter.builder("moemesh.control.plane.dead.on.report", cp, ControlPlane::deadOnReport)
+                .description("expert services taken for dead at once: an attention service reported them unreachable"
+                        + " and they did not answer a probe either").register(registry);
         FunctionCounter.builder("moemesh.control.plane.failed.loads", cp, ControlPlane::failedLoads)
                 .description("expert services left out because LoadExperts failed").register(registry);
         plannedLoad = MultiGauge.builder("moemesh.control.plane.instance.planned.load")
