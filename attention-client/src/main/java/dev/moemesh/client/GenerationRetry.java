@@ -18,8 +18,12 @@ import java.util.concurrent.CompletionStage;
  * @param deadline       no run starts this long after the first one started
  */
 public record GenerationRetry(int maxRetries, Duration firstBackoff, Duration longestBackoff, Duration deadline) {
-    /** Three more runs, 100 ms doubling to 2 s apart, within 10 minutes (a long generation fails late). */
-    public static final GenerationRetry DEFAULT = new GenerationRetry(3, Duration.ofMillis(100), Duration.ofSeconds(2),
+    /**
+     * Six more runs, 100 ms doubling to 2 s apart (about 5 s of waits in all: time for a control plane to re-place
+     * the experts of an expert service that died with their only replica), within 10 minutes (a long generation
+     * fails late).
+     */
+    public static final GenerationRetry DEFAULT = new GenerationRetry(6, Duration.ofMillis(100), Duration.ofSeconds(2),
             Duration.ofMinutes(10));
     /** Each generation runs once. */
     public static final GenerationRetry NEVER = new GenerationRetry(0, Duration.ofMillis(1), Duration.ofMillis(1),

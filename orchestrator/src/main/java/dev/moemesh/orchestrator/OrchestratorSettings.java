@@ -56,7 +56,7 @@ public interface OrchestratorSettings {
     /** {@code attention-retry.*}: the bounds of {@code GenerationRetry} ({@code docs/operations.md}). */
     interface AttentionRetry {
         /** Runs after the first; 0: never again. */
-        @WithDefault("3")
+        @WithDefault("6")
         int maxRetries();
 
         @WithDefault("100ms")
