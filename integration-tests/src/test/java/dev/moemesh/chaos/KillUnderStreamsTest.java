@@ -52,7 +52,7 @@ class KillUnderStreamsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String API_KEY = "chaos-key";
     /** Long enough that every generation runs well past the kill, which comes once each stream has its first token. */
-    private static final int MAX_TOKENS = 64;
+    private static final int MAX_TOKENS = 32;
     private static final int STREAMS_PER_DOOR = 4;
     private static final Duration READY = Duration.ofMinutes(3);
     private static final List<String> JVM = List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
