@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
 /**
  * A generation the mesh fails runs again on another attention service, and its client sees one generation. The
  * attention services here are loopback stand-ins that fail on cue (a real one cannot be made to diverge or break off
- * at a chosen token); {@code ChaosTest} in integration-tests kills real ones.
+ * at a chosen token); {@code KillUnderStreamsTest} in integration-tests kills real ones.
  */
 class AttentionCallRetryTest {
     private static final GenerationRetry QUICK = new GenerationRetry(2, Duration.ofMillis(10), Duration.ofMillis(40),
