@@ -102,6 +102,7 @@ public final class AttentionCall {
         if (runs > 1) {
             RequestIds.log(LOG, Logger.Level.WARN, request.getRequestId(), "request %s: run %d after %s",
                     request.getRequestId(), runs, lastError.message());
+            listener.ranAgain(lastError.message());
         }
         AttentionPool.Member member = pool.acquire(request.getPromptTokenIdsList(), failedOn);
         context.run(() -> send(member, done, 1));

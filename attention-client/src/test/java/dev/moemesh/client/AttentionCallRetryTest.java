@@ -14,6 +14,7 @@ import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -82,6 +83,7 @@ class AttentionCallRetryTest {
         final List<String> tokens = new ArrayList<>();
         final CompletableFuture<String> ending = new CompletableFuture<>();
         final AtomicInteger endings = new AtomicInteger();
+        final AtomicInteger ranAgain = new AtomicInteger();
         volatile Status status;
         volatile String message;
 
@@ -102,6 +104,11 @@ class AttentionCallRetryTest {
             this.status = status;
             this.message = message;
             ending.complete("failed " + status.getCode());
+        }
+
+        @Override
+        public void ranAgain(String why) {
+            ranAgain.incrementAndGet();
         }
 
         String await() throws Exception {
@@ -128,14 +135,19 @@ class AttentionCallRetryTest {
                 : tokensThen(full, null)).accept(events);
         a.scripts.add(firstBreaks);
         b.scripts.add(firstBreaks);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
         try (AttentionPool pool = new AttentionPool(List.of(a.address, b.address), "test", QUICK)) {
             Heard heard = new Heard();
-            AttentionCall.start(pool, request(), heard);
+            // as the router wraps it: the meters inside the admission, each passing the run again on
+            AttentionCall.start(pool, request(), new DoorAdmission(4, "test.max-in-flight", Duration.ofSeconds(1))
+                    .admit(new DoorMeters(registry).observe("test", heard)));
             String ending = heard.await();
             assertTrue(ending.startsWith("completed [5, 9, 2, 7, 1]"), ending);
             assertEquals(List.of("0:5", "1:9", "2:2", "3:7", "4:1"), heard.tokens);
             assertEquals(1, a.calls.get(), "one run on each service: the second avoids the first");
             assertEquals(1, b.calls.get());
+            assertEquals(1, heard.ranAgain.get());
+            assertEquals(1.0, registry.get("moemesh.door.generation.runs.again").tag("door", "test").counter().count());
         }
     }
 
@@ -186,6 +198,7 @@ class AttentionCallRetryTest {
             AttentionCall.start(pool, request(), heard);
             assertEquals("failed UNAVAILABLE", heard.await());
             assertEquals(3, a.calls.get(), "the first run and QUICK's two more");
+            assertEquals(2, heard.ranAgain.get());
             assertEquals(List.of("0:5"), heard.tokens);
             assertTrue(heard.message.contains("still down"), heard.message);
         }
