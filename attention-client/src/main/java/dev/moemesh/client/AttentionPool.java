@@ -1,12 +1,17 @@
 package dev.moemesh.client;
 
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
+import io.smallrye.faulttolerance.api.TypedGuard;
+import jakarta.enterprise.util.TypeLiteral;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -16,7 +21,9 @@ import java.util.concurrent.TimeUnit;
  * the addresses) unless that one has more than {@value #AFFINITY_SLACK} requests beyond the least loaded; then to
  * the least loaded (ties: the first listed). Requests sharing a prefix (a system prompt, a few-shot preamble, a
  * conversation's earlier turns) so meet on one service, where a prefix cache can serve them (none exists yet),
- * without any service reporting its load. The orchestrator and the router share it.
+ * without any service reporting its load. A service whose connection is failing is passed over while another is
+ * not, and a generation run again avoids the services it failed on ({@link GenerationRetry}). The orchestrator and
+ * the router share it.
  */
 public final class AttentionPool implements AutoCloseable {
     /** One attention service: its address, channel and requests now running there. */
@@ -47,6 +54,7 @@ public final class AttentionPool implements AutoCloseable {
     static final int AFFINITY_SLACK = 4;
 
     private final List<Member> members = new ArrayList<>();
+    private final TypedGuard<CompletionStage<AttentionCall.Ending>> retryGuard;
     private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "attention-retries");
         t.setDaemon(true);
@@ -58,6 +66,16 @@ public final class AttentionPool implements AutoCloseable {
      * @param setting   the setting the addresses come from, named when there are none
      */
     public AttentionPool(List<String> addresses, String setting) {
+        this(addresses, setting, GenerationRetry.DEFAULT);
+    }
+
+    /**
+     * @param addresses host:port of each attention service, at least one
+     * @param setting   the setting the addresses come from, named when there are none
+     * @param retry     how a generation the mesh failed runs again
+     */
+    public AttentionPool(List<String> addresses, String setting, GenerationRetry retry) {
+        this.retryGuard = retry.guard(new TypeLiteral<CompletionStage<AttentionCall.Ending>>() {});
         if (addresses.isEmpty()) {
             throw new IllegalArgumentException("no attention services: set " + setting + "=host:port,...");
         }
@@ -65,22 +83,34 @@ public final class AttentionPool implements AutoCloseable {
     }
 
     /** The member for a prompt (see the class comment), now counting one more request; give it back with {@link #release}. */
-    public synchronized Member acquire(List<Integer> promptIds) {
-        Member least = members.get(0);
-        for (Member m : members) if (m.outstanding < least.outstanding) least = m;
-        Member preferred = preferred(promptIds);
+    public Member acquire(List<Integer> promptIds) {
+        return acquire(promptIds, List.of());
+    }
+
+    /**
+     * The member for a prompt as {@link #acquire(List)} chooses, among those not in {@code avoid} (a generation's
+     * services that failed it) and not failing to connect, where any is left; else among all.
+     */
+    public synchronized Member acquire(List<Integer> promptIds, Collection<Member> avoid) {
+        List<Member> candidates = new ArrayList<>(members.size());
+        for (Member m : members) if (!avoid.contains(m) && !failingToConnect(m)) candidates.add(m);
+        if (candidates.isEmpty()) for (Member m : members) if (!avoid.contains(m)) candidates.add(m);
+        if (candidates.isEmpty()) candidates = members;
+        Member least = candidates.get(0);
+        for (Member m : candidates) if (m.outstanding < least.outstanding) least = m;
+        Member preferred = preferred(promptIds, candidates);
         Member chosen = preferred.outstanding <= least.outstanding + AFFINITY_SLACK ? preferred : least;
         chosen.outstanding++;
         return chosen;
     }
 
     /** The member with the highest rendezvous weight for the prompt's prefix: stable as members come and go. */
-    private Member preferred(List<Integer> promptIds) {
+    private static Member preferred(List<Integer> promptIds, List<Member> candidates) {
         long prefix = 0x9E3779B97F4A7C15L;
         for (int i = 0; i < Math.min(AFFINITY_TOKENS, promptIds.size()); i++) prefix = mix(prefix + promptIds.get(i));
-        Member best = members.get(0);
+        Member best = candidates.get(0);
         long bestWeight = Long.MIN_VALUE;
-        for (Member m : members) {
+        for (Member m : candidates) {
             long weight = mix(prefix ^ m.addressHash);
             if (weight > bestWeight) {
                 best = m;
@@ -88,6 +118,16 @@ public final class AttentionPool implements AutoCloseable {
             }
         }
         return best;
+    }
+
+    /** Whether the member's channel is failing to connect (a dead or unreachable service). */
+    private static boolean failingToConnect(Member m) {
+        return m.channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE;
+    }
+
+    /** The guard every generation's runs go through: {@link GenerationRetry} in SmallRye Fault Tolerance. */
+    TypedGuard<CompletionStage<AttentionCall.Ending>> retryGuard() {
+        return retryGuard;
     }
 
     /** SplitMix64's finaliser: every input bit moves every output bit. */

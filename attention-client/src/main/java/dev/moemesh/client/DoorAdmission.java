@@ -84,5 +84,10 @@ public final class DoorAdmission {
             inFlight.decrementAndGet();
             listener.failed(status, message);
         }
+
+        @Override
+        public void ranAgain(String why) {
+            listener.ranAgain(why); // still one place: the generation is the same
+        }
     }
 }

@@ -14,7 +14,8 @@ import java.util.concurrent.TimeUnit;
  * A front door's meters, as its users see it: {@code moemesh_door_time_to_first_token_seconds{door}} from the
  * request's dispatch to its first token, and {@code moemesh_door_generations_total{door,outcome}} with the finish
  * reason ({@code stop}, {@code length}, {@code cancelled}, {@code error}), {@code refused} (an attention service's
- * queue was full: {@code RESOURCE_EXHAUSTED}) or {@code failed} (the call broke off or was refused otherwise).
+ * queue was full: {@code RESOURCE_EXHAUSTED}) or {@code failed} (the call broke off or was refused otherwise), and
+ * {@code moemesh_door_generation_runs_again_total{door}}: runs of a generation the mesh failed, again.
  */
 public final class DoorMeters {
     private final MeterRegistry registry;
@@ -29,6 +30,9 @@ public final class DoorMeters {
         Timer firstToken = Timer.builder("moemesh.door.time.to.first.token").tag("door", door)
                 .description("from a request's dispatch to its first token").publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(2))
+                .register(registry);
+        Counter runsAgain = Counter.builder("moemesh.door.generation.runs.again").tag("door", door)
+                .description("generations the mesh failed that ran again (AttentionCall, GenerationRetry)")
                 .register(registry);
         return new GenerationListener() {
             @Override
@@ -48,6 +52,12 @@ public final class DoorMeters {
                 count(door, status.getCode() == Status.Code.CANCELLED ? "cancelled"
                         : DoorAdmission.isOverload(status) ? "refused" : "failed");
                 listener.failed(status, message);
+            }
+
+            @Override
+            public void ranAgain(String why) {
+                runsAgain.increment();
+                listener.ranAgain(why);
             }
         };
     }

@@ -12,4 +12,10 @@ public interface GenerationListener {
 
     /** The call failed: refused by the service, or broken off in transport ({@code status} says which). */
     void failed(Status status, String message);
+
+    /**
+     * The mesh failed the generation ({@code why}) and it runs again, elsewhere where it can; its client sees nothing
+     * of it (the tokens replayed are not told again). Before the run, on whatever thread scheduled it.
+     */
+    default void ranAgain(String why) {}
 }

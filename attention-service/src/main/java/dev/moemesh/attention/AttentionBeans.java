@@ -69,6 +69,9 @@ public class AttentionBeans {
                 beat -> beat.setPlacementVersion(remote.placement().version()),
                 new MemberOptions(FIRST_RETRY, LONGEST_RETRY, LONGEST_RETRY, Optional.of(remote::usePlacement),
                         Optional.empty())));
+        // an expert service whose calls fail is news for the control plane at once, not after its missed heartbeats
+        link.ifPresent(member -> remote.whenUnreachable(address -> member.reportUnreachable(address,
+                "calls from this attention service fail; its breaker opened")));
         String where = link.isEmpty() ? addresses.toString() : "the services the control plane at "
                 + link.get().target() + " places" + (addresses.isEmpty() ? "" : " (until it does: " + addresses + ")");
         Log.infof("serving %s (fingerprint %s) with routed experts on %s; ready in %d ms", config.modelDir(),

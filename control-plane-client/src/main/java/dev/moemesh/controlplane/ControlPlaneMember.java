@@ -5,6 +5,7 @@ import dev.moemesh.proto.DrainRequest;
 import dev.moemesh.proto.HeartbeatRequest;
 import dev.moemesh.proto.HeartbeatResponse;
 import dev.moemesh.proto.RegisterRequest;
+import dev.moemesh.proto.ReportUnreachableRequest;
 import dev.moemesh.proto.Role;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -148,6 +149,27 @@ public final class ControlPlaneMember implements AutoCloseable {
 
     boolean stopping() {
         return stopping;
+    }
+
+    /**
+     * Tells the control plane, at once and in the background, that this service's calls to the expert service at
+     * {@code address} fail, so it probes that service and re-places its experts without waiting for its missed
+     * heartbeats. Best effort: a report that does not get through is logged, and the heartbeats decide as before.
+     */
+    public void reportUnreachable(String address, String reason) {
+        if (stopping) return;
+        later(() -> {
+            if (!registered || stopping) return;
+            try {
+                boolean probing = call().reportUnreachable(ReportUnreachableRequest.newBuilder()
+                        .setInstanceId(identity.instanceId()).setAddress(address).setReason(reason).build()).getProbing();
+                LOG.infof("reported expert service %s unreachable to the control plane at %s (%s)%s", address, target,
+                        reason, probing ? "" : "; it is not a registered expert service there");
+            } catch (StatusRuntimeException e) {
+                LOG.warnf("could not report expert service %s unreachable to the control plane at %s: %s", address,
+                        target, describe(e.getStatus()));
+            }
+        }, 0);
     }
 
     /** Runs a task on the member's thread after a delay; nothing once it stops. */

@@ -107,6 +107,10 @@ class ManifestRejectionTest {
                                 "expert-pool-g1: its pods load 8 experts of each layer at start (*:8-15) but have 4",
                                 "the pods have 8 expert slots per layer {expert-pool-g0=1 × 4, expert-pool-g1=1 × 4},"
                                         + " fewer than the 16 experts"))),
+                Named.of("one replica where two fit", new Breakage("ConfigMap", "moe-mesh-model", "/data/min-replicas",
+                        "1", List.of("min-replicas is 1 though the pods' 32 expert slots per layer"))),
+                Named.of("more replicas than the slots hold", new Breakage("ConfigMap", "moe-mesh-model",
+                        "/data/min-replicas", "3", List.of("min-replicas is 3 but with every pool at its fewest"))),
                 Named.of("a control plane on the orchestrator's HTTP port", new Breakage("Deployment",
                         "expert-pool-g0", CONTAINER + "/env/3/value", "orchestrator:8380",
                         List.of("EXPERT_CONTROL_PLANE: port 8380 of Service orchestrator does not lead to the gRPC"

@@ -58,7 +58,8 @@ public class FrontDoorService {
         Duration wait = FIRST_RETRY;
         for (int attempt = 1; stopping.getCount() > 0; attempt++) {
             try {
-                KafkaFrontDoor d = KafkaFrontDoor.start(options, new DoorMeters(metrics));
+                KafkaFrontDoor d = KafkaFrontDoor.start(options, new DoorMeters(metrics),
+                        settings.attentionRetry().policy());
                 if (stopping.getCount() == 0) {
                     d.close();
                     return;

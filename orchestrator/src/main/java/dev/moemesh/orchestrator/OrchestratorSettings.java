@@ -1,5 +1,6 @@
 package dev.moemesh.orchestrator;
 
+import dev.moemesh.client.GenerationRetry;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
@@ -35,6 +36,9 @@ public interface OrchestratorSettings {
 
     Topics topics();
 
+    /** How a generation the mesh failed runs again on another attention service. */
+    AttentionRetry attentionRetry();
+
     ControlPlaneSettings controlPlane();
 
     /** Topic names; the defaults are the contract's. */
@@ -47,6 +51,27 @@ public interface OrchestratorSettings {
 
         @WithDefault("inference.dlq")
         String dlq();
+    }
+
+    /** {@code attention-retry.*}: the bounds of {@code GenerationRetry} ({@code docs/operations.md}). */
+    interface AttentionRetry {
+        /** Runs after the first; 0: never again. */
+        @WithDefault("6")
+        int maxRetries();
+
+        @WithDefault("100ms")
+        Duration firstBackoff();
+
+        @WithDefault("2s")
+        Duration longestBackoff();
+
+        /** No run starts this long after the first one started. */
+        @WithDefault("10M")
+        Duration deadline();
+
+        default GenerationRetry policy() {
+            return new GenerationRetry(maxRetries(), firstBackoff(), longestBackoff(), deadline());
+        }
     }
 
     /** The control plane's knobs ({@code docs/control-plane.md} has the table). */
@@ -63,8 +88,11 @@ public interface OrchestratorSettings {
         @WithDefault("0.05")
         double minImprovement();
 
-        /** Replicas every expert gets (as far as slots and instances allow), before the redundant ones. */
-        @WithDefault("1")
+        /**
+         * Replicas every expert gets (as far as slots and instances allow), before the redundant ones: 2, so one
+         * expert service that dies leaves every expert served.
+         */
+        @WithDefault("2")
         int minReplicas();
 
         @WithDefault("0")

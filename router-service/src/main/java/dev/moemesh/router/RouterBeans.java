@@ -36,7 +36,8 @@ public class RouterBeans {
     @Produces
     @Singleton
     AttentionPool attentionPool(RouterSettings settings) {
-        return new AttentionPool(settings.attentionServices(), "router.attention-services");
+        return new AttentionPool(settings.attentionServices(), "router.attention-services",
+                settings.attentionRetry().policy());
     }
 
     void closePool(@Disposes AttentionPool pool) {

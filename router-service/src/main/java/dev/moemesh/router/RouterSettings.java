@@ -1,5 +1,6 @@
 package dev.moemesh.router;
 
+import dev.moemesh.client.GenerationRetry;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
@@ -44,4 +45,28 @@ public interface RouterSettings {
     /** What a refused client is told to wait ({@code Retry-After}, whole seconds). */
     @WithDefault("1s")
     Duration retryAfter();
+
+    /** How a generation the mesh failed runs again on another attention service. */
+    AttentionRetry attentionRetry();
+
+    /** {@code attention-retry.*}: the bounds of {@code GenerationRetry} ({@code docs/operations.md}). */
+    interface AttentionRetry {
+        /** Runs after the first; 0: never again. */
+        @WithDefault("6")
+        int maxRetries();
+
+        @WithDefault("100ms")
+        Duration firstBackoff();
+
+        @WithDefault("2s")
+        Duration longestBackoff();
+
+        /** No run starts this long after the first one started. */
+        @WithDefault("10M")
+        Duration deadline();
+
+        default GenerationRetry policy() {
+            return new GenerationRetry(maxRetries(), firstBackoff(), longestBackoff(), deadline());
+        }
+    }
 }

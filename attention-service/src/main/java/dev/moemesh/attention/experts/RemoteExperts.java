@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * Routed experts computed by expert services: a layer's groups are split by the service that holds each expert
@@ -38,6 +39,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
     private final Map<String, ExpertInstance> instances = new LinkedHashMap<>(); // guarded by this: every open client
     private final List<PlacementView> retired = new ArrayList<>();              // guarded by this: replaced, maybe in use
     private volatile PlacementView view;
+    private volatile Consumer<String> unreachable = address -> {};
 
     /**
      * @param clients        connected clients of the services {@code placement} names, in its order
@@ -209,12 +211,24 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
         }
     }
 
-    /** A call to a service failed, or a probe found it unreachable: its breaker opens. */
+    /**
+     * A call to a service failed, or a probe found it unreachable: its breaker opens, and when it was closed, the
+     * listener of {@link #whenUnreachable} hears of it.
+     */
     void failed(ExpertInstance instance) {
         if (instance.breaker().failed()) {
             Log.warnf("expert service %s: breaker open; its replicas take its work for %d ms, then one call probes it",
                     instance.address(), breakerOpenFor.toMillis());
+            unreachable.accept(instance.address());
         }
+    }
+
+    /**
+     * Calls {@code listener} with a service's address each time its breaker opens (a broken stream, a timeout, a
+     * malformed answer): news for a control plane, which need not wait for that service's missed heartbeats.
+     */
+    public void whenUnreachable(Consumer<String> listener) {
+        unreachable = listener;
     }
 
     void callRetried() {

@@ -23,6 +23,7 @@ import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.LoadExpertsRequest;
 import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.RegisterRequest;
+import dev.moemesh.proto.ReportUnreachableRequest;
 import dev.moemesh.proto.Replica;
 import dev.moemesh.proto.Role;
 import dev.moemesh.proto.UnloadExpertsRequest;
@@ -168,6 +169,45 @@ class ControlPlaneGrpcServiceTest {
                 p -> servedBy(p, 0, 7, expertsA) && servedBy(p, 8, 15, expertsB));
         assertTrue(back.getVersion() > alone.getVersion());
         awaitHeld(expertsA, experts(0, 7), "A unloads 8-15 once the grace period is over");
+    }
+
+    @Test
+    void anExpertServiceReportedUnreachableIsReplacedAtOnceWhenItFailsAProbeAndKeptWhenItAnswers() throws Exception {
+        // a heartbeat deadline of a minute: only the report can explain a placement without the dead one in seconds
+        serve(new ControlPlaneOptions(Duration.ofMillis(300), 200, Duration.ofHours(1), 0.05, 1, 0, 0.05,
+                Duration.ofMinutes(5), WAIT, Duration.ofMillis(500), 16, Duration.ZERO));
+        PlacementWatcher watcher = watch("attention-0");
+        assertEquals(0, watcher.next().getVersion());
+        register("experts-a", expertsA);
+        // a service that died without a word: registered holding 8-15 at a port nothing listens on, and its
+        // heartbeats go on (as from a process that is alive but cut off from its callers)
+        LocalMesh.Service ghost = new LocalMesh.Service("ghost", "localhost:" + LocalMesh.freePort(), 0, 0, null, null);
+        RegisterRequest.Builder r = RegisterRequest.newBuilder().setInstanceId("experts-ghost").setRole(Role.ROLE_EXPERT)
+                .setAddress(ghost.address()).setModelFingerprint(FINGERPRINT);
+        experts(8, 15).forEach(e -> r.addHeld(layerExpert(e)));
+        stub().register(r.build());
+        beating.put("experts-ghost", ghost);
+        Placement split = watcher.await("0-7 on A, 8-15 on the ghost",
+                p -> servedBy(p, 0, 7, expertsA) && servedBy(p, 8, 15, ghost));
+
+        assertTrue(stub().reportUnreachable(ReportUnreachableRequest.newBuilder().setInstanceId("attention-0")
+                .setAddress(expertsA.address()).setReason("a stream broke").build()).getProbing());
+        assertNull(watcher.poll(Duration.ofSeconds(2)), "A answers the probe: it stays, nothing is re-placed");
+        assertFalse(stub().reportUnreachable(ReportUnreachableRequest.newBuilder().setInstanceId("attention-0")
+                .setAddress("localhost:1").build()).getProbing(), "not an expert service of this mesh");
+
+        long reported = System.nanoTime();
+        assertTrue(stub().reportUnreachable(ReportUnreachableRequest.newBuilder().setInstanceId("attention-0")
+                .setAddress(ghost.address()).setReason("a stream broke").build()).getProbing());
+        Placement alone = watcher.await("everything on A", p -> servedBy(p, 0, 15, expertsA));
+        long ms = (System.nanoTime() - reported) / 1_000_000;
+        assertTrue(alone.getVersion() > split.getVersion());
+        assertTrue(ms < 20_000, "re-placed " + ms + " ms after the report, not after the heartbeat deadline of 60 s");
+        assertEquals(experts(0, 15), held(expertsA), "A loaded 8-15 before the placement that uses them came out");
+        assertEquals(1, controlPlane.deadOnReport());
+        assertFalse(stub().heartbeat(HeartbeatRequest.newBuilder().setInstanceId("experts-ghost").build()).getKnown(),
+                "the service taken for dead is told so at its next heartbeat");
+        beating.remove("experts-ghost");
     }
 
     @Test

@@ -13,6 +13,7 @@ import dev.moemesh.orchestrator.placement.InstanceCapacity;
 import dev.moemesh.orchestrator.placement.InsufficientSlotsException;
 import dev.moemesh.orchestrator.placement.PlacementPlanner;
 import dev.moemesh.orchestrator.placement.Replica;
+import io.grpc.Status;
 import org.jboss.logging.Logger;
 
 import java.time.Clock;
@@ -25,6 +26,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -45,6 +47,8 @@ import java.util.stream.Collectors;
  */
 public final class ControlPlane implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ControlPlane.class);
+    private static final Duration SHORTEST_PROBE = Duration.ofSeconds(1);
+    private static final Duration LONGEST_PROBE = Duration.ofSeconds(5);
 
     /** What asked for a re-plan, which decides when its result is published. */
     private enum Trigger {
@@ -65,6 +69,9 @@ public final class ControlPlane implements AutoCloseable {
     private final ScheduledExecutorService worker;
     private final AtomicBoolean replanQueued = new AtomicBoolean();
     private final AtomicLong refusedPlans = new AtomicLong();
+    private final AtomicLong deadOnReport = new AtomicLong();
+    private final Set<String> probing = ConcurrentHashMap.newKeySet(); // addresses probed now on a report
+    private volatile int underReplicated;
     private final Instant startedAt;
     // the worker's own
     private String lastRefusal;       // why the last plan could not place every expert; null once one could
@@ -132,6 +139,62 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
+     * An attention service's calls to the expert service at {@code address} fail: probes it at once (Describe within
+     * {@link #probeTimeout}) and, when it does not answer either, takes it for dead and re-plans without it, as its
+     * missed heartbeats would only later. A service that answers stays;
+     * one taken for dead by mistake is told so at its next heartbeat and registers again.
+     *
+     * @return whether {@code address} is a registered expert service, now probed (or already being probed)
+     */
+    public boolean reportUnreachable(String reporterId, String address, String reason) {
+        Optional<Instance> suspect = membership.instances().stream()
+                .filter(i -> i.role() == InstanceRole.EXPERT && i.address().equals(address)).findFirst();
+        if (suspect.isEmpty()) return false;
+        if (!probing.add(address)) return true;
+        String id = suspect.get().id();
+        Duration timeout = probeTimeout(options);
+        holdings.probe(address, timeout).whenComplete((failure, e) -> {
+            probing.remove(address);
+            if (failure == null && e == null) {
+                LOG.infof("'%s' reports expert service '%s' at %s unreachable (%s), but it answers here: kept",
+                        reporterId, id, address, reason);
+                return;
+            }
+            if (failure != null && failure.getCode() == Status.Code.CANCELLED) return; // closing: no verdict
+            worker.execute(guarded("dead on report", () -> takeForDead(id, address, reporterId, reason,
+                    failure != null ? failure.getCode() + (failure.getDescription() == null ? "" : ": "
+                            + failure.getDescription()) : String.valueOf(e))));
+        });
+        return true;
+    }
+
+    /**
+     * A probe's deadline: the heartbeat deadline, within 1 to 5 s (a service that cannot describe itself in 5 s is
+     * of no use to its callers either).
+     */
+    static Duration probeTimeout(ControlPlaneOptions options) {
+        Duration d = options.heartbeatDeadline();
+        if (d.compareTo(LONGEST_PROBE) > 0) return LONGEST_PROBE;
+        return d.compareTo(SHORTEST_PROBE) < 0 ? SHORTEST_PROBE : d;
+    }
+
+    private void takeForDead(String id, String address, String reporterId, String reason, String probe) {
+        Optional<Instance> still = membership.instance(id);
+        if (still.isEmpty() || !still.get().address().equals(address)) return; // gone or registered anew meanwhile
+        membership.remove(id);
+        holdings.forget(address);
+        deadOnReport.incrementAndGet();
+        LOG.warnf("instance '%s' (expert service at %s) taken for dead: '%s' reports it unreachable (%s) and it does"
+                + " not answer a probe either (%s)", id, address, reporterId, reason, probe);
+        replan("'" + id + "' reported dead", Trigger.MEMBERSHIP);
+    }
+
+    /** Expert services taken for dead on an attention service's report (before their heartbeat deadline), since start. */
+    public long deadOnReport() {
+        return deadOnReport.get();
+    }
+
+    /**
      * Takes an instance out of the placement and returns once a placement without it is published.
      *
      * @return that placement's version
@@ -191,6 +254,11 @@ public final class ControlPlane implements AutoCloseable {
     /** Re-plans that could not place every expert (too few slots), since start. */
     public long refusedPlans() {
         return refusedPlans.get();
+    }
+
+    /** Experts the placement published last gives fewer than {@code min-replicas} replicas. */
+    public int underReplicated() {
+        return underReplicated;
     }
 
     /** Expert services left out because LoadExperts failed on them, since start. */
@@ -315,7 +383,24 @@ public final class ControlPlane implements AutoCloseable {
                         + " before; max/mean %.3f", version, reason,
                 plan.experts().values().stream().mapToInt(List::size).sum(), plan.experts().size(),
                 plan.instances().size(), plan.movedReplicas(before.placement()), plan.imbalance(loads));
+        warnIfUnderReplicated(plan, version);
         placements.publish(next);
+    }
+
+    /**
+     * Says (a WARN, and {@link #underReplicated}) when some experts have fewer replicas than {@code min-replicas}:
+     * one dead expert service then leaves them unserved until they are placed again.
+     */
+    private void warnIfUnderReplicated(ExpertPlacement plan, long version) {
+        List<ExpertId> few = plan.experts().entrySet().stream()
+                .filter(e -> e.getValue().size() < options.minReplicas()).map(Map.Entry::getKey).toList();
+        underReplicated = few.size();
+        if (few.isEmpty()) return;
+        LOG.warnf("placement %d gives %d of %d experts fewer than the %d replicas asked"
+                        + " (orchestrator.control-plane.min-replicas), e.g. layer:expert %s: one expert service that"
+                        + " dies leaves them without a replica until they are placed again; add an expert service or"
+                        + " raise its expert_slots", version, few.size(), plan.experts().size(), options.minReplicas(),
+                few.subList(0, Math.min(8, few.size())).stream().map(e -> e.layer() + ":" + e.expert()).toList());
     }
 
     private Runnable guarded(String what, Runnable task) {

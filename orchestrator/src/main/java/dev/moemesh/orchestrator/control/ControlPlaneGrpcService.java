@@ -17,6 +17,8 @@ import dev.moemesh.proto.HeartbeatResponse;
 import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.RegisterRequest;
 import dev.moemesh.proto.RegisterResponse;
+import dev.moemesh.proto.ReportUnreachableRequest;
+import dev.moemesh.proto.ReportUnreachableResponse;
 import dev.moemesh.proto.WatchPlacementRequest;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -28,7 +30,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeSet;
 
-/** The gRPC edge of the control plane: the ControlPlane service (Register, Heartbeat, WatchPlacement, Drain). */
+/** The gRPC edge of the control plane: the ControlPlane service (Register, Heartbeat, WatchPlacement, Drain, ReportUnreachable). */
 @GrpcService
 public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBase {
     private final ControlPlane controlPlane;
@@ -86,6 +88,14 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
         } catch (RuntimeException e) {
             response.onError(status(e));
         }
+    }
+
+    @Override
+    public void reportUnreachable(ReportUnreachableRequest request, StreamObserver<ReportUnreachableResponse> response) {
+        boolean probing = controlPlane.reportUnreachable(request.getInstanceId(), request.getAddress(),
+                request.getReason());
+        response.onNext(ReportUnreachableResponse.newBuilder().setProbing(probing).build());
+        response.onCompleted();
     }
 
     @Override

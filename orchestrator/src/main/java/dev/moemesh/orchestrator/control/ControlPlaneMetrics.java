@@ -41,8 +41,14 @@ public final class ControlPlaneMetrics {
                         .description("registered instances that heartbeat in time").register(registry);
             }
         }
+        Gauge.builder("moemesh.control.plane.under.replicated.experts", cp, ControlPlane::underReplicated)
+                .description("experts the published placement gives fewer replicas than min-replicas asks")
+                .register(registry);
         FunctionCounter.builder("moemesh.control.plane.refused.plans", cp, ControlPlane::refusedPlans)
                 .description("re-plans that could not place every expert: too few expert slots").register(registry);
+        FunctionCounter.builder("moemesh.control.plane.dead.on.report", cp, ControlPlane::deadOnReport)
+                .description("expert services taken for dead at once: an attention service reported them unreachable"
+                        + " and they did not answer a probe either").register(registry);
         FunctionCounter.builder("moemesh.control.plane.failed.loads", cp, ControlPlane::failedLoads)
                 .description("expert services left out because LoadExperts failed").register(registry);
         plannedLoad = MultiGauge.builder("moemesh.control.plane.instance.planned.load")

@@ -5,6 +5,7 @@ import dev.moemesh.orchestrator.membership.Instance;
 import dev.moemesh.orchestrator.membership.InstanceRole;
 import dev.moemesh.orchestrator.membership.Membership;
 import dev.moemesh.orchestrator.placement.ExpertPlacement;
+import io.grpc.Status;
 import org.jboss.logging.Logger;
 
 import java.time.Clock;
@@ -16,6 +17,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -48,6 +50,11 @@ final class ExpertHoldings implements AutoCloseable {
     /** Expert services left out because LoadExperts failed on them, since start. */
     long failedLoads() {
         return failedLoads.get();
+    }
+
+    /** Probes an expert service (Describe within {@code timeout}): completes with null when it answers, else why not. */
+    CompletableFuture<Status> probe(String address, Duration timeout) {
+        return experts.probe(address, timeout);
     }
 
     /** Drops the channel to an expert service that is gone. */

@@ -1,12 +1,17 @@
 package dev.moemesh.orchestrator.control;
 
 import dev.moemesh.core.moe.ExpertId;
+import dev.moemesh.proto.DescribeRequest;
+import dev.moemesh.proto.DescribeResponse;
 import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.LoadExpertsRequest;
 import dev.moemesh.proto.UnloadExpertsRequest;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
 
 import java.time.Duration;
 import java.util.Collection;
@@ -14,10 +19,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
-/** The control plane's calls to expert services: LoadExperts before a placement uses them, UnloadExperts after. */
+/**
+ * The control plane's calls to expert services: LoadExperts before a placement uses them, UnloadExperts after, and
+ * Describe as a probe of one an attention service reports unreachable.
+ */
 final class ExpertServiceClients implements AutoCloseable {
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
 
@@ -35,6 +44,34 @@ final class ExpertServiceClients implements AutoCloseable {
         return fromProto(answer.getHeldList());
     }
 
+    /**
+     * Asks the expert service at {@code address} to describe itself within {@code timeout}: completes with null when
+     * it answers, with why not when it does not.
+     */
+    CompletableFuture<Status> probe(String address, Duration timeout) {
+        CompletableFuture<Status> done = new CompletableFuture<>();
+        // in a context of its own: not cancelled with the call that asked for the probe (a report, answered at once)
+        Context.ROOT.run(() -> ExpertServiceGrpc.newStub(channel(address))
+                .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                .describe(DescribeRequest.getDefaultInstance(), new StreamObserver<>() {
+                    @Override
+                    public void onNext(DescribeResponse value) {
+                        done.complete(null);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        done.complete(Status.fromThrowable(t));
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        done.complete(null);
+                    }
+                }));
+        return done;
+    }
+
     /** Closes the channel to an instance that left. */
     void forget(String address) {
         ManagedChannel c = channels.remove(address);
@@ -42,8 +79,11 @@ final class ExpertServiceClients implements AutoCloseable {
     }
 
     private ExpertServiceGrpc.ExpertServiceBlockingStub stub(String address) {
-        return ExpertServiceGrpc.newBlockingStub(channels.computeIfAbsent(address,
-                a -> NettyChannelBuilder.forTarget(a).usePlaintext().build()));
+        return ExpertServiceGrpc.newBlockingStub(channel(address));
+    }
+
+    private ManagedChannel channel(String address) {
+        return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
     }
 
     private static List<LayerExpert> toProto(Collection<ExpertId> experts) {

@@ -1,6 +1,7 @@
 package dev.moemesh.orchestrator.ingest;
 
 import dev.moemesh.client.AttentionCall;
+import dev.moemesh.client.GenerationRetry;
 import dev.moemesh.client.AttentionPool;
 import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.DoorMeters;
@@ -100,12 +101,12 @@ public final class KafkaFrontDoor implements AutoCloseable {
         }
     }
 
-    private KafkaFrontDoor(FrontDoorOptions options, CompletedIds completed, DoorMeters meters) {
+    private KafkaFrontDoor(FrontDoorOptions options, CompletedIds completed, DoorMeters meters, GenerationRetry retry) {
         this.options = options;
         this.completed = completed;
         this.meters = meters;
         this.tokenizer = options.modelDir().flatMap(Tokenizer::load);
-        this.pool = new AttentionPool(options.attentionServices(), "orchestrator.attention-services");
+        this.pool = new AttentionPool(options.attentionServices(), "orchestrator.attention-services", retry);
         this.producer = new KafkaProducer<>(producerConfig(options));
         this.consumer = new KafkaConsumer<>(consumerConfig(options));
         this.thread = new Thread(this::run, "kafka-front-door");
@@ -115,6 +116,14 @@ public final class KafkaFrontDoor implements AutoCloseable {
      * Creates missing topics, reads the ids that already have terminal events, and starts consuming.
      */
     public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters) {
+        return start(options, meters, GenerationRetry.DEFAULT);
+    }
+
+    /**
+     * As {@link #start(FrontDoorOptions, DoorMeters)}, a generation the mesh failed running again under {@code retry}:
+     * invisibly, since the token events it replays are not written twice (one per {@code (id, index)}).
+     */
+    public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters, GenerationRetry retry) {
         Properties admin = new Properties();
         admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers());
         // an unreachable broker fails this start in 15 s (not the default 60) and it is tried again
@@ -128,7 +137,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 options.readBackTimeout());
         LOG.infof("%d request ids already have terminal events on %s (read in %d ms)", completed.size(),
                 options.topics().responses(), (System.nanoTime() - t0) / 1_000_000);
-        KafkaFrontDoor door = new KafkaFrontDoor(options, completed, meters);
+        KafkaFrontDoor door = new KafkaFrontDoor(options, completed, meters, retry);
         door.thread.start();
         return door;
     }
