@@ -14,6 +14,10 @@ import java.util.Optional;
  */
 @ConfigMapping(prefix = "orchestrator")
 public interface OrchestratorSettings {
+    /**
+     * The older name of {@code kafka.bootstrap.servers}, which takes its value unless set itself; the Kafka clients
+     * read every {@code kafka.*} setting ({@code FrontDoorService}).
+     */
     @WithDefault("localhost:9092")
     String bootstrapServers();
 

@@ -103,7 +103,8 @@ class KafkaFrontDoorTest {
             String suffix = "." + test.getTestMethod().orElseThrow().getName();
             topics = new Topics("requests" + suffix, "responses" + suffix, "dlq" + suffix);
         }
-        KafkaFrontDoor d = KafkaFrontDoor.start(new FrontDoorOptions(kafka.bootstrapServers(), "orchestrator-" + topics.requests(),
+        KafkaFrontDoor d = KafkaFrontDoor.start(new FrontDoorOptions(KafkaClients.plaintext(kafka.bootstrapServers()),
+                "orchestrator-" + topics.requests(),
                 topics, List.of(attentionAddress), maxInFlight, 2, Optional.empty(), Duration.ofSeconds(30)),
                 new DoorMeters(meters));
         doors.add(d);

@@ -1,11 +1,9 @@
 package dev.moemesh.orchestrator.ingest;
 
 import dev.moemesh.orchestrator.api.ResponseEvents;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -36,12 +34,8 @@ public final class CompletedIds {
     }
 
     /** Reads every terminal event now on {@code topic} (keyed by request id). */
-    public static CompletedIds readBack(String bootstrapServers, String topic, Duration limit) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    public static CompletedIds readBack(KafkaClients kafka, String topic, Duration limit) {
+        Properties p = kafka.reader();
         CompletedIds out = new CompletedIds();
         long deadline = System.nanoTime() + limit.toNanos();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {

@@ -8,12 +8,13 @@ import java.util.Optional;
 /**
  * How the front door runs ({@code docs/operations.md} lists the matching {@code orchestrator.*} settings).
  *
+ * @param kafka           the settings of its Kafka clients (every {@code kafka.*} setting passed through)
  * @param maxInFlight     requests running on attention services at once; more wait in Kafka (the consumer pauses)
  * @param topicPartitions partitions of a topic the orchestrator creates
  * @param modelDir        the checkpoint whose tokenizer encodes {@code prompt} and decodes {@code text}; empty: token
  *                        ids only
  */
-public record FrontDoorOptions(String bootstrapServers, String groupId, Topics topics, List<String> attentionServices,
+public record FrontDoorOptions(KafkaClients kafka, String groupId, Topics topics, List<String> attentionServices,
                                int maxInFlight, int topicPartitions, Optional<Path> modelDir, Duration readBackTimeout) {
     public FrontDoorOptions {
         if (maxInFlight < 1) {

@@ -14,19 +14,14 @@ import dev.moemesh.proto.GenerateRequest;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.jboss.logging.Logger;
 
 import java.nio.charset.StandardCharsets;
@@ -38,7 +33,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -106,8 +100,9 @@ public final class KafkaFrontDoor implements AutoCloseable {
         this.meters = meters;
         this.tokenizer = options.modelDir().flatMap(Tokenizer::load);
         this.pool = new AttentionPool(options.attentionServices(), "orchestrator.attention-services");
-        this.producer = new KafkaProducer<>(producerConfig(options));
-        this.consumer = new KafkaConsumer<>(consumerConfig(options));
+        this.producer = new KafkaProducer<>(options.kafka().producer());
+        this.consumer = new KafkaConsumer<>(options.kafka().consumer(options.groupId(),
+                Math.min(500, options.maxInFlight())));
         this.thread = new Thread(this::run, "kafka-front-door");
     }
 
@@ -115,16 +110,11 @@ public final class KafkaFrontDoor implements AutoCloseable {
      * Creates missing topics, reads the ids that already have terminal events, and starts consuming.
      */
     public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters) {
-        Properties admin = new Properties();
-        admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers());
-        // an unreachable broker fails this start in 15 s (not the default 60) and it is tried again
-        admin.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
-        admin.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 15_000);
-        try (Admin a = Admin.create(admin)) {
+        try (Admin a = Admin.create(options.kafka().admin())) {
             options.topics().ensure(a, options.topicPartitions());
         }
         long t0 = System.nanoTime();
-        CompletedIds completed = CompletedIds.readBack(options.bootstrapServers(), options.topics().responses(),
+        CompletedIds completed = CompletedIds.readBack(options.kafka(), options.topics().responses(),
                 options.readBackTimeout());
         LOG.infof("%d request ids already have terminal events on %s (read in %d ms)", completed.size(),
                 options.topics().responses(), (System.nanoTime() - t0) / 1_000_000);
@@ -145,29 +135,6 @@ public final class KafkaFrontDoor implements AutoCloseable {
     public FrontDoorStats stats() {
         return new FrontDoorStats(runningNow, peakRunning, pausedNow, pauses, terminalEvents.get(), deadLetters.get(),
                 duplicates);
-    }
-
-    private static Properties producerConfig(FrontDoorOptions o) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, o.bootstrapServers());
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "1");
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        return p;
-    }
-
-    private static Properties consumerConfig(FrontDoorOptions o) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, o.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, o.groupId());
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(Math.min(500, o.maxInFlight())));
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        return p;
     }
 
     private void run() {
