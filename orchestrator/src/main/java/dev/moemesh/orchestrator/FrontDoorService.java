@@ -22,6 +22,8 @@ import org.jboss.logging.Logger;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -61,8 +63,18 @@ public class FrontDoorService {
         var t = settings.topics();
         FrontDoorOptions options = new FrontDoorOptions(new KafkaClients(kafkaSettings), settings.groupId(),
                 new Topics(t.requests(), t.responses(), t.dlq()), settings.attentionServices(), settings.maxInFlight(),
-                settings.topicPartitions(), settings.modelDir(), settings.readBackTimeout());
+                settings.topicPartitions(), settings.modelDir(), settings.readBackTimeout(),
+                settings.replyTopicPattern().map(FrontDoorService::replyTopicPattern));
         starter = Thread.ofPlatform().daemon().name("kafka-front-door-start").start(() -> startWithRetries(options));
+    }
+
+    private static Pattern replyTopicPattern(String regex) {
+        try {
+            return Pattern.compile(regex);
+        } catch (PatternSyntaxException e) {
+            throw new IllegalArgumentException("orchestrator.reply-topic-pattern is not a regular expression: "
+                    + e.getMessage(), e);
+        }
     }
 
     private void startWithRetries(FrontDoorOptions options) {

@@ -37,6 +37,12 @@ public interface OrchestratorSettings {
     @WithDefault("2M")
     Duration readBackTimeout();
 
+    /**
+     * A regular expression the whole {@code reply_topic} of a request must match (e.g. {@code replies\\..+}); unset:
+     * requests may not name one. The orchestrator does not create reply topics.
+     */
+    Optional<String> replyTopicPattern();
+
     Topics topics();
 
     ControlPlaneSettings controlPlane();
