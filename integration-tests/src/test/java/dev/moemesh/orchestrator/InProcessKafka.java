@@ -1,7 +1,13 @@
 package dev.moemesh.orchestrator;
 
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.common.config.SaslConfigs;
+import org.apache.kafka.common.security.auth.SecurityProtocol;
+import org.apache.kafka.common.test.JaasUtils;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
+
+import java.util.Map;
 
 /**
  * A real Apache Kafka broker for tests, in this JVM: one KRaft node (broker and controller combined) from Kafka's own
@@ -14,10 +20,49 @@ public final class InProcessKafka implements AutoCloseable {
         this.cluster = cluster;
     }
 
+    /** A user the SASL broker knows ({@link #startWithSasl}), and its password. */
+    public static final String USER = JaasUtils.KAFKA_PLAIN_USER1;
+    public static final String PASSWORD = JaasUtils.KAFKA_PLAIN_USER1_PASSWORD;
+
     public static InProcessKafka start() {
+        return start(SecurityProtocol.PLAINTEXT);
+    }
+
+    /**
+     * A broker whose clients' listener is {@code SASL_PLAINTEXT} with the {@code PLAIN} mechanism: only a client that
+     * signs in as a user it knows ({@link #USER}) gets anywhere. Kafka's test kit writes the broker's JAAS file (its
+     * users) and sets {@code java.security.auth.login.config} for this JVM, which only the broker reads; a client
+     * gives its own {@code sasl.jaas.config} ({@link #saslClient}). Every signed-in user may do everything (no ACLs):
+     * authentication is what is tested.
+     */
+    public static InProcessKafka startWithSasl() {
+        return start(SecurityProtocol.SASL_PLAINTEXT);
+    }
+
+    /** The settings of a client that signs in to a {@link #startWithSasl} broker as {@code user}. */
+    public static Map<String, Object> saslClient(String bootstrapServers, String user, String password) {
+        return Map.of(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, SecurityProtocol.SASL_PLAINTEXT.name,
+                SaslConfigs.SASL_MECHANISM, "PLAIN",
+                SaslConfigs.SASL_JAAS_CONFIG, jaasConfig(user, password));
+    }
+
+    /** The {@code sasl.jaas.config} of a PLAIN client. */
+    public static String jaasConfig(String user, String password) {
+        return "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"" + user
+                + "\" password=\"" + password + "\";";
+    }
+
+    private static InProcessKafka start(SecurityProtocol clients) {
         try {
-            KafkaClusterTestKit cluster = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
-                    .setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).build())
+            var builder = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
+                    .setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1)
+                    .setBrokerSecurityProtocol(clients).build());
+            if (clients != SecurityProtocol.PLAINTEXT) {
+                // the test kit's authorizer refuses a user without ACLs; here any signed-in user may do anything
+                builder.setConfigProp("allow.everyone.if.no.acl.found", "true");
+            }
+            KafkaClusterTestKit cluster = builder
                     // a group's first member gets its partitions at once, not after the default 3 s wait
                     .setConfigProp("group.initial.rebalance.delay.ms", "0")
                     // one broker: the internal topics cannot have the default three replicas

@@ -2,11 +2,13 @@ package dev.moemesh.orchestrator;
 
 import dev.moemesh.client.DoorMeters;
 import dev.moemesh.orchestrator.ingest.FrontDoorOptions;
+import dev.moemesh.orchestrator.ingest.KafkaClients;
 import dev.moemesh.orchestrator.ingest.KafkaFrontDoor;
 import dev.moemesh.orchestrator.ingest.Topics;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.smallrye.common.annotation.Identifier;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -19,6 +21,9 @@ import org.eclipse.microprofile.health.Readiness;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -35,26 +40,44 @@ public class FrontDoorService {
     private static final Duration MAX_RETRY = Duration.ofSeconds(30);
 
     private final OrchestratorSettings settings;
+    private final Map<String, Object> kafkaSettings;
     private final MeterRegistry metrics;
     private final CountDownLatch stopping = new CountDownLatch(1);
     private volatile KafkaFrontDoor door;
     private volatile String waitingFor = "starting";
     private Thread starter;
 
-    FrontDoorService(OrchestratorSettings settings, MeterRegistry metrics) {
+    /**
+     * @param kafkaSettings every {@code kafka.*} setting (and {@code KAFKA_*} variable), the prefix cut, as Quarkus's
+     *                      Kafka client extension collects them for any Kafka client of the application
+     */
+    FrontDoorService(OrchestratorSettings settings, @Identifier("default-kafka-broker") Map<String, Object> kafkaSettings,
+                     MeterRegistry metrics) {
         this.settings = settings;
+        this.kafkaSettings = kafkaSettings;
         this.metrics = metrics;
     }
 
+    /** A setting the door cannot work with stops the start here, with its reason; an absent broker does not. */
     void start(@Observes StartupEvent ignored) {
-        starter = Thread.ofPlatform().daemon().name("kafka-front-door-start").start(this::startWithRetries);
+        var t = settings.topics();
+        FrontDoorOptions options = new FrontDoorOptions(new KafkaClients(kafkaSettings), settings.groupId(),
+                new Topics(t.requests(), t.responses(), t.dlq()), settings.attentionServices(), settings.maxInFlight(),
+                settings.topicPartitions(), settings.modelDir(), settings.readBackTimeout(),
+                settings.replyTopicPattern().map(FrontDoorService::replyTopicPattern));
+        starter = Thread.ofPlatform().daemon().name("kafka-front-door-start").start(() -> startWithRetries(options));
     }
 
-    private void startWithRetries() {
-        var t = settings.topics();
-        FrontDoorOptions options = new FrontDoorOptions(settings.bootstrapServers(), settings.groupId(),
-                new Topics(t.requests(), t.responses(), t.dlq()), settings.attentionServices(), settings.maxInFlight(),
-                settings.topicPartitions(), settings.modelDir(), settings.readBackTimeout());
+    private static Pattern replyTopicPattern(String regex) {
+        try {
+            return Pattern.compile(regex);
+        } catch (PatternSyntaxException e) {
+            throw new IllegalArgumentException("orchestrator.reply-topic-pattern is not a regular expression: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private void startWithRetries(FrontDoorOptions options) {
         Duration wait = FIRST_RETRY;
         for (int attempt = 1; stopping.getCount() > 0; attempt++) {
             try {
@@ -69,7 +92,7 @@ public class FrontDoorService {
                 if (attempt > 1) LOG.infof("Kafka front door started at attempt %d", attempt);
                 return;
             } catch (RuntimeException e) {
-                waitingFor = "Kafka at " + settings.bootstrapServers() + " not usable yet (attempt " + attempt + "): "
+                waitingFor = "Kafka at " + options.kafka().bootstrapServers() + " not usable yet (attempt " + attempt + "): "
                         + e.getMessage();
                 // the first failure and then every tenth, not one line per retry for as long as the broker is away
                 if (attempt == 1 || attempt % 10 == 0) {

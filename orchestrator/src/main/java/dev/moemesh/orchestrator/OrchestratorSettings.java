@@ -15,6 +15,10 @@ import java.util.Optional;
  */
 @ConfigMapping(prefix = "orchestrator")
 public interface OrchestratorSettings {
+    /**
+     * The older name of {@code kafka.bootstrap.servers}, which takes its value unless set itself; the Kafka clients
+     * read every {@code kafka.*} setting ({@code FrontDoorService}).
+     */
     @WithDefault("localhost:9092")
     String bootstrapServers();
 
@@ -33,6 +37,12 @@ public interface OrchestratorSettings {
 
     @WithDefault("2M")
     Duration readBackTimeout();
+
+    /**
+     * A regular expression the whole {@code reply_topic} of a request must match (e.g. {@code replies\\..+}); unset:
+     * requests may not name one. The orchestrator does not create reply topics.
+     */
+    Optional<String> replyTopicPattern();
 
     Topics topics();
 

@@ -14,12 +14,16 @@ import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
+import dev.moemesh.core.tokenizer.ChatMessage;
+import dev.moemesh.core.tokenizer.ChatPrompt;
+import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.orchestrator.TestBroker;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import dev.moemesh.orchestrator.TopicReader;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -45,6 +49,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.stream.Collectors;
 import java.util.function.Predicate;
+import java.util.regex.Pattern;
 import java.util.stream.IntStream;
 
 /**
@@ -99,12 +104,27 @@ class KafkaFrontDoorTest {
     }
 
     private KafkaFrontDoor door(TestInfo test, int maxInFlight, String attentionAddress) {
+        return door(test, maxInFlight, attentionAddress, Optional.empty());
+    }
+
+    /** A door with the checkpoint's tokenizer (text prompts, messages, stop strings, text in responses). */
+    private KafkaFrontDoor doorWithTokenizer(TestInfo test) {
+        return door(test, 256, attention.address(), Optional.of(model));
+    }
+
+    private KafkaFrontDoor door(TestInfo test, int maxInFlight, String attentionAddress, Optional<Path> modelDir) {
+        return door(test, maxInFlight, attentionAddress, modelDir, Optional.empty());
+    }
+
+    private KafkaFrontDoor door(TestInfo test, int maxInFlight, String attentionAddress, Optional<Path> modelDir,
+                                Optional<Pattern> replyTopics) {
         if (topics == null || !topics.requests().endsWith(test.getTestMethod().orElseThrow().getName())) {
             String suffix = "." + test.getTestMethod().orElseThrow().getName();
             topics = new Topics("requests" + suffix, "responses" + suffix, "dlq" + suffix);
         }
-        KafkaFrontDoor d = KafkaFrontDoor.start(new FrontDoorOptions(kafka.bootstrapServers(), "orchestrator-" + topics.requests(),
-                topics, List.of(attentionAddress), maxInFlight, 2, Optional.empty(), Duration.ofSeconds(30)),
+        KafkaFrontDoor d = KafkaFrontDoor.start(new FrontDoorOptions(KafkaClients.plaintext(kafka.bootstrapServers()),
+                "orchestrator-" + topics.requests(),
+                topics, List.of(attentionAddress), maxInFlight, 2, modelDir, Duration.ofSeconds(30), replyTopics),
                 new DoorMeters(meters));
         doors.add(d);
         return d;
@@ -261,7 +281,7 @@ class KafkaFrontDoorTest {
     void aMalformedMessageLandsInTheDlqWithItsReasonWhileTheNextGoodOneIsServed(TestInfo test) throws Exception {
         door(test, 256);
         send("bad", "{\"id\": \"bad\", \"prompt_token_ids\": [1, 2");
-        send("odd", "{\"id\":\"odd\",\"prompt_token_ids\":[1],\"messages\":[]}");
+        send("odd", "{\"id\":\"odd\",\"prompt_token_ids\":[1],\"n\":2}");
         send("good", request("good", 3, false, 1, 2));
         JsonNode good = events(responsesUntilTerminal("good")).get(0);
         assertEquals("completed", good.get("type").asText(), good.toString());
@@ -273,7 +293,7 @@ class KafkaFrontDoorTest {
         assertEquals("{\"id\": \"bad\", \"prompt_token_ids\": [1, 2", new String(byKey.get("bad").value(), StandardCharsets.UTF_8),
                 "the dead letter keeps the original bytes");
         assertTrue(header(byKey.get("bad"), DeadLetters.REASON).startsWith("not JSON"), header(byKey.get("bad"), DeadLetters.REASON));
-        assertTrue(header(byKey.get("odd"), DeadLetters.REASON).startsWith("unknown field 'messages'"));
+        assertTrue(header(byKey.get("odd"), DeadLetters.REASON).startsWith("unknown field 'n'"));
         assertEquals(topics.requests(), header(byKey.get("odd"), DeadLetters.SOURCE_TOPIC));
         assertTrue(Long.parseLong(header(byKey.get("odd"), DeadLetters.SOURCE_OFFSET)) >= 0);
         assertTrue(Integer.parseInt(header(byKey.get("odd"), DeadLetters.SOURCE_PARTITION)) >= 0);
@@ -293,6 +313,111 @@ class KafkaFrontDoorTest {
         assertArrayEquals(localEngineTokens(3, 1, 2), ints(v2.get("token_ids")));
     }
 
+    @Test
+    void messagesAreRenderedByTheCheckpointsChatTemplate(TestInfo test) throws Exception {
+        doorWithTokenizer(test);
+        List<ChatMessage> chat = List.of(new ChatMessage("system", "Be brief."), new ChatMessage("user", "Hello there"));
+        send("m1", "{\"id\":\"m1\",\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},"
+                + "{\"role\":\"user\",\"content\":\"Hello there\"}],\"max_tokens\":6,\"ignore_eos\":true}");
+        JsonNode completed = events(responsesUntilTerminal("m1")).get(0);
+        assertEquals("completed", completed.get("type").asText(), completed.toString());
+        int[] prompt;
+        try (Tokenizer tokenizer = Tokenizer.load(model).orElseThrow()) {
+            prompt = ChatPrompt.encode(tokenizer, chat); // what the REST door's chat completions send too
+            assertTrue(tokenizer.decode(prompt, false).contains("Hello there"), "the template wrote the turns");
+        }
+        assertEquals(prompt.length, completed.get("usage").get("prompt_tokens").asInt());
+        assertArrayEquals(localEngineTokens(6, prompt), ints(completed.get("token_ids")));
+    }
+
+    @Test
+    void aStopStringEndsTheGenerationAndIsLeftOutOfTheText(TestInfo test) throws Exception {
+        doorWithTokenizer(test);
+        int[] prompt = {3, 1, 4, 1, 5};
+        int[] free = localEngineTokens(24, prompt); // where the greedy generation goes without a stop string
+        String text;
+        String stop;
+        int n;
+        try (Tokenizer tokenizer = Tokenizer.load(model).orElseThrow()) {
+            text = tokenizer.decode(free, true);
+            int from = tokenizer.decode(Arrays.copyOf(free, 6), true).length(); // a stop string some tokens in
+            assertTrue(text.length() >= from + 2, "the tiny model's greedy text is long enough: " + text);
+            stop = text.substring(from, from + 2);
+            n = 1; // the first count of tokens whose text holds it
+            while (!tokenizer.decode(Arrays.copyOf(free, n), true).contains(stop)) n++;
+        }
+        assertTrue(n < free.length, "the stop string comes before max_tokens");
+        send("st1", "{\"id\":\"st1\",\"prompt_token_ids\":[3,1,4,1,5],\"max_tokens\":24,\"ignore_eos\":true,"
+                + "\"stream\":true,\"stop\":[\"never-in-this-text\"," + JSON.writeValueAsString(stop) + "]}");
+        List<JsonNode> events = events(responsesUntilTerminal("st1"));
+        JsonNode completed = events.get(events.size() - 1);
+        assertEquals("completed", completed.get("type").asText(), completed.toString());
+        assertEquals("stop", completed.get("finish_reason").asText());
+        assertEquals(text.substring(0, text.indexOf(stop)), completed.get("text").asText(), "the text up to the stop string");
+        assertArrayEquals(Arrays.copyOf(free, n), ints(completed.get("token_ids")),
+                "the tokens up to the one that completed the stop string");
+        assertEquals(n, completed.get("usage").get("completion_tokens").asInt());
+        assertEquals(attention.address(), completed.get("attention_service").asText());
+        assertEquals(n, events.size() - 1, "no token event after the stop string's");
+        assertEquals(1, terminals(responsesUntilTerminal("st1"), "st1"));
+    }
+
+    @Test
+    void stopStringsOrMessagesWithoutATokenizerGetAnErrorNamingTheSetting(TestInfo test) throws Exception {
+        door(test, 256);
+        send("nt1", "{\"id\":\"nt1\",\"prompt_token_ids\":[3,1],\"stop\":\"x\"}");
+        send("nt2", "{\"id\":\"nt2\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        for (JsonNode e : events(responsesUntilTerminal("nt1", "nt2"))) {
+            assertEquals("error", e.get("type").asText(), e.toString());
+            assertEquals(KafkaFrontDoor.NO_TOKENIZER, e.get("code").asText());
+            assertTrue(e.get("message").asText().contains("orchestrator.model-dir"), e.toString());
+        }
+    }
+
+    @Test
+    void aReplyTopicTheSettingAllowsGetsTheEventsAndIsReadBackAfterARestart(TestInfo test) throws Exception {
+        Optional<Pattern> replies = Optional.of(Pattern.compile("replies\\..+"));
+        KafkaFrontDoor first = door(test, 256, attention.address(), Optional.empty(), replies);
+        String mine = "replies.aReplyTopic";
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(mine, 1, (short) 1))).all().get();
+        }
+        String asked = "{\"id\":\"rt1\",\"prompt_token_ids\":[3,1],\"max_tokens\":3,\"ignore_eos\":true,"
+                + "\"stream\":true,\"reply_topic\":\"" + mine + "\"}";
+        send("rt1", asked);
+        send("rt2", "{\"id\":\"rt2\",\"prompt_token_ids\":[3,1],\"reply_topic\":\"elsewhere\"}");
+        send("rt3", "{\"id\":\"rt3\",\"prompt_token_ids\":[3,1],\"reply_topic\":\"replies.nobody-made-it\"}");
+        send("rt4", request("rt4", 3, false, 3, 1));
+
+        List<JsonNode> mineEvents = events(readUntil(mine, rs -> terminals(rs, "rt1") > 0));
+        assertEquals(4, mineEvents.size(), "3 token events and the completed one, all on the reply topic");
+        assertArrayEquals(localEngineTokens(3, 3, 1), ints(mineEvents.get(3).get("token_ids")));
+        List<ConsumerRecord<byte[], byte[]>> responses = responsesUntilTerminal("rt4");
+        assertEquals(0, events(responses).stream().filter(e -> e.get("id").asText().equals("rt1")).count(),
+                "nothing of rt1 on " + topics.responses());
+        List<ConsumerRecord<byte[], byte[]>> dead = readUntil(topics.dlq(), rs -> rs.size() >= 2);
+        for (ConsumerRecord<byte[], byte[]> d : dead) {
+            String reason = header(d, DeadLetters.REASON);
+            switch (new String(d.key(), StandardCharsets.UTF_8)) {
+                case "rt2" -> assertEquals("field 'reply_topic' 'elsewhere' does not match orchestrator.reply-topic-pattern"
+                        + " 'replies\\..+'", reason);
+                case "rt3" -> assertTrue(reason.contains("reply_topic 'replies.nobody-made-it' does not exist"), reason);
+                default -> throw new AssertionError("unexpected dead letter " + d);
+            }
+        }
+        awaitAllRequestsCommitted();
+
+        first.close();
+        doors.remove(first);
+        KafkaFrontDoor second = door(test, 256, attention.address(), Optional.empty(), replies);
+        send("rt1", asked); // sent again: its terminal event is on the reply topic, read back at start
+        awaitAllRequestsCommitted();
+        assertEquals(1, second.stats().duplicates(), second.stats().toString());
+        List<ConsumerRecord<byte[], byte[]>> after = readUntil(mine, rs -> rs.size() >= 4);
+        assertEquals(4, after.size(), "nothing written for the resent request");
+        assertEquals(1, terminals(after, "rt1"), "still one terminal event");
+    }
+
     private static String header(ConsumerRecord<byte[], byte[]> r, String name) {
         var h = r.headers().lastHeader(name);
         if (h == null) throw new AssertionError("dead letter without header " + name);
@@ -310,7 +435,7 @@ class KafkaFrontDoorTest {
         assertTrue(beforeRestart.peakRunning() <= 2, "at most max-in-flight requests ran at once: " + beforeRestart);
         assertTrue(beforeRestart.pauses() >= 1, "the consumer paused while full: " + beforeRestart);
         doors.remove(first);
-        List<ConsumerRecord<byte[], byte[]>> before = readUntil(topics.responses(), rs -> true);
+        long finishedBeforeRestart = first.stats().terminalEvents(); // after close: every one the first door wrote
         door(test, 2);
         List<JsonNode> events = events(responsesUntilTerminal(ids.toArray(String[]::new)));
         for (int i = 0; i < ids.size(); i++) {
@@ -321,7 +446,7 @@ class KafkaFrontDoorTest {
             assertArrayEquals(localEngineTokens(24, 3, i + 10), ints(ends.get(0).get("token_ids")), id);
         }
         awaitAllRequestsCommitted();
-        assertTrue(events(before).stream().filter(KafkaFrontDoorTest::terminal).count() < ids.size(),
-                "the restart came before every request had finished");
+        assertTrue(finishedBeforeRestart < ids.size(), "the restart came before every request had finished ("
+                + finishedBeforeRestart + " of " + ids.size() + ")");
     }
 }

@@ -1,14 +1,13 @@
 package dev.moemesh.orchestrator.ingest;
 
 import dev.moemesh.orchestrator.api.ResponseEvents;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -35,24 +34,22 @@ public final class CompletedIds {
         return ids.size();
     }
 
-    /** Reads every terminal event now on {@code topic} (keyed by request id). */
-    public static CompletedIds readBack(String bootstrapServers, String topic, Duration limit) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    /** Reads every terminal event now on {@code topics} (keyed by request id). */
+    public static CompletedIds readBack(KafkaClients kafka, List<String> topics, Duration limit) {
+        Properties p = kafka.reader();
         CompletedIds out = new CompletedIds();
         long deadline = System.nanoTime() + limit.toNanos();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
-            List<TopicPartition> partitions = c.partitionsFor(topic, limit).stream()
-                    .map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (String topic : topics) {
+                c.partitionsFor(topic, limit).forEach(i -> partitions.add(new TopicPartition(i.topic(), i.partition())));
+            }
             c.assign(partitions);
             c.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = c.endOffsets(partitions, limit);
             while (partitions.stream().anyMatch(tp -> c.position(tp, limit) < end.get(tp))) {
                 if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("reading the terminal events of " + topic + " took over "
+                    throw new IllegalStateException("reading the terminal events of " + topics + " took over "
                             + limit.toSeconds() + " s; raise orchestrator.read-back-timeout");
                 }
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {

@@ -1,15 +1,23 @@
 package dev.moemesh.orchestrator.ingest;
 
+import dev.moemesh.core.tokenizer.ChatMessage;
+
+import java.util.List;
 import java.util.Optional;
 
 /**
- * One valid request from {@code inference.requests}: its prompt as token ids or as text (then the orchestrator's
- * tokenizer encodes it), and how to sample.
+ * One valid request from {@code inference.requests}: its prompt as token ids, as text (then the orchestrator's
+ * tokenizer encodes it) or as chat messages (then the checkpoint's chat template renders them), and how to sample
+ * and where to stop.
  *
  * @param promptTokenIds set when the request gave {@code prompt_token_ids}
  * @param prompt         set when the request gave {@code prompt}
+ * @param messages       set when the request gave {@code messages}
+ * @param stop           strings that end the generation when the text reaches one (not included in the text)
+ * @param replyTopic     where its events go instead of {@code inference.responses}
  */
-public record InferenceRequest(String id, Optional<int[]> promptTokenIds, Optional<String> prompt, int maxTokens,
-                               float temperature, float topP, int topK, long seed, int[] stopTokenIds,
-                               boolean ignoreEos, boolean stream) {
+public record InferenceRequest(String id, Optional<int[]> promptTokenIds, Optional<String> prompt,
+                               Optional<List<ChatMessage>> messages, int maxTokens, float temperature, float topP,
+                               int topK, long seed, int[] stopTokenIds, List<String> stop, boolean ignoreEos,
+                               boolean stream, Optional<String> replyTopic) {
 }

@@ -8,6 +8,7 @@ import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.tokenizer.ChatPrompt;
 import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.orchestrator.api.ResponseEvents;
 import dev.moemesh.proto.Completion;
@@ -15,19 +16,15 @@ import dev.moemesh.proto.GenerateRequest;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.jboss.logging.Logger;
 
 import java.nio.charset.StandardCharsets;
@@ -36,11 +33,15 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -66,7 +67,10 @@ public final class KafkaFrontDoor implements AutoCloseable {
     private static final int OVERLOAD_BACKOFF_DOUBLINGS = 4;
 
     private final FrontDoorOptions options;
-    private final RequestParser parser = new RequestParser();
+    private final RequestParser parser;
+    private final Admin admin;
+    /** Reply topics known to exist; the consumer thread's own. */
+    private final Set<String> replyTopics = new HashSet<>();
     private final Optional<Tokenizer> tokenizer;
     private final AttentionPool pool;
     private final DoorMeters meters;
@@ -105,10 +109,13 @@ public final class KafkaFrontDoor implements AutoCloseable {
         this.options = options;
         this.completed = completed;
         this.meters = meters;
+        this.parser = new RequestParser(options.replyTopicPattern());
+        this.admin = Admin.create(options.kafka().admin());
         this.tokenizer = options.modelDir().flatMap(Tokenizer::load);
         this.pool = new AttentionPool(options.attentionServices(), "orchestrator.attention-services", retry);
-        this.producer = new KafkaProducer<>(producerConfig(options));
-        this.consumer = new KafkaConsumer<>(consumerConfig(options));
+        this.producer = new KafkaProducer<>(options.kafka().producer());
+        this.consumer = new KafkaConsumer<>(options.kafka().consumer(options.groupId(),
+                Math.min(500, options.maxInFlight())));
         this.thread = new Thread(this::run, "kafka-front-door");
     }
 
@@ -124,19 +131,16 @@ public final class KafkaFrontDoor implements AutoCloseable {
      * invisibly, since the token events it replays are not written twice (one per {@code (id, index)}).
      */
     public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters, GenerationRetry retry) {
-        Properties admin = new Properties();
-        admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, options.bootstrapServers());
-        // an unreachable broker fails this start in 15 s (not the default 60) and it is tried again
-        admin.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
-        admin.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 15_000);
-        try (Admin a = Admin.create(admin)) {
+        List<String> eventTopics = new ArrayList<>(List.of(options.topics().responses()));
+        try (Admin a = Admin.create(options.kafka().admin())) {
             options.topics().ensure(a, options.topicPartitions());
+            options.replyTopicPattern().ifPresent(p -> eventTopics.addAll(Topics.matching(a, p).stream()
+                    .filter(t -> !t.equals(options.topics().responses())).sorted().toList()));
         }
         long t0 = System.nanoTime();
-        CompletedIds completed = CompletedIds.readBack(options.bootstrapServers(), options.topics().responses(),
-                options.readBackTimeout());
+        CompletedIds completed = CompletedIds.readBack(options.kafka(), eventTopics, options.readBackTimeout());
         LOG.infof("%d request ids already have terminal events on %s (read in %d ms)", completed.size(),
-                options.topics().responses(), (System.nanoTime() - t0) / 1_000_000);
+                eventTopics, (System.nanoTime() - t0) / 1_000_000);
         KafkaFrontDoor door = new KafkaFrontDoor(options, completed, meters, retry);
         door.thread.start();
         return door;
@@ -154,29 +158,6 @@ public final class KafkaFrontDoor implements AutoCloseable {
     public FrontDoorStats stats() {
         return new FrontDoorStats(runningNow, peakRunning, pausedNow, pauses, terminalEvents.get(), deadLetters.get(),
                 duplicates);
-    }
-
-    private static Properties producerConfig(FrontDoorOptions o) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, o.bootstrapServers());
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "1");
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        return p;
-    }
-
-    private static Properties consumerConfig(FrontDoorOptions o) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, o.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, o.groupId());
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(Math.min(500, o.maxInFlight())));
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        return p;
     }
 
     private void run() {
@@ -272,12 +253,46 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 finish(t.position());
                 duplicates++;
             } else {
+                Optional<String> refusal = request.replyTopic().flatMap(this::replyTopicRefusal);
+                if (refusal.isPresent()) {
+                    deadLetter(t, "request " + request.id() + ": reply_topic '" + request.replyTopic().get() + "' "
+                            + refusal.get());
+                    continue;
+                }
                 running.put(request.id(), new ArrayList<>(List.of(t.position())));
                 serve(request, t.takenNanos());
             }
         }
         runningNow = running.size();
         peakRunning = Math.max(peakRunning, running.size());
+    }
+
+    /**
+     * Why a reply topic (one the pattern allows) cannot take a request's events, if it cannot: it is the requests or
+     * dead-letter topic, or it does not exist (asked of the broker once, then remembered). Any answer but "unknown
+     * topic" stops the door: a restart serves the request again, where a dead letter would lose it.
+     */
+    private Optional<String> replyTopicRefusal(String topic) {
+        if (topic.equals(options.topics().requests()) || topic.equals(options.topics().dlq())) {
+            return Optional.of("is one of the orchestrator's input topics");
+        }
+        if (replyTopics.contains(topic)) return Optional.empty();
+        try {
+            admin.describeTopics(List.of(topic)).allTopicNames().get(15, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+                return Optional.of("does not exist; create it first (the orchestrator makes only its own topics)");
+            }
+            throw new IllegalStateException("cannot tell whether reply topic " + topic + " exists: "
+                    + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("cannot tell whether reply topic " + topic + " exists: no answer in 15 s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while looking up reply topic " + topic);
+        }
+        replyTopics.add(topic);
+        return Optional.empty();
     }
 
     private void deadLetter(Taken t, String reason) {
@@ -299,11 +314,26 @@ public final class KafkaFrontDoor implements AutoCloseable {
         int[] prompt;
         if (r.promptTokenIds().isPresent()) {
             prompt = r.promptTokenIds().get();
-        } else if (tokenizer.isPresent()) {
-            prompt = tokenizer.get().encode(r.prompt().orElseThrow(), true);
+        } else if (tokenizer.isEmpty()) {
+            terminal(r, ResponseEvents.error(r.id(), NO_TOKENIZER, "request " + r.id() + " gives '"
+                    + (r.prompt().isPresent() ? "prompt' as text" : "messages'") + ", but this orchestrator has no"
+                    + " tokenizer (set orchestrator.model-dir); send 'prompt_token_ids'"));
+            return;
+        } else if (r.prompt().isPresent()) {
+            prompt = tokenizer.get().encode(r.prompt().get(), true);
         } else {
-            terminal(r.id(), ResponseEvents.error(r.id(), NO_TOKENIZER, "request " + r.id() + " gives 'prompt' as text,"
-                    + " but this orchestrator has no tokenizer (set orchestrator.model-dir); send 'prompt_token_ids'"));
+            try {
+                prompt = ChatPrompt.encode(tokenizer.get(), r.messages().orElseThrow());
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                terminal(r, ResponseEvents.error(r.id(), REJECTED, "request " + r.id() + ": " + e.getMessage()
+                        + (e instanceof IllegalStateException ? "; send 'prompt' or 'prompt_token_ids'" : "")));
+                return;
+            }
+        }
+        if (!r.stop().isEmpty() && tokenizer.isEmpty()) {
+            terminal(r, ResponseEvents.error(r.id(), NO_TOKENIZER, "request " + r.id() + " gives 'stop' strings,"
+                    + " but this orchestrator has no tokenizer to read the text (set orchestrator.model-dir); send"
+                    + " 'stop_token_ids'"));
             return;
         }
         dispatch(r, generateRequest(r, prompt), takenNanos, System.nanoTime(), 0);
@@ -315,17 +345,38 @@ public final class KafkaFrontDoor implements AutoCloseable {
      * {@code max-in-flight}, so past saturation the backlog waits in Kafka (the consumer pauses) and nothing is lost.
      */
     private void dispatch(InferenceRequest r, GenerateRequest request, long takenNanos, long startNanos, int refusals) {
-        AttentionCall.start(pool, request, meters.observe("kafka", new GenerationListener() {
+        Optional<StopStrings> stops = r.stop().isEmpty() ? Optional.empty()
+                : Optional.of(new StopStrings(tokenizer.orElseThrow(), r.stop()));
+        AtomicReference<StopStrings.Match> stopped = new AtomicReference<>();
+        AtomicReference<AttentionCall> call = new AtomicReference<>();
+        AtomicLong firstTokenNanos = new AtomicLong();
+        call.set(AttentionCall.start(pool, request, meters.observe("kafka", new GenerationListener() {
             @Override
             public void token(int index, int tokenId) {
-                if (r.stream() && !closing) send(r.id(), ResponseEvents.token(r.id(), index, tokenId));
+                if (stopped.get() != null) return; // after the stop string: neither sent nor kept
+                if (index == 0) firstTokenNanos.set(System.nanoTime());
+                if (stops.isPresent()) {
+                    Optional<StopStrings.Match> m = stops.get().add(tokenId);
+                    if (m.isPresent()) {
+                        stopped.set(m.get());
+                        AttentionCall c = call.get();
+                        if (c != null) c.cancel("stop string"); // else cancelled as soon as start returns
+                    }
+                }
+                if (r.stream() && !closing) send(r, ResponseEvents.token(r.id(), index, tokenId));
             }
 
             @Override
             public void completed(Completion c, String attentionService) {
+                StopStrings.Match m = stopped.get();
+                if (m != null) { // the stop string came with the generation's last token, before the cancel
+                    stoppedAt(m, request.getPromptTokenIdsCount(), attentionService, c.getPrefillNanos() / 1e6,
+                            c.getDecodeNanos() / 1e6);
+                    return;
+                }
                 FinishReason reason = GenerationWire.finishReason(c);
                 if (reason == FinishReason.ERROR) {
-                    terminal(r.id(), ResponseEvents.error(r.id(), GENERATION_FAILED, "attention service "
+                    terminal(r, ResponseEvents.error(r.id(), GENERATION_FAILED, "attention service "
                             + attentionService + ": " + c.getErrorMessage()));
                     return;
                 }
@@ -333,12 +384,21 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 long now = System.nanoTime();
                 var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), c.getPrefillNanos() / 1e6,
                         c.getDecodeNanos() / 1e6, millis(now - takenNanos));
-                terminal(r.id(), ResponseEvents.completed(r.id(), ids, tokenizer.map(tk -> tk.decode(ids, true)),
+                terminal(r, ResponseEvents.completed(r.id(), ids, tokenizer.map(tk -> tk.decode(ids, true)),
                         reason.wireName(), c.getPromptTokens(), attentionService, timings));
             }
 
             @Override
             public void failed(Status status, String message) {
+                StopStrings.Match m = stopped.get();
+                if (m != null) {
+                    // cancelled here at the stop string (CANCELLED), or broken off after it: the generation is whole;
+                    // the door measured its times itself
+                    long first = firstTokenNanos.get();
+                    stoppedAt(m, request.getPromptTokenIdsCount(), attentionService(message), millis(first - startNanos),
+                            millis(System.nanoTime() - first));
+                    return;
+                }
                 if (DoorAdmission.isOverload(status) && !closing) {
                     pool.retryLater(() -> dispatch(r, request, takenNanos, startNanos, refusals + 1),
                             OVERLOAD_BACKOFF_MS * (1L << Math.min(refusals, OVERLOAD_BACKOFF_DOUBLINGS)));
@@ -346,9 +406,28 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 }
                 boolean refused = status.getCode() == Status.Code.INVALID_ARGUMENT
                         || status.getCode() == Status.Code.FAILED_PRECONDITION;
-                terminal(r.id(), ResponseEvents.error(r.id(), refused ? REJECTED : ATTENTION_FAILED, message));
+                terminal(r, ResponseEvents.error(r.id(), refused ? REJECTED : ATTENTION_FAILED, message));
             }
-        }));
+
+            private void stoppedAt(StopStrings.Match m, int promptTokens, String attentionService, double prefillMs,
+                                   double decodeMs) {
+                var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), prefillMs, decodeMs,
+                        millis(System.nanoTime() - takenNanos));
+                terminal(r, ResponseEvents.completed(r.id(), m.tokenIds(), Optional.of(m.text()),
+                        FinishReason.STOP.wireName(), promptTokens, attentionService, timings));
+            }
+        })));
+        if (stopped.get() != null) call.get().cancel("stop string");
+    }
+
+    /**
+     * The attention service named in an {@link AttentionCall} failure's message ({@code attention service HOST:PORT:
+     * ...}), for the completed event of a generation this door cancelled at a stop string.
+     */
+    private static String attentionService(String failure) {
+        String prefix = "attention service ";
+        int end = failure.indexOf(": ", prefix.length());
+        return failure.startsWith(prefix) && end > 0 ? failure.substring(prefix.length(), end) : "";
     }
 
     private static GenerateRequest generateRequest(InferenceRequest r, int[] promptIds) {
@@ -360,16 +439,23 @@ public final class KafkaFrontDoor implements AutoCloseable {
         return nanos / 1e6;
     }
 
-    private void send(String id, byte[] value) {
-        producer.send(new ProducerRecord<>(options.topics().responses(), key(id), value), (meta, e) -> {
+    /** The topic of a request's events: its {@code reply_topic}, else {@code inference.responses}. */
+    private String eventsTopic(InferenceRequest r) {
+        return r.replyTopic().orElse(options.topics().responses());
+    }
+
+    private void send(InferenceRequest r, byte[] value) {
+        String id = r.id();
+        producer.send(new ProducerRecord<>(eventsTopic(r), key(id), value), (meta, e) -> {
             if (e != null) fail("event of request " + id + " not written", e);
         });
     }
 
-    /** Writes the one terminal event of {@code id}; once acknowledged, the id is completed and its records finished. */
-    private void terminal(String id, byte[] value) {
+    /** Writes the one terminal event of {@code r}; once acknowledged, the id is completed and its records finished. */
+    private void terminal(InferenceRequest r, byte[] value) {
         if (closing) return; // abandoned: not committed, so served again after the restart
-        producer.send(new ProducerRecord<>(options.topics().responses(), key(id), value), (meta, e) -> {
+        String id = r.id();
+        producer.send(new ProducerRecord<>(eventsTopic(r), key(id), value), (meta, e) -> {
             if (e != null) {
                 fail("terminal event of request " + id + " not written", e);
             } else {
@@ -419,6 +505,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
         }
         pool.close();
         producer.close(Duration.ofSeconds(10));
+        admin.close(Duration.ofSeconds(5));
         tokenizer.ifPresent(Tokenizer::close);
     }
 }

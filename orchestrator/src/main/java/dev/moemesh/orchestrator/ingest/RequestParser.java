@@ -5,11 +5,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.moemesh.core.tokenizer.ChatMessage;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Reads a record of {@code inference.requests} into an {@link InferenceRequest}, or says in one line which field is
@@ -18,9 +23,24 @@ import java.util.Set;
 public final class RequestParser {
     /** The longest request id accepted; ids are Kafka keys and appear in every event. */
     public static final int MAX_ID_LENGTH = 256;
-    private static final Set<String> FIELDS = Set.of("id", "prompt", "prompt_token_ids", "max_tokens", "temperature",
-            "top_p", "top_k", "seed", "stop_token_ids", "ignore_eos", "stream");
+    /** The most {@code stop} strings a request may give (as OpenAI's API). */
+    public static final int MAX_STOP_STRINGS = 4;
+    private static final Set<String> FIELDS = Set.of("id", "prompt", "prompt_token_ids", "messages", "max_tokens",
+            "temperature", "top_p", "top_k", "seed", "stop_token_ids", "stop", "ignore_eos", "stream", "reply_topic");
+    /** A legal Kafka topic name. */
+    private static final Pattern TOPIC_NAME = Pattern.compile("[a-zA-Z0-9._-]{1,249}");
     private static final ObjectMapper JSON = new ObjectMapper();
+    private final Optional<Pattern> replyTopics;
+
+    /** A parser of requests that may not name a {@code reply_topic}. */
+    public RequestParser() {
+        this(Optional.empty());
+    }
+
+    /** @param replyTopics the pattern a {@code reply_topic}'s whole name must match; empty: none may be named */
+    public RequestParser(Optional<Pattern> replyTopics) {
+        this.replyTopics = replyTopics;
+    }
 
     /**
      * @param key   the record's key (may be null); when set it must equal the id
@@ -53,8 +73,10 @@ public final class RequestParser {
         Optional<int[]> ids = o.has("prompt_token_ids")
                 ? Optional.of(tokenIds(o, "prompt_token_ids", true)) : Optional.empty();
         Optional<String> prompt = o.has("prompt") ? Optional.of(text(o, "prompt")) : Optional.empty();
-        if (ids.isPresent() == prompt.isPresent()) {
-            throw new InvalidRequestException("request " + id + ": give exactly one of 'prompt' and 'prompt_token_ids'");
+        Optional<List<ChatMessage>> messages = o.has("messages") ? Optional.of(messages(o)) : Optional.empty();
+        if ((ids.isPresent() ? 1 : 0) + (prompt.isPresent() ? 1 : 0) + (messages.isPresent() ? 1 : 0) != 1) {
+            throw new InvalidRequestException("request " + id + ": give exactly one of 'prompt', 'prompt_token_ids' and"
+                    + " 'messages'");
         }
         int maxTokens = (int) integer(o, "max_tokens", 16, 1, 1_000_000);
         float temperature = (float) number(o, "temperature", 0, 0, Float.MAX_VALUE, true);
@@ -62,8 +84,8 @@ public final class RequestParser {
         int topK = (int) integer(o, "top_k", 0, 0, Integer.MAX_VALUE);
         long seed = integer(o, "seed", 0, 0, Long.MAX_VALUE);
         int[] stops = o.has("stop_token_ids") ? tokenIds(o, "stop_token_ids", false) : new int[0];
-        return new InferenceRequest(id, ids, prompt, maxTokens, temperature, topP, topK, seed, stops,
-                bool(o, "ignore_eos"), bool(o, "stream"));
+        return new InferenceRequest(id, ids, prompt, messages, maxTokens, temperature, topP, topK, seed, stops,
+                stopStrings(o), bool(o, "ignore_eos"), bool(o, "stream"), replyTopic(o));
     }
 
     private static String id(ObjectNode o, byte[] key) throws InvalidRequestException {
@@ -88,6 +110,67 @@ public final class RequestParser {
             throw new InvalidRequestException("field '" + field + "' must be a non-empty string");
         }
         return n.asText();
+    }
+
+    private Optional<String> replyTopic(ObjectNode o) throws InvalidRequestException {
+        JsonNode n = o.get("reply_topic");
+        if (n == null || n.isNull()) return Optional.empty();
+        if (!n.isTextual() || !TOPIC_NAME.matcher(n.asText()).matches()) {
+            throw new InvalidRequestException("field 'reply_topic' must be a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _"
+                    + " -), got " + n);
+        }
+        String topic = n.asText();
+        if (replyTopics.isEmpty()) {
+            throw new InvalidRequestException("field 'reply_topic' is refused: this orchestrator takes no reply topics"
+                    + " (orchestrator.reply-topic-pattern is not set); read inference.responses");
+        }
+        if (!replyTopics.get().matcher(topic).matches()) {
+            throw new InvalidRequestException("field 'reply_topic' '" + topic + "' does not match"
+                    + " orchestrator.reply-topic-pattern '" + replyTopics.get().pattern() + "'");
+        }
+        return Optional.of(topic);
+    }
+
+    /** A non-empty array of {@code {"role": string, "content": string}}, as OpenAI's chat API (text content only). */
+    private static List<ChatMessage> messages(ObjectNode o) throws InvalidRequestException {
+        JsonNode n = o.get("messages");
+        if (!n.isArray() || n.isEmpty()) {
+            throw new InvalidRequestException("field 'messages' must be a non-empty array of {role, content}");
+        }
+        List<ChatMessage> out = new ArrayList<>();
+        for (int i = 0; i < n.size(); i++) {
+            JsonNode m = n.get(i);
+            if (!m.isObject() || !m.path("role").isTextual() || m.path("role").asText().isEmpty()) {
+                throw new InvalidRequestException("field 'messages'[" + i + "] must be an object with a non-empty string"
+                        + " 'role'");
+            }
+            if (!m.path("content").isTextual()) {
+                throw new InvalidRequestException("field 'messages'[" + i + "].content must be a string");
+            }
+            out.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
+        }
+        return List.copyOf(out);
+    }
+
+    /** A string or an array of 1 to {@value #MAX_STOP_STRINGS} strings, none empty; absent or null: none. */
+    private static List<String> stopStrings(ObjectNode o) throws InvalidRequestException {
+        JsonNode n = o.get("stop");
+        if (n == null || n.isNull()) return List.of();
+        List<JsonNode> items = new ArrayList<>();
+        if (n.isArray()) n.forEach(items::add);
+        else items.add(n);
+        if (items.isEmpty() || items.size() > MAX_STOP_STRINGS) {
+            throw new InvalidRequestException("field 'stop' must be a string or an array of 1 to " + MAX_STOP_STRINGS
+                    + " strings, got " + n);
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode s : items) {
+            if (!s.isTextual() || s.asText().isEmpty()) {
+                throw new InvalidRequestException("field 'stop' must hold non-empty strings, got " + s);
+            }
+            out.add(s.asText());
+        }
+        return List.copyOf(out);
     }
 
     private static int[] tokenIds(ObjectNode o, String field, boolean nonEmpty) throws InvalidRequestException {

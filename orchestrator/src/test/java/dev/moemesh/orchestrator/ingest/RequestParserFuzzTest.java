@@ -4,6 +4,10 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -12,11 +16,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * never another exception (which would stall the partition). Seeds: src/test/resources/.../RequestParserFuzzTestInputs.
  */
 class RequestParserFuzzTest {
-    private final RequestParser parser = new RequestParser();
+    private final RequestParser parser = new RequestParser(Optional.of(Pattern.compile("replies\\..+")));
 
     @FuzzTest(maxDuration = "20s")
     @DictionaryEntries({"\"id\"", "\"prompt\"", "\"prompt_token_ids\"", "\"max_tokens\"", "\"temperature\"",
             "\"top_p\"", "\"top_k\"", "\"seed\"", "\"stop_token_ids\"", "\"ignore_eos\"", "\"stream\"", "true",
+            "\"messages\"", "\"role\"", "\"content\"", "\"stop\"", "\"reply_topic\"", "\"replies.a\"",
             "null", "-1", "1e400", "9223372036854775808", "[[[[[[[["})
     void recordParsesIntoARunnableRequestOrIsRefused(FuzzedDataProvider data) {
         byte[] key = data.consumeBoolean() ? data.consumeBytes(data.consumeInt(0, 300)) : null;
@@ -29,7 +34,11 @@ class RequestParserFuzzTest {
             return;
         }
         assertTrue(!request.id().isEmpty() && request.id().length() <= RequestParser.MAX_ID_LENGTH, request.id());
-        assertTrue(request.prompt().isPresent() != request.promptTokenIds().isPresent(), "not exactly one prompt");
+        assertEquals(1, (request.prompt().isPresent() ? 1 : 0) + (request.promptTokenIds().isPresent() ? 1 : 0)
+                + (request.messages().isPresent() ? 1 : 0), "not exactly one prompt");
+        request.messages().ifPresent(m -> assertTrue(!m.isEmpty(), "no messages"));
+        request.replyTopic().ifPresent(t -> assertTrue(t.matches("replies\\..+"), "a reply topic past the pattern: " + t));
+        for (String stop : request.stop()) assertTrue(!stop.isEmpty(), "an empty stop string");
         request.promptTokenIds().ifPresent(ids -> assertTrue(ids.length > 0, "an empty prompt of token ids"));
         assertTrue(request.maxTokens() >= 1, "max_tokens " + request.maxTokens());
         assertTrue(Float.isFinite(request.temperature()) && request.temperature() >= 0, "temperature");

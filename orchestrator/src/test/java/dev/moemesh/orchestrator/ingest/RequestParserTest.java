@@ -6,7 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moemesh.core.tokenizer.ChatMessage;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
@@ -28,6 +32,8 @@ class RequestParserTest {
         assertEquals(1f, r.topP());
         assertEquals(0, r.topK());
         assertEquals(0, r.stopTokenIds().length);
+        assertEquals(List.of(), r.stop());
+        assertTrue(r.messages().isEmpty());
         assertFalse(r.stream());
         assertFalse(r.ignoreEos());
     }
@@ -47,20 +53,57 @@ class RequestParserTest {
         assertTrue(r.stream());
     }
 
+    @Test
+    void messagesAndStopStringsAreRead() throws Exception {
+        InferenceRequest r = parser.parse(null, utf8("{\"id\":\"c\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+                + "{\"role\":\"user\",\"content\":\"hi\"}],\"stop\":[\"\\n\\n\",\"User:\"]}"));
+        assertEquals(List.of(new ChatMessage("system", "be brief"), new ChatMessage("user", "hi")),
+                r.messages().orElseThrow());
+        assertEquals(List.of("\n\n", "User:"), r.stop());
+        assertEquals(List.of("END"), parser.parse(null, utf8("{\"id\":\"d\",\"prompt\":\"a\",\"stop\":\"END\"}")).stop(),
+                "one string is one stop string");
+    }
+
+    @Test
+    void aReplyTopicMustMatchTheConfiguredPattern() throws Exception {
+        RequestParser replies = new RequestParser(Optional.of(Pattern.compile("replies\\.[a-z0-9-]+")));
+        assertEquals("replies.team-a", replies.parse(null, utf8("{\"id\":\"a\",\"prompt_token_ids\":[1],"
+                + "\"reply_topic\":\"replies.team-a\"}")).replyTopic().orElseThrow());
+        assertTrue(replies.parse(null, utf8("{\"id\":\"a\",\"prompt_token_ids\":[1]}")).replyTopic().isEmpty());
+        var e = assertThrows(InvalidRequestException.class, () -> replies.parse(null, utf8(
+                "{\"id\":\"a\",\"prompt_token_ids\":[1],\"reply_topic\":\"inference.requests\"}")));
+        assertEquals("field 'reply_topic' 'inference.requests' does not match orchestrator.reply-topic-pattern"
+                + " 'replies\\.[a-z0-9-]+'", e.getMessage());
+        e = assertThrows(InvalidRequestException.class, () -> replies.parse(null, utf8(
+                "{\"id\":\"a\",\"prompt_token_ids\":[1],\"reply_topic\":\"replies/a\"}")));
+        assertTrue(e.getMessage().startsWith("field 'reply_topic' must be a Kafka topic name"), e.getMessage());
+        e = assertThrows(InvalidRequestException.class, () -> parser.parse(null, utf8(
+                "{\"id\":\"a\",\"prompt_token_ids\":[1],\"reply_topic\":\"replies.team-a\"}")));
+        assertTrue(e.getMessage().contains("orchestrator.reply-topic-pattern is not set"), e.getMessage());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "{not json                                            | not JSON",
         "[1,2]                                                | expected a JSON object, got ARRAY",
         "{\"prompt_token_ids\":[1]}                           | field 'id' is required",
-        "{\"id\":\"x\"}                                       | give exactly one of 'prompt' and 'prompt_token_ids'",
-        "{\"id\":\"x\",\"prompt\":\"a\",\"prompt_token_ids\":[1]} | give exactly one of 'prompt' and 'prompt_token_ids'",
+        "{\"id\":\"x\"}                                       | give exactly one of 'prompt', 'prompt_token_ids' and 'messages'",
+        "{\"id\":\"x\",\"prompt\":\"a\",\"prompt_token_ids\":[1]} | give exactly one of 'prompt', 'prompt_token_ids' and 'messages'",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]} | give exactly one of",
+        "{\"id\":\"x\",\"messages\":[]}                   | field 'messages' must be a non-empty array of {role, content}",
+        "{\"id\":\"x\",\"messages\":[{\"content\":\"a\"}]} | field 'messages'[0] must be an object with a non-empty string 'role'",
+        "{\"id\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":1}]} | field 'messages'[0].content must be a string",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"stop\":[]} | field 'stop' must be a string or an array of 1 to 4 strings",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]} | an array of 1 to 4 strings",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"stop\":[\"\"]} | field 'stop' must hold non-empty strings",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"stop\":7} | field 'stop' must hold non-empty strings, got 7",
         "{\"id\":\"x\",\"prompt_token_ids\":[]}               | field 'prompt_token_ids' must be a non-empty array",
         "{\"id\":\"x\",\"prompt_token_ids\":[1,-2]}           | field 'prompt_token_ids'[1] must be a token id",
         "{\"id\":\"x\",\"prompt_token_ids\":[1],\"max_tokens\":0} | field 'max_tokens' must be an integer in [1, 1000000], got 0",
         "{\"id\":\"x\",\"prompt_token_ids\":[1],\"top_p\":0}  | field 'top_p' must be a number in (0.0, 1.0], got 0",
         "{\"id\":\"x\",\"prompt_token_ids\":[1],\"temperature\":\"hot\"} | field 'temperature' must be a number",
         "{\"id\":\"x\",\"prompt_token_ids\":[1],\"stream\":1} | field 'stream' must be true or false, got 1",
-        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"messages\":[]} | unknown field 'messages'",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"reply_to\":\"t\"} | unknown field 'reply_to'",
     })
     void anInvalidRequestIsRefusedNamingTheField(String json, String reason) {
         var e = assertThrows(InvalidRequestException.class, () -> parser.parse(null, utf8(json)));

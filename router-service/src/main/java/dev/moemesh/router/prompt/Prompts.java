@@ -1,7 +1,7 @@
 package dev.moemesh.router.prompt;
 
 import dev.moemesh.core.tokenizer.ChatMessage;
-import dev.moemesh.core.tokenizer.ChatTemplate;
+import dev.moemesh.core.tokenizer.ChatPrompt;
 import dev.moemesh.core.tokenizer.Tokenizer;
 
 import java.util.List;
@@ -63,16 +63,15 @@ public final class Prompts implements AutoCloseable {
     public int[] chat(List<ChatMessage> messages, String field) {
         if (messages.isEmpty()) throw InvalidRequest.of(field, field + " must be a non-empty list of {role, content}");
         Tokenizer tokenizer = tokenizer(field);
-        ChatTemplate template = tokenizer.chatTemplate().orElseThrow(() -> InvalidRequest.of(field,
-                "model '" + modelName + "' has no chat template; send a prompt instead"));
-        String rendered;
+        int[] ids;
         try {
-            rendered = template.render(messages, true);
-        } catch (RuntimeException e) {
-            throw InvalidRequest.of(field, "the chat template refused the messages: " + e.getMessage());
+            ids = ChatPrompt.encode(tokenizer, messages);
+        } catch (IllegalStateException e) {
+            throw InvalidRequest.of(field, "model '" + modelName + "' has no chat template; send a prompt instead");
+        } catch (IllegalArgumentException e) {
+            throw InvalidRequest.of(field, e.getMessage());
         }
-        // the template writes the special tokens (BOS included) itself
-        return limited(tokenizer.encode(rendered, false), field);
+        return limited(ids, field);
     }
 
     public int checkMaxTokens(long requested, String field) {
