@@ -48,6 +48,7 @@ public final class AttentionCall {
     private volatile Ending lastError; // the last run's failure, told when no run is left
     private volatile boolean cancelled;
     private volatile ClientCallStreamObserver<GenerateRequest> call;
+    private volatile String service = ""; // where the latest run went
 
     /** How the last run ended: its completion and service, or why it failed (a status and a message). */
     record Ending(Completion completion, String service, Status status, String message) {}
@@ -105,6 +106,7 @@ public final class AttentionCall {
             listener.ranAgain(lastError.message());
         }
         AttentionPool.Member member = pool.acquire(request.getPromptTokenIdsList(), failedOn);
+        service = member.address();
         context.run(() -> send(member, done, 1));
         return done;
     }
@@ -256,6 +258,11 @@ public final class AttentionCall {
     }
 
     /** Cancels the call (and so the generation) and any run again; the listener then hears a {@code CANCELLED} failure. */
+    /** The attention service ({@code host:port}) the latest run of this generation went to; empty before the first. */
+    public String attentionService() {
+        return service;
+    }
+
     public void cancel(String why) {
         cancelled = true;
         ClientCallStreamObserver<GenerateRequest> c = call;

@@ -395,8 +395,9 @@ public final class KafkaFrontDoor implements AutoCloseable {
                     // cancelled here at the stop string (CANCELLED), or broken off after it: the generation is whole;
                     // the door measured its times itself
                     long first = firstTokenNanos.get();
-                    stoppedAt(m, request.getPromptTokenIdsCount(), attentionService(message), millis(first - startNanos),
-                            millis(System.nanoTime() - first));
+                    AttentionCall c = call.get();
+                    stoppedAt(m, request.getPromptTokenIdsCount(), c == null ? "" : c.attentionService(),
+                            millis(first - startNanos), millis(System.nanoTime() - first));
                     return;
                 }
                 if (DoorAdmission.isOverload(status) && !closing) {
@@ -418,16 +419,6 @@ public final class KafkaFrontDoor implements AutoCloseable {
             }
         })));
         if (stopped.get() != null) call.get().cancel("stop string");
-    }
-
-    /**
-     * The attention service named in an {@link AttentionCall} failure's message ({@code attention service HOST:PORT:
-     * ...}), for the completed event of a generation this door cancelled at a stop string.
-     */
-    private static String attentionService(String failure) {
-        String prefix = "attention service ";
-        int end = failure.indexOf(": ", prefix.length());
-        return failure.startsWith(prefix) && end > 0 ? failure.substring(prefix.length(), end) : "";
     }
 
     private static GenerateRequest generateRequest(InferenceRequest r, int[] promptIds) {
