@@ -58,6 +58,11 @@ public final class Sampler {
         return (int) keyed[keep - 1];
     }
 
+    /** Whether this sequence decodes greedily (argmax, no random draws). */
+    boolean isGreedy() {
+        return params.isGreedy();
+    }
+
     /** The index of the largest logit; the lowest index among equals. */
     public static int argmax(float[] logits, int offset, int vocab) {
         int best = 0;

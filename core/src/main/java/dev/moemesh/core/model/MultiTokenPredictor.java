@@ -64,9 +64,10 @@ public final class MultiTokenPredictor {
     /**
      * Runs the module on one step's rows: row r is the pair (main hidden state at position {@code step.position(r)},
      * token {@code step.token(r)} at the position after it), and writes that position of the module's cache layer.
-     * Writes every row's state after {@code shared_head.norm} into {@code hiddenOut} (rows, hidden) when it is not
-     * null (the next draft's input when drafts are chained), and the logits of the rows in {@code logitRows} into
-     * {@code logits} (logitCount, vocab): the module's guess at the token two positions on.
+     * Writes every row's output state (before {@code shared_head.norm}, what vLLM's DeepSeek MTP chains) into
+     * {@code hiddenOut} (rows, hidden) when it is not null (the next draft's input when drafts are chained), and the
+     * logits of the rows in {@code logitRows} into {@code logits} (logitCount, vocab): the module's guess at the token
+     * two positions on.
      *
      * @param previousHidden (rows, hidden): the main model's final-normed hidden states, or this module's own
      *                       output for a chained draft
@@ -81,7 +82,8 @@ public final class MultiTokenPredictor {
         float[] x = ws.buffer(Workspace.Slot.HIDDEN, rows * hidden);
         ehProj.multiply(in, rows, x);
         block.forward(step, x, cache, ws);
-        float[] normed = hiddenOut != null ? hiddenOut : ws.buffer(Workspace.Slot.MTP_INPUT, rows * hidden);
+        if (hiddenOut != null) System.arraycopy(x, 0, hiddenOut, 0, rows * hidden);
+        float[] normed = ws.buffer(Workspace.Slot.MTP_INPUT, rows * hidden);
         headNorm.apply(x, rows, normed);
         if (logitCount == 0) return;
         float[] last = ws.buffer(Workspace.Slot.NORMED, logitCount * hidden);
