@@ -33,7 +33,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * tokens are exactly those of decoding one at a time. Rejected drafts' cache entries are simply written over later
  * (attention reads a sequence's cache only up to each row's position). The module runs, after sampling, on every
  * row whose following token is now known, so its own latent-cache layer holds every position, as in DeepSeek-V3.
- * Sampled (non-greedy) sequences do not draft, so their seeded streams are unchanged.
+ * Sampled sequences draft by sampling the module's distribution q and keep each draft by the speculative-sampling
+ * rule ({@link Sampler#speculate}), so their tokens are distributed as without drafts; their seed still reproduces
+ * their answer (an answer of its own: the stream is drawn in another order than without drafts).
  */
 public final class BatchingEngine {
     private final Model model;
@@ -225,7 +227,15 @@ public final class BatchingEngine {
             int group = 1 + s.draftCount; // the row of its last token, then one per draft
             int kept = 0;
             for (int c = 0; c < group; c++) {
-                int token = s.sampler.sample(logits, (i + c) * vocab, vocab);
+                int token;
+                if (c == group - 1) {
+                    token = s.sampler.sample(logits, (i + c) * vocab, vocab);
+                } else if (s.sampler.isGreedy()) {
+                    token = Sampler.argmax(logits, (i + c) * vocab, vocab);
+                } else {
+                    token = s.sampler.speculate(s.sampler.distribution(logits, (i + c) * vocab, vocab),
+                            s.draftDistributions[c], s.drafts[c]);
+                }
                 if (!emit(s, token, now) || c == group - 1 || token != s.drafts[c]) break;
                 kept++;
             }
@@ -266,9 +276,18 @@ public final class BatchingEngine {
         return true;
     }
 
-    /** Whether {@code s} drafts: speculation is on and it decodes greedily. */
+    /** Whether {@code s} drafts: speculation is on and it is still running. */
     private boolean drafts(Sequence s) {
-        return mtp != null && s.kv != null && s.sampler.isGreedy();
+        return mtp != null && s.kv != null;
+    }
+
+    /** The module's guess from {@code draftLogits} row {@code row}: its argmax, or for a sampled sequence a draw. */
+    private int guess(Sequence s, int row, int depth, int vocab) {
+        if (s.sampler.isGreedy()) return Sampler.argmax(draftLogits, row * vocab, vocab);
+        Sampler.Distribution q = s.sampler.distribution(draftLogits, row * vocab, vocab);
+        if (s.draftDistributions.length <= depth) s.draftDistributions = new double[options.speculativeTokens()][];
+        s.draftDistributions[depth] = q.dense(vocab);
+        return s.sampler.draw(q);
     }
 
     /**
@@ -307,7 +326,7 @@ public final class BatchingEngine {
                 mtpIn, cache, workspace, mtpLogitRows, wanted, draftLogits, mtpOut);
         for (int q = 0; q < wanted; q++) {
             Sequence s = mtpLogitOwner[q];
-            s.drafts[0] = Sampler.argmax(draftLogits, q * vocab, vocab);
+            s.drafts[0] = guess(s, q, 0, vocab);
             s.draftCount = 1;
         }
         // chained drafts: the module again, on its own output state and its last draft, one position on
@@ -331,7 +350,7 @@ public final class BatchingEngine {
                     model.config().qkRopeHeadDim()), mtpIn, cache, workspace, mtpLogitRows, m, draftLogits, mtpOut);
             for (int q = 0; q < m; q++) {
                 Sequence s = mtpLogitOwner[q];
-                s.drafts[depth] = Sampler.argmax(draftLogits, q * vocab, vocab);
+                s.drafts[depth] = guess(s, q, depth, vocab);
                 s.draftCount = depth + 1;
             }
             wanted = m;

@@ -17,6 +17,7 @@ final class Sequence {
     long firstToken;
     int[] drafts = new int[0]; // the MTP module's guesses at the tokens after the last one, verified by the next step
     int draftCount;
+    double[][] draftDistributions = new double[0][]; // sampled sequences: each draft's distribution, dense (vocab)
 
     Sequence(GenerationRequest request, TokenListener listener) {
         this.request = request;

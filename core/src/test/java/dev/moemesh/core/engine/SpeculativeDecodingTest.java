@@ -110,15 +110,24 @@ class SpeculativeDecodingTest {
     }
 
     @Test
-    void sampledSequencesDoNotDraftAndKeepTheirSeededAnswer() {
-        Path dir = checkpoint("predictable");
+    void sampledSequencesDraftAndTheirSeedReproducesTheirAnswerAloneOrInABatch() {
+        Path dir = checkpoint("half");
+        Model model = withMtp(dir);
+        EngineOptions options = EngineOptions.defaults().withSpeculativeTokens(2);
         GenerationRequest sampled = new GenerationRequest("s", prompt(8, 4),
-                new SamplingParams(16, 0.9f, 50, 0.95f, 1234, null, true));
-        List<GenerationRequest> requests = List.of(sampled, greedy("g", prompt(30, 9), 20));
-        List<Generation> plain = new BatchingEngine(Model.load(dir, 0), EngineOptions.defaults()).generate(requests);
-        List<Generation> spec = new BatchingEngine(withMtp(dir), EngineOptions.defaults().withSpeculativeTokens(2))
-                .generate(requests);
-        for (int i = 0; i < 2; i++) assertArrayEquals(plain.get(i).tokenIds(), spec.get(i).tokenIds(), "request " + i);
+                new SamplingParams(24, 0.8f, 0, 1f, 1234, null, true));
+        BatchingEngine aloneEngine = new BatchingEngine(model, options);
+        int[] alone = aloneEngine.generate(List.of(sampled)).get(0).tokenIds();
+        assertEquals(24, alone.length);
+        assertTrue(aloneEngine.stats().speculation().drafted() > 0, "sampled sequences draft");
+        assertTrue(aloneEngine.stats().speculation().accepted() > 0, "and some drafts are kept");
+        List<GenerationRequest> batch = List.of(greedy("g", prompt(30, 9), 20), sampled,
+                new GenerationRequest("t", prompt(5, 2), new SamplingParams(12, 1.2f, 20, 0.9f, 99, null, true)));
+        int[] inBatch = new BatchingEngine(model, options.withMicroBatches(2)).generate(batch).get(1).tokenIds();
+        assertArrayEquals(alone, inBatch);
+        int[] otherSeed = new BatchingEngine(model, options).generate(List.of(new GenerationRequest("s", prompt(8, 4),
+                new SamplingParams(24, 0.8f, 0, 1f, 99, null, true)))).get(0).tokenIds();
+        assertTrue(!java.util.Arrays.equals(alone, otherSeed), "another seed, another answer");
     }
 
     @Test
