@@ -10,6 +10,7 @@ import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.ModelOptions;
 import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.proto.DescribeResponse;
 import dev.moemesh.proto.LayerExpert;
@@ -51,7 +52,7 @@ public class AttentionBeans {
         List<String> addresses = config.expertServices().orElse(List.of()).stream().map(String::strip)
                 .filter(a -> !a.isEmpty()).distinct().toList();
         if (addresses.isEmpty() && config.controlPlane().isEmpty()) {
-            Model model = Model.load(config.modelDir(), config.maxSeqLen());
+            Model model = Model.load(config.modelDir(), config.maxSeqLen(), null, modelOptions(config));
             Log.infof("serving %s (fingerprint %s) with its routed experts in this process; loaded in %d ms",
                     config.modelDir(), fingerprint, (System.nanoTime() - started) / 1_000_000);
             return new Served(model, fingerprint, Optional.empty(), Optional.empty());
@@ -61,7 +62,7 @@ public class AttentionBeans {
                 ? new RemoteExperts(modelConfig, List.of(), PlacementTable.none(modelConfig), fingerprint,
                         config.expertTimeout(), config.expertBreaker().openFor())
                 : connect(addresses, modelConfig, fingerprint, config);
-        Model model = Model.load(config.modelDir(), config.maxSeqLen(), remote);
+        Model model = Model.load(config.modelDir(), config.maxSeqLen(), remote, modelOptions(config));
         // each heartbeat tells the placement version in use; each placement watched is switched to
         Optional<ControlPlaneMember> link = config.controlPlane().map(target -> ControlPlaneMember.start(target,
                 ControlPlaneMember.Identity.of(Role.ROLE_ATTENTION, config.instanceId(), config.advertisedAddress(),
@@ -109,6 +110,11 @@ public class AttentionBeans {
                 config.expertBreaker().openFor());
     }
 
+    /** The configured weight and cache formats, and the MTP module when speculative decoding drafts with it. */
+    private static ModelOptions modelOptions(AttentionSettings config) {
+        return ModelOptions.configured().withMtp(config.speculativeTokens() > 0);
+    }
+
     private static DescribeResponse describeWithin(ExpertClient client, long deadline) {
         while (true) {
             try {
@@ -137,7 +143,7 @@ public class AttentionBeans {
     @Singleton
     EngineLoop engineLoop(Served served, AttentionSettings config) {
         EngineOptions options = new EngineOptions(config.maxBatchTokens(), config.prefillChunk(), config.maxSequences(),
-                config.kvBlockTokens(), config.kvBlocks(), config.microBatches());
+                config.kvBlockTokens(), config.kvBlocks(), config.microBatches(), config.speculativeTokens());
         return new EngineLoop(new BatchingEngine(served.model(), options));
     }
 

@@ -77,6 +77,14 @@ public interface AttentionSettings {
     @WithDefault("1")
     int microBatches();
 
+    /**
+     * Tokens the checkpoint's multi-token-prediction module drafts per greedy sequence and step, verified by the next
+     * step (speculative decoding: the same tokens in fewer steps); 0 turns it off. Needs a checkpoint with an MTP
+     * layer, whose routed experts are then called like any layer's.
+     */
+    @WithDefault("0")
+    int speculativeTokens();
+
     /** The {@code attention.expert-breaker.*} settings. */
     interface ExpertBreaker {
 

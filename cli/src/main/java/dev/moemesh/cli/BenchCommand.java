@@ -4,11 +4,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineOptions;
+import dev.moemesh.core.engine.EngineStats;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.engine.TokenListener;
 import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.ModelOptions;
 import dev.moemesh.core.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -39,6 +41,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeat", defaultValue = "3", description = "measured runs per figure; the best is kept (default ${DEFAULT-VALUE})")
     int repeat;
 
+    @Option(names = "--speculative-tokens", defaultValue = "0", description = "also decode with speculative decoding,"
+            + " the checkpoint's MTP module drafting this many tokens, alternating with plain decoding run by run;"
+            + " reports both, their ratio and the acceptance rate (default: off)")
+    int speculativeTokens;
+
     @Option(names = "--mesh", defaultValue = "0", description = "also run the decode figures through a local mesh of"
             + " this many expert services (separate processes, loopback gRPC), after the local ones (default: none)")
     int meshExpertServices;
@@ -59,11 +66,15 @@ final class BenchCommand implements Callable<Integer> {
         System.err.printf("memory read bandwidth: %.1f GB/s (%d threads)%n", out.get("memory_read_gb_per_s").asDouble(),
                 Parallel.threads());
         long load = System.nanoTime();
-        Model m = Model.load(model, 0);
+        Model m = Model.load(model, 0, null, ModelOptions.configured().withMtp(speculativeTokens > 0));
         System.err.printf("loaded %s in %.1f s%n", model, (System.nanoTime() - load) / 1e9);
         int maxBatch = Math.max(promptTokens, 64);
         for (int b : batches) maxBatch = Math.max(maxBatch, b);
-        BatchingEngine engine = new BatchingEngine(m, new EngineOptions(maxBatch, promptTokens, Math.max(64, maxBatch / 4), 16, 4096));
+        EngineOptions options = new EngineOptions(maxBatch, promptTokens,
+                Math.min(Math.max(64, maxBatch / 4), maxBatch / (1 + speculativeTokens)), 16, 4096);
+        BatchingEngine engine = new BatchingEngine(m, options);
+        BatchingEngine speculating = speculativeTokens > 0
+                ? new BatchingEngine(m, options.withSpeculativeTokens(speculativeTokens)) : null;
 
         prefill(engine, 32); // warm-up: compiles the kernels
         double prefill = 0;
@@ -72,13 +83,36 @@ final class BenchCommand implements Callable<Integer> {
         System.err.printf("prefill (%d-token prompt): %.1f tok/s%n", promptTokens, prefill);
         for (int b : batches) {
             decode(engine, b, Math.min(decodeTokens, 8));
+            if (speculating != null) decode(speculating, b, Math.min(decodeTokens, 8));
             double best = 0;
-            for (int i = 0; i < repeat; i++) best = Math.max(best, decode(engine, b, decodeTokens));
+            double bestSpeculative = 0;
+            EngineStats.Speculation before = speculating == null ? null : speculating.stats().speculation();
+            for (int i = 0; i < repeat; i++) { // alternating, so both see the same state of the machine
+                best = Math.max(best, decode(engine, b, decodeTokens));
+                if (speculating != null) bestSpeculative = Math.max(bestSpeculative, decode(speculating, b, decodeTokens));
+            }
             out.put("decode_batch_" + b + "_tokens_per_s", round(best));
             System.err.printf("decode batch %d: %.1f tok/s aggregate%n", b, best);
+            if (speculating != null) {
+                EngineStats.Speculation after = speculating.stats().speculation();
+                long drafted = after.drafted() - before.drafted();
+                long accepted = after.accepted() - before.accepted();
+                long steps = after.decodeSteps() - before.decodeSteps();
+                double acceptance = drafted == 0 ? 0 : (double) accepted / drafted;
+                double perStep = steps == 0 ? 0 : (double) (steps + accepted) / steps;
+                String key = "decode_batch_" + b + "_speculative_";
+                out.put(key + "tokens_per_s", round(bestSpeculative));
+                out.put(key + "speedup", Math.round(bestSpeculative / best * 100) / 100.0);
+                out.put(key + "acceptance_rate", Math.round(acceptance * 1000) / 1000.0);
+                out.put(key + "tokens_per_step", Math.round(perStep * 100) / 100.0);
+                System.err.printf("decode batch %d, %d speculative token(s): %.1f tok/s aggregate (x%.2f), acceptance"
+                        + " %.1f %%, %.2f tokens per step%n", b, speculativeTokens, bestSpeculative,
+                        bestSpeculative / best, 100 * acceptance, perStep);
+            }
         }
         if (meshExpertServices > 0) {
             engine = null;
+            speculating = null;
             m = null;
             System.gc();
             new MeshBench(model, meshExpertServices, expertJavaOpts, attentionJavaOpts, prompt(16, 100).length,

@@ -8,6 +8,7 @@ import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.ModelOptions;
 import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.core.tokenizer.ChatMessage;
 import dev.moemesh.core.tokenizer.Tokenizer;
@@ -70,6 +71,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print one JSON object on the last line")
     boolean json;
 
+    @Option(names = "--speculative-tokens", defaultValue = "0", description = "tokens the checkpoint's MTP module drafts"
+            + " per step for greedy decoding, verified by the next (same tokens, fewer steps); 0 = off (default ${DEFAULT-VALUE})")
+    int speculativeTokens;
+
     @Override
     public Integer call() {
         if ((promptIds == null) == (prompt == null)) {
@@ -90,8 +95,9 @@ final class GenerateCommand implements Callable<Integer> {
                 g = client.generate(request, model == null ? "" : ModelFingerprint.of(model));
             }
         } else {
-            Model m = Model.load(model, maxSeqLen);
-            g = new BatchingEngine(m, EngineOptions.defaults()).generate(List.of(request)).get(0);
+            Model m = Model.load(model, maxSeqLen, null, ModelOptions.configured().withMtp(speculativeTokens > 0));
+            g = new BatchingEngine(m, EngineOptions.defaults().withSpeculativeTokens(speculativeTokens))
+                    .generate(List.of(request)).get(0);
         }
         String text = tokenizer.map(t -> t.decode(g.tokenIds(), true)).orElse(null);
         if (json) {

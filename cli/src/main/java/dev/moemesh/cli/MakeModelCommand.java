@@ -1,5 +1,6 @@
 package dev.moemesh.cli;
 
+import dev.moemesh.core.checkpoint.PredictableCheckpoint;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.checkpoint.RandomCheckpoint;
 import picocli.CommandLine.Command;
@@ -26,15 +27,34 @@ final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--fp8", description = "store linear weights as FP8 E4M3 with 128x128 block scales, as the V3 release")
     boolean fp8;
 
+    @Option(names = "--mtp-layers", defaultValue = "0", description = "multi-token-prediction layers after the main"
+            + " ones, as DeepSeek-V3's release has one (num_nextn_predict_layers; default ${DEFAULT-VALUE})")
+    int mtpLayers;
+
+    @Option(names = "--predictable", description = "instead of random: a model with one MTP layer whose next token is"
+            + " a known successor of the last, its MTP drafts agreeing with the main model after this fraction (0-1)"
+            + " of the tokens, to measure speculative decoding at a chosen acceptance rate")
+    Double predictable;
+
     @Override
     public Integer call() throws Exception {
         Preset p = Preset.fromCli(preset);
         if (Files.exists(out.resolve("config.json"))) {
             throw new IllegalArgumentException(out + " already holds a model (config.json); choose another --out");
         }
+        if (predictable != null && (fp8 || mtpLayers > 1)) {
+            throw new IllegalArgumentException("--predictable writes bf16 weights and one MTP layer: leave out --fp8"
+                    + " and --mtp-layers above 1");
+        }
         long start = System.nanoTime();
-        RandomCheckpoint.write(out, p, seed, fp8);
-        System.out.printf("wrote %s%s to %s in %.1f s%n", p.cliName(), fp8 ? " (fp8)" : "", out,
+        if (predictable != null) {
+            PredictableCheckpoint.write(out, p, seed, predictable);
+        } else {
+            RandomCheckpoint.write(out, p, seed, fp8, mtpLayers);
+        }
+        System.out.printf("wrote %s%s%s to %s in %.1f s%n", p.cliName(), fp8 ? " (fp8)" : "",
+                predictable != null ? " (predictable, drafts agreeing after " + predictable + " of the tokens)"
+                        : mtpLayers > 0 ? " with " + mtpLayers + " MTP layer(s)" : "", out,
                 (System.nanoTime() - start) / 1e9);
         return 0;
     }

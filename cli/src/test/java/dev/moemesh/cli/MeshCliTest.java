@@ -19,6 +19,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -149,6 +150,33 @@ class MeshCliTest {
         Run unknown = run("make-model", "--preset", "huge", "--out", tmp.resolve("x").toString());
         assertEquals(1, unknown.code());
         assertTrue(unknown.err().contains("unknown preset"), unknown.err());
+    }
+
+    @Test
+    void makeModelWritesAnMtpLayerThatGenerateDraftsWithForTheSameTokens(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("mtp");
+        Run made = run("make-model", "--preset", "tiny-v3", "--mtp-layers", "1", "--out", out.toString());
+        assertEquals(0, made.code(), made.err());
+        assertEquals(1, new ObjectMapper().readTree(out.resolve("config.json").toFile()).get("num_nextn_predict_layers").asInt());
+        String[] generate = {"generate", "--model", out.toString(), "--prompt-ids", "0,17,42", "--max-tokens", "10",
+                "--ignore-eos", "--json"};
+        Run plain = run(generate);
+        String[] speculative = Arrays.copyOf(generate, generate.length + 2);
+        speculative[generate.length] = "--speculative-tokens";
+        speculative[generate.length + 1] = "2";
+        Run drafted = run(speculative);
+        assertEquals(0, plain.code(), plain.err());
+        assertEquals(0, drafted.code(), drafted.err());
+        assertEquals(new ObjectMapper().readTree(plain.lastLine()).get("token_ids"),
+                new ObjectMapper().readTree(drafted.lastLine()).get("token_ids"));
+        Run noMtp = run("generate", "--model", TestModels.tiny(Preset.TINY_V3).toString(), "--prompt-ids", "1",
+                "--speculative-tokens", "1");
+        assertEquals(1, noMtp.code());
+        assertTrue(noMtp.err().contains("num_nextn_predict_layers"), noMtp.err());
+        Run both = run("make-model", "--preset", "tiny-v3", "--predictable", "0.9", "--fp8", "--out",
+                tmp.resolve("p").toString());
+        assertEquals(1, both.code());
+        assertTrue(both.err().contains("--predictable"), both.err());
     }
 
     @Test

@@ -40,7 +40,7 @@ public final class PlacementTable {
         if (addresses.size() != held.size()) {
             throw new IllegalArgumentException(addresses.size() + " addresses but " + held.size() + " holdings");
         }
-        int layers = config.numLayers();
+        int layers = config.allLayers();
         int experts = config.nRoutedExperts();
         @SuppressWarnings("unchecked")
         List<Integer>[][] lists = new List[layers][experts];
@@ -48,7 +48,7 @@ public final class PlacementTable {
             for (int[] le : held.get(c)) {
                 int layer = le[0];
                 int expert = le[1];
-                if (layer < 0 || layer >= layers || expert < 0 || expert >= experts || !config.isMoeLayer(layer)) {
+                if (!config.isMoeLayer(layer) || expert < 0 || expert >= experts) {
                     throw new IllegalArgumentException("expert service " + addresses.get(c) + " is given layer "
                             + layer + " expert " + expert + ", which is no routed expert of this model (" + experts
                             + " on each MoE layer of " + layers + " layers)");
@@ -107,7 +107,7 @@ public final class PlacementTable {
     public List<String> uncovered(ModelConfig config, int limit) {
         List<String> missing = new ArrayList<>();
         for (int l = 0; l < replicas.length; l++) {
-            if (!config.isMoeLayer(l)) continue;
+            if (!config.isMoeLayer(l) || l >= config.numLayers()) continue; // the MTP layer's: only needed to draft
             for (int e = 0; e < replicas[l].length && missing.size() < limit; e++) {
                 if (replicas[l][e].length == 0) missing.add(l + ":" + e);
             }

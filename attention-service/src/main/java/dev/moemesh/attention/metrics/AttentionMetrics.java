@@ -43,6 +43,16 @@ public class AttentionMetrics {
                 .description("tokens sampled; rate() gives decode tokens/s").register(registry);
         FunctionCounter.builder("moemesh.attention.tokens.prefill", loop, l -> l.stats().prefillTokens())
                 .description("prompt tokens run; rate() gives prefill tokens/s").register(registry);
+        FunctionCounter.builder("moemesh.attention.speculative.drafted", loop, l -> l.stats().speculation().drafted())
+                .description("tokens the MTP module drafted and the main model verified (speculative decoding)")
+                .register(registry);
+        FunctionCounter.builder("moemesh.attention.speculative.accepted", loop, l -> l.stats().speculation().accepted())
+                .description("drafted tokens the main model accepted; rate(accepted) / rate(drafted) is the acceptance"
+                        + " rate").register(registry);
+        FunctionCounter.builder("moemesh.attention.speculative.decode.steps", loop,
+                        l -> l.stats().speculation().decodeSteps())
+                .description("decoding sequences' steps; (rate(tokens.generated) over it) gives tokens per step")
+                .register(registry);
         timeToFirstToken = Timer.builder("moemesh.attention.time.to.first.token")
                 .description("from a request's arrival to its first token").publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(2)).register(registry);

@@ -168,6 +168,10 @@ class AttentionGrpcServiceTest {
         // counted at the end of the step that sent the completion, which may come just after it
         awaitTrue(() -> metric("moemesh_attention_tokens_generated_total") >= generatedBefore + 5, "tokens counted");
         awaitTrue(() -> metric("moemesh_attention_step_sequences_count") >= 5, "a step per token at least");
+        // speculative decoding is off here: decode steps are counted, nothing is drafted
+        awaitTrue(() -> metric("moemesh_attention_speculative_decode_steps_total") >= 4, "decode steps counted");
+        assertEquals(0, metric("moemesh_attention_speculative_drafted_total"));
+        assertEquals(0, metric("moemesh_attention_speculative_accepted_total"));
         assertEquals(0, metric("moemesh_attention_sequences_waiting"));
         assertEquals(48, metric("moemesh_attention_kv_blocks_total"));
     }

@@ -27,20 +27,45 @@ import java.util.SplittableRandom;
  */
 public final class RandomCheckpoint {
     private static final int TOKENIZER_VOCAB_MAX = 1024;
-    /** Big enough for few files, small enough that even the tiny presets are sharded, as real releases are. */
-    private static long shardBytes(Preset preset) {
-        return preset == Preset.BENCH ? 512L << 20 : 256L << 10;
-    }
     private static final int FP8_BLOCK = 128;
 
     private RandomCheckpoint() {}
 
     public static void write(Path dir, Preset preset, long seed, boolean fp8) {
-        write(dir, preset.config(), seed, fp8, shardBytes(preset));
+        write(dir, preset, seed, fp8, 0);
+    }
+
+    /**
+     * As above, with {@code mtpLayers} multi-token-prediction layers after the main model's, as DeepSeek-V3's release
+     * has one ({@code num_nextn_predict_layers}).
+     */
+    public static void write(Path dir, Preset preset, long seed, boolean fp8, int mtpLayers) {
+        write(dir, withMtpLayers(preset.config(), mtpLayers), seed, fp8, shardBytes(preset), null);
     }
 
     /** Writes a checkpoint for any DeepSeek config; {@code shardBytes} bounds each safetensors file. */
     public static void write(Path dir, ObjectNode configJson, long seed, boolean fp8, long shardBytes) {
+        write(dir, configJson, seed, fp8, shardBytes, null);
+    }
+
+    static ObjectNode withMtpLayers(ObjectNode config, int mtpLayers) {
+        if (mtpLayers < 0) throw new IllegalArgumentException("MTP layers must be 0 or more, got " + mtpLayers);
+        return mtpLayers == 0 ? config : config.put("num_nextn_predict_layers", mtpLayers);
+    }
+
+    /** Big enough for few files, small enough that even the tiny presets are sharded, as real releases are. */
+    static long shardBytes(Preset preset) {
+        return preset == Preset.BENCH ? 512L << 20 : 256L << 10;
+    }
+
+    /** Weights taken from elsewhere than the random fill: returns whether it filled {@code out}. */
+    @FunctionalInterface
+    interface Fill {
+        boolean fill(TensorSpec spec, ByteBuffer out);
+    }
+
+    /** As above; tensors that {@code chosen} fills (when not null) take its values instead of random ones. */
+    static void write(Path dir, ObjectNode configJson, long seed, boolean fp8, long shardBytes, Fill chosen) {
         try {
             Files.createDirectories(dir);
             if (fp8) {
@@ -52,7 +77,9 @@ public final class RandomCheckpoint {
             ModelConfig c = ModelConfig.parse(configJson, dir.resolve("config.json"));
             List<TensorSpec> specs = new ArrayList<>();
             tensors(c, fp8, specs);
-            CheckpointWriter.write(dir, specs, shardBytes, (spec, out) -> fill(spec, out, seed));
+            CheckpointWriter.write(dir, specs, shardBytes, (spec, out) -> {
+                if (chosen == null || !chosen.fill(spec, out)) fill(spec, out, seed);
+            });
             TokenizerWriter.write(dir, Math.min(c.vocabSize(), TOKENIZER_VOCAB_MAX));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write checkpoint to " + dir + ": " + e.getMessage(), e);
@@ -62,37 +89,52 @@ public final class RandomCheckpoint {
     private static void tensors(ModelConfig c, boolean fp8, List<TensorSpec> specs) {
         int h = c.hiddenSize();
         matrix(specs, "model.embed_tokens.weight", c.vocabSize(), h, false);
-        for (int i = 0; i < c.numLayers(); i++) {
-            String p = "model.layers." + i + ".";
-            vector(specs, p + "input_layernorm.weight", h);
-            String a = p + "self_attn.";
-            int qOut = c.numHeads() * c.qkHeadDim();
-            if (c.qLoraRank() == 0) {
-                matrix(specs, a + "q_proj.weight", qOut, h, fp8);
-            } else {
-                matrix(specs, a + "q_a_proj.weight", c.qLoraRank(), h, fp8);
-                vector(specs, a + "q_a_layernorm.weight", c.qLoraRank());
-                matrix(specs, a + "q_b_proj.weight", qOut, c.qLoraRank(), fp8);
-            }
-            matrix(specs, a + "kv_a_proj_with_mqa.weight", c.kvLoraRank() + c.qkRopeHeadDim(), h, fp8);
-            vector(specs, a + "kv_a_layernorm.weight", c.kvLoraRank());
-            matrix(specs, a + "kv_b_proj.weight", c.numHeads() * (c.qkNopeHeadDim() + c.vHeadDim()), c.kvLoraRank(), fp8);
-            matrix(specs, a + "o_proj.weight", h, c.numHeads() * c.vHeadDim(), fp8);
-            vector(specs, p + "post_attention_layernorm.weight", h);
-            String m = p + "mlp.";
-            if (!c.isMoeLayer(i)) {
-                mlp(specs, m, h, c.intermediateSize(), fp8);
-                continue;
-            }
-            matrix(specs, m + "gate.weight", c.nRoutedExperts(), h, false);
-            if (c.topkMethod() == TopkMethod.NOAUX_TC) {
-                specs.add(new TensorSpec(m + "gate.e_score_correction_bias", DType.F32, new long[] {c.nRoutedExperts()}));
-            }
-            for (int e = 0; e < c.nRoutedExperts(); e++) mlp(specs, m + "experts." + e + ".", h, c.moeIntermediateSize(), fp8);
-            if (c.nSharedExperts() > 0) mlp(specs, m + "shared_experts.", h, c.moeIntermediateSize() * c.nSharedExperts(), fp8);
-        }
+        for (int i = 0; i < c.numLayers(); i++) layer(c, i, fp8, specs);
         vector(specs, "model.norm.weight", h);
         matrix(specs, "lm_head.weight", c.vocabSize(), h, false);
+        // DeepSeek-V3's release: the MTP layers after the others, each with copies of the shared embedding and head
+        for (int i = c.numLayers(); i < c.allLayers(); i++) {
+            String p = "model.layers." + i + ".";
+            matrix(specs, p + "embed_tokens.weight", c.vocabSize(), h, false);
+            vector(specs, p + "enorm.weight", h);
+            vector(specs, p + "hnorm.weight", h);
+            matrix(specs, p + "eh_proj.weight", h, 2 * h, false);
+            layer(c, i, fp8, specs);
+            vector(specs, p + "shared_head.norm.weight", h);
+            matrix(specs, p + "shared_head.head.weight", c.vocabSize(), h, false);
+        }
+    }
+
+    /** The decoder block {@code model.layers.<i>}: norms, MLA, and a dense MLP or a MoE. */
+    private static void layer(ModelConfig c, int i, boolean fp8, List<TensorSpec> specs) {
+        int h = c.hiddenSize();
+        String p = "model.layers." + i + ".";
+        vector(specs, p + "input_layernorm.weight", h);
+        String a = p + "self_attn.";
+        int qOut = c.numHeads() * c.qkHeadDim();
+        if (c.qLoraRank() == 0) {
+            matrix(specs, a + "q_proj.weight", qOut, h, fp8);
+        } else {
+            matrix(specs, a + "q_a_proj.weight", c.qLoraRank(), h, fp8);
+            vector(specs, a + "q_a_layernorm.weight", c.qLoraRank());
+            matrix(specs, a + "q_b_proj.weight", qOut, c.qLoraRank(), fp8);
+        }
+        matrix(specs, a + "kv_a_proj_with_mqa.weight", c.kvLoraRank() + c.qkRopeHeadDim(), h, fp8);
+        vector(specs, a + "kv_a_layernorm.weight", c.kvLoraRank());
+        matrix(specs, a + "kv_b_proj.weight", c.numHeads() * (c.qkNopeHeadDim() + c.vHeadDim()), c.kvLoraRank(), fp8);
+        matrix(specs, a + "o_proj.weight", h, c.numHeads() * c.vHeadDim(), fp8);
+        vector(specs, p + "post_attention_layernorm.weight", h);
+        String m = p + "mlp.";
+        if (!c.isMoeLayer(i)) {
+            mlp(specs, m, h, c.intermediateSize(), fp8);
+            return;
+        }
+        matrix(specs, m + "gate.weight", c.nRoutedExperts(), h, false);
+        if (c.topkMethod() == TopkMethod.NOAUX_TC) {
+            specs.add(new TensorSpec(m + "gate.e_score_correction_bias", DType.F32, new long[] {c.nRoutedExperts()}));
+        }
+        for (int e = 0; e < c.nRoutedExperts(); e++) mlp(specs, m + "experts." + e + ".", h, c.moeIntermediateSize(), fp8);
+        if (c.nSharedExperts() > 0) mlp(specs, m + "shared_experts.", h, c.moeIntermediateSize() * c.nSharedExperts(), fp8);
     }
 
     private static void mlp(List<TensorSpec> specs, String prefix, int hidden, int inter, boolean fp8) {
@@ -115,10 +157,15 @@ public final class RandomCheckpoint {
         specs.add(new TensorSpec(name, DType.BF16, new long[] {length}));
     }
 
-    /** Random values for one tensor, seeded by the checkpoint seed and the tensor's name. */
+    /**
+     * Random values for one tensor, seeded by the checkpoint seed and the tensor's name; an MTP layer's copies of the
+     * embedding and the output head are seeded by the originals' names, so they are equal, as the report shares them.
+     */
     private static void fill(TensorSpec spec, ByteBuffer out, long seed) {
-        SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + spec.name().hashCode());
         String name = spec.name();
+        if (name.endsWith(".embed_tokens.weight")) name = "model.embed_tokens.weight";
+        if (name.endsWith(".shared_head.head.weight")) name = "lm_head.weight";
+        SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
         long count = spec.byteLength() / spec.dtype().bytes();
         if (name.endsWith("_scale_inv")) {
             for (long i = 0; i < count; i++) out.putFloat((float) (0.02 + 0.02 * random.nextDouble()));

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /**
  * The fields of a Hugging Face {@code config.json} of a DeepSeek-V2/V3-architecture model that change the math.
@@ -23,7 +24,8 @@ public record ModelConfig(
         int hiddenSize,
         int intermediateSize,
         int moeIntermediateSize,
-        int numLayers,
+        int numLayers,          // the main model's layers (num_hidden_layers)
+        int numNextnPredictLayers, // multi-token-prediction layers after them (model.layers.<numLayers + i>)
         int numHeads,
         int qLoraRank,          // 0 = plain q projection
         int kvLoraRank,
@@ -58,9 +60,29 @@ public record ModelConfig(
         return qkNopeHeadDim + qkRopeHeadDim;
     }
 
-    /** Whether layer {@code layer} has a MoE feed-forward (the rest are dense SwiGLU MLPs). */
+    /**
+     * Whether layer {@code layer} of the checkpoint has a MoE feed-forward (the rest are dense SwiGLU MLPs). The
+     * multi-token-prediction layers count: their index follows the main model's, and the same rule decides, as in
+     * vLLM's and SGLang's DeepSeek MTP (DeepSeek-V3's layer 61 is MoE).
+     */
     public boolean isMoeLayer(int layer) {
-        return nRoutedExperts > 0 && layer >= firstKDenseReplace && layer % moeLayerFreq == 0;
+        return nRoutedExperts > 0 && layer >= firstKDenseReplace && layer < allLayers()
+                && layer % moeLayerFreq == 0;
+    }
+
+    /** The checkpoint's MoE layers in ascending order, the multi-token-prediction layers' included. */
+    public int[] moeLayers() {
+        return IntStream.range(0, allLayers()).filter(this::isMoeLayer).toArray();
+    }
+
+    /** The checkpoint's decoder layers: the main model's, then the multi-token-prediction layers. */
+    public int allLayers() {
+        return numLayers + numNextnPredictLayers;
+    }
+
+    /** Index of the first multi-token-prediction layer: {@code model.layers.<num_hidden_layers>}. */
+    public int mtpLayer() {
+        return numLayers;
     }
 
     /** DeepSeek-V2 checkpoints scale routed weights only when they are not normalised (Hugging Face's V2 gate). */
@@ -117,6 +139,7 @@ public record ModelConfig(
                 f.integer("intermediate_size", null, 1),
                 f.integer("moe_intermediate_size", nRouted > 0 ? null : 0, nRouted > 0 ? 1 : 0),
                 f.integer("num_hidden_layers", null, 1),
+                nextn(f),
                 f.integer("num_attention_heads", null, 1),
                 f.integer("q_lora_rank", 0, 0),
                 f.integer("kv_lora_rank", null, 1),
@@ -139,6 +162,12 @@ public record ModelConfig(
                 f.integer("bos_token_id", 0, 0),
                 eosId(json.get("eos_token_id"), f),
                 fp8BlockSize(json.get("quantization_config"), f));
+    }
+
+    private static int nextn(Fields f) {
+        int n = f.integer("num_nextn_predict_layers", 0);
+        if (n < 0) throw f.refuse("num_nextn_predict_layers", String.valueOf(n), "must be 0 or more");
+        return n;
     }
 
     private static int evenRope(Fields f) {

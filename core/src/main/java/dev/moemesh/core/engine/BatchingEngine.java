@@ -2,6 +2,7 @@ package dev.moemesh.core.engine;
 
 import dev.moemesh.core.model.LatentKvCache;
 import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.MultiTokenPredictor;
 import dev.moemesh.core.model.StepRows;
 import dev.moemesh.core.model.Workspace;
 
@@ -24,6 +25,17 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * step), runs the model once over all rows and samples for the rows that end a prompt or decode. Sequences join
  * and leave between steps. Every row's math is independent of the other rows, so a sequence's tokens do not depend
  * on what else is in the batch. Requests may be submitted and cancelled from any thread; {@link #step} runs on one.
+ *
+ * <p>With {@code speculativeTokens} k &gt; 0 (speculative decoding), the model's multi-token-prediction module drafts
+ * up to k tokens after each greedy sequence's last one at the end of every step. The next step verifies them in the
+ * same pass as everything else: the sequence's rows are its last token and its drafts, the main model's token after
+ * each row is taken in order while it equals the next draft, and one more (the main model's own) ends the run, so the
+ * tokens are exactly those of decoding one at a time. Rejected drafts' cache entries are simply written over later
+ * (attention reads a sequence's cache only up to each row's position). The module runs, after sampling, on every
+ * row whose following token is now known, so its own latent-cache layer holds every position, as in DeepSeek-V3.
+ * Sampled sequences draft by sampling the module's distribution q and keep each draft by the speculative-sampling
+ * rule ({@link Sampler#speculate}), so their tokens are distributed as without drafts; their seed still reproduces
+ * their answer (an answer of its own: the stream is drawn in another order than without drafts).
  */
 public final class BatchingEngine {
     private final Model model;
@@ -45,6 +57,20 @@ public final class BatchingEngine {
     private volatile EngineStats stats;
     private long generatedTokens;
     private long prefillTokens;
+    // speculative decoding (mtp == null when off)
+    private final MultiTokenPredictor mtp;
+    private final int[] mtpTokens;
+    private final int[] mtpPositions;
+    private final LatentKvCache.Sequence[] mtpSequences;
+    private final int[] mtpLogitRows;
+    private final Sequence[] mtpLogitOwner;
+    private float[] mainNormed = new float[0]; // (rows, hidden): the main model's final-normed states
+    private float[] mtpIn = new float[0];      // (rows, hidden): the states the module reads
+    private float[] mtpOut = new float[0];     // (rows, hidden): the module's own output states, for chained drafts
+    private float[] draftLogits = new float[0];
+    private long drafted;
+    private long accepted;
+    private long decodeSteps;
 
     public BatchingEngine(Model model, EngineOptions options) {
         this.model = model;
@@ -58,6 +84,18 @@ public final class BatchingEngine {
         rowOwner = new Sequence[rows];
         logitRows = new int[rows];
         logitOwner = new Sequence[rows];
+        if (options.speculativeTokens() > 0) {
+            mtp = model.mtp().orElseThrow(() -> new IllegalArgumentException("speculative tokens ("
+                    + options.speculativeTokens() + ") need the model's multi-token-prediction module: load the model"
+                    + " with ModelOptions.withMtp(true), from a checkpoint that has one (num_nextn_predict_layers)"));
+        } else {
+            mtp = null;
+        }
+        mtpTokens = new int[rows];
+        mtpPositions = new int[rows];
+        mtpSequences = new LatentKvCache.Sequence[rows];
+        mtpLogitRows = new int[rows];
+        mtpLogitOwner = new Sequence[rows];
         publishStats();
     }
 
@@ -68,7 +106,8 @@ public final class BatchingEngine {
 
     private void publishStats() {
         stats = new EngineStats(running.size(), waiting.size() + incoming.size(), cache.totalBlocks(),
-                cache.totalBlocks() - cache.freeBlocks(), cache.blockTokens(), generatedTokens, prefillTokens);
+                cache.totalBlocks() - cache.freeBlocks(), cache.blockTokens(), generatedTokens, prefillTokens,
+                new EngineStats.Speculation(options.speculativeTokens(), drafted, accepted, decodeSteps));
     }
 
     public LatentKvCache cache() {
@@ -136,9 +175,16 @@ public final class BatchingEngine {
         int logitCount = 0;
         for (Sequence s : running) {
             if (!s.decoding()) continue;
-            rows = addRow(rows, s, s.generated[s.generatedCount - 1], s.promptLength() + s.generatedCount - 1);
+            int last = s.length() - 1;
+            rows = addRow(rows, s, s.tokenAt(last), last);
             logitRows[logitCount] = rows - 1;
             logitOwner[logitCount++] = s;
+            for (int d = 0; d < s.draftCount; d++) {
+                rows = addRow(rows, s, s.drafts[d], last + 1 + d);
+                logitRows[logitCount] = rows - 1;
+                logitOwner[logitCount++] = s;
+            }
+            decodeSteps++;
         }
         for (Sequence s : running) {
             if (s.decoding() || rows == options.maxBatchTokens()) continue;
@@ -156,13 +202,19 @@ public final class BatchingEngine {
         int vocab = model.config().vocabSize();
         if (logits.length < logitCount * vocab) logits = new float[logitCount * vocab];
         StepRows step = new StepRows(rowTokens, rowPositions, rowSequences, rows, model.rope(), model.config().qkRopeHeadDim());
+        float[] normed = null;
+        if (mtp != null) {
+            int hidden = model.config().hiddenSize();
+            if (mainNormed.length < rows * hidden) mainNormed = new float[rows * hidden];
+            normed = mainNormed;
+        }
         try {
             int split = options.microBatches() == 2 ? TwoMicroBatches.sequenceBoundaryNearMiddle(rowOwner, rows) : 0;
             if (split > 0) {
                 microBatches.forward(rowTokens, rowPositions, rowSequences, rows, split, logitRows, logitCount,
-                        workspace, logits, vocab);
+                        workspace, logits, vocab, normed);
             } else {
-                model.forward(step, cache, workspace, logitRows, logitCount, logits);
+                model.forward(step, cache, workspace, logitRows, logitCount, logits, normed);
             }
         } catch (RuntimeException e) {
             failStep(rows, e);
@@ -170,24 +222,141 @@ public final class BatchingEngine {
         }
 
         long now = System.nanoTime();
-        for (int i = 0; i < logitCount; i++) {
+        for (int i = 0; i < logitCount; ) {
             Sequence s = logitOwner[i];
-            int token = s.sampler.sample(logits, i * vocab, vocab);
-            if (s.generatedCount == 0) s.firstToken = now;
-            if (s.isStop(token, model.config().eosTokenId())) {
-                finish(s, FinishReason.STOP, now, null);
-                continue;
+            int group = 1 + s.draftCount; // the row of its last token, then one per draft
+            int kept = 0;
+            for (int c = 0; c < group; c++) {
+                int token;
+                if (c == group - 1) {
+                    token = s.sampler.sample(logits, (i + c) * vocab, vocab);
+                } else if (s.sampler.isGreedy()) {
+                    token = Sampler.argmax(logits, (i + c) * vocab, vocab);
+                } else {
+                    token = s.sampler.speculate(s.sampler.distribution(logits, (i + c) * vocab, vocab),
+                            s.draftDistributions[c], s.drafts[c]);
+                }
+                if (!emit(s, token, now) || c == group - 1 || token != s.drafts[c]) break;
+                kept++;
             }
-            s.append(token);
-            generatedTokens++;
-            s.listener.onToken(s.request.id(), token);
-            if (s.generatedCount == s.request.sampling().maxTokens()) finish(s, FinishReason.LENGTH, now, null);
+            drafted += s.draftCount;
+            accepted += kept;
+            s.draftCount = 0;
+            i += group;
+        }
+        if (mtp != null) {
+            try {
+                draft(rows);
+            } catch (RuntimeException e) {
+                failStep(rows, e);
+                return;
+            }
         }
         running.removeIf(s -> s.kv == null);
         Arrays.fill(rowOwner, 0, rows, null);
         Arrays.fill(rowSequences, 0, rows, null);
         Arrays.fill(logitOwner, 0, logitCount, null);
         publishStats();
+    }
+
+    /** Hands {@code token} to {@code s}; false when it ends the sequence (a stop token, or max_tokens reached). */
+    private boolean emit(Sequence s, int token, long now) {
+        if (s.generatedCount == 0) s.firstToken = now;
+        if (s.isStop(token, model.config().eosTokenId())) {
+            finish(s, FinishReason.STOP, now, null);
+            return false;
+        }
+        s.append(token);
+        generatedTokens++;
+        s.listener.onToken(s.request.id(), token);
+        if (s.generatedCount == s.request.sampling().maxTokens()) {
+            finish(s, FinishReason.LENGTH, now, null);
+            return false;
+        }
+        return true;
+    }
+
+    /** Whether {@code s} drafts: speculation is on and it is still running. */
+    private boolean drafts(Sequence s) {
+        return mtp != null && s.kv != null;
+    }
+
+    /** The module's guess from {@code draftLogits} row {@code row}: its argmax, or for a sampled sequence a draw. */
+    private int guess(Sequence s, int row, int depth, int vocab) {
+        if (s.sampler.isGreedy()) return Sampler.argmax(draftLogits, row * vocab, vocab);
+        Sampler.Distribution q = s.sampler.distribution(draftLogits, row * vocab, vocab);
+        if (s.draftDistributions.length <= depth) s.draftDistributions = new double[options.speculativeTokens()][];
+        s.draftDistributions[depth] = q.dense(vocab);
+        return s.sampler.draw(q);
+    }
+
+    /**
+     * Runs the MTP module on every row of this step whose next token is now known (row at position i, token i + 1:
+     * the pairs DeepSeek-V3 trains it on), which fills its cache layer, and takes a sequence's first draft from its
+     * row at the second-to-last position; further drafts chain the module on its own output, one row per sequence.
+     */
+    private void draft(int rows) {
+        int hidden = model.config().hiddenSize();
+        if (mtpIn.length < rows * hidden) {
+            mtpIn = new float[rows * hidden];
+            mtpOut = new float[rows * hidden];
+        }
+        int n = 0;
+        int wanted = 0;
+        for (int r = 0; r < rows; r++) {
+            Sequence s = rowOwner[r];
+            int position = rowPositions[r];
+            if (!drafts(s) || position + 1 >= s.length()) continue; // rejected drafts and last tokens have no next
+            mtpTokens[n] = s.tokenAt(position + 1);
+            mtpPositions[n] = position;
+            mtpSequences[n] = s.kv;
+            System.arraycopy(mainNormed, r * hidden, mtpIn, n * hidden, hidden);
+            int draftable = Math.min(options.speculativeTokens(), s.request.sampling().maxTokens() - s.generatedCount - 1);
+            if (position + 2 == s.length() && s.decoding() && draftable > 0) {
+                if (s.drafts.length < draftable) s.drafts = new int[options.speculativeTokens()];
+                mtpLogitRows[wanted] = n;
+                mtpLogitOwner[wanted++] = s;
+            }
+            n++;
+        }
+        if (n == 0) return;
+        int vocab = model.config().vocabSize();
+        if (draftLogits.length < wanted * vocab) draftLogits = new float[wanted * vocab];
+        mtp.forward(new StepRows(mtpTokens, mtpPositions, mtpSequences, n, model.rope(), model.config().qkRopeHeadDim()),
+                mtpIn, cache, workspace, mtpLogitRows, wanted, draftLogits, mtpOut);
+        for (int q = 0; q < wanted; q++) {
+            Sequence s = mtpLogitOwner[q];
+            s.drafts[0] = guess(s, q, 0, vocab);
+            s.draftCount = 1;
+        }
+        // chained drafts: the module again, on its own output state and its last draft, one position on
+        for (int depth = 1; depth < options.speculativeTokens(); depth++) {
+            int m = 0;
+            for (int q = 0; q < wanted; q++) {
+                Sequence s = mtpLogitOwner[q];
+                int draftable = Math.min(options.speculativeTokens(),
+                        s.request.sampling().maxTokens() - s.generatedCount - 1);
+                if (draftable <= depth) continue;
+                int from = mtpLogitRows[q];
+                System.arraycopy(mtpOut, from * hidden, mtpIn, m * hidden, hidden);
+                mtpTokens[m] = s.drafts[depth - 1];
+                mtpPositions[m] = s.length() - 2 + depth;
+                mtpSequences[m] = s.kv;
+                mtpLogitRows[m] = m;
+                mtpLogitOwner[m++] = s;
+            }
+            if (m == 0) break;
+            mtp.forward(new StepRows(mtpTokens, mtpPositions, mtpSequences, m, model.rope(),
+                    model.config().qkRopeHeadDim()), mtpIn, cache, workspace, mtpLogitRows, m, draftLogits, mtpOut);
+            for (int q = 0; q < m; q++) {
+                Sequence s = mtpLogitOwner[q];
+                s.drafts[depth] = guess(s, q, depth, vocab);
+                s.draftCount = depth + 1;
+            }
+            wanted = m;
+        }
+        Arrays.fill(mtpSequences, 0, n, null);
+        Arrays.fill(mtpLogitOwner, 0, n, null);
     }
 
     /** A step that could not run ends the requests that had rows in it, with the cause; the others go on. */

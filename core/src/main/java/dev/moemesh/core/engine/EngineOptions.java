@@ -3,20 +3,27 @@ package dev.moemesh.core.engine;
 /**
  * Sizes of the continuous-batching engine.
  *
- * @param maxBatchTokens token rows one step may hold (decode rows plus prefill chunks)
- * @param prefillChunk   most prompt tokens of one sequence in one step, so a long prompt never stalls decoding
- * @param maxSequences   sequences running at once; more wait
- * @param kvBlockTokens  tokens per KV cache block
- * @param kvBlocks       blocks in the KV cache pool
- * @param microBatches   1, or 2 to split each step into two micro-batches (whole sequences each) that take turns
- *                       on the cores: one computes while the other's routed experts are away (worth it only when
- *                       the experts are remote)
+ * @param maxBatchTokens    token rows one step may hold (decode rows, drafts to verify, prefill chunks)
+ * @param prefillChunk      most prompt tokens of one sequence in one step, so a long prompt never stalls decoding
+ * @param maxSequences      sequences running at once; more wait
+ * @param kvBlockTokens     tokens per KV cache block
+ * @param kvBlocks          blocks in the KV cache pool
+ * @param microBatches      1, or 2 to split each step into two micro-batches (whole sequences each) that take turns
+ *                          on the cores: one computes while the other's routed experts are away (worth it only when
+ *                          the experts are remote)
+ * @param speculativeTokens tokens the model's multi-token-prediction module drafts for each sequence, verified by
+ *                          the next step; 0 turns speculative decoding off
  */
 public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks,
-                            int microBatches) {
+                            int microBatches, int speculativeTokens) {
 
     public EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks) {
-        this(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, 1);
+        this(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, 1, 0);
+    }
+
+    public EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks,
+                         int microBatches) {
+        this(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, microBatches, 0);
     }
 
     public EngineOptions {
@@ -27,9 +34,14 @@ public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequenc
         if (microBatches != 1 && microBatches != 2) {
             throw new IllegalArgumentException("micro-batches must be 1 or 2, got " + microBatches);
         }
-        if (maxSequences > maxBatchTokens) {
-            throw new IllegalArgumentException("max sequences (" + maxSequences + ") cannot exceed max batch tokens ("
-                    + maxBatchTokens + "): every running sequence needs a row per step");
+        if (speculativeTokens < 0) {
+            throw new IllegalArgumentException("speculative tokens must be 0 (off) or more, got " + speculativeTokens);
+        }
+        // a sequence's drafts never depend on the batch (that would change a seeded sample), so all must fit
+        if ((long) maxSequences * (1 + speculativeTokens) > maxBatchTokens) {
+            throw new IllegalArgumentException("max sequences (" + maxSequences + ") x (1 + speculative tokens ("
+                    + speculativeTokens + ")) cannot exceed max batch tokens (" + maxBatchTokens
+                    + "): every running sequence needs a row per step for its last token and one per draft");
         }
     }
 
@@ -39,10 +51,17 @@ public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequenc
     }
 
     public EngineOptions withPrefillChunk(int tokens) {
-        return new EngineOptions(maxBatchTokens, tokens, maxSequences, kvBlockTokens, kvBlocks, microBatches);
+        return new EngineOptions(maxBatchTokens, tokens, maxSequences, kvBlockTokens, kvBlocks, microBatches,
+                speculativeTokens);
     }
 
     public EngineOptions withMicroBatches(int count) {
-        return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, count);
+        return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, count,
+                speculativeTokens);
+    }
+
+    public EngineOptions withSpeculativeTokens(int tokens) {
+        return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, microBatches,
+                tokens);
     }
 }

@@ -16,9 +16,34 @@ public final class Sampler {
         this.random = new SplittableRandom(params.seed());
     }
 
+    /**
+     * The tokens sampling may pick, most likely first, and their weights (proportional to the probabilities, summing
+     * to {@code total}): what temperature, top-k and top-p leave of one row of logits.
+     */
+    record Distribution(int[] tokens, double[] weights, int size, double total) {
+
+        /** The probability of {@code token}: 0 when it was cut. */
+        double probability(int token) {
+            for (int j = 0; j < size; j++) if (tokens[j] == token) return weights[j] / total;
+            return 0;
+        }
+
+        /** Every token's probability, (vocab). */
+        double[] dense(int vocab) {
+            double[] p = new double[vocab];
+            for (int j = 0; j < size; j++) p[tokens[j]] = weights[j] / total;
+            return p;
+        }
+    }
+
     /** The next token from {@code logits[offset .. offset + vocab)}. */
     public int sample(float[] logits, int offset, int vocab) {
         if (params.isGreedy()) return argmax(logits, offset, vocab);
+        return draw(distribution(logits, offset, vocab));
+    }
+
+    /** What {@link #sample} draws from when sampling is not greedy. */
+    Distribution distribution(float[] logits, int offset, int vocab) {
         float t = params.temperature();
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i] / t);
@@ -50,12 +75,43 @@ public final class Sampler {
             total = 0;
             for (int j = 0; j < keep; j++) total += p[j];
         }
-        double u = random.nextDouble() * total;
-        for (int j = 0; j < keep; j++) {
-            u -= p[j];
-            if (u < 0) return (int) keyed[j];
+        int[] tokens = new int[keep];
+        for (int j = 0; j < keep; j++) tokens[j] = (int) keyed[j];
+        return new Distribution(tokens, p, keep, total);
+    }
+
+    /** One token of {@code d}, by one uniform draw of this sequence's stream. */
+    int draw(Distribution d) {
+        double u = random.nextDouble() * d.total();
+        for (int j = 0; j < d.size(); j++) {
+            u -= d.weights()[j];
+            if (u < 0) return d.tokens()[j];
         }
-        return (int) keyed[keep - 1];
+        return d.tokens()[d.size() - 1];
+    }
+
+    /**
+     * Speculative sampling's verdict on {@code draft}, drawn from the draft distribution {@code q} (dense, (vocab)),
+     * where the main model's distribution is {@code p} (Leviathan et al. 2023, Chen et al. 2023): the draft itself
+     * with probability min(1, p(draft) / q(draft)), else a draw from max(0, p - q) normalised, which is never the
+     * draft. Whatever q, the token returned is distributed as p.
+     */
+    int speculate(Distribution p, double[] q, int draft) {
+        double pd = p.probability(draft);
+        if (random.nextDouble() * q[draft] < pd) return draft;
+        double[] residual = new double[p.size()];
+        double total = 0;
+        for (int j = 0; j < p.size(); j++) {
+            residual[j] = Math.max(0, p.weights()[j] / p.total() - q[p.tokens()[j]]);
+            total += residual[j];
+        }
+        if (!(total > 0)) return draw(p); // p equals q up to rounding: nothing left to correct
+        return draw(new Distribution(p.tokens(), residual, p.size(), total));
+    }
+
+    /** Whether this sequence decodes greedily (argmax, no random draws). */
+    boolean isGreedy() {
+        return params.isGreedy();
     }
 
     /** The index of the largest logit; the lowest index among equals. */

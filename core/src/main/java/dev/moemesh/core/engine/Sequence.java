@@ -15,6 +15,9 @@ final class Sequence {
     int generatedCount;
     long started;
     long firstToken;
+    int[] drafts = new int[0]; // the MTP module's guesses at the tokens after the last one, verified by the next step
+    int draftCount;
+    double[][] draftDistributions = new double[0][]; // sampled sequences: each draft's distribution, dense (vocab)
 
     Sequence(GenerationRequest request, TokenListener listener) {
         this.request = request;
@@ -28,6 +31,16 @@ final class Sequence {
 
     boolean decoding() {
         return prefilled == promptLength();
+    }
+
+    /** The token at {@code position} of the sequence: the prompt's, then the generated ones. */
+    int tokenAt(int position) {
+        return position < promptLength() ? request.promptIds()[position] : generated[position - promptLength()];
+    }
+
+    /** Prompt plus generated tokens. */
+    int length() {
+        return promptLength() + generatedCount;
     }
 
     void append(int token) {

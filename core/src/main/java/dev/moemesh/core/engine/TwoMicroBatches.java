@@ -23,6 +23,7 @@ final class TwoMicroBatches {
     private final Workspace secondWorkspace = new Workspace();
     private final Semaphore cores = new Semaphore(1, true);
     private float[] secondLogits = new float[0];
+    private float[] secondNormed = new float[0];
     private ExecutorService secondThread;
 
     TwoMicroBatches(Model model, LatentKvCache cache) {
@@ -50,10 +51,11 @@ final class TwoMicroBatches {
      * Runs rows {@code [0, split)} on this thread and {@code [split, rows)} on the second micro-batch
      * thread. They take turns on the cores: each computes while it holds the cores and lets go while its routed
      * experts are away, so one's attention overlaps the other's expert round trip. Every row's result is what one
-     * pass would give (rows are independent), and so are the logits.
+     * pass would give (rows are independent), and so are the logits and, when {@code normedOut} is not null, the
+     * final-normed hidden states of every row.
      */
     void forward(int[] rowTokens, int[] rowPositions, LatentKvCache.Sequence[] rowSequences, int rows, int split,
-                 int[] logitRows, int logitCount, Workspace workspace, float[] logits, int vocab) {
+                 int[] logitRows, int logitCount, Workspace workspace, float[] logits, int vocab, float[] normedOut) {
         int firstLogits = 0;
         while (firstLogits < logitCount && logitRows[firstLogits] < split) firstLogits++;
         int n2 = rows - split;
@@ -64,6 +66,9 @@ final class TwoMicroBatches {
         int[] logitRows2 = new int[l2];
         for (int i = 0; i < l2; i++) logitRows2[i] = logitRows[firstLogits + i] - split;
         if (secondLogits.length < l2 * vocab) secondLogits = new float[l2 * vocab];
+        int hidden = model.config().hiddenSize();
+        if (normedOut != null && secondNormed.length < n2 * hidden) secondNormed = new float[n2 * hidden];
+        float[] normed2 = normedOut == null ? null : secondNormed;
         StepRows first = new StepRows(rowTokens, rowPositions, rowSequences, split, model.rope(),
                 model.config().qkRopeHeadDim());
         StepRows second = new StepRows(tokens2, positions2, sequences2, n2, model.rope(), model.config().qkRopeHeadDim());
@@ -73,14 +78,14 @@ final class TwoMicroBatches {
         Future<?> other = secondMicroBatch().submit(() -> {
             cores.acquireUninterruptibly();
             try {
-                model.forward(second, cache, secondWorkspace, logitRows2, l2, secondLogits);
+                model.forward(second, cache, secondWorkspace, logitRows2, l2, secondLogits, normed2);
             } finally {
                 cores.release();
             }
         });
         RuntimeException failure = null;
         try {
-            model.forward(first, cache, workspace, logitRows, firstLogits, logits);
+            model.forward(first, cache, workspace, logitRows, firstLogits, logits, normedOut);
         } catch (RuntimeException e) {
             failure = e;
         } finally {
@@ -99,6 +104,7 @@ final class TwoMicroBatches {
         workspace.takeTurnsOn(null);
         if (failure != null) throw failure;
         System.arraycopy(secondLogits, 0, logits, firstLogits * vocab, l2 * vocab);
+        if (normedOut != null) System.arraycopy(secondNormed, 0, normedOut, split * hidden, n2 * hidden);
     }
 
     private ExecutorService secondMicroBatch() {

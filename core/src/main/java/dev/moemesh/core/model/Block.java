@@ -1,5 +1,9 @@
 package dev.moemesh.core.model;
 
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.moe.ExpertBackend;
+import dev.moemesh.core.weights.WeightReader;
+
 /** One transformer layer: {@code x += attn(norm(x)); x += ffn(norm(x))}. */
 public final class Block {
     private final int index;
@@ -14,6 +18,21 @@ public final class Block {
         this.attn = attn;
         this.ffnNorm = ffnNorm;
         this.ffn = ffn;
+    }
+
+    /** Loads {@code model.layers.<index>.*}: a MoE block with its routed experts on {@code experts}, or a dense one. */
+    static Block load(WeightReader r, int index, ModelConfig c, ExpertBackend experts) {
+        String p = "model.layers." + index + ".";
+        int hidden = c.hiddenSize();
+        float eps = (float) c.rmsNormEps();
+        FeedForward ffn = c.isMoeLayer(index)
+                ? MoeFeedForward.load(r, p + "mlp.", index, c, experts)
+                : SwiGluMlp.load(r, p + "mlp.", hidden, c.intermediateSize());
+        return new Block(index,
+                new RmsNorm(r.vector(p + "input_layernorm.weight", hidden), eps),
+                Mla.load(r, p + "self_attn.", c),
+                new RmsNorm(r.vector(p + "post_attention_layernorm.weight", hidden), eps),
+                ffn);
     }
 
     public Mla attention() {

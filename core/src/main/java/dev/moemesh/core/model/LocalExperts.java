@@ -24,14 +24,16 @@ public final class LocalExperts implements ExpertPool {
 
     public LocalExperts(ModelConfig config) {
         this.config = config;
-        this.table = new SwiGluMlp[config.numLayers()][config.nRoutedExperts()];
+        this.table = new SwiGluMlp[config.allLayers()][config.nRoutedExperts()];
     }
 
-    /** Loads the routed experts for which {@code wanted.test(layer, expert)} holds, from the MoE layers of the model. */
+    /**
+     * Loads the routed experts for which {@code wanted.test(layer, expert)} holds, from the MoE layers of the model
+     * (its multi-token-prediction layers' included).
+     */
     public static LocalExperts load(WeightReader r, ModelConfig c, BiPredicate<Integer, Integer> wanted) {
         LocalExperts local = new LocalExperts(c);
-        for (int layer = 0; layer < c.numLayers(); layer++) {
-            if (!c.isMoeLayer(layer)) continue;
+        for (int layer : c.moeLayers()) {
             for (int e = 0; e < c.nRoutedExperts(); e++) {
                 if (wanted.test(layer, e)) local.add(r, layer, e);
             }
@@ -79,7 +81,7 @@ public final class LocalExperts implements ExpertPool {
     /** The weights are memory the garbage collector takes back; nothing to free. */
     @Override
     public synchronized void close() {
-        table = new SwiGluMlp[config.numLayers()][config.nRoutedExperts()];
+        table = new SwiGluMlp[config.allLayers()][config.nRoutedExperts()];
     }
 
     /**

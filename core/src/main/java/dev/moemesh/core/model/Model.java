@@ -7,6 +7,7 @@ import dev.moemesh.core.tensor.Matrix;
 import dev.moemesh.core.weights.WeightReader;
 
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * A DeepSeek-V2/V3 transformer loaded from a Hugging Face checkpoint: embeddings, blocks of MLA and dense or
@@ -19,18 +20,20 @@ public final class Model {
     private final Block[] blocks;
     private final RmsNorm norm;   // (hidden)
     private final Matrix lmHead;  // (vocab, hidden)
+    private final MultiTokenPredictor mtp; // null unless loaded (ModelOptions.mtp)
     private final RotaryEmbedding rope;
     private final int maxSeqLen;
     private final ModelOptions options;
 
     private Model(ModelConfig config, Path directory, Matrix embed, Block[] blocks, RmsNorm norm, Matrix lmHead,
-                  RotaryEmbedding rope, int maxSeqLen, ModelOptions options) {
+                  MultiTokenPredictor mtp, RotaryEmbedding rope, int maxSeqLen, ModelOptions options) {
         this.config = config;
         this.directory = directory;
         this.embed = embed;
         this.blocks = blocks;
         this.norm = norm;
         this.lmHead = lmHead;
+        this.mtp = mtp;
         this.rope = rope;
         this.maxSeqLen = maxSeqLen;
         this.options = options;
@@ -52,34 +55,35 @@ public final class Model {
         return load(dir, maxSeqLen, experts, ModelOptions.configured());
     }
 
-    /** {@link #load(Path, int, ExpertBackend)} with the FP8 weight and KV cache choices given rather than configured. */
+    /**
+     * {@link #load(Path, int, ExpertBackend)} with the FP8 weight and KV cache choices given rather than configured,
+     * and the multi-token-prediction module when {@code options.mtp()}.
+     *
+     * @throws IllegalArgumentException when the MTP module is asked for and the checkpoint has none
+     */
     public static Model load(Path dir, int maxSeqLen, ExpertBackend experts, ModelOptions options) {
         ModelConfig c = ModelConfig.load(dir);
+        if (options.mtp() && c.numNextnPredictLayers() == 0) {
+            throw new IllegalArgumentException("model " + dir + " has no multi-token-prediction layer"
+                    + " (num_nextn_predict_layers is 0 in its config.json), which speculative decoding drafts with:"
+                    + " serve it without speculative tokens, or write a checkpoint with one (mesh make-model --mtp-layers 1)");
+        }
         int[] block = c.fp8BlockSize();
         try (SafetensorsCheckpoint ckpt = block == null ? SafetensorsCheckpoint.open(dir)
                 : SafetensorsCheckpoint.open(dir, block[0], block[1])) {
             WeightReader r = new WeightReader(ckpt, options.fp8Weights());
-            ExpertBackend backend = experts != null ? experts : LocalExperts.loadAll(r, c);
+            ExpertBackend backend = experts != null ? experts
+                    : LocalExperts.load(r, c, (layer, expert) -> layer < c.numLayers() || options.mtp());
             int hidden = c.hiddenSize();
-            float eps = (float) c.rmsNormEps();
             Matrix embed = r.matrix("model.embed_tokens.weight", c.vocabSize(), hidden);
             Block[] blocks = new Block[c.numLayers()];
-            for (int i = 0; i < blocks.length; i++) {
-                String p = "model.layers." + i + ".";
-                FeedForward ffn = c.isMoeLayer(i)
-                        ? MoeFeedForward.load(r, p + "mlp.", i, c, backend)
-                        : SwiGluMlp.load(r, p + "mlp.", hidden, c.intermediateSize());
-                blocks[i] = new Block(i,
-                        new RmsNorm(r.vector(p + "input_layernorm.weight", hidden), eps),
-                        Mla.load(r, p + "self_attn.", c),
-                        new RmsNorm(r.vector(p + "post_attention_layernorm.weight", hidden), eps),
-                        ffn);
-            }
+            for (int i = 0; i < blocks.length; i++) blocks[i] = Block.load(r, i, c, backend);
             Matrix lmHead = c.tieWordEmbeddings() && !r.has("lm_head.weight")
                     ? embed : r.matrix("lm_head.weight", c.vocabSize(), hidden);
-            RmsNorm norm = new RmsNorm(r.vector("model.norm.weight", hidden), eps);
+            RmsNorm norm = new RmsNorm(r.vector("model.norm.weight", hidden), (float) c.rmsNormEps());
+            MultiTokenPredictor mtp = options.mtp() ? MultiTokenPredictor.load(r, c, embed, lmHead, backend) : null;
             int served = maxSeqLen > 0 ? maxSeqLen : c.maxPositionEmbeddings();
-            return new Model(c, dir, embed, blocks, norm, lmHead, new RotaryEmbedding(c, maxSeqLen), served,
+            return new Model(c, dir, embed, blocks, norm, lmHead, mtp, new RotaryEmbedding(c, maxSeqLen), served,
                     options);
         }
     }
@@ -105,16 +109,23 @@ public final class Model {
         return blocks[i];
     }
 
-    /** Hands every MoE layer's routed experts to {@code backend} (applied between steps). */
+    /** The multi-token-prediction module, when it was loaded. */
+    public Optional<MultiTokenPredictor> mtp() {
+        return Optional.ofNullable(mtp);
+    }
+
+    /** Hands every MoE layer's routed experts to {@code backend} (applied between steps), the MTP module's included. */
     public void useExperts(ExpertBackend backend) {
         for (Block b : blocks) {
             if (b.feedForward() instanceof MoeFeedForward moe) moe.useExperts(backend);
         }
+        if (mtp != null && mtp.block().feedForward() instanceof MoeFeedForward moe) moe.useExperts(backend);
     }
 
+    /** A latent cache with a layer per block, and one more for the MTP module when it is loaded. */
     public LatentKvCache newCache(int blockTokens, int totalBlocks) {
-        return new LatentKvCache(config.numLayers(), config.kvLoraRank(), config.qkRopeHeadDim(), blockTokens, totalBlocks,
-                options.kvCache());
+        return new LatentKvCache(config.numLayers() + (mtp == null ? 0 : 1), config.kvLoraRank(), config.qkRopeHeadDim(),
+                blockTokens, totalBlocks, options.kvCache());
     }
 
     /**
@@ -123,6 +134,15 @@ public final class Model {
      */
     public void forward(StepRows step, LatentKvCache cache, Workspace ws, int[] logitRows, int logitCount,
                         float[] logits) {
+        forward(step, cache, ws, logitRows, logitCount, logits, null);
+    }
+
+    /**
+     * As above, and when {@code normedOut} is not null, every row's hidden state after the final norm (the input of
+     * lm_head, and of the MTP module) into it, (rows, hidden).
+     */
+    public void forward(StepRows step, LatentKvCache cache, Workspace ws, int[] logitRows, int logitCount,
+                        float[] logits, float[] normedOut) {
         int rows = step.count();
         int hidden = config.hiddenSize();
         float[] x = ws.buffer(Workspace.Slot.HIDDEN, rows * hidden);
@@ -135,12 +155,14 @@ public final class Model {
             embed.row(token, x, r * hidden);
         }
         for (Block b : blocks) b.forward(step, x, cache, ws);
+        if (normedOut != null) norm.apply(x, rows, normedOut);
         if (logitCount == 0) return;
         float[] last = ws.buffer(Workspace.Slot.NORMED, logitCount * hidden);
+        float[] from = normedOut != null ? normedOut : x;
         for (int i = 0; i < logitCount; i++) {
-            System.arraycopy(x, logitRows[i] * hidden, last, i * hidden, hidden);
+            System.arraycopy(from, logitRows[i] * hidden, last, i * hidden, hidden);
         }
-        norm.apply(last, logitCount, last);
+        if (normedOut == null) norm.apply(last, logitCount, last);
         lmHead.multiply(last, logitCount, logits);
     }
 }

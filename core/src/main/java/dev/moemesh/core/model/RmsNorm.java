@@ -11,10 +11,15 @@ public record RmsNorm(float[] weight, float eps) { // weight: (dim)
 
     /** Normalises {@code rows} rows of {@code x} (row stride = {@code stride}, starting at column 0) into {@code out}. */
     public void apply(float[] x, int rows, int stride, float[] out, int outStride) {
+        apply(x, 0, rows, stride, out, 0, outStride);
+    }
+
+    /** As above, row {@code r} read from {@code x[from + r · stride ..]} and written to {@code out[outFrom + r · outStride ..]}. */
+    public void apply(float[] x, int from, int rows, int stride, float[] out, int outFrom, int outStride) {
         int dim = weight.length;
         for (int r = 0; r < rows; r++) {
-            int xi = r * stride;
-            int oi = r * outStride;
+            int xi = from + r * stride;
+            int oi = outFrom + r * outStride;
             float meanSquare = Vectors.dot(x, xi, x, xi, dim) / dim;
             float scale = (float) (1.0 / Math.sqrt(meanSquare + eps));
             for (int i = 0; i < dim; i++) out[oi + i] = x[xi + i] * scale * weight[i];

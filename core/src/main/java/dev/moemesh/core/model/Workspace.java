@@ -11,7 +11,7 @@ public final class Workspace {
     /** What a buffer holds. */
     public enum Slot {
         HIDDEN, NORMED, BRANCH, Q, Q_LATENT, KV, Q_HEAD, Q_ABSORBED, Q_ABSORBED_HEAD, ATTN_LATENT, ATTN_HEAD, ATTN,
-        GATE_UP, ACT, SHARED, LOGITS_IN, ROUTING_WEIGHTS, GATE_SCRATCH
+        GATE_UP, ACT, SHARED, LOGITS_IN, ROUTING_WEIGHTS, GATE_SCRATCH, MTP_INPUT
     }
 
     /** What an int buffer holds. */

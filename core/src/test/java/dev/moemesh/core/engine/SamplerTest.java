@@ -1,6 +1,8 @@
 package dev.moemesh.core.engine;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -14,6 +16,40 @@ class SamplerTest {
 
     private static Sampler sampler(float temperature, int topK, float topP, long seed) {
         return new Sampler(new SamplingParams(8, temperature, topK, topP, seed, null, false));
+    }
+
+    /**
+     * Speculative sampling: drafts drawn from a draft distribution q far from the main model's p, each kept or
+     * replaced by {@link Sampler#speculate}, come out distributed as p (keeping every draft would give q; the
+     * frequencies' standard error at this count is about 0.001).
+     */
+    @ParameterizedTest(name = "temperature {0}, top-k {1}, top-p {2}")
+    @CsvSource({"1, 0, 1", "0.7, 4, 1", "1.3, 0, 0.9"})
+    void speculativeSamplingLeavesTheMainModelsDistribution(float temperature, int topK, float topP) {
+        float[] draftLogits = {3f, 0f, 1f, -1f, 2.5f, 0.5f};
+        Sampler s = sampler(temperature, topK, topP, 7);
+        Sampler.Distribution p = s.distribution(LOGITS, 0, LOGITS.length);
+        Sampler.Distribution q = s.distribution(draftLogits, 0, LOGITS.length);
+        double[] pDense = p.dense(LOGITS.length);
+        double[] qDense = q.dense(LOGITS.length);
+        int n = 200_000;
+        int[] counts = new int[LOGITS.length];
+        int kept = 0;
+        for (int i = 0; i < n; i++) {
+            int draft = s.draw(q);
+            int token = s.speculate(p, qDense, draft);
+            counts[token]++;
+            if (token == draft) kept++;
+        }
+        double farthest = 0;
+        for (int t = 0; t < LOGITS.length; t++) {
+            assertEquals(pDense[t], counts[t] / (double) n, 0.006, "token " + t);
+            farthest = Math.max(farthest, Math.abs(pDense[t] - qDense[t]));
+        }
+        assertTrue(farthest > 0.05, "q differs from p enough for the test to tell: " + farthest);
+        double expectedKept = 0;
+        for (int t = 0; t < LOGITS.length; t++) expectedKept += Math.min(pDense[t], qDense[t]);
+        assertEquals(expectedKept, kept / (double) n, 0.006, "drafts kept: the sum of min(p, q)");
     }
 
     @Test

@@ -32,7 +32,7 @@ class ReferenceAgreementTest {
     void greedyTokensAndLogitsMatchTheReference(Preset preset, boolean fp8, int maxSeqLen, WeightReader.Fp8Weights weights,
                                                 LatentKvCache.Format kv) {
         Path dir = TestModels.tiny(preset, fp8);
-        Model model = Model.load(dir, maxSeqLen, null, new ModelOptions(weights, kv));
+        Model model = Model.load(dir, maxSeqLen, null, new ModelOptions(weights, kv, false));
         ReferenceDeepSeek reference = new ReferenceDeepSeek(dir, model.rope().yarnEngaged(), kv == LatentKvCache.Format.BF16,
                 weights == WeightReader.Fp8Weights.FP8);
         int[] prompt = {0, 17, 42, 300, 5, 99, 128};

@@ -41,23 +41,68 @@ final class ReferenceDeepSeek {
 
     /** Logits of the last position of {@code tokens}. */
     double[] logits(int[] tokens) {
+        double[][] h = finalHidden(tokens);
+        return linear(h[h.length - 1], w("lm_head.weight"), c.vocabSize());
+    }
+
+    /**
+     * The multi-token-prediction module's logits at its last position: its guess at the token after {@code tokens}'
+     * last but one step further, i.e. at position {@code tokens.length}. DeepSeek-V3's MTP (report section 2.2) as
+     * vLLM's and SGLang's {@code deepseek_mtp} read the released weights: for i = 0 .. s-2,
+     * {@code h'_i = eh_proj [enorm(emb(t_{i+1})) ; hnorm(h_i)]} with {@code h_i} the main model's state after
+     * {@code model.norm}, then the decoder layer {@code num_hidden_layers} over those s-1 positions, then
+     * {@code shared_head.norm} and {@code shared_head.head}. The module's own copy of the embedding is used.
+     */
+    double[] mtpLogits(int[] tokens) {
+        return mtpLogits(tokens, finalHidden(tokens));
+    }
+
+    /** As above, from the main model's final-normed states {@code main} (positions 0 .. tokens.length - 2 read). */
+    double[] mtpLogits(int[] tokens, double[][] main) {
+        int h = c.hiddenSize();
+        int layer = c.numLayers();
+        String p = "model.layers." + layer + ".";
+        int s = tokens.length - 1;
+        double[] embed = w(p + "embed_tokens.weight");
+        double[][] e = new double[s][];
+        for (int i = 0; i < s; i++) e[i] = Arrays.copyOfRange(embed, tokens[i + 1] * h, (tokens[i + 1] + 1) * h);
+        e = norm(e, w(p + "enorm.weight"));
+        double[][] hn = norm(Arrays.copyOf(main, s), w(p + "hnorm.weight"));
+        double[] ehProj = w(p + "eh_proj.weight");
+        double[][] x = new double[s][];
+        for (int i = 0; i < s; i++) {
+            double[] cat = Arrays.copyOf(e[i], 2 * h);
+            System.arraycopy(hn[i], 0, cat, h, h);
+            x[i] = linear(cat, ehProj, h);
+        }
+        decoderLayer(x, layer);
+        double[] last = norm(new double[][] {x[s - 1]}, w(p + "shared_head.norm.weight"))[0];
+        return linear(last, w(p + "shared_head.head.weight"), c.vocabSize());
+    }
+
+    /** The main model's state after {@code model.norm} at every position of {@code tokens}. */
+    private double[][] finalHidden(int[] tokens) {
         int s = tokens.length;
         int h = c.hiddenSize();
         double[][] x = new double[s][];
         double[] embed = w("model.embed_tokens.weight");
         for (int t = 0; t < s; t++) x[t] = Arrays.copyOfRange(embed, tokens[t] * h, (tokens[t] + 1) * h);
-        for (int layer = 0; layer < c.numLayers(); layer++) {
-            String p = "model.layers." + layer + ".";
-            double[][] a = attention(norm(x, w(p + "input_layernorm.weight")), p + "self_attn.");
-            for (int t = 0; t < s; t++) for (int i = 0; i < h; i++) x[t][i] += a[t][i];
-            double[][] n = norm(x, w(p + "post_attention_layernorm.weight"));
-            for (int t = 0; t < s; t++) {
-                double[] f = c.isMoeLayer(layer) ? moe(n[t], p + "mlp.") : mlp(n[t], p + "mlp.", false);
-                for (int i = 0; i < h; i++) x[t][i] += f[i];
-            }
+        for (int layer = 0; layer < c.numLayers(); layer++) decoderLayer(x, layer);
+        return norm(x, w("model.norm.weight"));
+    }
+
+    /** {@code model.layers.<layer>} on the whole sequence {@code x} (positions 0 ..), in place. */
+    private void decoderLayer(double[][] x, int layer) {
+        int s = x.length;
+        int h = c.hiddenSize();
+        String p = "model.layers." + layer + ".";
+        double[][] a = attention(norm(x, w(p + "input_layernorm.weight")), p + "self_attn.");
+        for (int t = 0; t < s; t++) for (int i = 0; i < h; i++) x[t][i] += a[t][i];
+        double[][] n = norm(x, w(p + "post_attention_layernorm.weight"));
+        for (int t = 0; t < s; t++) {
+            double[] f = c.isMoeLayer(layer) ? moe(n[t], p + "mlp.") : mlp(n[t], p + "mlp.", false);
+            for (int i = 0; i < h; i++) x[t][i] += f[i];
         }
-        double[] last = norm(new double[][] {x[s - 1]}, w("model.norm.weight"))[0];
-        return linear(last, w("lm_head.weight"), c.vocabSize());
     }
 
     private double[] w(String name) {

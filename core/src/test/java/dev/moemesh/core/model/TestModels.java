@@ -1,5 +1,6 @@
 package dev.moemesh.core.model;
 
+import dev.moemesh.core.checkpoint.PredictableCheckpoint;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.checkpoint.RandomCheckpoint;
 
@@ -20,11 +21,26 @@ public final class TestModels {
     }
 
     public static Path tiny(Preset preset, boolean fp8) {
-        return WRITTEN.computeIfAbsent(preset.cliName() + (fp8 ? "-fp8" : ""), key -> {
+        return written(preset.cliName() + (fp8 ? "-fp8" : ""), dir -> RandomCheckpoint.write(dir, preset, 1, fp8));
+    }
+
+    /** {@code preset} with one multi-token-prediction layer, random like the rest. */
+    public static Path tinyWithMtp(Preset preset) {
+        return written(preset.cliName() + "-mtp", dir -> RandomCheckpoint.write(dir, preset, 1, false, 1));
+    }
+
+    /** {@code preset} with one MTP layer, its next token predictable ({@link PredictableCheckpoint}). */
+    public static Path predictable(Preset preset, double agreement) {
+        return written(preset.cliName() + "-predictable-" + agreement,
+                dir -> PredictableCheckpoint.write(dir, preset, 1, agreement));
+    }
+
+    private static Path written(String key, java.util.function.Consumer<Path> writer) {
+        return WRITTEN.computeIfAbsent(key, k -> {
             try {
-                Path dir = Files.createTempDirectory("moemesh-" + key);
+                Path dir = Files.createTempDirectory("moemesh-" + k);
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> delete(dir)));
-                RandomCheckpoint.write(dir, preset, 1, fp8);
+                writer.accept(dir);
                 return dir;
             } catch (IOException e) {
                 throw new UncheckedIOException(e);

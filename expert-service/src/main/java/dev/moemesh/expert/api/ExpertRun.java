@@ -105,7 +105,7 @@ final class ExpertRun {
     private int checkHeld(int layer, int expert) {
         if (!held.inModel(layer, expert)) {
             throw invalid("layer " + layer + " expert " + expert + " is not a routed expert of this model ("
-                    + held.config().numLayers() + " layers, MoE from layer " + held.config().firstKDenseReplace()
+                    + held.config().allLayers() + " layers, MoE from layer " + held.config().firstKDenseReplace()
                     + ", " + held.config().nRoutedExperts() + " routed experts each)");
         }
         if (!held.holds(layer, expert)) {

@@ -70,9 +70,11 @@ public record ExpertSelection(String spec, List<Item> items) {
         for (Item item : items) {
             if (item.layers != null) {
                 for (int layer = item.layers.from; layer <= item.layers.to; layer++) {
-                    if (layer >= model.numLayers() || !model.isMoeLayer(layer)) {
+                    if (!model.isMoeLayer(layer)) {
                         throw invalid(spec, "layer " + layer + " is not a MoE layer of this model (" + model.numLayers()
-                                + " layers, the first " + model.firstKDenseReplace() + " dense)");
+                                + " layers, the first " + model.firstKDenseReplace() + " dense"
+                                + (model.numNextnPredictLayers() > 0 ? ", then " + model.numNextnPredictLayers()
+                                        + " multi-token-prediction layer(s)" : "") + ")");
                     }
                 }
             }
@@ -80,8 +82,8 @@ public record ExpertSelection(String spec, List<Item> items) {
                 throw invalid(spec, "expert " + item.experts.to + " is past the model's " + model.nRoutedExperts()
                         + " routed experts (ids 0-" + (model.nRoutedExperts() - 1) + ")");
             }
-            for (int layer = 0; layer < model.numLayers(); layer++) {
-                if (!model.isMoeLayer(layer) || (item.layers != null && !item.layers.contains(layer))) continue;
+            for (int layer : model.moeLayers()) {
+                if (item.layers != null && !item.layers.contains(layer)) continue;
                 for (int e = 0; e < model.nRoutedExperts(); e++) {
                     if (item.experts == null || item.experts.contains(e)) out.add(new ExpertId(layer, e));
                 }

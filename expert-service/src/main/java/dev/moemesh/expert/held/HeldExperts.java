@@ -68,8 +68,7 @@ public final class HeldExperts implements AutoCloseable {
 
     /** Whether the model has this routed expert at all (held here or not). */
     public boolean inModel(int layer, int expert) {
-        return layer >= 0 && layer < config.numLayers() && config.isMoeLayer(layer)
-                && expert >= 0 && expert < config.nRoutedExperts();
+        return config.isMoeLayer(layer) && expert >= 0 && expert < config.nRoutedExperts();
     }
 
     /** Whether this service holds the expert now. */

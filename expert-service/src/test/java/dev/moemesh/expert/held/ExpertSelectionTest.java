@@ -42,6 +42,20 @@ class ExpertSelectionTest {
     }
 
     @Test
+    void theMtpLayerIsAMoeLayerLikeTheOthers() {
+        ModelConfig withMtp = ModelConfig.parse(Preset.TINY_V3.config().put("num_nextn_predict_layers", 1),
+                Path.of("config.json"));
+        SortedSet<ExpertId> all = ExpertSelection.parse("*").resolve(withMtp);
+        assertEquals(48, all.size());
+        assertEquals(new ExpertId(3, 15), all.last());
+        assertEquals(List.of(new ExpertId(3, 4)), List.copyOf(ExpertSelection.parse("3:4").resolve(withMtp)));
+        IllegalArgumentException past = assertThrows(IllegalArgumentException.class,
+                () -> ExpertSelection.parse("4:0").resolve(withMtp));
+        assertTrue(past.getMessage().contains("multi-token-prediction"), past.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> resolve("3:0"), "no layer 3 without an MTP layer");
+    }
+
+    @Test
     void overlappingItemsSelectEachExpertOnce() {
         assertEquals(8, resolve("1:0-7,1:4-7").size());
     }

@@ -18,12 +18,14 @@ public record ServedModel(String fingerprint, String source, Set<ExpertId> exper
         experts = Collections.unmodifiableSortedSet(new TreeSet<>(experts));
     }
 
-    /** The checkpoint in {@code modelDir}: its fingerprint and every routed expert of its MoE layers. */
+    /**
+     * The checkpoint in {@code modelDir}: its fingerprint and every routed expert of its MoE layers, those of its
+     * multi-token-prediction layer included.
+     */
     public static ServedModel read(Path modelDir) {
         ModelConfig config = ModelConfig.load(modelDir);
         TreeSet<ExpertId> experts = new TreeSet<>();
-        for (int layer = 0; layer < config.numLayers(); layer++) {
-            if (!config.isMoeLayer(layer)) continue;
+        for (int layer : config.moeLayers()) {
             for (int e = 0; e < config.nRoutedExperts(); e++) experts.add(new ExpertId(layer, e));
         }
         return new ServedModel(ModelFingerprint.of(modelDir), "orchestrator.model-dir " + modelDir, experts);

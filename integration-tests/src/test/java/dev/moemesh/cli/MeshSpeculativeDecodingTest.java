@@ -1,0 +1,90 @@
+package dev.moemesh.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.engine.BatchingEngine;
+import dev.moemesh.core.engine.EngineOptions;
+import dev.moemesh.core.engine.FinishReason;
+import dev.moemesh.core.engine.Generation;
+import dev.moemesh.core.engine.GenerationRequest;
+import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.TestModels;
+import dev.moemesh.localmesh.LocalMesh;
+import dev.moemesh.proto.ExpertServiceGrpc;
+import dev.moemesh.proto.ExpertTokens;
+import dev.moemesh.proto.GetExpertStatsRequest;
+import dev.moemesh.testing.Prometheus;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Speculative decoding through the mesh: an attention service drafting with the MTP module, whose routed experts live
+ * on two expert services like every layer's, gives the single-process engine's plain greedy tokens.
+ */
+class MeshSpeculativeDecodingTest {
+    private static final Duration READY = Duration.ofMinutes(3);
+
+    private static GenerationRequest request(String id, int maxTokens, int... prompt) {
+        return new GenerationRequest(id, prompt, new SamplingParams(maxTokens, 0f, 0, 1f, 0, null, true));
+    }
+
+    @Test
+    void draftingThroughTheMeshGivesThePlainGreedyTokens() throws Exception {
+        // drafts agree with the main model after half the tokens: accepted and rejected drafts both occur
+        Path model = TestModels.predictable(Preset.TINY_V3, 0.5);
+        int mtpLayer = 3; // TINY_V3 has 3 layers: the MTP layer is model.layers.3
+        List<GenerationRequest> requests = List.of(request("a", 14, 0, 17, 42), request("b", 9, 5),
+                request("c", 20, 1, 2, 3, 4, 5, 6, 7, 8, 9), request("d", 6, 200, 100, 50, 25, 12, 6, 3, 1, 0, 7, 77));
+        List<Generation> expected = new BatchingEngine(Model.load(model, 0), EngineOptions.defaults()).generate(requests);
+
+        try (LocalMesh mesh = new LocalMesh(LocalMesh.home(),
+                LocalMesh.home().resolve("integration-tests/target/mesh-test-logs"),
+                List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"))) {
+            LocalMesh.Service low = mesh.startExpertService("experts-mtp-low", model, "*:0-7", LocalMesh.freePort(), READY);
+            LocalMesh.Service high = mesh.startExpertService("experts-mtp-high", model, "*:8-15", LocalMesh.freePort(), READY);
+            LocalMesh.Service attention = mesh.startAttentionService("attention-mtp", model,
+                    List.of(low.address(), high.address()), LocalMesh.freePort(),
+                    List.of("-Dattention.speculative-tokens=2"), READY);
+
+            List<CompletableFuture<Generation>> futures = new ArrayList<>();
+            for (GenerationRequest r : requests) {
+                futures.add(CompletableFuture.supplyAsync(() -> {
+                    try (MeshClient client = new MeshClient(attention.address())) {
+                        return client.generate(r, "");
+                    }
+                }));
+            }
+            for (int i = 0; i < requests.size(); i++) {
+                Generation got = futures.get(i).get(2, TimeUnit.MINUTES);
+                assertEquals(FinishReason.LENGTH, got.finishReason(), requests.get(i).id() + ": " + got.error());
+                assertArrayEquals(expected.get(i).tokenIds(), got.tokenIds(), "request " + requests.get(i).id());
+            }
+            double drafted = Prometheus.sample(attention.httpPort(), "moemesh_attention_speculative_drafted_total");
+            double accepted = Prometheus.sample(attention.httpPort(), "moemesh_attention_speculative_accepted_total");
+            assertTrue(drafted > 0 && accepted > 0 && accepted < drafted, "drafted " + drafted + ", accepted " + accepted);
+            assertTrue(mtpLayerTokens(low, mtpLayer) + mtpLayerTokens(high, mtpLayer) > 0,
+                    "the MTP layer's routed experts ran on the expert services");
+        }
+    }
+
+    private static long mtpLayerTokens(LocalMesh.Service expertService, int layer) {
+        ManagedChannel channel = NettyChannelBuilder.forTarget(expertService.address()).usePlaintext().build();
+        try {
+            return ExpertServiceGrpc.newBlockingStub(channel).getExpertStats(GetExpertStatsRequest.getDefaultInstance())
+                    .getTokensList().stream().filter(t -> t.getLayer() == layer).mapToLong(ExpertTokens::getTokens).sum();
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+}
