@@ -148,7 +148,10 @@ class ControlPlaneMeshTest {
 
     @Test
     void aSkewedLoadGivesHotExpertsReplicasAndLowersThePlannedMaxOverMean(@TempDir Path home) throws Exception {
-        try (Mesh mesh = new Mesh(home, "cp-skew", List.of("-Dorchestrator.control-plane.redundant-replicas=4",
+        // one replica at least, so that the four spare slots go where the load is: with the default of two, two
+        // services already hold every expert twice and no re-plan can lower max/mean
+        try (Mesh mesh = new Mesh(home, "cp-skew", List.of("-Dorchestrator.control-plane.min-replicas=1",
+                "-Dorchestrator.control-plane.redundant-replicas=4",
                 "-Dorchestrator.control-plane.rebalance-interval=2s"))) {
             LocalMesh.Service first = mesh.expertService("cp-skew-1", "*:0-7");
             LocalMesh.Service second = mesh.expertService("cp-skew-2", "*:8-15");
