@@ -63,20 +63,32 @@ public final class AttentionCall {
         }
     }
 
-    private AttentionCall(AttentionPool pool, GenerateRequest request, GenerationListener listener) {
+    private AttentionCall(AttentionPool pool, GenerateRequest request, GenerationListener listener, Context context) {
         this.pool = pool;
         this.request = request;
         this.listener = listener;
-        // the caller's gRPC context (a door's own call): its cancellation cancels every run, retries included
-        this.context = Context.current();
+        this.context = context; // every run, retries included, is made in it: its cancellation cancels them
     }
 
     /**
      * Starts the generation on the pool's choice for its prompt and returns at once; the listener hears on gRPC
-     * threads its tokens once each, in order, and exactly one ending.
+     * threads its tokens once each, in order, and exactly one ending. Only {@link #cancel} ends it early: the call
+     * is made in {@link Context#ROOT}, never in whatever gRPC context the calling thread holds. On a Vert.x event
+     * loop that may be the context of an earlier, finished gRPC call left behind on the duplicated Vert.x context
+     * (quarkusio/quarkus#55480), already cancelled, which would cancel this call with it (seen in the REST door
+     * as "CANCELLED: io.grpc.Context was cancelled without error").
      */
     public static AttentionCall start(AttentionPool pool, GenerateRequest request, GenerationListener listener) {
-        AttentionCall handle = new AttentionCall(pool, request, listener);
+        return startIn(Context.ROOT, pool, request, listener);
+    }
+
+    /**
+     * Starts the generation as {@link #start} does, within a door's own gRPC call: when {@code caller} is
+     * cancelled (its client cancels, or its deadline passes), so is the generation, retries included.
+     */
+    public static AttentionCall startIn(Context caller, AttentionPool pool, GenerateRequest request,
+                                        GenerationListener listener) {
+        AttentionCall handle = new AttentionCall(pool, request, listener, caller);
         handle.runGuarded();
         return handle;
     }
@@ -257,12 +269,12 @@ public final class AttentionCall {
         }
     }
 
-    /** Cancels the call (and so the generation) and any run again; the listener then hears a {@code CANCELLED} failure. */
     /** The attention service ({@code host:port}) the latest run of this generation went to; empty before the first. */
     public String attentionService() {
         return service;
     }
 
+    /** Cancels the call (and so the generation) and any run again; the listener then hears a {@code CANCELLED} failure. */
     public void cancel(String why) {
         cancelled = true;
         ClientCallStreamObserver<GenerateRequest> c = call;

@@ -10,6 +10,7 @@ import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
 import dev.moemesh.proto.SamplingParams;
 import dev.moemesh.proto.TokenEvent;
+import io.grpc.Context;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
@@ -218,6 +219,44 @@ class AttentionCallRetryTest {
             AttentionCall.start(pool, request(), heard);
             assertTrue(heard.await().startsWith("completed []"));
             assertEquals(3, a.calls.get());
+        }
+    }
+
+    @Test
+    void aCancelledGrpcContextLeftOnTheCallingThreadDoesNotCancelTheGeneration() throws Exception {
+        // what a Vert.x event loop may hold after an earlier gRPC call finished (quarkusio/quarkus#55480)
+        StandIn a = new StandIn();
+        a.scripts.add(tokensThen(new int[] {5, 9, 2}, null));
+        Context.CancellableContext stale = Context.ROOT.withCancellation();
+        stale.cancel(null);
+        try (AttentionPool pool = new AttentionPool(List.of(a.address), "test", QUICK)) {
+            Heard heard = new Heard();
+            Context previous = stale.attach();
+            try {
+                AttentionCall.start(pool, request(), heard);
+            } finally {
+                stale.detach(previous);
+            }
+            assertTrue(heard.await().startsWith("completed [5, 9, 2]"), heard.message);
+        }
+    }
+
+    @Test
+    void aGenerationStartedInADoorsCallIsCancelledWithIt() throws Exception {
+        StandIn a = new StandIn();
+        CompletableFuture<StreamObserver<GenerateEvent>> held = new CompletableFuture<>();
+        a.scripts.add(events -> {
+            events.onNext(token(0, 5));
+            held.complete(events); // and never ends
+        });
+        Context.CancellableContext doorCall = Context.ROOT.withCancellation();
+        try (AttentionPool pool = new AttentionPool(List.of(a.address), "test", QUICK)) {
+            Heard heard = new Heard();
+            AttentionCall.startIn(doorCall, pool, request(), heard);
+            held.get(20, TimeUnit.SECONDS);
+            doorCall.cancel(null);
+            assertEquals("failed CANCELLED", heard.await());
+            assertEquals(1, a.calls.get(), "a cancel is not run again");
         }
     }
 

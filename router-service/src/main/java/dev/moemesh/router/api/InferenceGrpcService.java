@@ -18,6 +18,7 @@ import dev.moemesh.proto.TokenDelta;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
 import dev.moemesh.wire.GenerationWire;
+import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -98,7 +99,7 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
             observer.onError(admission.refusal().asRuntimeException());
             return;
         }
-        AttentionCall.start(pool, GenerationWire.request(events.id, prompt, sampling), admitted);
+        AttentionCall.startIn(Context.current(), pool, GenerationWire.request(events.id, prompt, sampling), admitted);
     }
 
     private int[] prompt(InferenceRequest r) {
