@@ -20,7 +20,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * {@code ./mesh} as a user runs it, the script and the JVM options it picks: {@code generate --json} writes its one
  * JSON line and nothing else to standard output, on the first run after a build as on every later one, and standard
- * error holds nothing but the Vector API's notice.
+ * error holds nothing but the Vector API's notice (and, on the first run, the line saying it builds, when a source
+ * is newer than the CLI's jar: once, never again on the next run).
  */
 class MeshScriptTest {
 
@@ -48,8 +49,11 @@ class MeshScriptTest {
             assertEquals(1, r.out().lines().count(), "run " + run + " wrote more than its JSON line:\n" + r.out());
             JsonNode json = new ObjectMapper().readTree(r.out());
             assertEquals(4, json.get("token_ids").size(), r.out());
-            assertTrue(r.err().lines().allMatch(l -> l.equals("WARNING: Using incubator modules: jdk.incubator.vector")),
-                    "run " + run + " wrote to stderr:\n" + r.err());
+            // the first run builds when a source is newer than the CLI's jar (a build of the reactor leaves that jar
+            // as it was when only another module changed); the second never does
+            boolean mayBuild = run == 0;
+            assertTrue(r.err().lines().allMatch(l -> l.equals("WARNING: Using incubator modules: jdk.incubator.vector")
+                    || mayBuild && l.startsWith("building the mesh (")), "run " + run + " wrote to stderr:\n" + r.err());
         }
     }
 }
