@@ -51,7 +51,7 @@ class MeshTlsTest {
             assertTrue(!log.contains("refused "), service + " refused a call of the mesh itself:\n" + log);
         }
         assertTrue(Files.readString(home.resolve("logs/router-service.log"))
-                .contains("calls to the attention services: mutual TLS"));
+                .contains("calls into the mesh: mutual TLS (quarkus.tls.mesh)"));
     }
 
     @Test

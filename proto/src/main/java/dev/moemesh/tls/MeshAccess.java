@@ -37,34 +37,51 @@ public final class MeshAccess {
 
     private MeshAccess() {}
 
+    /** The whole table: one guard for any mesh process (it guards the services it serves, the others never come). */
+    public static RoleGuard mesh(Consumer<RoleGuard.Refusal> refusals) {
+        return expertService(attentionService(controlPlane(RoleGuard.builder()))).build(Set.of(
+                ControlPlaneGrpc.getServiceDescriptor(), ExpertServiceGrpc.getServiceDescriptor(),
+                AttentionServiceGrpc.getServiceDescriptor()), refusals);
+    }
+
     public static RoleGuard controlPlane(Consumer<RoleGuard.Refusal> refusals) {
-        return RoleGuard.builder()
+        return controlPlane(RoleGuard.builder()).build(Set.of(ControlPlaneGrpc.getServiceDescriptor()), refusals);
+    }
+
+    public static RoleGuard expertService(Consumer<RoleGuard.Refusal> refusals) {
+        return expertService(RoleGuard.builder()).build(Set.of(ExpertServiceGrpc.getServiceDescriptor()), refusals);
+    }
+
+    public static RoleGuard attentionService(Consumer<RoleGuard.Refusal> refusals) {
+        return attentionService(RoleGuard.builder()).build(Set.of(AttentionServiceGrpc.getServiceDescriptor()),
+                refusals);
+    }
+
+    private static RoleGuard.Builder controlPlane(RoleGuard.Builder rules) {
+        return rules
                 .allowIf(ControlPlaneGrpc.getRegisterMethod(), MeshAccess::register, EXPERT, ATTENTION)
                 .allowIf(ControlPlaneGrpc.getHeartbeatMethod(), (peer, r) -> sameInstance(peer, r.getInstanceId()),
                         EXPERT, ATTENTION)
                 .allowIf(ControlPlaneGrpc.getDrainMethod(), MeshAccess::drain, OPERATOR, EXPERT, ATTENTION)
                 .allow(ControlPlaneGrpc.getReportUnreachableMethod(), ATTENTION)
-                .allow(ControlPlaneGrpc.getWatchPlacementMethod(), ATTENTION, EXPERT, ROUTER, ORCHESTRATOR, OPERATOR)
-                .build(Set.of(ControlPlaneGrpc.getServiceDescriptor()), refusals);
+                .allow(ControlPlaneGrpc.getWatchPlacementMethod(), ATTENTION, EXPERT, ROUTER, ORCHESTRATOR, OPERATOR);
     }
 
-    public static RoleGuard expertService(Consumer<RoleGuard.Refusal> refusals) {
-        return RoleGuard.builder()
+    private static RoleGuard.Builder expertService(RoleGuard.Builder rules) {
+        return rules
                 .allow(ExpertServiceGrpc.getRunExpertsMethod(), ATTENTION)
                 .allow(ExpertServiceGrpc.getRunExpertsStreamMethod(), ATTENTION)
                 .allow(ExpertServiceGrpc.getLoadExpertsMethod(), ORCHESTRATOR, OPERATOR)
                 .allow(ExpertServiceGrpc.getUnloadExpertsMethod(), ORCHESTRATOR, OPERATOR)
                 .allow(ExpertServiceGrpc.getGetExpertStatsMethod(), ATTENTION, ORCHESTRATOR, OPERATOR)
-                .allow(ExpertServiceGrpc.getDescribeMethod(), ATTENTION, ORCHESTRATOR, OPERATOR)
-                .build(Set.of(ExpertServiceGrpc.getServiceDescriptor()), refusals);
+                .allow(ExpertServiceGrpc.getDescribeMethod(), ATTENTION, ORCHESTRATOR, OPERATOR);
     }
 
-    public static RoleGuard attentionService(Consumer<RoleGuard.Refusal> refusals) {
-        return RoleGuard.builder()
+    private static RoleGuard.Builder attentionService(RoleGuard.Builder rules) {
+        return rules
                 .allow(AttentionServiceGrpc.getGenerateMethod(), ROUTER, ORCHESTRATOR)
                 .allow(AttentionServiceGrpc.getCancelMethod(), ROUTER, ORCHESTRATOR)
-                .allow(AttentionServiceGrpc.getGetAttentionStatsMethod(), ROUTER, ORCHESTRATOR, OPERATOR)
-                .build(Set.of(AttentionServiceGrpc.getServiceDescriptor()), refusals);
+                .allow(AttentionServiceGrpc.getGetAttentionStatsMethod(), ROUTER, ORCHESTRATOR, OPERATOR);
     }
 
     private static String register(MeshIdentity peer, RegisterRequest request) {

@@ -1,4 +1,4 @@
-package dev.moemesh.attention.tls;
+package dev.moemesh.tls.quarkus;
 
 import dev.moemesh.tls.MeshChannels;
 import dev.moemesh.tls.MeshTls;
@@ -13,27 +13,35 @@ import jakarta.inject.Singleton;
 
 import java.util.Optional;
 
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
  * Mutual TLS inside the mesh, from the TLS registry entry {@code quarkus.tls.mesh.*} (key store: this service's role
- * certificate; trust store: the mesh CA). Present: the gRPC server requires client certificates from that CA and every
- * channel this service builds presents its own. Absent: plaintext (a laptop).
+ * certificate; trust store: the mesh CA). Present: every channel this service builds into the mesh presents its
+ * certificate ({@link MeshChannels}, for injection) and, unless {@code moemesh.tls.mesh-server=false} (the router,
+ * whose gRPC server is a public door), its gRPC server requires client certificates from that CA. Absent: plaintext
+ * (a laptop).
  */
 @Singleton
 public class MeshTlsSetup implements ServerBuilderCustomizer<VertxServerBuilder> {
 
     private static final Logger LOG = Logger.getLogger(MeshTlsSetup.class);
+    /** the TLS registry's name for the mesh's configuration: {@code quarkus.tls.mesh.*} */
     public static final String CONFIGURATION = "mesh";
 
     private final Optional<MeshTls> tls;
+    private final boolean server;
 
-    MeshTlsSetup(TlsConfigurationRegistry registry, Vertx vertx) {
+    MeshTlsSetup(TlsConfigurationRegistry registry, Vertx vertx,
+                 @ConfigProperty(name = "moemesh.tls.mesh-server", defaultValue = "true") boolean server) {
         this.tls = registry.get(CONFIGURATION).map(c -> meshTls(c, vertx));
-        LOG.infof("mesh gRPC: %s", tls.isPresent() ? "mutual TLS (quarkus.tls.mesh)" : "plaintext");
+        this.server = server;
+        LOG.infof(server ? "mesh gRPC: %s" : "calls into the mesh: %s",
+                tls.isPresent() ? "mutual TLS (quarkus.tls.mesh)" : "plaintext");
     }
 
-    static MeshTls meshTls(TlsConfiguration config, Vertx vertx) {
+    private static MeshTls meshTls(TlsConfiguration config, Vertx vertx) {
         if (config.getKeyStoreOptions() == null || config.getTrustStoreOptions() == null) {
             throw new IllegalStateException("quarkus.tls.mesh needs a key-store (this service's certificate) and a "
                     + "trust-store (the mesh CA)");
@@ -46,8 +54,9 @@ public class MeshTlsSetup implements ServerBuilderCustomizer<VertxServerBuilder>
         }
     }
 
-    public Optional<MeshTls> tls() {
-        return tls;
+    /** present when this service's gRPC server takes mutual TLS (and so checks roles) */
+    public Optional<MeshTls> serverTls() {
+        return server ? tls : Optional.empty();
     }
 
     @Produces
@@ -58,6 +67,6 @@ public class MeshTlsSetup implements ServerBuilderCustomizer<VertxServerBuilder>
 
     @Override
     public void customize(GrpcServerConfiguration config, VertxServerBuilder builder) {
-        tls.ifPresent(t -> builder.nettyBuilder().sslContext(t.serverContext()));
+        serverTls().ifPresent(t -> builder.nettyBuilder().sslContext(t.serverContext()));
     }
 }

@@ -1,4 +1,4 @@
-package dev.moemesh.attention.tls;
+package dev.moemesh.tls.quarkus;
 
 import dev.moemesh.tls.MeshAccess;
 import dev.moemesh.tls.RoleGuard;
@@ -11,9 +11,9 @@ import io.quarkus.grpc.GlobalInterceptor;
 import jakarta.inject.Singleton;
 
 /**
- * With mesh TLS on, admits each call only from the roles {@link MeshAccess#attentionService} allows
- * ({@code Generate} and {@code Cancel} from the doors: the router and the orchestrator); refusals
- * counted as {@code moemesh_grpc_refusals_total{method,reason}}.
+ * With mesh TLS on the gRPC server, admits each call to a mesh service (control plane, expert, attention) only from
+ * the roles {@link MeshAccess} allows; refusals counted as {@code moemesh_grpc_refusals_total{method,reason}}. Other
+ * services (health, reflection) pass.
  */
 @Singleton
 @GlobalInterceptor
@@ -22,7 +22,7 @@ public class MeshRoleGuard implements ServerInterceptor {
     private final RoleGuard guard; // null: plaintext, nothing to check
 
     MeshRoleGuard(MeshTlsSetup setup, MeterRegistry meters) {
-        this.guard = setup.tls().isEmpty() ? null : MeshAccess.attentionService(refusal -> meters
+        this.guard = setup.serverTls().isEmpty() ? null : MeshAccess.mesh(refusal -> meters
                 .counter("moemesh.grpc.refusals", "method", refusal.method(), "reason", refusal.reason()).increment());
     }
 
