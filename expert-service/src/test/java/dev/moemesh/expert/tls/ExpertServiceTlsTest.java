@@ -34,8 +34,9 @@ import org.junit.jupiter.api.Test;
 @WithTestResource(MeshCertsResource.class)
 class ExpertServiceTlsTest {
 
-    @ConfigProperty(name = "test.mesh-certs")
-    Path certs;
+    // every test class of the module is a bean of each test application: without MeshCertsResource this is unset
+    @ConfigProperty(name = "test.mesh-certs", defaultValue = "unset")
+    String certs;
 
     @ConfigProperty(name = "quarkus.grpc.server.test-port")
     int port;
@@ -91,7 +92,8 @@ class ExpertServiceTlsTest {
 
     private MeshTls as(String name) {
         char[] password = MeshCertsResource.PASSWORD.toCharArray();
-        return MeshTls.pkcs12(certs.resolve(name + ".p12"), password, certs.resolve("ca.p12"), password);
+        Path dir = Path.of(certs);
+        return MeshTls.pkcs12(dir.resolve(name + ".p12"), password, dir.resolve("ca.p12"), password);
     }
 
     private <T> T call(MeshTls tls, Function<ManagedChannel, T> rpc) {
