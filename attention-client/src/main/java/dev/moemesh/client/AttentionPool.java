@@ -1,8 +1,8 @@
 package dev.moemesh.client;
 
+import dev.moemesh.tls.MeshChannels;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import jakarta.enterprise.util.TypeLiteral;
 
@@ -33,10 +33,10 @@ public final class AttentionPool implements AutoCloseable {
         private final long addressHash;
         private int outstanding;
 
-        private Member(String address) {
+        private Member(String address, MeshChannels channels) {
             this.address = address;
             this.addressHash = mix(address.hashCode());
-            this.channel = NettyChannelBuilder.forTarget(address).usePlaintext().build();
+            this.channel = channels.forTarget(address).build();
         }
 
         public String address() {
@@ -75,11 +75,16 @@ public final class AttentionPool implements AutoCloseable {
      * @param retry     how a generation the mesh failed runs again
      */
     public AttentionPool(List<String> addresses, String setting, GenerationRetry retry) {
+        this(addresses, setting, retry, MeshChannels.PLAINTEXT);
+    }
+
+    /** As {@link #AttentionPool(List, String, GenerationRetry)}, over {@code channels}: plaintext or mutual TLS. */
+    public AttentionPool(List<String> addresses, String setting, GenerationRetry retry, MeshChannels channels) {
         this.retryGuard = retry.guard(new TypeLiteral<CompletionStage<AttentionCall.Ending>>() {});
         if (addresses.isEmpty()) {
             throw new IllegalArgumentException("no attention services: set " + setting + "=host:port,...");
         }
-        for (String a : addresses) members.add(new Member(a.strip()));
+        for (String a : addresses) members.add(new Member(a.strip(), channels));
     }
 
     /** The member for a prompt (see the class comment), now counting one more request; give it back with {@link #release}. */

@@ -15,6 +15,7 @@ import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.proto.DescribeResponse;
 import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.Role;
+import dev.moemesh.tls.MeshChannels;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.Startup;
@@ -46,7 +47,8 @@ public class AttentionBeans {
     @Produces
     @Singleton
     @Startup
-    Served served(AttentionSettings config, @ConfigProperty(name = "quarkus.grpc.server.port") int grpcPort) {
+    Served served(AttentionSettings config, @ConfigProperty(name = "quarkus.grpc.server.port") int grpcPort,
+                  MeshChannels channels) {
         long started = System.nanoTime();
         String fingerprint = ModelFingerprint.of(config.modelDir());
         List<String> addresses = config.expertServices().orElse(List.of()).stream().map(String::strip)
@@ -60,8 +62,8 @@ public class AttentionBeans {
         ModelConfig modelConfig = ModelConfig.load(config.modelDir());
         RemoteExperts remote = addresses.isEmpty()
                 ? new RemoteExperts(modelConfig, List.of(), PlacementTable.none(modelConfig), fingerprint,
-                        config.expertTimeout(), config.expertBreaker().openFor())
-                : connect(addresses, modelConfig, fingerprint, config);
+                        config.expertTimeout(), config.expertBreaker().openFor(), channels)
+                : connect(addresses, modelConfig, fingerprint, config, channels);
         Model model = Model.load(config.modelDir(), config.maxSeqLen(), remote, modelOptions(config));
         // each heartbeat tells the placement version in use; each placement watched is switched to
         Optional<ControlPlaneMember> link = config.controlPlane().map(target -> ControlPlaneMember.start(target,
@@ -69,7 +71,7 @@ public class AttentionBeans {
                         grpcPort, fingerprint, "attention"),
                 beat -> beat.setPlacementVersion(remote.placement().version()),
                 new MemberOptions(FIRST_RETRY, LONGEST_RETRY, LONGEST_RETRY, Optional.of(remote::usePlacement),
-                        Optional.empty())));
+                        Optional.empty()).over(channels)));
         // an expert service whose calls fail is news for the control plane at once, not after its missed heartbeats
         link.ifPresent(member -> remote.whenUnreachable(address -> member.reportUnreachable(address,
                 "calls from this attention service fail; its breaker opened")));
@@ -82,12 +84,12 @@ public class AttentionBeans {
 
     /** Asks every expert service what it holds (waiting for those still starting) and builds the placement. */
     static RemoteExperts connect(List<String> addresses, ModelConfig modelConfig, String fingerprint,
-                                 AttentionSettings config) {
+                                 AttentionSettings config, MeshChannels channels) {
         List<ExpertClient> clients = new ArrayList<>();
         List<List<int[]>> held = new ArrayList<>();
         long deadline = System.nanoTime() + config.expertConnectTimeout().toNanos();
         for (String address : addresses) {
-            ExpertClient client = new ExpertClient(address);
+            ExpertClient client = new ExpertClient(address, channels);
             clients.add(client);
             DescribeResponse d = describeWithin(client, deadline);
             if (!d.getModelFingerprint().equals(fingerprint)) {
@@ -107,7 +109,7 @@ public class AttentionBeans {
                     + " them will fail", missing.size(), missing.subList(0, Math.min(8, missing.size())));
         }
         return new RemoteExperts(modelConfig, clients, placement, fingerprint, config.expertTimeout(),
-                config.expertBreaker().openFor());
+                config.expertBreaker().openFor(), channels);
     }
 
     /** The configured weight and cache formats, and the MTP module when speculative decoding drafts with it. */

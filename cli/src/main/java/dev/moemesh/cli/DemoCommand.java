@@ -40,6 +40,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--expert-services", defaultValue = "2", description = "expert service processes (default ${DEFAULT-VALUE})")
     int expertServices;
 
+    @Option(names = "--tls", description = "mutual TLS inside the mesh, on a new local CA and role certificates under"
+            + " --home/tls")
+    boolean tls;
+
     @Override
     public Integer call() {
         Path dir = UpCommand.tinyModel(home);
@@ -53,6 +57,11 @@ final class DemoCommand implements Callable<Integer> {
         String model = dir.getFileName().toString();
         List<FrontDoors.Answer> answers;
         try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), home.resolve("logs"), List.of("-Xmx512m"))) {
+            if (tls) {
+                mesh.overTls(home.resolve("tls"));
+                System.err.printf("mutual TLS inside the mesh: a new CA and a certificate per process in %s%n",
+                        home.resolve("tls"));
+            }
             MeshProcesses p = MeshProcesses.start(mesh, home, dir, expertServices, MeshProcesses.Ports.free(), List.of(),
                     System.err);
             System.err.printf("%s has random weights (written by make-model), so its text is noise: what the demo"

@@ -9,13 +9,15 @@ import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.RunExpertsRequest;
 import dev.moemesh.proto.RunExpertsResponse;
+import dev.moemesh.tls.MeshChannels;
+import dev.moemesh.tls.MeshTls;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -56,6 +58,17 @@ final class ExpertPingCommand implements Callable<Integer> {
     @Option(names = "--calls", defaultValue = "20000", description = "calls; the first third warm up (default ${DEFAULT-VALUE})")
     int calls;
 
+    @Option(names = "--key-store", description = "PKCS12 key store of an attention certificate: calls over mutual TLS"
+            + " (with --trust-store), e.g. <mesh home>/tls/attention-service.p12 of `mesh up --tls`")
+    Path keyStore;
+
+    @Option(names = "--trust-store", description = "PKCS12 trust store of the mesh CA, e.g. <mesh home>/tls/ca.p12")
+    Path trustStore;
+
+    @Option(names = "--store-password", defaultValue = "moemesh-local",
+            description = "of both stores (default ${DEFAULT-VALUE}, as `mesh up --tls` writes them)")
+    String storePassword;
+
     /** One answer as it arrived: from which target, when, and what the service said of its time. */
     private record Arrival(int target, long nanos, long computeNanos, long queueNanos, boolean refused, Throwable failure) {}
 
@@ -66,11 +79,16 @@ final class ExpertPingCommand implements Callable<Integer> {
         }
         if (topK == 0 && targets.size() != 1) throw new IllegalArgumentException("several targets need --top-k");
         if (topK > 0 && rows == 0) throw new IllegalArgumentException("--top-k routes --rows tokens: give --rows >= 1");
+        if ((keyStore == null) != (trustStore == null)) {
+            throw new IllegalArgumentException("--key-store and --trust-store go together");
+        }
+        MeshChannels mesh = keyStore == null ? MeshChannels.PLAINTEXT : MeshChannels.tls(MeshTls.pkcs12(keyStore,
+                storePassword.toCharArray(), trustStore, storePassword.toCharArray()));
         List<ManagedChannel> channels = new ArrayList<>();
         try {
             List<DescribeResponse> described = new ArrayList<>();
             for (String target : targets) {
-                ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().directExecutor().build();
+                ManagedChannel channel = mesh.forTarget(target).directExecutor().build();
                 channels.add(channel);
                 described.add(describe(target, channel));
             }
@@ -123,7 +141,7 @@ final class ExpertPingCommand implements Callable<Integer> {
             streams.forEach(StreamObserver::onCompleted);
 
             ObjectNode out = new ObjectMapper().createObjectNode();
-            out.put("targets", targets.size()).put("rows", rows).put("top_k", topK).put("hidden", hidden)
+            out.put("targets", targets.size()).put("transport", mesh.toString()).put("rows", rows).put("top_k", topK).put("hidden", hidden)
                     .put("backend", described.getFirst().getBackend());
             out.put("round_trip_p50_us", p(roundTrip, 50)).put("round_trip_p90_us", p(roundTrip, 90))
                     .put("compute_p50_us", p(compute, 50)).put("overhead_p50_us", p(overhead, 50))

@@ -6,10 +6,10 @@ import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
+import dev.moemesh.tls.MeshChannels;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 
 import java.util.Iterator;
 
@@ -19,8 +19,13 @@ public final class MeshClient implements AutoCloseable {
     private final ManagedChannel channel;
 
     public MeshClient(String target) {
+        this(target, MeshChannels.PLAINTEXT);
+    }
+
+    /** @param channels plaintext, or mutual TLS on a certificate the attention service admits (a door's) */
+    public MeshClient(String target, MeshChannels channels) {
         this.target = target;
-        this.channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+        this.channel = channels.forTarget(target).build();
     }
 
     /**

@@ -50,6 +50,10 @@ final class UpCommand implements Callable<Integer> {
             description = "JVM options of each service process (default ${DEFAULT-VALUE})")
     String serviceJavaOpts;
 
+    @Option(names = "--tls", description = "mutual TLS inside the mesh: a new local CA and a certificate per process"
+            + " naming its role, under --home/tls (the doors for clients stay as they are)")
+    boolean tls;
+
     @Override
     public Integer call() throws InterruptedException {
         if (expertServices < 1) throw new IllegalArgumentException("--expert-services must be at least 1");
@@ -58,11 +62,18 @@ final class UpCommand implements Callable<Integer> {
         List<String> options = serviceJavaOpts.isBlank() ? List.of() : Arrays.asList(serviceJavaOpts.strip().split("\\s+"));
         LocalMesh mesh = new LocalMesh(LocalMesh.home(), home.resolve("logs"), options);
         Runtime.getRuntime().addShutdownHook(new Thread(mesh::close));
+        if (tls) {
+            mesh.overTls(home.resolve("tls"));
+            System.out.printf("mutual TLS inside the mesh: the CA and each process's certificate in %s (PKCS12,"
+                    + " password %s; operator.p12 for tools)%n", home.resolve("tls"), LocalMesh.TLS_STORE_PASSWORD);
+        }
         List<String> props = maxSeqLen > 0 ? List.of("-Dattention.max-seq-len=" + maxSeqLen) : List.of();
         MeshProcesses p = MeshProcesses.start(mesh, home, dir, expertServices,
                 MeshProcesses.Ports.defaults(port, !expertsOnly), props, System.out);
-        System.out.printf("ready: ./mesh generate --target %s --model %s --prompt-ids 0,17,42 --max-tokens 24 --json%n",
-                p.attention().address(), dir);
+        if (!tls) {
+            System.out.printf("ready: ./mesh generate --target %s --model %s --prompt-ids 0,17,42 --max-tokens 24"
+                    + " --json%n", p.attention().address(), dir);
+        }
         if (p.router() != null) {
             String name = dir.getFileName().toString();
             boolean text = Files.exists(dir.resolve("tokenizer.json"));

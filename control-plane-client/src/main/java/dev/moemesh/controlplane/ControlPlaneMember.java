@@ -10,7 +10,6 @@ import dev.moemesh.proto.Role;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 import org.jboss.logging.Logger;
 
 import java.net.InetAddress;
@@ -106,7 +105,7 @@ public final class ControlPlaneMember implements AutoCloseable {
         this.options = options;
         this.nextRetry = options.firstRetry();
         this.status = "registering with the control plane at " + target + " as '" + identity.instanceId() + "'";
-        this.channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+        this.channel = options.channels().forTarget(target).build();
         this.controlPlane = ControlPlaneGrpc.newBlockingStub(channel);
         this.loop = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("control-plane-member").unstarted(r));

@@ -4,8 +4,10 @@ import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.DescribeRequest;
 import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.GetAttentionStatsRequest;
+import dev.moemesh.tls.MeshCertificates;
+import dev.moemesh.tls.MeshChannels;
+import dev.moemesh.tls.MeshRole;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -20,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -33,6 +36,15 @@ public final class LocalMesh implements AutoCloseable {
     private final List<String> jvmOptions;
     private final List<Service> services = new ArrayList<>();
     private final java.util.Set<String> recordingAot = new java.util.HashSet<>();
+    /** where its certificates are and the CA that issues them; null: plaintext */
+    private Path tlsDir;
+    private MeshCertificates ca;
+    /** how it reaches its services to see them ready: plaintext, or as an operator */
+    private MeshChannels probes = MeshChannels.PLAINTEXT;
+
+    /** The password of the PKCS12 files {@link #overTls} writes (they guard a throwaway local CA's keys). */
+    public static final String TLS_STORE_PASSWORD = "moemesh-local";
+    private static final List<String> LOOPBACK = List.of("localhost", "127.0.0.1");
 
     /**
      * A started process: where clients reach it ({@code host:port}: gRPC; the broker's bootstrap servers; the
@@ -63,6 +75,57 @@ public final class LocalMesh implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Runs every service it starts from now on over mutual TLS: a new local CA in {@code dir} ({@code ca.p12}, the
+     * trust store, and {@code ca.pem}), and a certificate per service naming its role and instance
+     * ({@code <name>.p12}, given to the service as {@code quarkus.tls.mesh.*}), and {@code operator.p12} for the
+     * tools ({@code mesh} commands, this class's readiness probes). Expert and attention services get
+     * {@code <prefix>.instance-id=<name>}, the instance their certificate speaks for.
+     */
+    public LocalMesh overTls(Path dir) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        this.tlsDir = dir;
+        this.ca = MeshCertificates.newCa("moemesh local CA");
+        ca.writeTrustStore(dir.resolve("ca.p12"), TLS_STORE_PASSWORD.toCharArray());
+        ca.writeCertificatePem(dir.resolve("ca.pem"));
+        MeshCertificates.Issued operator = ca.issue("operator", Set.of(MeshRole.OPERATOR), Set.of(), LOOPBACK);
+        operator.writePkcs12(dir.resolve("operator.p12"), TLS_STORE_PASSWORD.toCharArray());
+        this.probes = MeshChannels.tls(operator.meshTls());
+        return this;
+    }
+
+    /**
+     * Mutual TLS on a new certificate of this mesh's CA naming {@code role} (and no instance), e.g. a door's to call an
+     * attention service as the router does; {@link #overTls} first.
+     */
+    public MeshChannels channelsAs(String name, MeshRole role) {
+        if (ca == null) throw new IllegalStateException("this mesh is not over TLS: call overTls first");
+        return MeshChannels.tls(ca.issue(name, Set.of(role), Set.of(), LOOPBACK).meshTls());
+    }
+
+    /** Plaintext, or mutual TLS as an operator when {@link #overTls} was called: how a tool reaches its services. */
+    public MeshChannels channels() {
+        return probes;
+    }
+
+    /** The certificate of a service: its role, the instance it is (its name) and the loopback names. */
+    private List<String> tlsProperties(String name, MeshRole role, String instancePrefix) {
+        if (ca == null) return List.of();
+        Path keyStore = tlsDir.resolve(name + ".p12");
+        ca.issue(name, Set.of(role), Set.of(name), LOOPBACK).writePkcs12(keyStore, TLS_STORE_PASSWORD.toCharArray());
+        List<String> props = new ArrayList<>(List.of(
+                "-Dquarkus.tls.mesh.key-store.p12.path=" + keyStore.toAbsolutePath(),
+                "-Dquarkus.tls.mesh.key-store.p12.password=" + TLS_STORE_PASSWORD,
+                "-Dquarkus.tls.mesh.trust-store.p12.path=" + tlsDir.resolve("ca.p12").toAbsolutePath(),
+                "-Dquarkus.tls.mesh.trust-store.p12.password=" + TLS_STORE_PASSWORD));
+        if (instancePrefix != null) props.add("-D" + instancePrefix + ".instance-id=" + name);
+        return props;
     }
 
     /** The repository root as ./mesh and the build tell it ({@code mesh.home}), else the working directory. */
@@ -107,7 +170,8 @@ public final class LocalMesh implements AutoCloseable {
     /** As above, with JVM options of its own (after the mesh's), e.g. {@code -Dmoemesh.threads=1}. */
     public Service startExpertService(String name, Path model, String experts, int grpcPort, List<String> javaOptions,
                                       Duration ready) {
-        List<String> props = new ArrayList<>(javaOptions);
+        List<String> props = new ArrayList<>(tlsProperties(name, MeshRole.EXPERT, "expert"));
+        props.addAll(javaOptions);
         props.add("-Dexpert.model-dir=" + model.toAbsolutePath());
         props.add("-Dexpert.experts=" + experts);
         Service s = startQuarkus(name, "expert-service", grpcPort, props);
@@ -119,7 +183,8 @@ public final class LocalMesh implements AutoCloseable {
     /** Starts an attention service using these expert services (none: experts in its own process). */
     public Service startAttentionService(String name, Path model, List<String> expertAddresses, int grpcPort,
                                          List<String> extraProperties, Duration ready) {
-        List<String> props = new ArrayList<>(List.of("-Dattention.model-dir=" + model.toAbsolutePath()));
+        List<String> props = new ArrayList<>(tlsProperties(name, MeshRole.ATTENTION, "attention"));
+        props.add("-Dattention.model-dir=" + model.toAbsolutePath());
         if (!expertAddresses.isEmpty()) props.add("-Dattention.expert-services=" + String.join(",", expertAddresses));
         props.addAll(extraProperties);
         Service s = startQuarkus(name, "attention-service", grpcPort, props);
@@ -183,7 +248,8 @@ public final class LocalMesh implements AutoCloseable {
     /** As above, without waiting for anything: e.g. an orchestrator whose broker is not up yet never gets ready. */
     public Service launchOrchestrator(String name, Path model, String bootstrapServers, List<String> attentionAddresses,
                                       int httpPort, int grpcPort, List<String> extraProperties) {
-        List<String> props = new ArrayList<>(List.of("-Dquarkus.http.port=" + httpPort,
+        List<String> props = new ArrayList<>(tlsProperties(name, MeshRole.ORCHESTRATOR, null));
+        props.addAll(List.of("-Dquarkus.http.port=" + httpPort,
                 "-Dorchestrator.bootstrap-servers=" + bootstrapServers,
                 "-Dorchestrator.attention-services=" + String.join(",", attentionAddresses),
                 "-Dorchestrator.model-dir=" + model.toAbsolutePath()));
@@ -204,7 +270,8 @@ public final class LocalMesh implements AutoCloseable {
     /** As above, with properties of its own after the others, e.g. {@code -Drouter.api-keys=...}. */
     public Service startRouter(String name, Path model, List<String> attentionAddresses, int grpcPort, int httpPort,
                                List<String> extraProperties, Duration ready) {
-        List<String> props = new ArrayList<>(List.of("-Dquarkus.http.port=" + httpPort,
+        List<String> props = new ArrayList<>(tlsProperties(name, MeshRole.ROUTER, null));
+        props.addAll(List.of("-Dquarkus.http.port=" + httpPort,
                 "-Dquarkus.grpc.server.port=" + grpcPort,
                 "-Drouter.attention-services=" + String.join(",", attentionAddresses),
                 "-Drouter.model-dir=" + model.toAbsolutePath()));
@@ -303,8 +370,8 @@ public final class LocalMesh implements AutoCloseable {
         void call(ManagedChannel channel);
     }
 
-    private static void grpcProbe(Service s, GrpcCall call) {
-        ManagedChannel channel = NettyChannelBuilder.forTarget(s.address()).usePlaintext().build();
+    private void grpcProbe(Service s, GrpcCall call) {
+        ManagedChannel channel = probes.forTarget(s.address()).build();
         try {
             call.call(channel);
         } finally {

@@ -5,6 +5,7 @@ import dev.moemesh.orchestrator.ingest.FrontDoorOptions;
 import dev.moemesh.orchestrator.ingest.KafkaClients;
 import dev.moemesh.orchestrator.ingest.KafkaFrontDoor;
 import dev.moemesh.orchestrator.ingest.Topics;
+import dev.moemesh.tls.MeshChannels;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -42,6 +43,7 @@ public class FrontDoorService {
     private final OrchestratorSettings settings;
     private final Map<String, Object> kafkaSettings;
     private final MeterRegistry metrics;
+    private final MeshChannels channels;
     private final CountDownLatch stopping = new CountDownLatch(1);
     private volatile KafkaFrontDoor door;
     private volatile String waitingFor = "starting";
@@ -52,8 +54,9 @@ public class FrontDoorService {
      *                      Kafka client extension collects them for any Kafka client of the application
      */
     FrontDoorService(OrchestratorSettings settings, @Identifier("default-kafka-broker") Map<String, Object> kafkaSettings,
-                     MeterRegistry metrics) {
+                     MeterRegistry metrics, MeshChannels channels) {
         this.settings = settings;
+        this.channels = channels;
         this.kafkaSettings = kafkaSettings;
         this.metrics = metrics;
     }
@@ -82,7 +85,7 @@ public class FrontDoorService {
         for (int attempt = 1; stopping.getCount() > 0; attempt++) {
             try {
                 KafkaFrontDoor d = KafkaFrontDoor.start(options, new DoorMeters(metrics),
-                        settings.attentionRetry().policy());
+                        settings.attentionRetry().policy(), channels);
                 if (stopping.getCount() == 0) {
                     d.close();
                     return;

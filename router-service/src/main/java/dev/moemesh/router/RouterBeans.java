@@ -5,6 +5,7 @@ import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.DoorMeters;
 import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.router.prompt.Prompts;
+import dev.moemesh.tls.MeshChannels;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
@@ -35,9 +36,9 @@ public class RouterBeans {
 
     @Produces
     @Singleton
-    AttentionPool attentionPool(RouterSettings settings) {
+    AttentionPool attentionPool(RouterSettings settings, MeshChannels channels) {
         return new AttentionPool(settings.attentionServices(), "router.attention-services",
-                settings.attentionRetry().policy());
+                settings.attentionRetry().policy(), channels);
     }
 
     void closePool(@Disposes AttentionPool pool) {

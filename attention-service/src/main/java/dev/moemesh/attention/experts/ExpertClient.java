@@ -5,11 +5,11 @@ import dev.moemesh.proto.DescribeResponse;
 import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.RunExpertsRequest;
 import dev.moemesh.proto.RunExpertsResponse;
+import dev.moemesh.tls.MeshChannels;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 
 import java.time.Duration;
@@ -37,8 +37,12 @@ public final class ExpertClient implements AutoCloseable {
     private long nextSequence;
 
     public ExpertClient(String address) {
+        this(address, MeshChannels.PLAINTEXT);
+    }
+
+    public ExpertClient(String address, MeshChannels channels) {
         this.address = address;
-        this.channel = NettyChannelBuilder.forTarget(address).usePlaintext().directExecutor()
+        this.channel = channels.forTarget(address).directExecutor()
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
         this.stub = ExpertServiceGrpc.newStub(channel);
     }

@@ -4,6 +4,7 @@ import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.moe.ExpertBackend;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.proto.Placement;
+import dev.moemesh.tls.MeshChannels;
 import io.quarkus.logging.Log;
 
 import java.time.Duration;
@@ -30,6 +31,7 @@ import java.util.function.Consumer;
  */
 public final class RemoteExperts implements ExpertBackend, AutoCloseable {
     private final ModelConfig config;
+    private final MeshChannels channels;
     private final String fingerprint;
     private final Duration timeout;
     private final Duration breakerOpenFor;
@@ -48,6 +50,13 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
      */
     public RemoteExperts(ModelConfig config, List<ExpertClient> clients, PlacementTable placement, String fingerprint,
                          Duration timeout, Duration breakerOpenFor) {
+        this(config, clients, placement, fingerprint, timeout, breakerOpenFor, MeshChannels.PLAINTEXT);
+    }
+
+    /** @param channels how it reaches the expert services a new placement names: plaintext or mutual TLS */
+    public RemoteExperts(ModelConfig config, List<ExpertClient> clients, PlacementTable placement, String fingerprint,
+                         Duration timeout, Duration breakerOpenFor, MeshChannels channels) {
+        this.channels = channels;
         this.config = config;
         this.fingerprint = fingerprint;
         this.timeout = timeout;
@@ -102,7 +111,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
         List<String> added = new ArrayList<>();
         for (String address : next.addresses()) {
             if (instances.containsKey(address)) continue;
-            ExpertClient client = new ExpertClient(address);
+            ExpertClient client = new ExpertClient(address, channels);
             client.connectedNow(); // starts connecting, so the first call finds the channel ready
             instances.put(address, newInstance(client));
             added.add(address);

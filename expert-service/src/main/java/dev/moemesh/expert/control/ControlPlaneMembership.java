@@ -6,6 +6,7 @@ import dev.moemesh.expert.ExpertSettings;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
 import dev.moemesh.proto.Role;
+import dev.moemesh.tls.MeshChannels;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -32,14 +33,16 @@ public class ControlPlaneMembership {
     private final HeldExperts held;
     private final ExpertTokenCounters counters;
     private final int grpcPort;
+    private final MeshChannels channels;
     private volatile ControlPlaneMember member;
 
     ControlPlaneMembership(ExpertSettings config, HeldExperts held, ExpertTokenCounters counters,
-                           @ConfigProperty(name = "quarkus.grpc.server.port") int grpcPort) {
+                           @ConfigProperty(name = "quarkus.grpc.server.port") int grpcPort, MeshChannels channels) {
         this.config = config;
         this.held = held;
         this.counters = counters;
         this.grpcPort = grpcPort;
+        this.channels = channels;
     }
 
     /** How an expert service retries, and that it drains within {@code drainTimeout} when it stops. */
@@ -52,7 +55,7 @@ public class ControlPlaneMembership {
         config.controlPlane().ifPresent(target -> member = ControlPlaneMember.start(target,
                 ControlPlaneMember.Identity.of(Role.ROLE_EXPERT, config.instanceId(), config.advertisedAddress(),
                         grpcPort, held.fingerprint(), "expert"),
-                new HeldExpertsReport(held::held, counters, config.expertSlots()), options(config.drainTimeout())));
+                new HeldExpertsReport(held::held, counters, config.expertSlots()), options(config.drainTimeout()).over(channels)));
     }
 
     void stop(@Observes ShutdownEvent ignored) {

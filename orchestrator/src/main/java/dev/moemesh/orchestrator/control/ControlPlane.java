@@ -13,6 +13,7 @@ import dev.moemesh.orchestrator.placement.InstanceCapacity;
 import dev.moemesh.orchestrator.placement.InsufficientSlotsException;
 import dev.moemesh.orchestrator.placement.PlacementPlanner;
 import dev.moemesh.orchestrator.placement.Replica;
+import dev.moemesh.tls.MeshChannels;
 import io.grpc.Status;
 import org.jboss.logging.Logger;
 
@@ -78,14 +79,14 @@ public final class ControlPlane implements AutoCloseable {
     private boolean settleScheduled;
     private boolean settled;
 
-    private ControlPlane(ControlPlaneOptions options, Optional<ServedModel> model, Clock clock) {
+    private ControlPlane(ControlPlaneOptions options, Optional<ServedModel> model, Clock clock, MeshChannels channels) {
         this.options = options;
         this.clock = clock;
         this.membership = new Membership(clock, options.heartbeatDeadline(), options.loadHalfLife(), model);
         this.planner = new PlacementPlanner(options.minReplicas(), options.redundantReplicas(), options.moveTolerance());
         this.placements = new PlacementStream(PublishedPlacement.none(model.map(ServedModel::fingerprint).orElse("")),
                 clock);
-        this.holdings = new ExpertHoldings(options, clock, membership, placements);
+        this.holdings = new ExpertHoldings(options, clock, membership, placements, channels);
         this.startedAt = clock.instant();
         this.worker = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("control-plane").unstarted(r));
@@ -99,7 +100,13 @@ public final class ControlPlane implements AutoCloseable {
      *              first registration decides
      */
     public static ControlPlane start(ControlPlaneOptions options, Optional<ServedModel> model, Clock clock) {
-        ControlPlane cp = new ControlPlane(options, model, clock);
+        return start(options, model, clock, MeshChannels.PLAINTEXT);
+    }
+
+    /** @param channels how it reaches the expert services (LoadExperts, UnloadExperts): plaintext or mutual TLS */
+    public static ControlPlane start(ControlPlaneOptions options, Optional<ServedModel> model, Clock clock,
+                                     MeshChannels channels) {
+        ControlPlane cp = new ControlPlane(options, model, clock, channels);
         long beat = options.heartbeatInterval().toMillis();
         cp.worker.scheduleWithFixedDelay(cp.guarded("expiry", cp::expire), beat, beat, TimeUnit.MILLISECONDS);
         cp.worker.scheduleWithFixedDelay(cp.guarded("unload", cp.holdings::unloadUnused), beat, beat,

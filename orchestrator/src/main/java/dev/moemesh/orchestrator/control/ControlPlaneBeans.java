@@ -2,6 +2,7 @@ package dev.moemesh.orchestrator.control;
 
 import dev.moemesh.orchestrator.OrchestratorSettings;
 import dev.moemesh.orchestrator.membership.ServedModel;
+import dev.moemesh.tls.MeshChannels;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -18,12 +19,13 @@ public class ControlPlaneBeans {
     @Produces
     @Singleton
     @Startup
-    ControlPlane controlPlane(OrchestratorSettings settings, MeterRegistry metrics) {
+    ControlPlane controlPlane(OrchestratorSettings settings, MeterRegistry metrics, MeshChannels channels) {
         var c = settings.controlPlane();
         var options = new ControlPlaneOptions(c.heartbeatInterval(), c.missedHeartbeats(), c.rebalanceInterval(),
                 c.minImprovement(), c.minReplicas(), c.redundantReplicas(), c.moveTolerance(), c.loadHalfLife(),
                 c.expertLoadTimeout(), c.unloadGrace(), c.expertGroupSize(), c.settleTime());
-        ControlPlane cp = ControlPlane.start(options, settings.modelDir().map(ServedModel::read), Clock.systemUTC());
+        ControlPlane cp = ControlPlane.start(options, settings.modelDir().map(ServedModel::read), Clock.systemUTC(),
+                channels);
         ControlPlaneMetrics.register(cp, metrics);
         return cp;
     }

@@ -5,6 +5,7 @@ import dev.moemesh.orchestrator.membership.Instance;
 import dev.moemesh.orchestrator.membership.InstanceRole;
 import dev.moemesh.orchestrator.membership.Membership;
 import dev.moemesh.orchestrator.placement.ExpertPlacement;
+import dev.moemesh.tls.MeshChannels;
 import io.grpc.Status;
 import org.jboss.logging.Logger;
 
@@ -36,11 +37,13 @@ final class ExpertHoldings implements AutoCloseable {
     private final Clock clock;
     private final Membership membership;
     private final PlacementStream placements;
-    private final ExpertServiceClients experts = new ExpertServiceClients();
+    private final ExpertServiceClients experts;
     private final AtomicLong failedLoads = new AtomicLong();
     private long unloadWaitWarnedFor; // the version whose laggards were last logged
 
-    ExpertHoldings(ControlPlaneOptions options, Clock clock, Membership membership, PlacementStream placements) {
+    ExpertHoldings(ControlPlaneOptions options, Clock clock, Membership membership, PlacementStream placements,
+                   MeshChannels channels) {
+        this.experts = new ExpertServiceClients(channels);
         this.options = options;
         this.clock = clock;
         this.membership = membership;

@@ -7,10 +7,10 @@ import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.LoadExpertsRequest;
 import dev.moemesh.proto.UnloadExpertsRequest;
+import dev.moemesh.tls.MeshChannels;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 
 import java.time.Duration;
@@ -29,6 +29,11 @@ import java.util.concurrent.TimeUnit;
  */
 final class ExpertServiceClients implements AutoCloseable {
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+    private final MeshChannels mesh;
+
+    ExpertServiceClients(MeshChannels mesh) {
+        this.mesh = mesh;
+    }
 
     /** Asks the expert service at {@code address} to load {@code experts}; returns everything it holds afterwards. */
     Set<ExpertId> load(String address, Collection<ExpertId> experts, Duration timeout) {
@@ -83,7 +88,7 @@ final class ExpertServiceClients implements AutoCloseable {
     }
 
     private ManagedChannel channel(String address) {
-        return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+        return channels.computeIfAbsent(address, a -> mesh.forTarget(a).build());
     }
 
     private static List<LayerExpert> toProto(Collection<ExpertId> experts) {

@@ -13,6 +13,7 @@ import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.orchestrator.api.ResponseEvents;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateRequest;
+import dev.moemesh.tls.MeshChannels;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import org.apache.kafka.clients.admin.Admin;
@@ -105,14 +106,16 @@ public final class KafkaFrontDoor implements AutoCloseable {
         }
     }
 
-    private KafkaFrontDoor(FrontDoorOptions options, CompletedIds completed, DoorMeters meters, GenerationRetry retry) {
+    private KafkaFrontDoor(FrontDoorOptions options, CompletedIds completed, DoorMeters meters, GenerationRetry retry,
+                           MeshChannels channels) {
         this.options = options;
         this.completed = completed;
         this.meters = meters;
         this.parser = new RequestParser(options.replyTopicPattern());
         this.admin = Admin.create(options.kafka().admin());
         this.tokenizer = options.modelDir().flatMap(Tokenizer::load);
-        this.pool = new AttentionPool(options.attentionServices(), "orchestrator.attention-services", retry);
+        this.pool = new AttentionPool(options.attentionServices(), "orchestrator.attention-services", retry,
+                channels);
         this.producer = new KafkaProducer<>(options.kafka().producer());
         this.consumer = new KafkaConsumer<>(options.kafka().consumer(options.groupId(),
                 Math.min(500, options.maxInFlight())));
@@ -131,6 +134,12 @@ public final class KafkaFrontDoor implements AutoCloseable {
      * invisibly, since the token events it replays are not written twice (one per {@code (id, index)}).
      */
     public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters, GenerationRetry retry) {
+        return start(options, meters, retry, MeshChannels.PLAINTEXT);
+    }
+
+    /** As {@link #start(FrontDoorOptions, DoorMeters, GenerationRetry)}, over {@code channels}: plaintext or mutual TLS. */
+    public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters, GenerationRetry retry,
+                                       MeshChannels channels) {
         List<String> eventTopics = new ArrayList<>(List.of(options.topics().responses()));
         try (Admin a = Admin.create(options.kafka().admin())) {
             options.topics().ensure(a, options.topicPartitions());
@@ -141,7 +150,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
         CompletedIds completed = CompletedIds.readBack(options.kafka(), eventTopics, options.readBackTimeout());
         LOG.infof("%d request ids already have terminal events on %s (read in %d ms)", completed.size(),
                 eventTopics, (System.nanoTime() - t0) / 1_000_000);
-        KafkaFrontDoor door = new KafkaFrontDoor(options, completed, meters, retry);
+        KafkaFrontDoor door = new KafkaFrontDoor(options, completed, meters, retry, channels);
         door.thread.start();
         return door;
     }

@@ -1,0 +1,94 @@
+package dev.moemesh.tls;
+
+import io.grpc.netty.GrpcSslContexts;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * One process's mutual-TLS material: its own key and certificate (which name its role) and the CA it trusts. Servers
+ * built on it require a client certificate from that CA; channels built on it present this one.
+ *
+ * <p>Quarkus services build it from their TLS registry entry {@code quarkus.tls.mesh.*}; the CLI and tests from PKCS12
+ * files ({@link #pkcs12}).
+ */
+public final class MeshTls {
+
+    private final KeyManagerFactory keys;
+    private final TrustManagerFactory trust;
+    private final SslContext client;
+    private final SslContext server;
+
+    private MeshTls(KeyManagerFactory keys, TrustManagerFactory trust) {
+        this.keys = keys;
+        this.trust = trust;
+        try {
+            this.client = GrpcSslContexts.forClient().keyManager(keys).trustManager(trust).build();
+            this.server = GrpcSslContexts.configure(SslContextBuilder.forServer(keys)).trustManager(trust)
+                    .clientAuth(ClientAuth.REQUIRE).build();
+        } catch (SSLException e) {
+            throw new IllegalArgumentException("the mesh TLS keys cannot make a TLS context: " + e.getMessage(), e);
+        }
+    }
+
+    public static MeshTls of(KeyManagerFactory keys, TrustManagerFactory trust) {
+        return new MeshTls(keys, trust);
+    }
+
+    /**
+     * @param keyStore a PKCS12 file with this process's key and certificate chain
+     * @param trustStore a PKCS12 file with the CA certificates it trusts
+     */
+    public static MeshTls pkcs12(Path keyStore, char[] keyPassword, Path trustStore, char[] trustPassword) {
+        try {
+            KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            keys.init(load(keyStore, keyPassword), keyPassword);
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(load(trustStore, trustPassword));
+            return new MeshTls(keys, trust);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalArgumentException("cannot read the mesh TLS key store " + keyStore + " or trust store "
+                    + trustStore + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static KeyStore load(Path file, char[] password) throws GeneralSecurityException {
+        KeyStore store = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(file)) {
+            store.load(in, password);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        return store;
+    }
+
+    /** for channels: presents this process's certificate, trusts the mesh CA's servers only */
+    public SslContext clientContext() {
+        return client;
+    }
+
+    /** for servers: requires a client certificate from the mesh CA */
+    public SslContext serverContext() {
+        return server;
+    }
+
+    public KeyManagerFactory keys() {
+        return keys;
+    }
+
+    public TrustManagerFactory trust() {
+        return trust;
+    }
+}
