@@ -142,7 +142,9 @@ class MeshIntegrationTest {
     void aDeadExpertServiceEndsRequestsWithAClearErrorAndServingResumesWhenItIsBack() throws Exception {
         int victimPort = LocalMesh.freePort();
         LocalMesh.Service victim = mesh.startExpertService("experts-victim", model, "*:6-15", victimPort, READY);
-        LocalMesh.Service attention = attention("attention-4", low, victim);
+        // a short heal timeout: the dead service is not back within it, so the steps wait that long, then fail
+        LocalMesh.Service attention = attention("attention-4", List.of("-Dattention.expert-heal-timeout=2s"), low,
+                victim);
         assertSameTokensAsTheLocalEngine(generateConcurrently(attention));
 
         victim.kill();
@@ -153,6 +155,8 @@ class MeshIntegrationTest {
             assertTrue(g.error().contains(victim.address()), "the error names the dead service: " + g.error());
             assertTrue(g.error().matches("layer \\d+ expert \\d+ has no replica left to try: .*"),
                     "the error names the expert no other service holds: " + g.error());
+            assertTrue(g.error().endsWith("; no placement served it within 2000 ms (attention.expert-heal-timeout)"),
+                    "the error says how long the step waited for the expert to heal: " + g.error());
         }
         // still serving: it answers, and holds no sequence or KV block of the failed requests
         AttentionStats stats = stats(attention);
