@@ -89,7 +89,8 @@ class KillUnderStreamsTest {
      * that need the dead service's experts fail on the attention service until a placement serves them again. The
      * attention service reports the broken service at once, the control plane re-places its experts on the survivor
      * (its heartbeat deadline is 30 s: only the report explains seconds), and the router runs the failed generations
-     * again meanwhile.
+     * again meanwhile. The attention service's healing is turned off here ({@code attention.expert-heal-timeout=0}),
+     * so that the doors' runs again are what is tested; {@code ExpertHealTest} covers the heal.
      */
     @Test
     void killingTheOnlyReplicaOfHalfTheExpertsCostsNoStreamOfEitherDoor() throws Exception {
@@ -110,7 +111,8 @@ class KillUnderStreamsTest {
             LocalMesh.Service high = mesh.startExpertService("kill-experts-high", MODEL, "*:8-15",
                     LocalMesh.freePort(), member, READY);
             LocalMesh.Service attention = mesh.startAttentionService("kill-experts-attention", MODEL, List.of(),
-                    LocalMesh.freePort(), List.of("-Dattention.control-plane=" + controlPlane), READY);
+                    LocalMesh.freePort(), List.of("-Dattention.control-plane=" + controlPlane,
+                            "-Dattention.expert-heal-timeout=0"), READY);
             mesh.awaitHealthReady(attention, READY); // a placement covers every routed expert
             LocalMesh.Service router = router(mesh, "kill-experts-router", List.of(attention));
             try (Streams streams = Streams.start(router)) {
