@@ -283,6 +283,9 @@ class MeshIntegrationTest {
         assertEquals(local.get("token_ids"), json.get("kafka").get("token_ids"));
         assertEquals(local.get("token_ids"), json.get("grpc").get("token_ids"));
         assertEquals(local.get("token_ids"), json.get("rest").get("token_ids"));
+        // the redundancy the control plane's placement gives the routed experts
+        assertTrue(java.util.regex.Pattern.compile("(?m)^redundancy +placement version \\d+: \\d+( to \\d+)? replicas?"
+                + " per routed expert \\(\\d+ experts on \\d+ expert services?\\)").matcher(r.err()).find(), r.err());
         for (String process : List.of("kafka ", "orchestrator ", "router-service ", "attention-service ")) {
             assertTrue(r.err().contains(process), "no line for " + process + " in:\n" + r.err());
         }
