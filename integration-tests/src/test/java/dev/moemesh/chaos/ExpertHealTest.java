@@ -45,7 +45,6 @@ import java.util.regex.Pattern;
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ExpertHealTest {
-    private static final Duration READY = Duration.ofMinutes(3);
     private static final List<String> JVM = List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
     private static final int MAX_TOKENS = 32;
     private static final int GENERATIONS = 8;
@@ -55,32 +54,15 @@ class ExpertHealTest {
     void killingTheOnlyReplicaOfHalfTheExpertsCostsNoGenerationAndPastTheHealTimeoutTheyEndWithTheError()
             throws Exception {
         try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), logs(), JVM)) {
-            int controlPort = LocalMesh.freePort();
-            String controlPlane = "localhost:" + controlPort;
-            // no broker: the control plane serves without one
-            LocalMesh.Service orchestrator = mesh.launchOrchestrator("heal-orchestrator", MODEL,
-                    "localhost:" + LocalMesh.freePort(), List.of("localhost:1"), LocalMesh.freePort(), controlPort,
-                    List.of("-Dorchestrator.control-plane.min-replicas=1",
-                            // the first placement waits for both, so each keeps its half: no replica of the other's
-                            "-Dorchestrator.control-plane.settle-time=60s",
-                            // a 30 s heartbeat deadline: only the attention service's report explains a quick heal
-                            "-Dorchestrator.control-plane.heartbeat-interval=500ms",
-                            "-Dorchestrator.control-plane.missed-heartbeats=60"));
-            List<String> member = List.of("-Dexpert.control-plane=" + controlPlane);
-            LocalMesh.Service low = mesh.startExpertService("heal-experts-low", MODEL, "*:0-7", LocalMesh.freePort(),
-                    member, READY);
-            LocalMesh.Service high = mesh.startExpertService("heal-experts-high", MODEL, "*:8-15",
-                    LocalMesh.freePort(), member, READY);
-            LocalMesh.Service attention = mesh.startAttentionService("heal-attention", MODEL, List.of(),
-                    LocalMesh.freePort(), List.of("-Dattention.control-plane=" + controlPlane,
-                            "-Dattention.expert-heal-timeout=" + HEAL_TIMEOUT.toSeconds() + "s"), READY);
-            mesh.awaitHealthReady(attention, READY); // a placement covers every routed expert
+            SingleReplicaMesh halves = SingleReplicaMesh.start(mesh, "heal",
+                    List.of("-Dattention.expert-heal-timeout=" + HEAL_TIMEOUT.toSeconds() + "s"));
+            LocalMesh.Service attention = halves.attention();
             ManagedChannel channel = NettyChannelBuilder.forTarget(attention.address()).usePlaintext().build();
             try {
                 List<Stream> streams = new ArrayList<>();
                 for (int i = 0; i < GENERATIONS; i++) streams.add(Stream.start(channel, "heal-" + i, 3 + i, 11, 7 + 2 * i, 1));
                 awaitTokensFromEach(streams);
-                high.kill();
+                halves.high().kill();
                 for (Stream s : streams) {
                     Stream.Outcome done = s.outcome.get(3, TimeUnit.MINUTES);
                     assertEquals("length", done.finish(), s.id + ": " + done.error());
@@ -90,7 +72,7 @@ class ExpertHealTest {
                 }
                 String attentionLog = Files.readString(attention.log());
                 assertTrue(attentionLog.contains("healed: layer "), "the attention service logged the heal");
-                assertTrue(Files.readString(orchestrator.log()).contains("taken for dead: '"),
+                assertTrue(Files.readString(halves.orchestrator().log()).contains("taken for dead: '"),
                         "the control plane acted on the attention service's report");
                 assertTrue(metric(attention, "moemesh_attention_expert_heals_total", "healed") >= 1,
                         "the heal is counted");
@@ -98,7 +80,7 @@ class ExpertHealTest {
                 System.out.println("heal waits (ms) in " + attention.log() + ": " + healWaits(attentionLog));
 
                 // no service is left to take the experts: past the heal timeout, the rows end with the error
-                low.kill();
+                halves.low().kill();
                 long killed = System.nanoTime();
                 List<Stream> doomed = List.of(Stream.start(channel, "unhealed-0", 5, 6, 7),
                         Stream.start(channel, "unhealed-1", 9, 8));

@@ -23,7 +23,8 @@ import java.util.function.Consumer;
  * Routed experts computed by expert services: a layer's groups are split by the service that holds each expert
  * (among replicas, the least busy one whose breaker is closed), sent to all of those services at once, and their
  * answers written back into the batch's output rows; a share whose service fails is re-sent to another replica
- * ({@link ExpertCall}). The outputs are the services' bf16 rows, exactly.
+ * ({@link ExpertCall}); a call whose expert has no live replica left waits for a placement that serves it again,
+ * within {@link Healing#timeout} ({@link HealingCall}). The outputs are the services' bf16 rows, exactly.
  *
  * <p>The placement can change while it serves ({@link #usePlacement}): the new one and its services' clients are
  * swapped in as one {@link PlacementView} between two layer calls, a call under way finishes with the view it
