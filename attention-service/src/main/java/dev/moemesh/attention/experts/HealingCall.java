@@ -18,8 +18,10 @@ import java.util.BitSet;
  * this layer (and the KV cache entries it wrote) stays valid, so the rows go on exactly as if nothing had happened:
  * the same expert outputs, the same tokens.
  *
- * <p>Not healed, failing at once: a call before any placement (the service is not ready), and an expert no service
- * holds when no control plane can place it (a fixed list of expert services).
+ * <p>Not healed, failing at once: a call before any placement (the service is not ready), an expert no service
+ * holds when no control plane can place it (a fixed list of expert services), and any call under a placement whose
+ * heal already timed out, until a newer placement comes or an expert service answers again (its breaker closes): an
+ * expert nothing can serve costs one timeout, not one per step.
  */
 final class HealingCall implements ExpertBackend.Pending {
     private final RemoteExperts experts;
@@ -59,6 +61,12 @@ final class HealingCall implements ExpertBackend.Pending {
     private void heal(NoLiveReplicaException first) {
         RemoteExperts.Healing policy = experts.healing();
         if (!policy.mayHeal(first)) throw first;
+        long gaveUp = experts.gaveUpUnder();
+        if (gaveUp == first.placementVersion()) {
+            // a heal under this placement already waited the whole timeout in vain: no step waits again until a new one
+            throw new IllegalStateException(first.getMessage() + "; not waiting: a heal under placement version "
+                    + gaveUp + " timed out, and no newer placement has come", first);
+        }
         long started = System.nanoTime();
         long until = started + policy.timeout().toNanos();
         int rows = tokenRows();
@@ -93,6 +101,7 @@ final class HealingCall implements ExpertBackend.Pending {
             throw e; // another failure while healing (a timeout, a refusal): the step fails with it as before
         }
         long waited = System.nanoTime() - started;
+        experts.gaveUpUnder(last.placementVersion());
         experts.healEnded(false, rows, waited);
         Log.warnf("not healed: layer %d expert %d still has no live replica after %d ms (%d calls again); the step's"
                 + " %d rows end with the error", first.layer(), first.expert(), waited / 1_000_000, tries, rows);

@@ -46,6 +46,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
     private volatile Healing healing = Healing.OFF;
     private volatile HealListener healListener = (healed, rows, waitedNanos) -> {};
     private final AtomicInteger healsWaiting = new AtomicInteger();
+    private volatile long gaveUpUnder = -1; // the placement version under which a heal last timed out
 
     /**
      * @param clients        connected clients of the services {@code placement} names, in its order
@@ -266,6 +267,18 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
         return healsWaiting.get();
     }
 
+    /**
+     * The placement version under which a heal last timed out, -1 when none did or a service's breaker has closed
+     * since (it answers again).
+     */
+    long gaveUpUnder() {
+        return gaveUpUnder;
+    }
+
+    void gaveUpUnder(long placementVersion) {
+        gaveUpUnder = placementVersion;
+    }
+
     void healStarted() {
         healsWaiting.incrementAndGet();
     }
@@ -287,6 +300,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
     void answered(ExpertInstance instance, long arrivedNanos) {
         if (instance.breaker().answered(arrivedNanos)) {
             Log.infof("expert service %s answers again; breaker closed", instance.address());
+            gaveUpUnder = -1; // a service is back: a heal may pay off again under the placement in use
         }
     }
 

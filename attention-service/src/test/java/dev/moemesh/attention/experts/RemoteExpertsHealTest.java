@@ -149,6 +149,51 @@ class RemoteExpertsHealTest {
     }
 
     @Test
+    void afterAHealTimedOutCallsUnderThatPlacementFailAtOnceUntilAServiceAnswersAgainOrANewPlacementComes() throws Exception {
+        healWithin(Duration.ofMillis(1_000), Duration.ofMillis(100));
+        StandInExpertService dead = standIn();
+        experts.usePlacement(published(1, dead, 0, EXPERTS - 1));
+        dead.behaviour = Behaviour.BREAK;
+        assertThrows(IllegalStateException.class, () -> experts.run(batch()));
+
+        long started = System.nanoTime();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> experts.run(batch()));
+        long tookMs = (System.nanoTime() - started) / 1_000_000;
+        assertTrue(e.getMessage().endsWith("; not waiting: a heal under placement version 1 timed out, and no newer"
+                + " placement has come"), e.getMessage());
+        assertTrue(tookMs < 1_000, "no second wait under the same placement: " + tookMs + " ms");
+        assertEquals(List.of("false 1"), heals, "no second heal");
+
+        // the service answers again (its breaker closes): under the same placement, a heal may pay off again
+        dead.behaviour = Behaviour.ECHO;
+        assertAllRowsBack(call(experts));
+        dead.behaviour = Behaviour.BREAK;
+        CompletableFuture<RoutedBatch> waiting = runAsync(experts);
+        Thread.sleep(200);
+        assertTrue(!waiting.isDone(), "it waits again");
+        dead.behaviour = Behaviour.ECHO;
+        assertAllRowsBack(waiting.get(5, TimeUnit.SECONDS));
+        assertEquals(List.of("false 1", "true 1"), heals);
+        dead.behaviour = Behaviour.BREAK;
+
+        // a newer placement (still without a live holder) is worth waiting for again, and a later one heals
+        assertThrows(IllegalStateException.class, () -> experts.run(batch())); // times out again
+        StandInExpertService survivor = standIn();
+        experts.usePlacement(published(2, dead, 0, EXPERTS - 1));
+        CompletableFuture<RoutedBatch> healing = runAsync(experts);
+        Thread.sleep(200);
+        experts.usePlacement(published(3, survivor, 0, EXPERTS - 1));
+        assertAllRowsBack(healing.get(5, TimeUnit.SECONDS));
+        assertEquals(List.of("false 1", "true 1", "false 1", "true 1"), heals);
+    }
+
+    private static RoutedBatch call(RemoteExperts experts) {
+        RoutedBatch batch = batch();
+        experts.run(batch);
+        return batch;
+    }
+
+    @Test
     void aZeroHealTimeoutFailsTheCallAtOnce() {
         healWithin(Duration.ZERO, Duration.ofMillis(100));
         StandInExpertService dead = standIn();
