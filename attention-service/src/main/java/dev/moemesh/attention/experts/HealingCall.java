@@ -12,7 +12,9 @@ import java.util.BitSet;
  * call waits for a placement newer than the one it used (the breaker that opened has already told the control plane,
  * which re-places a dead service's experts on the survivors) and is sent again, whole, under it; with no new
  * placement it is sent again every retry interval, in case a holder is back at its address. Only when
- * {@code attention.expert-heal-timeout} has passed does the step fail, with the call's last error.
+ * {@code attention.expert-heal-timeout} has passed does the step fail, with the call's last error (a call sent before
+ * the deadline is waited for, so the timeout may be overrun by one call: e.g. the 2 s a dead sole holder's connection
+ * is given).
  *
  * <p>The step waits whole: every row of the batch, not only the rows routed to the missing expert. Its attention for
  * this layer (and the KV cache entries it wrote) stays valid, so the rows go on exactly as if nothing had happened:
@@ -83,6 +85,9 @@ final class HealingCall implements ExpertBackend.Pending {
                 experts.awaitPlacementNewerThan(last.placementVersion(),
                         Math.min(until - now, policy.retryEvery().toNanos()));
                 if (Thread.currentThread().isInterrupted()) break;
+                // at the deadline, only a placement not tried yet is worth one more call
+                boolean newer = experts.placement().version() > last.placementVersion();
+                if (!newer && System.nanoTime() - until >= 0) break;
                 tries++;
                 try {
                     send(experts, batch).awaitOnce(); // under the placement in use now
