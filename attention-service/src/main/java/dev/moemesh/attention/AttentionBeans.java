@@ -64,6 +64,9 @@ public class AttentionBeans {
                 ? new RemoteExperts(modelConfig, List.of(), PlacementTable.none(modelConfig), fingerprint,
                         config.expertTimeout(), config.expertBreaker().openFor(), channels)
                 : connect(addresses, modelConfig, fingerprint, config, channels);
+        // a step whose expert lost its last replica waits for a placement that serves it (re-tried each breaker back-off)
+        remote.healWith(new RemoteExperts.Healing(config.expertHealTimeout(), config.expertBreaker().openFor(),
+                config.controlPlane().isPresent()));
         Model model = Model.load(config.modelDir(), config.maxSeqLen(), remote, modelOptions(config));
         // each heartbeat tells the placement version in use; each placement watched is switched to
         Optional<ControlPlaneMember> link = config.controlPlane().map(target -> ControlPlaneMember.start(target,

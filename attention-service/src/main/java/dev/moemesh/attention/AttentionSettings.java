@@ -37,6 +37,13 @@ public interface AttentionSettings {
     @WithDefault("30s")
     Duration expertTimeout();
 
+    /**
+     * How long a step whose routed expert has no live replica waits for a placement that serves it again (the control
+     * plane re-placing a dead service's experts) before its rows end with the error; 0 ends them at once.
+     */
+    @WithDefault("30s")
+    Duration expertHealTimeout();
+
     /** The circuit breaker each expert service has in this attention service. */
     ExpertBreaker expertBreaker();
 

@@ -1,6 +1,7 @@
 package dev.moemesh.cli;
 
 import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.model.ModelFingerprint;
 import dev.moemesh.localmesh.LocalMesh;
 
 import java.io.PrintStream;
@@ -89,6 +90,11 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
         mesh.awaitHealthReady(attention, READY);
         report.printf("attention-service     %-15s  pid %-7d  log %s%n", attention.address(), attention.process().pid(),
                 attention.log());
+        if (ports.frontDoors() && expertServices > 0) {
+            // the redundancy the control plane got: the placement the attention service became ready with, or newer
+            report.printf("redundancy            %s%n", Redundancy.of(Redundancy.current("localhost:" + ports.controlPlane(),
+                    ModelFingerprint.of(model)), ModelConfig.load(model)).line());
+        }
         if (broker == null) return new MeshProcesses(null, started, attention, null, null);
         LocalMesh.Service router = mesh.startRouter("router-service", model, List.of(attention.address()),
                 ports.routerGrpc(), ports.routerHttp(), READY);

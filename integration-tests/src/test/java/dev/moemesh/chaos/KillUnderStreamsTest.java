@@ -89,40 +89,25 @@ class KillUnderStreamsTest {
      * that need the dead service's experts fail on the attention service until a placement serves them again. The
      * attention service reports the broken service at once, the control plane re-places its experts on the survivor
      * (its heartbeat deadline is 30 s: only the report explains seconds), and the router runs the failed generations
-     * again meanwhile.
+     * again meanwhile. The attention service's healing is turned off here ({@code attention.expert-heal-timeout=0}),
+     * so that the doors' runs again are what is tested; {@code ExpertHealTest} covers the heal.
      */
     @Test
     void killingTheOnlyReplicaOfHalfTheExpertsCostsNoStreamOfEitherDoor() throws Exception {
         try (LocalMesh mesh = new LocalMesh(LocalMesh.home(), logs(), JVM)) {
-            int controlPort = LocalMesh.freePort();
-            String controlPlane = "localhost:" + controlPort;
-            // no broker: the control plane serves without one (the Kafka door waits for it)
-            LocalMesh.Service orchestrator = mesh.launchOrchestrator("kill-orchestrator", MODEL, "localhost:" + LocalMesh.freePort(),
-                    List.of("localhost:1"), LocalMesh.freePort(), controlPort, List.of(
-                            "-Dorchestrator.control-plane.min-replicas=1",
-                            // the first placement waits for both, so each keeps its half: no replica of the other's
-                            "-Dorchestrator.control-plane.settle-time=60s",
-                            "-Dorchestrator.control-plane.heartbeat-interval=500ms",
-                            "-Dorchestrator.control-plane.missed-heartbeats=60"));
-            List<String> member = List.of("-Dexpert.control-plane=" + controlPlane);
-            LocalMesh.Service low = mesh.startExpertService("kill-experts-low", MODEL, "*:0-7", LocalMesh.freePort(),
-                    member, READY);
-            LocalMesh.Service high = mesh.startExpertService("kill-experts-high", MODEL, "*:8-15",
-                    LocalMesh.freePort(), member, READY);
-            LocalMesh.Service attention = mesh.startAttentionService("kill-experts-attention", MODEL, List.of(),
-                    LocalMesh.freePort(), List.of("-Dattention.control-plane=" + controlPlane), READY);
-            mesh.awaitHealthReady(attention, READY); // a placement covers every routed expert
+            SingleReplicaMesh halves = SingleReplicaMesh.start(mesh, "kill", List.of("-Dattention.expert-heal-timeout=0"));
+            LocalMesh.Service attention = halves.attention();
             LocalMesh.Service router = router(mesh, "kill-experts-router", List.of(attention));
             try (Streams streams = Streams.start(router)) {
                 streams.awaitTokensFromEach();
-                high.kill();
+                halves.high().kill();
                 streams.assertEachCompletesWithTheReferenceTokens();
             }
-            assertTrue(Files.readString(orchestrator.log()).contains("taken for dead: '"),
+            assertTrue(Files.readString(halves.orchestrator().log()).contains("taken for dead: '"),
                     "the control plane acted on the attention service's report");
             assertTrue(Files.readString(router.log()).contains("run 2 after attention service "),
                     "generations that needed the dead service's experts failed, and the router ran them again");
-            assertTrue(low.process().isAlive());
+            assertTrue(halves.low().process().isAlive());
         }
     }
 

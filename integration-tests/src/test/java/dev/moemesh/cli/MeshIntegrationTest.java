@@ -142,7 +142,9 @@ class MeshIntegrationTest {
     void aDeadExpertServiceEndsRequestsWithAClearErrorAndServingResumesWhenItIsBack() throws Exception {
         int victimPort = LocalMesh.freePort();
         LocalMesh.Service victim = mesh.startExpertService("experts-victim", model, "*:6-15", victimPort, READY);
-        LocalMesh.Service attention = attention("attention-4", low, victim);
+        // a short heal timeout: the dead service is not back within it, so the steps wait that long, then fail
+        LocalMesh.Service attention = attention("attention-4", List.of("-Dattention.expert-heal-timeout=2s"), low,
+                victim);
         assertSameTokensAsTheLocalEngine(generateConcurrently(attention));
 
         victim.kill();
@@ -153,6 +155,10 @@ class MeshIntegrationTest {
             assertTrue(g.error().contains(victim.address()), "the error names the dead service: " + g.error());
             assertTrue(g.error().matches("layer \\d+ expert \\d+ has no replica left to try: .*"),
                     "the error names the expert no other service holds: " + g.error());
+            // the first step waits the heal timeout; a step after it, under the same placement, does not wait again
+            assertTrue(g.error().endsWith("; no placement served it within 2000 ms (attention.expert-heal-timeout)")
+                    || g.error().endsWith("; not waiting: a heal under placement version 1 timed out, and no newer"
+                    + " placement has come"), "the error says why the step did not heal: " + g.error());
         }
         // still serving: it answers, and holds no sequence or KV block of the failed requests
         AttentionStats stats = stats(attention);
@@ -279,6 +285,9 @@ class MeshIntegrationTest {
         assertEquals(local.get("token_ids"), json.get("kafka").get("token_ids"));
         assertEquals(local.get("token_ids"), json.get("grpc").get("token_ids"));
         assertEquals(local.get("token_ids"), json.get("rest").get("token_ids"));
+        // the redundancy the control plane's placement gives the routed experts
+        assertTrue(java.util.regex.Pattern.compile("(?m)^redundancy +placement version \\d+: \\d+( to \\d+)? replicas?"
+                + " per routed expert \\(\\d+ experts on \\d+ expert services?\\)").matcher(r.err()).find(), r.err());
         for (String process : List.of("kafka ", "orchestrator ", "router-service ", "attention-service ")) {
             assertTrue(r.err().contains(process), "no line for " + process + " in:\n" + r.err());
         }

@@ -34,7 +34,9 @@ import java.util.concurrent.TimeoutException;
  * {@code PERMISSION_DENIED}, {@code UNAUTHENTICATED}). An answer still missing at the deadline fails the step, as
  * no time is left to re-send it; only a probe (the one call an open breaker lets through) waits half the time, so
  * a service that still hangs costs a re-send, not the step. The step fails, naming layer, expert and every service
- * tried, when some expert of a failed share has no replica left that has not failed in this call.
+ * tried, when some expert of a failed share has no replica left that has not failed in this call: that failure
+ * ({@link NoLiveReplicaException}, as is an expert the placement gives to no service) is one {@link HealingCall}
+ * may heal by calling again under a newer placement.
  */
 final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services {
     private final RemoteExperts experts;
@@ -86,9 +88,10 @@ final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services
         for (int g = 0; g < groups; g++) {
             int[] replicas = placement.replicas(batch.layer(), batch.expertIds()[g]);
             if (replicas.length == 0) {
-                throw new IllegalStateException("layer " + batch.layer() + " expert " + batch.expertIds()[g]
+                throw new NoLiveReplicaException("layer " + batch.layer() + " expert " + batch.expertIds()[g]
                         + " is held by no expert service (" + (placement.version() == 0 ? "nothing is placed yet"
-                        : "placement version " + placement.version()) + ")");
+                        : "placement version " + placement.version()) + ")", batch.layer(), batch.expertIds()[g],
+                        placement.version(), true);
             }
             target[g] = chooser.choose(replicas, rowsPerClient);
             rowsPerClient[target[g]] += batch.groupSize(g);
@@ -273,7 +276,8 @@ final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services
             int[] replicas = placement.replicas(batch.layer(), expert);
             int c = chooser.choose(replicas, rowsPerClient);
             if (c < 0) {
-                fail(new IllegalStateException(noReplicaLeft(expert, replicas)));
+                fail(new NoLiveReplicaException(noReplicaLeft(expert, replicas), batch.layer(), expert,
+                        placement.version(), false));
                 return;
             }
             target[g] = c;

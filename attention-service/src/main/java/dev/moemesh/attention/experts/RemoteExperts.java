@@ -15,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -22,7 +24,8 @@ import java.util.function.Consumer;
  * Routed experts computed by expert services: a layer's groups are split by the service that holds each expert
  * (among replicas, the least busy one whose breaker is closed), sent to all of those services at once, and their
  * answers written back into the batch's output rows; a share whose service fails is re-sent to another replica
- * ({@link ExpertCall}). The outputs are the services' bf16 rows, exactly.
+ * ({@link ExpertCall}); a call whose expert has no live replica left waits for a placement that serves it again,
+ * within {@link Healing#timeout} ({@link HealingCall}). The outputs are the services' bf16 rows, exactly.
  *
  * <p>The placement can change while it serves ({@link #usePlacement}): the new one and its services' clients are
  * swapped in as one {@link PlacementView} between two layer calls, a call under way finishes with the view it
@@ -42,6 +45,10 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
     private final List<PlacementView> retired = new ArrayList<>();              // guarded by this: replaced, maybe in use
     private volatile PlacementView view;
     private volatile Consumer<String> unreachable = address -> {};
+    private volatile Healing healing = Healing.OFF;
+    private volatile HealListener healListener = (healed, rows, waitedNanos) -> {};
+    private final AtomicInteger healsWaiting = new AtomicInteger();
+    private volatile long gaveUpUnder = -1; // the placement version under which a heal last timed out
 
     /**
      * @param clients        connected clients of the services {@code placement} names, in its order
@@ -126,6 +133,22 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
                 added.isEmpty() ? "" : ", connecting to " + added,
                 missing.isEmpty() ? "" : "; routed experts without a service (layer:expert, first 8): " + missing);
         closeUnused();
+        notifyAll(); // calls waiting to heal try the new placement
+    }
+
+    /**
+     * Waits (at most {@code nanos}) until the placement in use is newer than {@code version}; returns at once when it
+     * already is. An interrupt ends the wait with the thread's flag set.
+     */
+    synchronized void awaitPlacementNewerThan(long version, long nanos) {
+        long until = System.nanoTime() + nanos;
+        try {
+            for (long left = nanos; view.placement.version() <= version && left > 0; left = until - System.nanoTime()) {
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /**
@@ -202,7 +225,76 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
 
     @Override
     public Pending submit(RoutedBatch batch) {
-        return ExpertCall.send(this, batch);
+        return HealingCall.send(this, batch);
+    }
+
+    /**
+     * How a layer's call that finds an expert without a live replica heals ({@link HealingCall}).
+     *
+     * @param timeout      how long the step waits for a placement that serves the expert; zero fails it at once
+     * @param retryEvery   how often the call is sent again while no new placement comes (a holder may be back)
+     * @param placed       whether a control plane places the experts, so that an expert no service holds may be
+     *                     placed later; without one, the placement is a fixed list and such an expert never is
+     */
+    public record Healing(Duration timeout, Duration retryEvery, boolean placed) {
+        static final Healing OFF = new Healing(Duration.ZERO, Duration.ofSeconds(1), false);
+
+        public Healing {
+            if (timeout.isNegative()) throw new IllegalArgumentException("a negative heal timeout: " + timeout);
+            if (retryEvery.compareTo(Duration.ofMillis(10)) < 0) retryEvery = Duration.ofMillis(10);
+        }
+
+        /** Whether a call that failed this way waits for a placement, rather than failing its step at once. */
+        boolean mayHeal(NoLiveReplicaException why) {
+            if (timeout.isZero()) return false;
+            if (why.placementVersion() == 0) return false; // not ready: nothing was ever placed
+            return !why.heldByNone() || placed;
+        }
+    }
+
+    /** Sets how calls heal; off (failing at once) until this is called. */
+    public void healWith(Healing healing) {
+        this.healing = healing;
+    }
+
+    Healing healing() {
+        return healing;
+    }
+
+    /** Hears how each heal ended: healed or not, the token rows of the step that waited, and how long it waited. */
+    public interface HealListener {
+        void ended(boolean healed, int rows, long waitedNanos);
+    }
+
+    /** Replaces the heal listener (one at a time). */
+    public void whenHealEnds(HealListener listener) {
+        this.healListener = listener;
+    }
+
+    /** Layer calls waiting now for a placement that serves one of their experts. */
+    public int healsWaiting() {
+        return healsWaiting.get();
+    }
+
+    /**
+     * The placement version under which a heal last timed out, -1 when none did or a service's breaker has closed
+     * since (it answers again).
+     */
+    long gaveUpUnder() {
+        return gaveUpUnder;
+    }
+
+    void gaveUpUnder(long placementVersion) {
+        gaveUpUnder = placementVersion;
+    }
+
+    void healStarted() {
+        healsWaiting.incrementAndGet();
+    }
+
+    void healEnded(boolean healed, int rows, long waitedNanos) {
+        healsWaiting.decrementAndGet();
+        healListener.ended(healed, rows, waitedNanos);
     }
 
     String fingerprint() {
@@ -217,6 +309,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
     void answered(ExpertInstance instance, long arrivedNanos) {
         if (instance.breaker().answered(arrivedNanos)) {
             Log.infof("expert service %s answers again; breaker closed", instance.address());
+            gaveUpUnder = -1; // a service is back: a heal may pay off again under the placement in use
         }
     }
 

@@ -19,6 +19,10 @@ import dev.moemesh.core.tokenizer.ChatPrompt;
 import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.orchestrator.TestBroker;
+import dev.moemesh.proto.AttentionServiceGrpc;
+import dev.moemesh.proto.GetAttentionStatsRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import dev.moemesh.orchestrator.TopicReader;
 import org.apache.kafka.clients.admin.Admin;
@@ -47,6 +51,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
@@ -118,13 +123,18 @@ class KafkaFrontDoorTest {
 
     private KafkaFrontDoor door(TestInfo test, int maxInFlight, String attentionAddress, Optional<Path> modelDir,
                                 Optional<Pattern> replyTopics) {
+        return door(test, maxInFlight, List.of(attentionAddress), modelDir, replyTopics);
+    }
+
+    private KafkaFrontDoor door(TestInfo test, int maxInFlight, List<String> attentionAddresses,
+                                Optional<Path> modelDir, Optional<Pattern> replyTopics) {
         if (topics == null || !topics.requests().endsWith(test.getTestMethod().orElseThrow().getName())) {
             String suffix = "." + test.getTestMethod().orElseThrow().getName();
             topics = new Topics("requests" + suffix, "responses" + suffix, "dlq" + suffix);
         }
         KafkaFrontDoor d = KafkaFrontDoor.start(new FrontDoorOptions(KafkaClients.plaintext(kafka.bootstrapServers()),
                 "orchestrator-" + topics.requests(),
-                topics, List.of(attentionAddress), maxInFlight, 2, modelDir, Duration.ofSeconds(30), replyTopics),
+                topics, attentionAddresses, maxInFlight, 2, modelDir, Duration.ofSeconds(30), replyTopics),
                 new DoorMeters(meters));
         doors.add(d);
         return d;
@@ -227,6 +237,67 @@ class KafkaFrontDoorTest {
                 "8 requests at once on one place: the service refused some, and the door sent them again");
         awaitAllRequestsCommitted();
         onePlace.kill();
+    }
+
+    /**
+     * One of two attention services SIGKILLed while the door has streamed requests in flight, each with token events
+     * out: the door runs them again on the other ({@code AttentionCall}), so each id still gets its token events once
+     * per index, with the single-process engine's greedy tokens, and exactly one terminal event, {@code completed}.
+     */
+    @Test
+    void killingOneOfTwoAttentionServicesUnderStreamedRequestsCostsNoEventAndDuplicatesNone(TestInfo test)
+            throws Exception {
+        List<LocalMesh.Service> pair = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            pair.add(mesh.startAttentionService("attention-kill-" + i, model, List.of(), LocalMesh.freePort(), List.of(),
+                    Duration.ofMinutes(3)));
+        }
+        try {
+            door(test, 16, pair.stream().map(LocalMesh.Service::address).toList(), Optional.empty(), Optional.empty());
+            double ranAgainBefore = meters.counter("moemesh.door.generation.runs.again", "door", "kafka").count();
+            int maxTokens = 24;
+            String[] ids = IntStream.range(0, 6).mapToObj(i -> "kill-" + i).toArray(String[]::new);
+            for (int i = 0; i < ids.length; i++) send(ids[i], request(ids[i], maxTokens, true, 3 + i, 11, 7 + 2 * i, 1));
+            // every request has token events out before the kill, so a run again must replay them invisibly
+            readUntil(topics.responses(), rs -> Arrays.stream(ids).allMatch(id -> events(rs).stream()
+                    .anyMatch(e -> e.get("id").asText().equals(id) && e.get("type").asText().equals("token"))));
+            int[] running = pair.stream().mapToInt(KafkaFrontDoorTest::runningSequences).toArray();
+            LocalMesh.Service victim = pair.get(running[0] >= running[1] ? 0 : 1);
+            victim.kill();
+            assertTrue(Math.max(running[0], running[1]) > 0, "the killed service was generating: " + Arrays.toString(running));
+
+            List<JsonNode> events = events(responsesUntilTerminal(ids));
+            double ranAgain = meters.counter("moemesh.door.generation.runs.again", "door", "kafka").count();
+            assertTrue(ranAgain > ranAgainBefore, "the door ran the killed service's generations again");
+            for (int i = 0; i < ids.length; i++) {
+                String id = ids[i];
+                List<JsonNode> mine = events.stream().filter(e -> e.get("id").asText().equals(id)).toList();
+                assertEquals(1, mine.stream().filter(KafkaFrontDoorTest::terminal).count(), id + ": one terminal event");
+                JsonNode end = mine.stream().filter(KafkaFrontDoorTest::terminal).findFirst().orElseThrow();
+                assertEquals("completed", end.get("type").asText(), id + ": " + end);
+                int[] expected = localEngineTokens(maxTokens, 3 + i, 11, 7 + 2 * i, 1);
+                assertArrayEquals(expected, ints(end.get("token_ids")), id);
+                List<JsonNode> tokens = mine.stream().filter(e -> e.get("type").asText().equals("token")).toList();
+                assertEquals(maxTokens, tokens.size(), id + ": one token event per (id, index)");
+                for (int k = 0; k < tokens.size(); k++) {
+                    assertEquals(k, tokens.get(k).get("index").asInt(), id + ": token events in order, once each");
+                    assertEquals(expected[k], tokens.get(k).get("token_id").asInt(), id + " index " + k);
+                }
+            }
+            awaitAllRequestsCommitted();
+        } finally {
+            pair.forEach(LocalMesh.Service::kill);
+        }
+    }
+
+    private static int runningSequences(LocalMesh.Service attention) {
+        ManagedChannel c = NettyChannelBuilder.forTarget(attention.address()).usePlaintext().build();
+        try {
+            return AttentionServiceGrpc.newBlockingStub(c).withDeadlineAfter(5, TimeUnit.SECONDS)
+                    .getAttentionStats(GetAttentionStatsRequest.getDefaultInstance()).getRunningSequences();
+        } finally {
+            c.shutdownNow();
+        }
     }
 
     @Test
