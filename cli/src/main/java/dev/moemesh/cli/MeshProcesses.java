@@ -93,7 +93,7 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
         if (ports.frontDoors() && expertServices > 0) {
             // the redundancy the control plane got: the placement the attention service became ready with, or newer
             report.printf("redundancy            %s%n", Redundancy.of(Redundancy.current("localhost:" + ports.controlPlane(),
-                    ModelFingerprint.of(model)), ModelConfig.load(model)).line());
+                    ModelFingerprint.of(model), mesh.channels()), ModelConfig.load(model)).line());
         }
         if (broker == null) return new MeshProcesses(null, started, attention, null, null);
         LocalMesh.Service router = mesh.startRouter("router-service", model, List.of(attention.address()),

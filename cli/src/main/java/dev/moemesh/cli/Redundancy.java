@@ -5,8 +5,8 @@ import dev.moemesh.proto.ControlPlaneGrpc;
 import dev.moemesh.proto.ExpertReplicas;
 import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.WatchPlacementRequest;
+import dev.moemesh.tls.MeshChannels;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 
 import java.util.HashMap;
 import java.util.HashSet;
@@ -21,9 +21,12 @@ import java.util.concurrent.TimeUnit;
  */
 record Redundancy(long version, int services, int experts, int fewest, int most, int single, int none) {
 
-    /** The placement the control plane at {@code target} publishes now, read as a watcher of the model. */
-    static Placement current(String target, String fingerprint) {
-        ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+    /**
+     * The placement the control plane at {@code target} publishes now, read as a watcher of the model over
+     * {@code channels} (the mesh's: plaintext, or mutual TLS as an operator under {@code mesh up --tls}).
+     */
+    static Placement current(String target, String fingerprint, MeshChannels channels) {
+        ManagedChannel channel = channels.forTarget(target).build();
         try {
             Iterator<Placement> watch = ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
                     .watchPlacement(WatchPlacementRequest.newBuilder().setInstanceId("mesh-cli")
