@@ -23,7 +23,8 @@ import java.util.function.Consumer;
  * <tr><td>control plane</td><td>Register</td><td>expert (as an expert) or attention (as an attention service), for
  * an instance its certificate names when it names any</td></tr>
  * <tr><td></td><td>Heartbeat</td><td>expert, attention (same instance rule)</td></tr>
- * <tr><td></td><td>Drain</td><td>operator, or the instance itself (its certificate names it)</td></tr>
+ * <tr><td></td><td>Drain</td><td>operator, or the instance itself (its certificate names it, or names no
+ * instance)</td></tr>
  * <tr><td></td><td>ReportUnreachable</td><td>attention</td></tr>
  * <tr><td></td><td>WatchPlacement</td><td>any mesh role</td></tr>
  * <tr><td>expert service</td><td>RunExperts, RunExpertsStream</td><td>attention</td></tr>
@@ -97,8 +98,13 @@ public final class MeshAccess {
         return sameInstance(peer, request.getInstanceId());
     }
 
+    /**
+     * an operator drains any instance; an expert or attention certificate the instance it names, or any when it
+     * names none (one certificate per role, as a Kubernetes Secret per Deployment gives: it registers and heartbeats
+     * as any instance already, and a pod stopping must be able to drain itself)
+     */
     private static String drain(MeshIdentity peer, dev.moemesh.proto.DrainRequest request) {
-        if (peer.has(OPERATOR) || peer.instances().contains(request.getInstanceId())) {
+        if (peer.has(OPERATOR) || sameInstance(peer, request.getInstanceId()) == null) {
             return null;
         }
         return "draining '" + request.getInstanceId() + "' takes an operator certificate or that instance's own";

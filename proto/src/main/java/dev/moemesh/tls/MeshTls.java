@@ -15,7 +15,9 @@ import java.security.KeyStore;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
 
 /**
  * One process's mutual-TLS material: its own key and certificate (which name its role) and the CA it trusts. Servers
@@ -35,12 +37,20 @@ public final class MeshTls {
         this.keys = keys;
         this.trust = trust;
         try {
-            this.client = GrpcSslContexts.forClient().keyManager(keys).trustManager(trust).build();
+            this.client = GrpcSslContexts.forClient().keyManager(keys).trustManager(new MeshPeerTrust(caTrust(trust)))
+                    .build();
             this.server = GrpcSslContexts.configure(SslContextBuilder.forServer(keys)).trustManager(trust)
                     .clientAuth(ClientAuth.REQUIRE).build();
         } catch (SSLException e) {
             throw new IllegalArgumentException("the mesh TLS keys cannot make a TLS context: " + e.getMessage(), e);
         }
+    }
+
+    private static X509TrustManager caTrust(TrustManagerFactory trust) {
+        for (TrustManager m : trust.getTrustManagers()) {
+            if (m instanceof X509TrustManager x509) return x509;
+        }
+        throw new IllegalArgumentException("the mesh trust store gives no X.509 trust manager");
     }
 
     public static MeshTls of(KeyManagerFactory keys, TrustManagerFactory trust) {
@@ -74,7 +84,10 @@ public final class MeshTls {
         return store;
     }
 
-    /** for channels: presents this process's certificate, trusts the mesh CA's servers only */
+    /**
+     * for channels: presents this process's certificate, trusts servers the mesh CA signed that name a mesh role,
+     * at whatever address they are dialed ({@link MeshPeerTrust})
+     */
     public SslContext clientContext() {
         return client;
     }

@@ -163,12 +163,48 @@ class MeshAccessTest {
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain)).getPlacementVersion());
         assertEquals(8, call(controlPlane, as(MeshRole.OPERATOR, "ops"),
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain)).getPlacementVersion());
+        // one certificate per role (a Kubernetes Secret per Deployment) names no instance: a pod stopping drains itself
+        assertEquals(8, call(controlPlane, CA.issue("expert-pool", Set.of(MeshRole.EXPERT), Set.of(), LOCAL).meshTls(),
+                ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain)).getPlacementVersion());
         assertRefused(controlPlane, as(MeshRole.EXPERT, "expert-4"), "Drain",
                 "draining 'expert-3' takes an operator certificate or that instance's own",
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain));
         assertRefused(controlPlane, as(MeshRole.ROUTER, "router"), "Drain",
                 "it takes attention or expert or operator certificates",
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain));
+    }
+
+    // --- the server as its callers check it
+
+    @Test
+    void aServerIsTrustedForTheMeshCaAndItsRoleWhateverAddressItIsDialedAt() throws Exception {
+        // an expert pod is dialed at its IP, which its certificate (issued per role, naming Service host names) lacks
+        Server pod = start(CA.issue("expert-pool", Set.of(MeshRole.EXPERT), Set.of(), List.of("expert-pool.moemesh.svc"))
+                .meshTls(), answering(5));
+        // a certificate of the mesh CA that names no mesh role is no mesh server
+        Server roleless = start(CA.issue("stranger", Set.of(), Set.of(), LOCAL).meshTls(), answering(6));
+        try {
+            assertEquals(5, call(pod, as(MeshRole.ATTENTION, "attention-0"),
+                    ch -> ExpertServiceGrpc.newBlockingStub(ch).runExperts(RunExpertsRequest.getDefaultInstance()))
+                    .getSequence());
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(roleless,
+                    as(MeshRole.ATTENTION, "attention-0"), ch -> ExpertServiceGrpc.newBlockingStub(ch)
+                            .withDeadlineAfter(10, TimeUnit.SECONDS).runExperts(RunExpertsRequest.getDefaultInstance())));
+            assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
+        } finally {
+            pod.shutdownNow();
+            roleless.shutdownNow();
+        }
+    }
+
+    private static io.grpc.ServerServiceDefinition answering(long sequence) {
+        return new ExpertServiceGrpc.ExpertServiceImplBase() {
+            @Override
+            public void runExperts(RunExpertsRequest request, StreamObserver<RunExpertsResponse> out) {
+                out.onNext(RunExpertsResponse.newBuilder().setSequence(sequence).build());
+                out.onCompleted();
+            }
+        }.bindService();
     }
 
     // --- no certificate, or not the mesh's
