@@ -41,8 +41,8 @@ final class CertificateReferences {
     }
 
     private static final List<PemFile> PEM = List.of(
-            new PemFile("key-store.pem.0.cert", "tls.crt", "certificate"),
-            new PemFile("key-store.pem.0.key", "tls.key", "private key"),
+            new PemFile("key-store.pem.service.cert", "tls.crt", "certificate"),
+            new PemFile("key-store.pem.service.key", "tls.key", "private key"),
             new PemFile("trust-store.pem.certs", "ca.crt", "issuing CA"));
 
     private final BuildIndex build;
@@ -83,7 +83,7 @@ final class CertificateReferences {
         return roles;
     }
 
-    /** The environment variable of a setting of the mesh's registry entry, e.g. QUARKUS_TLS_MESH_KEY_STORE_PEM_0_CERT. */
+    /** The variable of a setting of the mesh's registry entry, such as QUARKUS_TLS_MESH_KEY_STORE_PEM_SERVICE_CERT. */
     static String envName(String registryName, String key) {
         return ServiceConfig.envName("quarkus.tls." + registryName + "." + key);
     }

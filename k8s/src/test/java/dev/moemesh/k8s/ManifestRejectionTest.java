@@ -209,8 +209,8 @@ class ManifestRejectionTest {
                         List.of("QUARKUS_TLS_MESH_TRUST_STORE_PEM_CERTS is /etc/ssl/ca.crt, which is in no volume"
                                 + " the container mounts"))),
                 Named.of("the certificate where the key belongs", new TlsBreakage("Deployment", "expert-pool-g1",
-                        d -> env(d, "QUARKUS_TLS_MESH_KEY_STORE_PEM_0_KEY").put("value", "/etc/moemesh/tls/tls.crt"),
-                        List.of("QUARKUS_TLS_MESH_KEY_STORE_PEM_0_KEY is /etc/moemesh/tls/tls.crt, but cert-manager"
+                        d -> env(d, "QUARKUS_TLS_MESH_KEY_STORE_PEM_SERVICE_KEY").put("value", "/etc/moemesh/tls/tls.crt"),
+                        List.of("QUARKUS_TLS_MESH_KEY_STORE_PEM_SERVICE_KEY is /etc/moemesh/tls/tls.crt, but cert-manager"
                                 + " writes the private key as /etc/moemesh/tls/tls.key"))),
                 Named.of("a service left on plaintext", new TlsBreakage("Deployment", "router-service",
                         d -> removeIf(d.at(CONTAINER + "/env"), e -> e.path("name").asText()
