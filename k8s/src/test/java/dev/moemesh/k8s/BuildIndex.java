@@ -36,6 +36,11 @@ final class BuildIndex {
         return problems;
     }
 
+    /** The repository whose services the build runs. */
+    Path repo() {
+        return repo;
+    }
+
     List<ObjectNode> objects() {
         return objects;
     }

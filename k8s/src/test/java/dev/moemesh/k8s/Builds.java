@@ -23,11 +23,15 @@ final class Builds {
         return KustomizeBuild.build(K8S.resolve(dir));
     }
 
-    /** All problems of a build: schemas of built-in kinds, KEDA's fields, and the cross-references. */
+    /**
+     * All problems of a build: schemas of built-in kinds, KEDA's and cert-manager's fields, and the
+     * cross-references.
+     */
     static List<String> problems(List<ObjectNode> objects) {
         List<String> problems = new ArrayList<>();
         for (ObjectNode o : objects) {
             problems.addAll(KedaScaledObjects.isScaledObject(o) ? KedaScaledObjects.problems(o)
+                    : CertManagerObjects.isCertManager(o) ? CertManagerObjects.problems(o)
                     : KubernetesSchemas.problems(o));
         }
         problems.addAll(CrossReferences.problems(objects, REPO));

@@ -7,7 +7,8 @@ import java.util.List;
 
 /**
  * What a schema cannot see: that the objects of one build fit together and fit the services' code
- * ({@link WorkloadReferences}, {@link ControlPlaneReferences}, {@link AutoscalerReferences}, {@link ExpertGroups}).
+ * ({@link WorkloadReferences}, {@link ControlPlaneReferences}, {@link AutoscalerReferences}, {@link ExpertGroups},
+ * {@link CertificateReferences}).
  */
 final class CrossReferences {
     private CrossReferences() {
@@ -20,6 +21,7 @@ final class CrossReferences {
         ControlPlaneReferences.check(build);
         AutoscalerReferences.check(build);
         ExpertGroups.check(build);
+        CertificateReferences.check(build, repo);
         return build.problems();
     }
 }

@@ -1,6 +1,7 @@
 package dev.moemesh.k8s;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
@@ -12,6 +13,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Iterator;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -172,6 +176,110 @@ class ManifestRejectionTest {
         o.removeAll();
         o.setAll((ObjectNode) changed);
         assertProblems(Builds.problems(base), b.expected().toArray(String[]::new));
+    }
+
+    /** One change to an object of the built production overlay (where the mesh runs on cert-manager's certificates). */
+    record TlsBreakage(String kind, String name, Consumer<ObjectNode> change, List<String> expected) {
+    }
+
+    static Stream<Named<TlsBreakage>> tlsBreakages() {
+        return Stream.of(
+                Named.of("a Secret no Certificate issues", new TlsBreakage("Deployment", "attention-service",
+                        d -> volume(d, "mesh-tls").with("secret").put("secretName", "mesh-attention-tls-old"),
+                        List.of("attention-service container attention-service: mounts Secret mesh-attention-tls-old"
+                                + " for quarkus.tls.mesh, but no Certificate of the build issues it"))),
+                Named.of("a certificate of another role", new TlsBreakage("Certificate", "mesh-expert",
+                        c -> ((ArrayNode) c.path("spec").path("uris")).set(0, "urn:moemesh:role:attention"),
+                        List.of("expert-pool-g0 container expert-service: presents cert-manager.io/v1 Certificate"
+                                        + " moe-mesh/mesh-expert, of role [attention], but runs expert-service, whose"
+                                        + " certificate names role expert",
+                                "expert-pool-g1 container expert-service: presents"))),
+                Named.of("a role the mesh does not know", new TlsBreakage("Certificate", "mesh-router",
+                        c -> ((ArrayNode) c.path("spec").path("uris")).set(0, "urn:moemesh:role:admin"),
+                        List.of("mesh-router: names role admin, which is not a MeshRole",
+                                "router-service container router-service: presents"))),
+                Named.of("an Issuer that is not there", new TlsBreakage("Certificate", "mesh-orchestrator",
+                        c -> c.with("spec").with("issuerRef").put("name", "mesh-issuer"),
+                        List.of("mesh-orchestrator: issuerRef names Issuer mesh-issuer, which is not in the build"))),
+                Named.of("a CA Issuer on a Secret no CA Certificate issues", new TlsBreakage("Issuer", "mesh-ca",
+                        i -> i.with("spec").with("ca").put("secretName", "mesh-root"),
+                        List.of("Issuer moe-mesh/mesh-ca: its CA Secret mesh-root is issued by no CA Certificate"))),
+                Named.of("a CA file outside the mount", new TlsBreakage("Deployment", "orchestrator",
+                        d -> env(d, "QUARKUS_TLS_MESH_TRUST_STORE_PEM_CERTS").put("value", "/etc/ssl/ca.crt"),
+                        List.of("QUARKUS_TLS_MESH_TRUST_STORE_PEM_CERTS is /etc/ssl/ca.crt, which is in no volume"
+                                + " the container mounts"))),
+                Named.of("the certificate where the key belongs", new TlsBreakage("Deployment", "expert-pool-g1",
+                        d -> env(d, "QUARKUS_TLS_MESH_KEY_STORE_PEM_SERVICE_KEY").put("value", "/etc/moemesh/tls/tls.crt"),
+                        List.of("QUARKUS_TLS_MESH_KEY_STORE_PEM_SERVICE_KEY is /etc/moemesh/tls/tls.crt, but cert-manager"
+                                + " writes the private key as /etc/moemesh/tls/tls.key"))),
+                Named.of("a service left on plaintext", new TlsBreakage("Deployment", "router-service",
+                        d -> removeIf(d.at(CONTAINER + "/env"), e -> e.path("name").asText()
+                                .startsWith("QUARKUS_TLS_MESH_")),
+                        List.of("router-service container router-service: runs plaintext (no QUARKUS_TLS_MESH_*)"
+                                + " in a build that issues mesh certificates"))),
+                Named.of("a control plane the certificate does not name", new TlsBreakage("Certificate",
+                        "mesh-orchestrator", c -> ((ArrayNode) c.path("spec").path("dnsNames")).remove(0),
+                        List.of("attention-service container attention-service ATTENTION_CONTROL_PLANE: dials"
+                                        + " orchestrator, which cert-manager.io/v1 Certificate moe-mesh/mesh-orchestrator"
+                                        + " (presented by apps/v1 Deployment moe-mesh/orchestrator) does not name",
+                                "expert-pool-g0 container expert-service EXPERT_CONTROL_PLANE: dials orchestrator",
+                                "expert-pool-g1 container expert-service EXPERT_CONTROL_PLANE: dials orchestrator"))),
+                Named.of("a misspelled field", new TlsBreakage("Certificate", "mesh-attention",
+                        c -> c.with("spec").set("dnsName", ((ObjectNode) c.path("spec")).remove("dnsNames")),
+                        List.of("field spec.dnsName is not in cert-manager's schema",
+                                "orchestrator container orchestrator ORCHESTRATOR_ATTENTION_SERVICES: dials"
+                                        + " attention-service",
+                                "router-service container router-service ROUTER_ATTENTION_SERVICES: dials"
+                                        + " attention-service"))),
+                Named.of("a key kept across renewals", new TlsBreakage("Certificate", "mesh-router",
+                        c -> c.with("spec").with("privateKey").put("rotationPolicy", "Never"),
+                        List.of("mesh-router: privateKey.rotationPolicy is not Always"))),
+                Named.of("a certificate that cannot call", new TlsBreakage("Certificate", "mesh-attention",
+                        c -> removeIf(c.path("spec").path("usages"), u -> u.asText().equals("client auth")),
+                        List.of("mesh-attention: usages lack 'client auth'"))),
+                Named.of("an ECDSA key in cert-manager's default encoding", new TlsBreakage("Certificate",
+                        "mesh-expert", c -> ((ObjectNode) c.path("spec").path("privateKey")).remove("encoding"),
+                        List.of("mesh-expert: an ECDSA key without encoding PKCS8"))),
+                Named.of("a renewal due before issue", new TlsBreakage("Certificate", "mesh-orchestrator",
+                        c -> c.with("spec").put("renewBefore", "3000h"),
+                        List.of("mesh-orchestrator: renewBefore 3000h is not shorter than its duration 2160h"))),
+                Named.of("a duration that is none", new TlsBreakage("Certificate", "mesh-operator",
+                        c -> c.with("spec").put("duration", "1 day"),
+                        List.of("spec.duration '1 day' is not a duration",
+                                "mesh-operator: sets no duration and renewBefore"))));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("tlsBreakages")
+    void certificateReferencesReject(TlsBreakage b) {
+        List<ObjectNode> production = Builds.of("overlays/production");
+        assertEquals(List.of(), Builds.problems(production), "the unbroken overlay");
+        ObjectNode o = production.stream().filter(x -> x.path("kind").asText().equals(b.kind())
+                && x.path("metadata").path("name").asText().equals(b.name())).findFirst().orElseThrow();
+        String before = o.toString();
+        b.change().accept(o);
+        assertNotEquals(before, o.toString(), "the case changes nothing");
+        assertProblems(Builds.problems(production), b.expected().toArray(String[]::new));
+    }
+
+    private static ObjectNode volume(ObjectNode d, String name) {
+        for (JsonNode v : d.at("/spec/template/spec/volumes")) {
+            if (v.path("name").asText().equals(name)) return (ObjectNode) v;
+        }
+        throw new AssertionError(Yaml.id(d) + " has no volume " + name);
+    }
+
+    private static void removeIf(JsonNode list, Predicate<JsonNode> which) {
+        for (Iterator<JsonNode> it = list.elements(); it.hasNext(); ) {
+            if (which.test(it.next())) it.remove();
+        }
+    }
+
+    private static ObjectNode env(ObjectNode d, String name) {
+        for (JsonNode e : d.at(CONTAINER + "/env")) {
+            if (e.path("name").asText().equals(name)) return (ObjectNode) e;
+        }
+        throw new AssertionError(Yaml.id(d) + " has no variable " + name);
     }
 
     @Test

@@ -119,6 +119,38 @@ class ManifestsTest {
     }
 
     /**
+     * Production runs mutual TLS inside the mesh: a Certificate per role (the operator's too), and every mesh
+     * Deployment presents one (the cross-references check that it is its role's, and the files; without this test,
+     * an overlay with no certificates at all would pass them).
+     */
+    @Test
+    void productionOverlayIssuesACertificatePerRoleAndEveryMeshServicePresentsOne() {
+        List<ObjectNode> objects = Builds.of("overlays/production");
+        Map<String, String> secretRoles = new TreeMap<>();
+        for (ObjectNode o : objects) {
+            if (!o.path("kind").asText().equals("Certificate") || o.path("spec").path("isCA").asBoolean()) continue;
+            for (JsonNode uri : o.path("spec").path("uris")) {
+                if (uri.asText().startsWith(CertificateReferences.ROLE_URI)) {
+                    secretRoles.put(o.path("spec").path("secretName").asText(),
+                            uri.asText().substring(CertificateReferences.ROLE_URI.length()));
+                }
+            }
+        }
+        Set<String> expected = new TreeSet<>(CertificateReferences.ROLE_OF_MODULE.values());
+        expected.add("operator");
+        assertEquals(expected, new TreeSet<>(secretRoles.values()));
+        for (ObjectNode d : deployments(objects)) {
+            Set<String> mounted = new TreeSet<>();
+            d.path("spec").path("template").path("spec").path("volumes").forEach(v -> {
+                if (secretRoles.containsKey(v.path("secret").path("secretName").asText())) {
+                    mounted.add(secretRoles.get(v.path("secret").path("secretName").asText()));
+                }
+            });
+            assertEquals(1, mounted.size(), Yaml.id(d) + " mounts the certificates of " + mounted);
+        }
+    }
+
+    /**
      * With every pool at its fewest replicas, one pod can drain (an eviction, a scale-down, a rolling update's
      * old pod): the other pods' slots still hold every expert, so the control plane moves its experts before it
      * stops instead of refusing the drain.

@@ -105,7 +105,8 @@ final class WorkloadReferences {
         for (JsonNode e : c.path("env")) {
             String name = e.path("name").asText();
             // a variable that only builds another's value, as POD_IP does the advertised address, is no setting
-            if (!JVM_VARIABLES.contains(name) && !referenced.contains(name) && config.keyOf(name).isEmpty()) {
+            if (!JVM_VARIABLES.contains(name) && !referenced.contains(name) && config.keyOf(name).isEmpty()
+                    && !CertificateReferences.isMeshTlsVariable(build.repo(), config.module(), name)) {
                 build.problem(where + ": " + name + " is not a setting of " + config.module()
                         + " (no such @ConfigMapping key or application.properties key)");
             }
