@@ -112,7 +112,10 @@ class ExpertHealTest {
                         .getAttentionStats(GetAttentionStatsRequest.getDefaultInstance());
                 assertEquals(0, stats.getRunningSequences(), "the failed generations hold no sequence");
                 assertEquals(0, stats.getKvBlocksUsed(), "nor KV blocks");
-                assertEquals(timeouts, metric(attention, "moemesh_attention_expert_heals_total", "timed_out"));
+                // a heal is a step's: the two generations may have shared the step that timed out, or not
+                double timedOutHeals = metric(attention, "moemesh_attention_expert_heals_total", "timed_out");
+                assertTrue(timedOutHeals >= 1 && timedOutHeals <= timeouts, timedOutHeals + " heals timed out for "
+                        + timeouts + " generations that ended with the timeout");
                 assertTrue(Files.readString(attention.log()).contains("not healed: layer "));
             } finally {
                 channel.shutdownNow();
