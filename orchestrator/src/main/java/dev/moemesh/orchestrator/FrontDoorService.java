@@ -1,6 +1,8 @@
 package dev.moemesh.orchestrator;
 
+import dev.moemesh.client.AttentionPool;
 import dev.moemesh.client.DoorMeters;
+import dev.moemesh.orchestrator.ingest.CompletedIds;
 import dev.moemesh.orchestrator.ingest.FrontDoorOptions;
 import dev.moemesh.orchestrator.ingest.KafkaClients;
 import dev.moemesh.orchestrator.ingest.KafkaFrontDoor;
@@ -9,33 +11,49 @@ import dev.moemesh.tls.MeshChannels;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.smallrye.common.annotation.Identifier;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Produces;
+import org.apache.kafka.clients.admin.Admin;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Liveness;
 import org.eclipse.microprofile.health.Readiness;
+import org.eclipse.microprofile.reactive.messaging.Incoming;
+import org.eclipse.microprofile.reactive.messaging.Message;
+import org.eclipse.microprofile.reactive.messaging.Outgoing;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 /**
- * Runs the {@link KafkaFrontDoor} for the application's lifetime and publishes its {@code moemesh_orchestrator_*}
- * metrics. The door starts in the background: while the broker cannot be reached (or the topics not made) it is
- * tried again with back-off and the rest of the orchestrator, the control plane, serves meanwhile. Ready once its
- * consumer runs; live unless its consumer thread stopped on a failure (a restart is then the way back).
+ * The Kafka door as a messaging application: requests come in on channel {@value #REQUESTS}
+ * ({@code inference.requests}) and their events go out on {@value #EVENTS} ({@code inference.responses}, or a
+ * request's {@code reply_topic}), both through SmallRye Reactive Messaging's Kafka connector
+ * ({@code mp.messaging.*} in application.properties: throttled commits, the dead-letter queue, pausing while full).
+ * Before the first request is taken the door makes its topics and reads back the ids that already have terminal
+ * events; while the broker cannot be reached that is tried again with back-off and the rest of the orchestrator, the
+ * control plane, serves meanwhile. At most {@code orchestrator.max-in-flight} requests run at once; the rest wait in
+ * Kafka. Ready once the door serves; live unless a write failed (a restart is then the way back).
  */
 @ApplicationScoped
 public class FrontDoorService {
+    static final String REQUESTS = "inference-requests";
+    static final String EVENTS = "inference-responses";
     private static final Logger LOG = Logger.getLogger(FrontDoorService.class);
     private static final Duration FIRST_RETRY = Duration.ofSeconds(1);
     private static final Duration MAX_RETRY = Duration.ofSeconds(30);
@@ -44,14 +62,18 @@ public class FrontDoorService {
     private final Map<String, Object> kafkaSettings;
     private final MeterRegistry metrics;
     private final MeshChannels channels;
-    private final CountDownLatch stopping = new CountDownLatch(1);
+    /** Takes the records one after another (parsing, duplicate checks, starting their calls); ends with the process. */
+    private final ExecutorService taker = Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().daemon().name("kafka-front-door").factory());
+    private FrontDoorOptions options;
     private volatile KafkaFrontDoor door;
+    private volatile boolean stopping;
     private volatile String waitingFor = "starting";
-    private Thread starter;
 
     /**
      * @param kafkaSettings every {@code kafka.*} setting (and {@code KAFKA_*} variable), the prefix cut, as Quarkus's
-     *                      Kafka client extension collects them for any Kafka client of the application
+     *                      Kafka extension collects them for every Kafka client of the application, the connector's
+     *                      channels included
      */
     FrontDoorService(OrchestratorSettings settings, @Identifier("default-kafka-broker") Map<String, Object> kafkaSettings,
                      MeterRegistry metrics, MeshChannels channels) {
@@ -63,12 +85,18 @@ public class FrontDoorService {
 
     /** A setting the door cannot work with stops the start here, with its reason; an absent broker does not. */
     void start(@Observes StartupEvent ignored) {
-        var t = settings.topics();
-        FrontDoorOptions options = new FrontDoorOptions(new KafkaClients(kafkaSettings), settings.groupId(),
-                new Topics(t.requests(), t.responses(), t.dlq()), settings.attentionServices(), settings.maxInFlight(),
-                settings.topicPartitions(), settings.modelDir(), settings.readBackTimeout(),
-                settings.replyTopicPattern().map(FrontDoorService::replyTopicPattern));
-        starter = Thread.ofPlatform().daemon().name("kafka-front-door-start").start(() -> startWithRetries(options));
+        options();
+    }
+
+    private synchronized FrontDoorOptions options() {
+        if (options == null) {
+            var t = settings.topics();
+            options = new FrontDoorOptions(new KafkaClients(kafkaSettings),
+                    new Topics(t.requests(), t.responses(), t.dlq()), settings.attentionServices(),
+                    settings.maxInFlight(), settings.topicPartitions(), settings.modelDir(),
+                    settings.readBackTimeout(), settings.replyTopicPattern().map(FrontDoorService::replyTopicPattern));
+        }
+        return options;
     }
 
     private static Pattern replyTopicPattern(String regex) {
@@ -80,43 +108,71 @@ public class FrontDoorService {
         }
     }
 
-    private void startWithRetries(FrontDoorOptions options) {
-        Duration wait = FIRST_RETRY;
-        for (int attempt = 1; stopping.getCount() > 0; attempt++) {
-            try {
-                KafkaFrontDoor d = KafkaFrontDoor.start(options, new DoorMeters(metrics),
-                        settings.attentionRetry().policy(), channels);
-                if (stopping.getCount() == 0) {
-                    d.close();
-                    return;
-                }
-                door = d;
-                register(d);
-                if (attempt > 1) LOG.infof("Kafka front door started at attempt %d", attempt);
-                return;
-            } catch (RuntimeException e) {
-                waitingFor = "Kafka at " + options.kafka().bootstrapServers() + " not usable yet (attempt " + attempt + "): "
-                        + e.getMessage();
-                // the first failure and then every tenth, not one line per retry for as long as the broker is away
-                if (attempt == 1 || attempt % 10 == 0) {
-                    LOG.warnf("%s; trying again (every %d s at most), the control plane serves meanwhile", waitingFor,
-                            MAX_RETRY.toSeconds());
-                }
-            }
-            try {
-                if (stopping.await(wait.toMillis(), TimeUnit.MILLISECONDS)) return;
-            } catch (InterruptedException e) {
-                return;
-            }
-            wait = wait.multipliedBy(2).compareTo(MAX_RETRY) > 0 ? MAX_RETRY : wait.multipliedBy(2);
+    /**
+     * The door: each request record becomes the stream of its events, up to {@code max-in-flight} at once (the
+     * connector takes no more from Kafka than that and its queue hold). Nothing is taken before the door is open.
+     */
+    @Incoming(REQUESTS)
+    @Outgoing(EVENTS)
+    public Multi<Message<byte[]>> serve(Multi<Message<byte[]>> requests) {
+        return opened().onItem().transformToMulti(d -> requests.emitOn(taker)
+                .onItem().transformToMulti(d::serve).merge(options().maxInFlight()));
+    }
+
+    /** Opens the door once the topics exist and the terminal events are read back, trying again with back-off. */
+    private Uni<KafkaFrontDoor> opened() {
+        AtomicInteger attempts = new AtomicInteger();
+        return Uni.createFrom().item(() -> open(attempts.get()))
+                .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
+                .onFailure(e -> !stopping && !(e instanceof IllegalArgumentException)).invoke(e -> {
+                    int attempt = attempts.incrementAndGet();
+                    waitingFor = "Kafka at " + options().kafka().bootstrapServers() + " not usable yet (attempt "
+                            + attempt + "): " + e.getMessage();
+                    // the first failure and then every tenth, not one line per retry for as long as the broker is away
+                    if (attempt == 1 || attempt % 10 == 0) {
+                        LOG.warnf("%s; trying again (every %d s at most), the control plane serves meanwhile",
+                                waitingFor, MAX_RETRY.toSeconds());
+                    }
+                })
+                .onFailure(e -> !stopping && !(e instanceof IllegalArgumentException)).retry()
+                .withBackOff(FIRST_RETRY, MAX_RETRY).indefinitely();
+    }
+
+    private KafkaFrontDoor open(int failedAttempts) {
+        FrontDoorOptions o = options();
+        List<String> eventTopics = new ArrayList<>(List.of(o.topics().responses()));
+        Admin admin = Admin.create(o.kafka().admin());
+        try {
+            o.topics().ensure(admin, o.topicPartitions());
+            o.replyTopicPattern().ifPresent(p -> eventTopics.addAll(Topics.matching(admin, p).stream()
+                    .filter(t -> !t.equals(o.topics().responses())).sorted().toList()));
+            long t0 = System.nanoTime();
+            CompletedIds completed = CompletedIds.readBack(o.kafka(), eventTopics, o.readBackTimeout());
+            LOG.infof("%d request ids already have terminal events on %s (read in %d ms)", completed.size(),
+                    eventTopics, (System.nanoTime() - t0) / 1_000_000);
+            KafkaFrontDoor d = new KafkaFrontDoor(o, completed, admin, new AttentionPool(o.attentionServices(),
+                    "orchestrator.attention-services", settings.attentionRetry().policy(), channels),
+                    new DoorMeters(metrics));
+            register(d);
+            door = d;
+            if (failedAttempts > 0) LOG.infof("Kafka front door open at attempt %d", failedAttempts + 1);
+            return d;
+        } catch (RuntimeException e) {
+            admin.close(Duration.ofSeconds(5));
+            throw e;
         }
     }
 
     private void register(KafkaFrontDoor d) {
         Gauge.builder("moemesh.orchestrator.requests.running", d, x -> x.stats().running())
                 .description("requests on attention services now").register(metrics);
-        Gauge.builder("moemesh.orchestrator.consumer.paused", d, x -> x.stats().paused() ? 1 : 0)
-                .description("1 while the consumer is paused because max-in-flight requests run or wait").register(metrics);
+        Gauge.builder("moemesh.orchestrator.requests.running.peak", d, x -> x.stats().peakRunning())
+                .description("the most requests that ran at once since the start (at most max-in-flight)")
+                .register(metrics);
+        Gauge.builder("moemesh.orchestrator.consumer.paused", d, x -> x.stats().full() ? 1 : 0)
+                .description("1 while max-in-flight requests run, so that the next wait in Kafka").register(metrics);
+        FunctionCounter.builder("moemesh.orchestrator.in.flight.full", d, x -> x.stats().fullTimes())
+                .description("times max-in-flight requests ran at once").register(metrics);
         FunctionCounter.builder("moemesh.orchestrator.terminal.events", d, x -> x.stats().terminalEvents())
                 .description("terminal events acknowledged by the broker").register(metrics);
         FunctionCounter.builder("moemesh.orchestrator.dead.letters", d, x -> x.stats().deadLetters())
@@ -125,14 +181,14 @@ public class FrontDoorService {
                 .description("requests skipped: their id already had a terminal event").register(metrics);
     }
 
-    void stop(@Observes ShutdownEvent ignored) throws InterruptedException {
-        stopping.countDown();
-        if (starter != null) starter.join(TimeUnit.SECONDS.toMillis(10));
+    /** Abandons the requests running: unacknowledged, they are served again after the restart (or skipped). */
+    void stop(@Observes ShutdownEvent ignored) {
+        stopping = true;
         KafkaFrontDoor d = door;
-        if (d != null) d.close();
+        if (d != null) d.close(); // the taker, a daemon thread, stays: the channel may still ask it for records
     }
 
-    /** Ready while the consumer runs. */
+    /** Ready while the door serves. */
     @Produces
     @Readiness
     HealthCheck ready() {
@@ -140,8 +196,8 @@ public class FrontDoorService {
     }
 
     /**
-     * Live while the consumer runs and while the door is still starting: the control plane works without Kafka, and
-     * a restart would not bring the broker back.
+     * Live while the door serves and while it is still opening: the control plane works without Kafka, and a restart
+     * would not bring the broker back.
      */
     @Produces
     @Liveness
@@ -149,14 +205,11 @@ public class FrontDoorService {
         return () -> health(true);
     }
 
-    private HealthCheckResponse health(boolean startingIsUp) {
+    private HealthCheckResponse health(boolean openingIsUp) {
         KafkaFrontDoor d = door;
-        var b = HealthCheckResponse.named("kafka-front-door").status(d == null ? startingIsUp : d.running());
-        if (d == null) {
-            b.withData("starting", waitingFor);
-        } else {
-            d.failure().ifPresent(f -> b.withData("failure", f.getMessage()));
-        }
-        return b.build();
+        var b = HealthCheckResponse.named("kafka-front-door");
+        if (d == null) return b.status(openingIsUp).withData("starting", waitingFor).build();
+        d.failure().ifPresent(f -> b.withData("failure", f.getMessage()));
+        return b.status(d.failure().isEmpty()).build();
     }
 }

@@ -5,12 +5,12 @@ package dev.moemesh.orchestrator.ingest;
  *
  * @param running         requests on attention services now
  * @param peakRunning     the most that ever ran at once (never above {@code orchestrator.max-in-flight})
- * @param paused          whether the consumer is paused now because {@code max-in-flight} requests run or wait
- * @param pauses          how many times it paused
+ * @param full            whether {@code max-in-flight} requests run now, so that the next wait in Kafka
+ * @param fullTimes       how many times the door filled up
  * @param terminalEvents  terminal events acknowledged by the broker
  * @param deadLetters     dead letters acknowledged by the broker
  * @param duplicates      requests skipped because their id already had (or was about to get) a terminal event
  */
-public record FrontDoorStats(int running, int peakRunning, boolean paused, long pauses, long terminalEvents,
+public record FrontDoorStats(int running, int peakRunning, boolean full, long fullTimes, long terminalEvents,
                              long deadLetters, long duplicates) {
 }

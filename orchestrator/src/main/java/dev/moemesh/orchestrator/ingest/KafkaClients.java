@@ -5,30 +5,29 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 
 /**
- * The settings of the front door's Kafka clients (producer, consumer, the admin client that creates the topics and
- * the consumer that reads the terminal events back): every {@code kafka.*} setting of the application, as Quarkus's
+ * The settings of the Kafka door's clients: every {@code kafka.*} setting of the application, as Quarkus's
  * Kafka client extension collects them (the {@code default-kafka-broker} map: {@code kafka.security.protocol},
  * {@code kafka.sasl.jaas.config}, {@code kafka.ssl.truststore.location}, {@code KAFKA_SASL_MECHANISM} in the
- * environment, ...), over the door's defaults, under the settings its guarantees rest on. Those last may be given
- * only with the value the door needs; any other value is refused at start, naming the setting.
+ * environment, ...). The messaging connector's channels take the same map (under their own
+ * {@code mp.messaging.*} settings); this class builds the door's own two clients from it: the admin client that
+ * creates the topics and the consumer that reads the terminal events back. The settings the door's guarantees rest
+ * on may be given only with the value it needs; any other value is refused at start, naming the setting (the
+ * channels' own settings would override it silently).
  */
 public final class KafkaClients {
-    /** Set by the door (from {@code orchestrator.group-id}); the {@code group.id} Quarkus derives is not used. */
+    /** The requests channel's group is {@code orchestrator.group-id}; the {@code group.id} Quarkus derives is not used. */
     private static final String GROUP_ID = ConsumerConfig.GROUP_ID_CONFIG;
 
     /** What docs/kafka.md's delivery rests on: hand commits after the terminal event, acknowledged, not repeated. */
     private static final Map<String, String> PRODUCER_OWN = Map.of(
             ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true",
-            ProducerConfig.ACKS_CONFIG, "all",
-            ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName(),
-            ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+            ProducerConfig.ACKS_CONFIG, "all");
     private static final Map<String, String> CONSUMER_OWN = Map.of(
             ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false",
             ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName(),
@@ -59,11 +58,6 @@ public final class KafkaClients {
         this.given = Map.copyOf(copy);
     }
 
-    /** Only the broker's address: a plain, unauthenticated connection. */
-    public static KafkaClients plaintext(String bootstrapServers) {
-        return new KafkaClients(Map.of(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers));
-    }
-
     private static void refuseOtherValues(Map<String, Object> given, Map<String, String> own) {
         own.forEach((key, needed) -> {
             Object v = given.get(key);
@@ -86,26 +80,6 @@ public final class KafkaClients {
     /** The settings as given (without {@code group.id}), for a test's or a tool's own client. */
     public Map<String, Object> settings() {
         return given;
-    }
-
-    /** The door's producer of events and dead letters. */
-    public Properties producer() {
-        Properties p = new Properties();
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "1");
-        p.putAll(given);
-        p.putAll(PRODUCER_OWN);
-        return p;
-    }
-
-    /** The door's consumer of {@code inference.requests}, in group {@code groupId}. */
-    public Properties consumer(String groupId, int maxPollRecords) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(maxPollRecords));
-        p.putAll(given);
-        p.putAll(CONSUMER_OWN);
-        p.put(GROUP_ID, groupId);
-        return p;
     }
 
     /** A consumer of no group that reads a topic by assignment (the read-back of terminal events). */

@@ -1,7 +1,6 @@
 package dev.moemesh.orchestrator.ingest;
 
 import dev.moemesh.client.AttentionCall;
-import dev.moemesh.client.GenerationRetry;
 import dev.moemesh.client.AttentionPool;
 import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.DoorMeters;
@@ -13,44 +12,44 @@ import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.orchestrator.api.ResponseEvents;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateRequest;
-import dev.moemesh.tls.MeshChannels;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.subscription.MultiEmitter;
+import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
+import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
-import org.apache.kafka.common.errors.WakeupException;
+import org.eclipse.microprofile.reactive.messaging.Message;
+import org.eclipse.microprofile.reactive.messaging.Metadata;
 import org.jboss.logging.Logger;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Serves {@code inference.requests}: one consumer thread takes records, runs each request on an attention service
- * and commits a partition's offset only up to the first record whose terminal event (or dead letter) the broker has
- * not yet acknowledged. A request whose id already has a terminal event is skipped; at most
- * {@code maxInFlight} requests run at once, and while that many do the consumer is paused, so nothing is dropped.
+ * What the Kafka door does with one record of {@code inference.requests}, as the messaging connector hands it over
+ * ({@code FrontDoorService} wires the channels): parse it, skip it if its id already has a terminal event, run it on
+ * an attention service, and turn its run into the events to write, the terminal one last. The record is acknowledged
+ * (and so, by the connector's {@code throttled} strategy, committed once every record before it is) only when the
+ * broker acknowledged its terminal event; a record that cannot be served is nacked with its reason, which sends it to
+ * the dead-letter topic. A write that fails stops the door ({@link #failure}): the records it leaves unacknowledged are
+ * served again after a restart, or skipped if their terminal event got out.
  */
 public final class KafkaFrontDoor implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(KafkaFrontDoor.class);
@@ -70,210 +69,115 @@ public final class KafkaFrontDoor implements AutoCloseable {
     private final FrontDoorOptions options;
     private final RequestParser parser;
     private final Admin admin;
-    /** Reply topics known to exist; the consumer thread's own. */
-    private final Set<String> replyTopics = new HashSet<>();
+    private final Set<String> replyTopics = ConcurrentHashMap.newKeySet(); // known to exist
     private final Optional<Tokenizer> tokenizer;
     private final AttentionPool pool;
     private final DoorMeters meters;
     private final CompletedIds completed;
-    private final KafkaProducer<byte[], byte[]> producer;
-    private final KafkaConsumer<byte[], byte[]> consumer;
-    private final Thread thread;
-    // written by producer and gRPC threads, read by the consumer thread
-    private final ConcurrentLinkedQueue<String> finishedIds = new ConcurrentLinkedQueue<>();
-    private final ConcurrentLinkedQueue<Position> finishedDeadLetters = new ConcurrentLinkedQueue<>();
+    /** The records of each request running now: its own and those of duplicates that came meanwhile. */
+    private final Map<String, List<Message<byte[]>>> running = new ConcurrentHashMap<>();
+    /** The calls on attention services now, cancelled when the door closes. */
+    private final Set<AttentionCall> calls = ConcurrentHashMap.newKeySet();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closing;
     private final AtomicLong terminalEvents = new AtomicLong();
     private final AtomicLong deadLetters = new AtomicLong();
-    // written by the consumer thread, read by anyone
-    private volatile int runningNow;
-    private volatile int peakRunning;
-    private volatile boolean pausedNow;
-    private volatile long pauses;
-    private volatile long duplicates;
-    // the consumer thread's own
-    private final Map<TopicPartition, OffsetLedger> ledgers = new HashMap<>();
-    private final ArrayDeque<Taken> waiting = new ArrayDeque<>();
-    private final Map<String, List<Position>> running = new HashMap<>();
-    private boolean paused;
+    private final AtomicLong duplicates = new AtomicLong();
+    private final AtomicInteger peakRunning = new AtomicInteger();
+    private final AtomicLong fullTimes = new AtomicLong();
 
-    private record Position(TopicPartition partition, long offset) {}
-
-    private record Taken(ConsumerRecord<byte[], byte[]> record, long takenNanos) {
-        Position position() {
-            return new Position(new TopicPartition(record.topic(), record.partition()), record.offset());
-        }
-    }
-
-    private KafkaFrontDoor(FrontDoorOptions options, CompletedIds completed, DoorMeters meters, GenerationRetry retry,
-                           MeshChannels channels) {
+    /**
+     * @param completed the ids that already have terminal events (read back from the events topics at start)
+     * @param admin     asks whether a {@code reply_topic} exists; closed with the door
+     * @param pool      the attention services; closed with the door
+     */
+    public KafkaFrontDoor(FrontDoorOptions options, CompletedIds completed, Admin admin, AttentionPool pool,
+                          DoorMeters meters) {
         this.options = options;
         this.completed = completed;
+        this.admin = admin;
+        this.pool = pool;
         this.meters = meters;
         this.parser = new RequestParser(options.replyTopicPattern());
-        this.admin = Admin.create(options.kafka().admin());
         this.tokenizer = options.modelDir().flatMap(Tokenizer::load);
-        this.pool = new AttentionPool(options.attentionServices(), "orchestrator.attention-services", retry,
-                channels);
-        this.producer = new KafkaProducer<>(options.kafka().producer());
-        this.consumer = new KafkaConsumer<>(options.kafka().consumer(options.groupId(),
-                Math.min(500, options.maxInFlight())));
-        this.thread = new Thread(this::run, "kafka-front-door");
     }
 
-    /**
-     * Creates missing topics, reads the ids that already have terminal events, and starts consuming.
-     */
-    public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters) {
-        return start(options, meters, GenerationRetry.DEFAULT);
-    }
-
-    /**
-     * As {@link #start(FrontDoorOptions, DoorMeters)}, a generation the mesh failed running again under {@code retry}:
-     * invisibly, since the token events it replays are not written twice (one per {@code (id, index)}).
-     */
-    public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters, GenerationRetry retry) {
-        return start(options, meters, retry, MeshChannels.PLAINTEXT);
-    }
-
-    /** As {@link #start(FrontDoorOptions, DoorMeters, GenerationRetry)}, over {@code channels}: plaintext or mutual TLS. */
-    public static KafkaFrontDoor start(FrontDoorOptions options, DoorMeters meters, GenerationRetry retry,
-                                       MeshChannels channels) {
-        List<String> eventTopics = new ArrayList<>(List.of(options.topics().responses()));
-        try (Admin a = Admin.create(options.kafka().admin())) {
-            options.topics().ensure(a, options.topicPartitions());
-            options.replyTopicPattern().ifPresent(p -> eventTopics.addAll(Topics.matching(a, p).stream()
-                    .filter(t -> !t.equals(options.topics().responses())).sorted().toList()));
-        }
-        long t0 = System.nanoTime();
-        CompletedIds completed = CompletedIds.readBack(options.kafka(), eventTopics, options.readBackTimeout());
-        LOG.infof("%d request ids already have terminal events on %s (read in %d ms)", completed.size(),
-                eventTopics, (System.nanoTime() - t0) / 1_000_000);
-        KafkaFrontDoor door = new KafkaFrontDoor(options, completed, meters, retry, channels);
-        door.thread.start();
-        return door;
-    }
-
-    /** False once the consumer thread has stopped, on close or on a failure ({@link #failure}). */
-    public boolean running() {
-        return thread.isAlive();
-    }
-
+    /** Set once a write failed: the door serves nothing more, and its liveness says why. */
     public Optional<Throwable> failure() {
         return Optional.ofNullable(failure.get());
     }
 
     public FrontDoorStats stats() {
-        return new FrontDoorStats(runningNow, peakRunning, pausedNow, pauses, terminalEvents.get(), deadLetters.get(),
-                duplicates);
+        return new FrontDoorStats(running.size(), peakRunning.get(), running.size() >= options.maxInFlight(),
+                fullTimes.get(), terminalEvents.get(), deadLetters.get(), duplicates.get());
     }
 
-    private void run() {
+    /**
+     * The events of one request record, its terminal event last, or none: for a duplicate (acknowledged once the
+     * request it repeats is finished, or at once if that one already is), for a record that cannot be served (sent to
+     * the dead-letter topic), or once the door has stopped (left unacknowledged, so served again after a restart).
+     */
+    public Multi<Message<byte[]>> serve(Message<byte[]> record) {
+        if (closing || failure.get() != null) return Multi.createFrom().empty();
         try {
-            consumer.subscribe(List.of(options.topics().requests()), new Rebalance());
-            while (!closing) {
-                Throwable f = failure.get();
-                if (f != null) throw new IllegalStateException("stopped: " + f.getMessage(), f);
-                settleFinished();
-                startWaiting();
-                commitFinished();
-                pauseWhileFull();
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(50))) {
-                    Taken t = new Taken(r, System.nanoTime());
-                    ledger(t.position().partition()).take(r.offset());
-                    waiting.add(t);
-                }
-            }
-        } catch (WakeupException stopping) {
-            // close() woke the poll
-        } catch (RuntimeException e) {
-            failure.compareAndSet(null, e);
-            LOG.errorf(e, "the Kafka front door stopped; uncommitted requests will be served again after a restart");
-        } finally {
-            try {
-                settleFinished();
-                commitFinished();
-            } catch (RuntimeException e) {
-                LOG.warnf("last commit failed (%s); those requests will be seen again and skipped or served",
-                        e.getMessage());
-            }
-            consumer.close();
+            return serveOrThrow(record);
+        } catch (RuntimeException e) { // a fault of the door's own, not of the request: stop, lose nothing
+            fail("request record " + position(record) + " not handled", e);
+            return Multi.createFrom().empty();
         }
     }
 
-    private OffsetLedger ledger(TopicPartition tp) {
-        return ledgers.computeIfAbsent(tp, k -> new OffsetLedger());
-    }
-
-    /** Marks finished the records whose terminal event or dead letter the broker acknowledged. */
-    private void settleFinished() {
-        for (String id; (id = finishedIds.poll()) != null; ) {
-            for (Position p : running.remove(id)) finish(p);
+    private Multi<Message<byte[]>> serveOrThrow(Message<byte[]> record) {
+        byte[] key = record.getMetadata(IncomingKafkaRecordMetadata.class).map(m -> (byte[]) m.getKey()).orElse(null);
+        InferenceRequest request;
+        try {
+            request = parser.parse(key, record.getPayload());
+        } catch (InvalidRequestException e) {
+            return deadLetter(record, e);
         }
-        runningNow = running.size();
-        for (Position p; (p = finishedDeadLetters.poll()) != null; ) finish(p);
-    }
-
-    private void finish(Position p) {
-        OffsetLedger l = ledgers.get(p.partition());
-        if (l != null) l.finish(p.offset()); // null: the partition was revoked meanwhile; its new owner sees it again
-    }
-
-    private void commitFinished() {
-        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-        ledgers.forEach((tp, l) -> {
-            long position = l.commitPosition();
-            if (position >= 0) offsets.put(tp, new OffsetAndMetadata(position));
+        String id = request.id();
+        boolean[] same = {false};
+        running.computeIfPresent(id, (k, records) -> {
+            records.add(record); // a duplicate of a request running now: finished with it
+            same[0] = true;
+            return records;
         });
-        if (offsets.isEmpty()) return;
-        consumer.commitSync(offsets);
-        offsets.forEach((tp, o) -> ledgers.get(tp).committed(o.offset()));
-    }
-
-    private void pauseWhileFull() {
-        boolean full = running.size() + waiting.size() >= options.maxInFlight();
-        if (full) {
-            consumer.pause(consumer.assignment()); // again each time: a rebalance may have assigned new partitions
-            if (!paused) pauses++;
-        } else if (paused) {
-            consumer.resume(consumer.paused());
+        if (same[0] || completed.contains(id)) { // completed is added to before running is left
+            duplicates.incrementAndGet();
+            if (!same[0]) record.ack();
+            return Multi.createFrom().empty();
         }
-        paused = full;
-        pausedNow = full;
+        Optional<String> refusal = request.replyTopic().flatMap(this::replyTopicRefusal);
+        if (refusal.isPresent()) {
+            return deadLetter(record, new InvalidRequestException("request " + id + ": reply_topic '"
+                    + request.replyTopic().get() + "' " + refusal.get()));
+        }
+        List<Message<byte[]>> records = new ArrayList<>();
+        records.add(record);
+        running.put(id, records);
+        int now = running.size();
+        peakRunning.accumulateAndGet(now, Math::max);
+        if (now == options.maxInFlight()) fullTimes.incrementAndGet();
+        // every token event of the request fits the buffer: a slow broker never makes the stream fail
+        return Multi.createFrom().emitter(events -> serve(request, new Events(request, events)),
+                request.maxTokens() + 2);
     }
 
-    private void startWaiting() {
-        while (!waiting.isEmpty() && running.size() < options.maxInFlight()) {
-            Taken t = waiting.poll();
-            ConsumerRecord<byte[], byte[]> r = t.record();
-            InferenceRequest request;
-            try {
-                request = parser.parse(r.key(), r.value());
-            } catch (InvalidRequestException e) {
-                deadLetter(t, e.getMessage());
-                continue;
-            }
-            List<Position> same = running.get(request.id());
-            if (same != null) {
-                same.add(t.position()); // a duplicate of a request running now: finished with it
-                duplicates++;
-            } else if (completed.contains(request.id())) {
-                finish(t.position());
-                duplicates++;
+    private static String position(Message<byte[]> record) {
+        return record.getMetadata(IncomingKafkaRecordMetadata.class)
+                .map(m -> m.getTopic() + "-" + m.getPartition() + "@" + m.getOffset()).orElse("?");
+    }
+
+    private Multi<Message<byte[]>> deadLetter(Message<byte[]> record, InvalidRequestException reason) {
+        LOG.warnf("%s to %s: %s", position(record), options.topics().dlq(), reason.getMessage());
+        record.nack(reason).whenComplete((ok, e) -> {
+            if (e != null) {
+                fail("dead letter of " + position(record) + " not written", e);
             } else {
-                Optional<String> refusal = request.replyTopic().flatMap(this::replyTopicRefusal);
-                if (refusal.isPresent()) {
-                    deadLetter(t, "request " + request.id() + ": reply_topic '" + request.replyTopic().get() + "' "
-                            + refusal.get());
-                    continue;
-                }
-                running.put(request.id(), new ArrayList<>(List.of(t.position())));
-                serve(request, t.takenNanos());
+                deadLetters.incrementAndGet();
             }
-        }
-        runningNow = running.size();
-        peakRunning = Math.max(peakRunning, running.size());
+        });
+        return Multi.createFrom().empty();
     }
 
     /**
@@ -304,27 +208,66 @@ public final class KafkaFrontDoor implements AutoCloseable {
         return Optional.empty();
     }
 
-    private void deadLetter(Taken t, String reason) {
-        ConsumerRecord<byte[], byte[]> r = t.record();
-        LOG.warnf("%s-%d@%d to %s: %s", r.topic(), r.partition(), r.offset(), options.topics().dlq(), reason);
-        ProducerRecord<byte[], byte[]> dead = DeadLetters.of(r, options.topics().dlq(), reason);
-        Position p = t.position();
-        producer.send(dead, (meta, e) -> {
-            if (e != null) {
-                fail("dead letter of " + p + " not written", e);
-            } else {
-                deadLetters.incrementAndGet();
-                finishedDeadLetters.add(p);
+    /** The events of one request as messages to the events topic, keyed by its id. */
+    private final class Events {
+        private final InferenceRequest request;
+        private final MultiEmitter<? super Message<byte[]>> out;
+        private final Metadata metadata;
+        private final long takenNanos = System.nanoTime();
+
+        Events(InferenceRequest request, MultiEmitter<? super Message<byte[]>> out) {
+            this.request = request;
+            this.out = out;
+            this.metadata = Metadata.of(OutgoingKafkaRecordMetadata.<byte[]>builder()
+                    .withKey(request.id().getBytes(StandardCharsets.UTF_8))
+                    .withTopic(request.replyTopic().orElse(options.topics().responses())).build());
+        }
+
+        void token(int index, int tokenId) {
+            if (closing) return;
+            out.emit(Message.of(ResponseEvents.token(request.id(), index, tokenId), metadata,
+                    () -> CompletableFuture.completedFuture(null),
+                    e -> failed("event of request " + request.id() + " not written", e)));
+        }
+
+        /** Ends the events without a terminal one: the record stays unacknowledged, served again after a restart. */
+        void abandon() {
+            out.complete();
+        }
+
+        /** Writes the one terminal event; once the broker acknowledged it, the request's records are acknowledged. */
+        void terminal(byte[] value) {
+            if (closing) {
+                abandon();
+                return;
             }
-        });
+            String id = request.id();
+            out.emit(Message.of(value, metadata, this::finished,
+                    e -> failed("terminal event of request " + id + " not written", e)));
+            out.complete();
+        }
+
+        private CompletionStage<Void> finished() {
+            String id = request.id();
+            completed.add(id); // before leaving running: a duplicate taken now sees one or the other
+            terminalEvents.incrementAndGet();
+            List<Message<byte[]>> records = running.remove(id);
+            return CompletableFuture.allOf(records.stream().map(r -> r.ack().toCompletableFuture())
+                    .toArray(CompletableFuture[]::new));
+        }
+
+        private CompletionStage<Void> failed(String what, Throwable e) {
+            fail(what, e);
+            return CompletableFuture.completedFuture(null);
+        }
     }
 
-    private void serve(InferenceRequest r, long takenNanos) {
+    private void serve(InferenceRequest r, Events events) {
         int[] prompt;
         if (r.promptTokenIds().isPresent()) {
             prompt = r.promptTokenIds().get();
         } else if (tokenizer.isEmpty()) {
-            terminal(r, ResponseEvents.error(r.id(), NO_TOKENIZER, "request " + r.id() + " gives '"
+            events.terminal(ResponseEvents.error(r.id(), NO_TOKENIZER, "request " + r.id() + " gives '"
                     + (r.prompt().isPresent() ? "prompt' as text" : "messages'") + ", but this orchestrator has no"
                     + " tokenizer (set orchestrator.model-dir); send 'prompt_token_ids'"));
             return;
@@ -334,32 +277,34 @@ public final class KafkaFrontDoor implements AutoCloseable {
             try {
                 prompt = ChatPrompt.encode(tokenizer.get(), r.messages().orElseThrow());
             } catch (IllegalStateException | IllegalArgumentException e) {
-                terminal(r, ResponseEvents.error(r.id(), REJECTED, "request " + r.id() + ": " + e.getMessage()
+                events.terminal(ResponseEvents.error(r.id(), REJECTED, "request " + r.id() + ": " + e.getMessage()
                         + (e instanceof IllegalStateException ? "; send 'prompt' or 'prompt_token_ids'" : "")));
                 return;
             }
         }
         if (!r.stop().isEmpty() && tokenizer.isEmpty()) {
-            terminal(r, ResponseEvents.error(r.id(), NO_TOKENIZER, "request " + r.id() + " gives 'stop' strings,"
+            events.terminal(ResponseEvents.error(r.id(), NO_TOKENIZER, "request " + r.id() + " gives 'stop' strings,"
                     + " but this orchestrator has no tokenizer to read the text (set orchestrator.model-dir); send"
                     + " 'stop_token_ids'"));
             return;
         }
-        dispatch(r, generateRequest(r, prompt), takenNanos, System.nanoTime(), 0);
+        dispatch(r, events, generateRequest(r, prompt), System.nanoTime(), 0);
     }
 
     /**
      * Runs the request on an attention service. One refused for load ({@code RESOURCE_EXHAUSTED}: the service's queue
      * is full) is tried again after a back-off rather than answered: its record is held here meanwhile, within
-     * {@code max-in-flight}, so past saturation the backlog waits in Kafka (the consumer pauses) and nothing is lost.
+     * {@code max-in-flight}, so past saturation the backlog waits in Kafka (the connector pauses) and nothing is lost.
      */
-    private void dispatch(InferenceRequest r, GenerateRequest request, long takenNanos, long startNanos, int refusals) {
+    private void dispatch(InferenceRequest r, Events events, GenerateRequest request, long startNanos, int refusals) {
         Optional<StopStrings> stops = r.stop().isEmpty() ? Optional.empty()
                 : Optional.of(new StopStrings(tokenizer.orElseThrow(), r.stop()));
         AtomicReference<StopStrings.Match> stopped = new AtomicReference<>();
         AtomicReference<AttentionCall> call = new AtomicReference<>();
         AtomicLong firstTokenNanos = new AtomicLong();
-        call.set(AttentionCall.start(pool, request, meters.observe("kafka", new GenerationListener() {
+        AtomicBoolean ended = new AtomicBoolean();
+        long takenNanos = events.takenNanos;
+        GenerationListener listener = meters.observe("kafka", new GenerationListener() {
             @Override
             public void token(int index, int tokenId) {
                 if (stopped.get() != null) return; // after the stop string: neither sent nor kept
@@ -372,11 +317,12 @@ public final class KafkaFrontDoor implements AutoCloseable {
                         if (c != null) c.cancel("stop string"); // else cancelled as soon as start returns
                     }
                 }
-                if (r.stream() && !closing) send(r, ResponseEvents.token(r.id(), index, tokenId));
+                if (r.stream()) events.token(index, tokenId);
             }
 
             @Override
             public void completed(Completion c, String attentionService) {
+                ended();
                 StopStrings.Match m = stopped.get();
                 if (m != null) { // the stop string came with the generation's last token, before the cancel
                     stoppedAt(m, request.getPromptTokenIdsCount(), attentionService, c.getPrefillNanos() / 1e6,
@@ -385,7 +331,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 }
                 FinishReason reason = GenerationWire.finishReason(c);
                 if (reason == FinishReason.ERROR) {
-                    terminal(r, ResponseEvents.error(r.id(), GENERATION_FAILED, "attention service "
+                    events.terminal(ResponseEvents.error(r.id(), GENERATION_FAILED, "attention service "
                             + attentionService + ": " + c.getErrorMessage()));
                     return;
                 }
@@ -393,12 +339,13 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 long now = System.nanoTime();
                 var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), c.getPrefillNanos() / 1e6,
                         c.getDecodeNanos() / 1e6, millis(now - takenNanos));
-                terminal(r, ResponseEvents.completed(r.id(), ids, tokenizer.map(tk -> tk.decode(ids, true)),
+                events.terminal(ResponseEvents.completed(r.id(), ids, tokenizer.map(tk -> tk.decode(ids, true)),
                         reason.wireName(), c.getPromptTokens(), attentionService, timings));
             }
 
             @Override
             public void failed(Status status, String message) {
+                ended();
                 StopStrings.Match m = stopped.get();
                 if (m != null) {
                     // cancelled here at the stop string (CANCELLED), or broken off after it: the generation is whole;
@@ -410,24 +357,39 @@ public final class KafkaFrontDoor implements AutoCloseable {
                     return;
                 }
                 if (DoorAdmission.isOverload(status) && !closing) {
-                    pool.retryLater(() -> dispatch(r, request, takenNanos, startNanos, refusals + 1),
+                    pool.retryLater(() -> dispatch(r, events, request, startNanos, refusals + 1),
                             OVERLOAD_BACKOFF_MS * (1L << Math.min(refusals, OVERLOAD_BACKOFF_DOUBLINGS)));
                     return;
                 }
                 boolean refused = status.getCode() == Status.Code.INVALID_ARGUMENT
                         || status.getCode() == Status.Code.FAILED_PRECONDITION;
-                terminal(r, ResponseEvents.error(r.id(), refused ? REJECTED : ATTENTION_FAILED, message));
+                events.terminal(ResponseEvents.error(r.id(), refused ? REJECTED : ATTENTION_FAILED, message));
+            }
+
+            private void ended() {
+                ended.set(true);
+                AttentionCall c = call.get();
+                if (c != null) calls.remove(c);
             }
 
             private void stoppedAt(StopStrings.Match m, int promptTokens, String attentionService, double prefillMs,
                                    double decodeMs) {
                 var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), prefillMs, decodeMs,
                         millis(System.nanoTime() - takenNanos));
-                terminal(r, ResponseEvents.completed(r.id(), m.tokenIds(), Optional.of(m.text()),
+                events.terminal(ResponseEvents.completed(r.id(), m.tokenIds(), Optional.of(m.text()),
                         FinishReason.STOP.wireName(), promptTokens, attentionService, timings));
             }
-        })));
-        if (stopped.get() != null) call.get().cancel("stop string");
+        });
+        if (closing) { // a retry after a refusal for load, due after the door closed
+            events.abandon();
+            return;
+        }
+        AttentionCall c = AttentionCall.start(pool, request, listener);
+        call.set(c);
+        calls.add(c);
+        if (ended.get()) calls.remove(c); // it ended before it was known here
+        if (stopped.get() != null) c.cancel("stop string");
+        if (closing) c.cancel("the orchestrator is stopping");
     }
 
     private static GenerateRequest generateRequest(InferenceRequest r, int[] promptIds) {
@@ -439,72 +401,22 @@ public final class KafkaFrontDoor implements AutoCloseable {
         return nanos / 1e6;
     }
 
-    /** The topic of a request's events: its {@code reply_topic}, else {@code inference.responses}. */
-    private String eventsTopic(InferenceRequest r) {
-        return r.replyTopic().orElse(options.topics().responses());
-    }
-
-    private void send(InferenceRequest r, byte[] value) {
-        String id = r.id();
-        producer.send(new ProducerRecord<>(eventsTopic(r), key(id), value), (meta, e) -> {
-            if (e != null) fail("event of request " + id + " not written", e);
-        });
-    }
-
-    /** Writes the one terminal event of {@code r}; once acknowledged, the id is completed and its records finished. */
-    private void terminal(InferenceRequest r, byte[] value) {
-        if (closing) return; // abandoned: not committed, so served again after the restart
-        String id = r.id();
-        producer.send(new ProducerRecord<>(eventsTopic(r), key(id), value), (meta, e) -> {
-            if (e != null) {
-                fail("terminal event of request " + id + " not written", e);
-            } else {
-                completed.add(id);
-                terminalEvents.incrementAndGet();
-                finishedIds.add(id);
-            }
-        });
-    }
-
-    private static byte[] key(String id) {
-        return id.getBytes(StandardCharsets.UTF_8);
-    }
-
-    private void fail(String what, Exception e) {
-        failure.compareAndSet(null, new IllegalStateException(what + ": " + e.getMessage(), e));
-    }
-
-    /** Commits what is finished on partitions taken away, and forgets them (their new owner reads the rest). */
-    private final class Rebalance implements ConsumerRebalanceListener {
-        @Override
-        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-            settleFinished();
-            commitFinished();
-            for (TopicPartition tp : partitions) ledgers.remove(tp);
-            waiting.removeIf(t -> partitions.contains(t.position().partition()));
-        }
-
-        @Override
-        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            if (paused) consumer.pause(partitions);
+    private void fail(String what, Throwable e) {
+        if (failure.compareAndSet(null, new IllegalStateException(what + ": " + e.getMessage(), e))) {
+            LOG.errorf(e, "the Kafka front door stopped (%s); its unfinished requests are served again after a"
+                    + " restart", what);
         }
     }
 
     /**
-     * Stops taking requests and abandons those running: their offsets stay uncommitted, so the next start serves
+     * Stops serving and abandons the requests running: their records stay unacknowledged, so the next start serves
      * them (or skips those whose terminal event got out meanwhile).
      */
     @Override
     public void close() {
         closing = true;
-        consumer.wakeup();
-        try {
-            thread.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        calls.forEach(c -> c.cancel("the orchestrator is stopping")); // not run again elsewhere, as a closed pool would
         pool.close();
-        producer.close(Duration.ofSeconds(10));
         admin.close(Duration.ofSeconds(5));
         tokenizer.ifPresent(Tokenizer::close);
     }

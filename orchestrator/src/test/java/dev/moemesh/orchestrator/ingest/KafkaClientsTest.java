@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
@@ -26,7 +25,7 @@ class KafkaClientsTest {
     @Test
     void everySettingReachesEveryClient() {
         KafkaClients k = new KafkaClients(SASL_SSL);
-        for (Properties p : new Properties[] {k.producer(), k.consumer("door", 16), k.reader(), k.admin()}) {
+        for (Properties p : new Properties[] {k.reader(), k.admin()}) {
             for (String key : SASL_SSL.keySet()) {
                 if (!key.equals("group.id")) assertEquals(SASL_SSL.get(key), p.get(key), key);
             }
@@ -37,16 +36,11 @@ class KafkaClientsTest {
     @Test
     void theDoorsOwnSettingsHoldAndItsDefaultsGiveWay() {
         KafkaClients k = new KafkaClients(SASL_SSL);
-        Properties producer = k.producer();
-        assertEquals("all", producer.get(ProducerConfig.ACKS_CONFIG));
-        assertEquals("true", producer.get(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG));
-        assertEquals("5", producer.get(ProducerConfig.LINGER_MS_CONFIG), "a setting given replaces the door's default");
-        Properties consumer = k.consumer("door", 16);
-        assertEquals("false", consumer.get(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG));
-        assertEquals("door", consumer.get(ConsumerConfig.GROUP_ID_CONFIG), "orchestrator.group-id, not Quarkus's group.id");
-        assertEquals("16", consumer.get(ConsumerConfig.MAX_POLL_RECORDS_CONFIG));
+        assertEquals("false", k.reader().get(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG));
         assertFalse(k.reader().containsKey(ConsumerConfig.GROUP_ID_CONFIG), "the read-back joins no group");
         assertEquals("15000", k.admin().get("default.api.timeout.ms"));
+        assertEquals("60000", new KafkaClients(Map.of("bootstrap.servers", "b:9092", "default.api.timeout.ms", "60000"))
+                .admin().get("default.api.timeout.ms"), "a setting given replaces the door's default");
     }
 
     @Test
@@ -58,8 +52,8 @@ class KafkaClientsTest {
                 "bootstrap.servers", "b:9092", "acks", "1")));
         assertTrue(e.getMessage().contains("kafka.acks=1 is refused: the Kafka door needs all"), e.getMessage());
         // the same value as the door's is no conflict
-        assertEquals("all", new KafkaClients(Map.of("bootstrap.servers", "b:9092", "acks", "-1",
-                "enable.idempotence", "TRUE")).producer().get("acks"));
+        assertEquals("-1", new KafkaClients(Map.of("bootstrap.servers", "b:9092", "acks", "-1",
+                "enable.idempotence", "TRUE")).settings().get("acks"));
     }
 
     @Test
