@@ -34,6 +34,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -177,8 +178,16 @@ public class FrontDoorService {
                 .description("terminal events acknowledged by the broker").register(metrics);
         FunctionCounter.builder("moemesh.orchestrator.dead.letters", d, x -> x.stats().deadLetters())
                 .description("records sent to the dead-letter topic").register(metrics);
+        FunctionCounter.builder("moemesh.orchestrator.requests.left", d, x -> x.stats().left())
+                .description("running requests abandoned to another orchestrator of the group when their partition"
+                        + " moved to it").register(metrics);
         FunctionCounter.builder("moemesh.orchestrator.duplicates", d, x -> x.stats().duplicates())
                 .description("requests skipped: their id already had a terminal event").register(metrics);
+    }
+
+    /** The door, once open. */
+    Optional<KafkaFrontDoor> door() {
+        return Optional.ofNullable(door);
     }
 
     /** Abandons the requests running: unacknowledged, they are served again after the restart (or skipped). */

@@ -3,6 +3,11 @@ package dev.moemesh.orchestrator.ingest;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static dev.moemesh.orchestrator.ingest.ResponseRecords.events;
+import static dev.moemesh.orchestrator.ingest.ResponseRecords.ints;
+import static dev.moemesh.orchestrator.ingest.ResponseRecords.request;
+import static dev.moemesh.orchestrator.ingest.ResponseRecords.terminal;
+import static dev.moemesh.orchestrator.ingest.ResponseRecords.terminals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -40,10 +45,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestInstance;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -65,10 +66,9 @@ import java.util.stream.IntStream;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class KafkaFrontDoorTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = ResponseRecords.JSON;
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static final Duration READY = Duration.ofMinutes(3);
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     private final Path model = TestModels.tiny(Preset.TINY_V3);
     private TestBroker kafka;
@@ -76,39 +76,8 @@ class KafkaFrontDoorTest {
     private LocalMesh.Service attention;
     private KafkaProducer<byte[], byte[]> client;
     private Topics topics;
-    private final List<Door> doors = new ArrayList<>();
+    private final List<DoorProcess> doors = new ArrayList<>();
     private int started;
-
-    /** One orchestrator process: what it counted is read from its {@code /q/metrics}. */
-    private record Door(LocalMesh.Service process) {
-        double metric(String series) {
-            try {
-                String body = HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + process.httpPort()
-                        + "/q/metrics")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString())
-                        .body();
-                for (String line : body.split("\n")) {
-                    if (line.startsWith(series + " ")) return Double.parseDouble(line.substring(series.length() + 1));
-                }
-                return 0; // not counted yet
-            } catch (Exception e) {
-                throw new AssertionError("cannot read /q/metrics of " + process.name() + ": " + e, e);
-            }
-        }
-
-        double generations(String outcome) {
-            return metric("moemesh_door_generations_total{door=\"kafka\",outcome=\"" + outcome + "\"}");
-        }
-
-        /** Stops it as an operator does (SIGTERM): it abandons what runs, commits what is finished, and exits. */
-        void close() {
-            process.process().destroy();
-            try {
-                if (!process.process().waitFor(60, TimeUnit.SECONDS)) process.kill();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
 
     @BeforeAll
     void startTheBrokerAndAnAttentionService() {
@@ -135,34 +104,34 @@ class KafkaFrontDoorTest {
 
     @AfterEach
     void closeDoors() {
-        doors.forEach(Door::close);
+        doors.forEach(DoorProcess::close);
         doors.clear();
     }
 
-    private Door door(TestInfo test, int maxInFlight) {
+    private DoorProcess door(TestInfo test, int maxInFlight) {
         return door(test, maxInFlight, attention.address());
     }
 
-    private Door door(TestInfo test, int maxInFlight, String attentionAddress) {
+    private DoorProcess door(TestInfo test, int maxInFlight, String attentionAddress) {
         return door(test, maxInFlight, attentionAddress, Optional.empty());
     }
 
     /** A door with the checkpoint's tokenizer (text prompts, messages, stop strings, text in responses). */
-    private Door doorWithTokenizer(TestInfo test) {
+    private DoorProcess doorWithTokenizer(TestInfo test) {
         return door(test, 256, attention.address(), Optional.of(model));
     }
 
-    private Door door(TestInfo test, int maxInFlight, String attentionAddress, Optional<Path> modelDir) {
+    private DoorProcess door(TestInfo test, int maxInFlight, String attentionAddress, Optional<Path> modelDir) {
         return door(test, maxInFlight, attentionAddress, modelDir, Optional.empty());
     }
 
-    private Door door(TestInfo test, int maxInFlight, String attentionAddress, Optional<Path> modelDir,
+    private DoorProcess door(TestInfo test, int maxInFlight, String attentionAddress, Optional<Path> modelDir,
                       Optional<String> replyTopics) {
         return door(test, maxInFlight, List.of(attentionAddress), modelDir, replyTopics);
     }
 
     /** Starts an orchestrator on this test's topics and group, configured as an operator would, and waits for it. */
-    private Door door(TestInfo test, int maxInFlight, List<String> attentionAddresses, Optional<Path> modelDir,
+    private DoorProcess door(TestInfo test, int maxInFlight, List<String> attentionAddresses, Optional<Path> modelDir,
                       Optional<String> replyTopics) {
         if (topics == null || !topics.requests().endsWith(test.getTestMethod().orElseThrow().getName())) {
             String suffix = "." + test.getTestMethod().orElseThrow().getName();
@@ -177,7 +146,7 @@ class KafkaFrontDoorTest {
                 "-Dmp.messaging.incoming.inference-requests.auto.commit.interval.ms=300",
                 "-Dorchestrator.model-dir=" + modelDir.map(d -> d.toAbsolutePath().toString()).orElse("")));
         replyTopics.ifPresent(p -> props.add("-Dorchestrator.reply-topic-pattern=" + p));
-        Door d = new Door(mesh.startOrchestrator("orchestrator-" + started++, model, kafka.bootstrapServers(),
+        DoorProcess d = new DoorProcess(mesh.startOrchestrator("orchestrator-" + started++, model, kafka.bootstrapServers(),
                 attentionAddresses, LocalMesh.freePort(), LocalMesh.freePort(), props, READY));
         doors.add(d);
         return d;
@@ -189,11 +158,6 @@ class KafkaFrontDoorTest {
 
     private static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String request(String id, int maxTokens, boolean stream, int... prompt) {
-        return "{\"id\":\"" + id + "\",\"prompt_token_ids\":" + Arrays.toString(prompt) + ",\"max_tokens\":" + maxTokens
-                + ",\"ignore_eos\":true,\"stream\":" + stream + "}";
     }
 
     private int[] localEngineTokens(int maxTokens, int... prompt) {
@@ -229,32 +193,8 @@ class KafkaFrontDoorTest {
         }
     }
 
-    private static List<JsonNode> events(List<ConsumerRecord<byte[], byte[]>> records) {
-        return records.stream().map(r -> {
-            try {
-                return JSON.readTree(r.value());
-            } catch (Exception e) {
-                throw new AssertionError("not JSON on the responses topic: " + new String(r.value(), StandardCharsets.UTF_8));
-            }
-        }).toList();
-    }
-
-    private static boolean terminal(JsonNode e) {
-        return e.get("type").asText().equals("completed") || e.get("type").asText().equals("error");
-    }
-
-    private static long terminals(List<ConsumerRecord<byte[], byte[]>> records, String id) {
-        return events(records).stream().filter(e -> e.get("id").asText().equals(id) && terminal(e)).count();
-    }
-
     private List<ConsumerRecord<byte[], byte[]>> responsesUntilTerminal(String... ids) {
         return readUntil(topics.responses(), rs -> Arrays.stream(ids).allMatch(id -> terminals(rs, id) > 0));
-    }
-
-    private static int[] ints(JsonNode array) {
-        int[] out = new int[array.size()];
-        for (int i = 0; i < out.length; i++) out[i] = array.get(i).asInt();
-        return out;
     }
 
     @Test
@@ -262,7 +202,7 @@ class KafkaFrontDoorTest {
         LocalMesh.Service onePlace = mesh.startAttentionService("attention-one-place", model, List.of(),
                 LocalMesh.freePort(), List.of("-Dattention.max-sequences=1", "-Dattention.max-queued-requests=0"),
                 Duration.ofMinutes(3));
-        Door door = door(test, 16, onePlace.address());
+        DoorProcess door = door(test, 16, onePlace.address());
         String[] ids = IntStream.range(0, 8).mapToObj(i -> "busy-" + i).toArray(String[]::new);
         // 60 tokens each keep the one place busy for far longer than the 8 sends take (milliseconds), on any machine;
         // the 8 run one after another, so they must also fit the wait for their responses on a slow one
@@ -295,7 +235,7 @@ class KafkaFrontDoorTest {
                     Duration.ofMinutes(3)));
         }
         try {
-            Door door = door(test, 16, pair.stream().map(LocalMesh.Service::address).toList(), Optional.empty(),
+            DoorProcess door = door(test, 16, pair.stream().map(LocalMesh.Service::address).toList(), Optional.empty(),
                     Optional.empty());
             int maxTokens = 24;
             String[] ids = IntStream.range(0, 6).mapToObj(i -> "kill-" + i).toArray(String[]::new);
@@ -314,8 +254,8 @@ class KafkaFrontDoorTest {
             for (int i = 0; i < ids.length; i++) {
                 String id = ids[i];
                 List<JsonNode> mine = events.stream().filter(e -> e.get("id").asText().equals(id)).toList();
-                assertEquals(1, mine.stream().filter(KafkaFrontDoorTest::terminal).count(), id + ": one terminal event");
-                JsonNode end = mine.stream().filter(KafkaFrontDoorTest::terminal).findFirst().orElseThrow();
+                assertEquals(1, mine.stream().filter(ResponseRecords::terminal).count(), id + ": one terminal event");
+                JsonNode end = mine.stream().filter(ResponseRecords::terminal).findFirst().orElseThrow();
                 assertEquals("completed", end.get("type").asText(), id + ": " + end);
                 int[] expected = localEngineTokens(maxTokens, 3 + i, 11, 7 + 2 * i, 1);
                 assertArrayEquals(expected, ints(end.get("token_ids")), id);
@@ -344,7 +284,7 @@ class KafkaFrontDoorTest {
 
     @Test
     void aStreamedRequestGetsItsTokenEventsThenOneCompletedWithTheLocalEnginesGreedyTokens(TestInfo test) throws Exception {
-        Door door = door(test, 256);
+        DoorProcess door = door(test, 256);
         send("s1", request("s1", 12, true, 5, 17, 42, 7));
         List<JsonNode> events = events(responsesUntilTerminal("s1"));
         awaitMetric(door, "moemesh_door_time_to_first_token_seconds_count{door=\"kafka\"}", 1); // recorded
@@ -368,7 +308,7 @@ class KafkaFrontDoorTest {
     }
 
     /** Waits until the door's {@code series} reads {@code expected}: it counts as the event goes out, not before. */
-    private static void awaitMetric(Door door, String series, double expected) throws InterruptedException {
+    private static void awaitMetric(DoorProcess door, String series, double expected) throws InterruptedException {
         long deadline = System.nanoTime() + WAIT.toNanos();
         double now;
         while ((now = door.metric(series)) != expected) {
@@ -379,7 +319,7 @@ class KafkaFrontDoorTest {
 
     @Test
     void aDuplicateIdGetsNoSecondTerminalEvent(TestInfo test) throws Exception {
-        Door door = door(test, 256);
+        DoorProcess door = door(test, 256);
         send("d1", request("d1", 4, false, 9, 5));
         responsesUntilTerminal("d1");
         send("d1", request("d1", 4, false, 9, 5));
@@ -493,7 +433,7 @@ class KafkaFrontDoorTest {
     @Test
     void aReplyTopicTheSettingAllowsGetsTheEventsAndIsReadBackAfterARestart(TestInfo test) throws Exception {
         Optional<String> replies = Optional.of("replies\\..+");
-        Door first = door(test, 256, attention.address(), Optional.empty(), replies);
+        DoorProcess first = door(test, 256, attention.address(), Optional.empty(), replies);
         String mine = "replies.aReplyTopic";
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
             admin.createTopics(List.of(new NewTopic(mine, 1, (short) 1))).all().get();
@@ -525,7 +465,7 @@ class KafkaFrontDoorTest {
 
         first.close();
         doors.remove(first);
-        Door second = door(test, 256, attention.address(), Optional.empty(), replies);
+        DoorProcess second = door(test, 256, attention.address(), Optional.empty(), replies);
         send("rt1", asked); // sent again: its terminal event is on the reply topic, read back at start
         awaitAllRequestsCommitted();
         awaitMetric(second, "moemesh_orchestrator_duplicates_total", 1);
@@ -542,7 +482,7 @@ class KafkaFrontDoorTest {
 
     @Test
     void anOrchestratorRestartMidStreamLosesNoRequest(TestInfo test) throws Exception {
-        Door first = door(test, 2); // two at a time: the others wait in Kafka
+        DoorProcess first = door(test, 2); // two at a time: the others wait in Kafka
         List<String> ids = IntStream.range(0, 8).mapToObj(i -> "r" + i).toList();
         for (int i = 0; i < ids.size(); i++) send(ids.get(i), request(ids.get(i), 24, true, 3, i + 10));
         readUntil(topics.responses(), rs -> !rs.isEmpty()); // the first token is out: requests are mid-stream

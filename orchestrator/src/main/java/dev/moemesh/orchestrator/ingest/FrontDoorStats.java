@@ -10,7 +10,8 @@ package dev.moemesh.orchestrator.ingest;
  * @param terminalEvents  terminal events acknowledged by the broker
  * @param deadLetters     dead letters acknowledged by the broker
  * @param duplicates      requests skipped because their id already had (or was about to get) a terminal event
+ * @param left            running requests abandoned to another orchestrator of the group when their partition moved
  */
 public record FrontDoorStats(int running, int peakRunning, boolean full, long fullTimes, long terminalEvents,
-                             long deadLetters, long duplicates) {
+                             long deadLetters, long duplicates, long left) {
 }

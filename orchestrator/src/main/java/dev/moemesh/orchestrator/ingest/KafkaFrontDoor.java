@@ -19,6 +19,7 @@ import io.smallrye.mutiny.subscription.MultiEmitter;
 import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
 import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.eclipse.microprofile.reactive.messaging.Message;
 import org.eclipse.microprofile.reactive.messaging.Metadata;
@@ -27,6 +28,7 @@ import org.jboss.logging.Logger;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -37,7 +39,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -65,6 +66,8 @@ public final class KafkaFrontDoor implements AutoCloseable {
     /** The first wait before a request refused for load is sent again; it doubles up to 50 ms * 2^4 = 0.8 s. */
     private static final long OVERLOAD_BACKOFF_MS = 50;
     private static final int OVERLOAD_BACKOFF_DOUBLINGS = 4;
+    /** How long a revocation waits for terminal events being written (a broker's acknowledgement takes milliseconds). */
+    private static final Duration REVOKE_WRITE_WAIT = Duration.ofSeconds(10);
 
     private final FrontDoorOptions options;
     private final RequestParser parser;
@@ -74,10 +77,10 @@ public final class KafkaFrontDoor implements AutoCloseable {
     private final AttentionPool pool;
     private final DoorMeters meters;
     private final CompletedIds completed;
-    /** The records of each request running now: its own and those of duplicates that came meanwhile. */
-    private final Map<String, List<Message<byte[]>>> running = new ConcurrentHashMap<>();
-    /** The calls on attention services now, cancelled when the door closes. */
-    private final Set<AttentionCall> calls = ConcurrentHashMap.newKeySet();
+    /** The requests running now, by id. */
+    private final Map<String, Events> running = new ConcurrentHashMap<>();
+    /** The partitions of the requests topic this door owns now (its consumer's assignment). */
+    private final Set<TopicPartition> assigned = ConcurrentHashMap.newKeySet();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closing;
     private final AtomicLong terminalEvents = new AtomicLong();
@@ -85,6 +88,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
     private final AtomicLong duplicates = new AtomicLong();
     private final AtomicInteger peakRunning = new AtomicInteger();
     private final AtomicLong fullTimes = new AtomicLong();
+    private final AtomicLong left = new AtomicLong();
 
     /**
      * @param completed the ids that already have terminal events (read back from the events topics at start)
@@ -109,7 +113,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
     public FrontDoorStats stats() {
         return new FrontDoorStats(running.size(), peakRunning.get(), running.size() >= options.maxInFlight(),
-                fullTimes.get(), terminalEvents.get(), deadLetters.get(), duplicates.get());
+                fullTimes.get(), terminalEvents.get(), deadLetters.get(), duplicates.get(), left.get());
     }
 
     /**
@@ -128,7 +132,10 @@ public final class KafkaFrontDoor implements AutoCloseable {
     }
 
     private Multi<Message<byte[]>> serveOrThrow(Message<byte[]> record) {
-        byte[] key = record.getMetadata(IncomingKafkaRecordMetadata.class).map(m -> (byte[]) m.getKey()).orElse(null);
+        IncomingKafkaRecordMetadata<?, ?> meta = record.getMetadata(IncomingKafkaRecordMetadata.class).orElseThrow();
+        TopicPartition partition = new TopicPartition(meta.getTopic(), meta.getPartition());
+        if (!assigned.contains(partition)) return Multi.createFrom().empty(); // taken away meanwhile: its new owner's
+        byte[] key = (byte[]) meta.getKey();
         InferenceRequest request;
         try {
             request = parser.parse(key, record.getPayload());
@@ -137,10 +144,10 @@ public final class KafkaFrontDoor implements AutoCloseable {
         }
         String id = request.id();
         boolean[] same = {false};
-        running.computeIfPresent(id, (k, records) -> {
-            records.add(record); // a duplicate of a request running now: finished with it
+        running.computeIfPresent(id, (k, events) -> {
+            events.duplicate(record); // a duplicate of a request running now: finished with it
             same[0] = true;
-            return records;
+            return events;
         });
         if (same[0] || completed.contains(id)) { // completed is added to before running is left
             duplicates.incrementAndGet();
@@ -152,15 +159,12 @@ public final class KafkaFrontDoor implements AutoCloseable {
             return deadLetter(record, new InvalidRequestException("request " + id + ": reply_topic '"
                     + request.replyTopic().get() + "' " + refusal.get()));
         }
-        List<Message<byte[]>> records = new ArrayList<>();
-        records.add(record);
-        running.put(id, records);
+        Events events = new Events(request, record, partition);
+        running.put(id, events);
         int now = running.size();
         peakRunning.accumulateAndGet(now, Math::max);
         if (now == options.maxInFlight()) fullTimes.incrementAndGet();
-        // every token event of the request fits the buffer: a slow broker never makes the stream fail
-        return Multi.createFrom().emitter(events -> serve(request, new Events(request, events)),
-                request.maxTokens() + 2);
+        return events.stream();
     }
 
     private static String position(Message<byte[]> record) {
@@ -208,36 +212,73 @@ public final class KafkaFrontDoor implements AutoCloseable {
         return Optional.empty();
     }
 
-    /** The events of one request as messages to the events topic, keyed by its id. */
+    /**
+     * One request running: its records (its own and those of duplicates taken meanwhile), its call, and its events as
+     * messages to the events topic, keyed by its id. Its partition may be taken away (revoked) while it runs: it is
+     * then abandoned, unless its terminal event is being written, which the revocation waits for.
+     */
     private final class Events {
         private final InferenceRequest request;
-        private final MultiEmitter<? super Message<byte[]>> out;
+        private final TopicPartition partition;
+        private final List<Message<byte[]>> records = new ArrayList<>(); // guarded by itself
         private final Metadata metadata;
         private final long takenNanos = System.nanoTime();
+        private volatile MultiEmitter<? super Message<byte[]>> out;
+        private volatile AttentionCall call;
+        private boolean abandoned; // guarded by this
+        private boolean writing;   // guarded by this: the terminal event is out, not yet acknowledged
 
-        Events(InferenceRequest request, MultiEmitter<? super Message<byte[]>> out) {
+        Events(InferenceRequest request, Message<byte[]> record, TopicPartition partition) {
             this.request = request;
-            this.out = out;
+            this.partition = partition;
+            this.records.add(record);
             this.metadata = Metadata.of(OutgoingKafkaRecordMetadata.<byte[]>builder()
                     .withKey(request.id().getBytes(StandardCharsets.UTF_8))
                     .withTopic(request.replyTopic().orElse(options.topics().responses())).build());
         }
 
+        /** The stream of its events: subscribed, it starts the request. */
+        Multi<Message<byte[]>> stream() {
+            // every token event of the request fits the buffer: a slow broker never makes the stream fail
+            return Multi.createFrom().emitter(emitter -> {
+                out = emitter;
+                synchronized (this) {
+                    if (abandoned) {
+                        emitter.complete();
+                        return;
+                    }
+                }
+                serve(request, this);
+            }, request.maxTokens() + 2);
+        }
+
+        void duplicate(Message<byte[]> record) {
+            synchronized (records) {
+                records.add(record);
+            }
+        }
+
         void token(int index, int tokenId) {
-            if (closing) return;
+            if (closing || abandoned) return;
             out.emit(Message.of(ResponseEvents.token(request.id(), index, tokenId), metadata,
                     () -> CompletableFuture.completedFuture(null),
                     e -> failed("event of request " + request.id() + " not written", e)));
         }
 
-        /** Ends the events without a terminal one: the record stays unacknowledged, served again after a restart. */
+        /** Ends the events without a terminal one: the records stay unacknowledged, to be served again. */
         void abandon() {
-            out.complete();
+            var o = out;
+            if (o != null) o.complete();
         }
 
         /** Writes the one terminal event; once the broker acknowledged it, the request's records are acknowledged. */
         void terminal(byte[] value) {
-            if (closing) {
+            boolean write;
+            synchronized (this) {
+                write = !closing && !abandoned;
+                writing = write;
+            }
+            if (!write) {
                 abandon();
                 return;
             }
@@ -251,14 +292,57 @@ public final class KafkaFrontDoor implements AutoCloseable {
             String id = request.id();
             completed.add(id); // before leaving running: a duplicate taken now sees one or the other
             terminalEvents.incrementAndGet();
-            List<Message<byte[]>> records = running.remove(id);
-            return CompletableFuture.allOf(records.stream().map(r -> r.ack().toCompletableFuture())
+            running.remove(id, this);
+            written();
+            List<Message<byte[]>> acks;
+            synchronized (records) {
+                acks = List.copyOf(records);
+            }
+            return CompletableFuture.allOf(acks.stream().map(r -> r.ack().toCompletableFuture())
                     .toArray(CompletableFuture[]::new));
         }
 
+        private synchronized void written() {
+            writing = false;
+            notifyAll();
+        }
+
         private CompletionStage<Void> failed(String what, Throwable e) {
+            written();
             fail(what, e);
             return CompletableFuture.completedFuture(null);
+        }
+
+        /**
+         * Its partition was taken away: from now on it writes nothing. True if its terminal event is being written:
+         * the caller waits for it ({@link #awaitWritten}); else it is abandoned and its call cancelled.
+         */
+        boolean leave() {
+            synchronized (this) {
+                abandoned = true;
+                if (writing) return true;
+            }
+            running.remove(request.id(), this);
+            cancel("its partition " + partition + " was revoked");
+            abandon();
+            return false;
+        }
+
+        synchronized boolean abandoned() {
+            return abandoned;
+        }
+
+        synchronized void awaitWritten(long deadlineNanos) throws InterruptedException {
+            while (writing) {
+                long left = deadlineNanos - System.nanoTime();
+                if (left <= 0) return;
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+        }
+
+        void cancel(String why) {
+            AttentionCall c = call;
+            if (c != null) c.cancel(why);
         }
     }
 
@@ -302,7 +386,6 @@ public final class KafkaFrontDoor implements AutoCloseable {
         AtomicReference<StopStrings.Match> stopped = new AtomicReference<>();
         AtomicReference<AttentionCall> call = new AtomicReference<>();
         AtomicLong firstTokenNanos = new AtomicLong();
-        AtomicBoolean ended = new AtomicBoolean();
         long takenNanos = events.takenNanos;
         GenerationListener listener = meters.observe("kafka", new GenerationListener() {
             @Override
@@ -322,7 +405,6 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
             @Override
             public void completed(Completion c, String attentionService) {
-                ended();
                 StopStrings.Match m = stopped.get();
                 if (m != null) { // the stop string came with the generation's last token, before the cancel
                     stoppedAt(m, request.getPromptTokenIdsCount(), attentionService, c.getPrefillNanos() / 1e6,
@@ -345,7 +427,6 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
             @Override
             public void failed(Status status, String message) {
-                ended();
                 StopStrings.Match m = stopped.get();
                 if (m != null) {
                     // cancelled here at the stop string (CANCELLED), or broken off after it: the generation is whole;
@@ -366,12 +447,6 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 events.terminal(ResponseEvents.error(r.id(), refused ? REJECTED : ATTENTION_FAILED, message));
             }
 
-            private void ended() {
-                ended.set(true);
-                AttentionCall c = call.get();
-                if (c != null) calls.remove(c);
-            }
-
             private void stoppedAt(StopStrings.Match m, int promptTokens, String attentionService, double prefillMs,
                                    double decodeMs) {
                 var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), prefillMs, decodeMs,
@@ -380,16 +455,15 @@ public final class KafkaFrontDoor implements AutoCloseable {
                         FinishReason.STOP.wireName(), promptTokens, attentionService, timings));
             }
         });
-        if (closing) { // a retry after a refusal for load, due after the door closed
+        if (closing || events.abandoned()) { // a retry after a refusal for load, due after the door closed or left
             events.abandon();
             return;
         }
         AttentionCall c = AttentionCall.start(pool, request, listener);
         call.set(c);
-        calls.add(c);
-        if (ended.get()) calls.remove(c); // it ended before it was known here
+        events.call = c;
         if (stopped.get() != null) c.cancel("stop string");
-        if (closing) c.cancel("the orchestrator is stopping");
+        if (closing || events.abandoned()) c.cancel("the orchestrator is stopping, or the request's partition left");
     }
 
     private static GenerateRequest generateRequest(InferenceRequest r, int[] promptIds) {
@@ -399,6 +473,44 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
     private static double millis(long nanos) {
         return nanos / 1e6;
+    }
+
+    /** The consumer was given these partitions: first, read the terminal events written since the last read. */
+    public void assigned(Collection<TopicPartition> partitions) {
+        int read = completed.catchUp();
+        assigned.addAll(partitions);
+        LOG.infof("partitions %s are this door's (%d more ids with terminal events read)", partitions, read);
+    }
+
+    /**
+     * These partitions were taken away (revoked, or lost): their requests running here write nothing more, so that
+     * their new owner, which serves their records again, writes the one terminal event. A terminal event being
+     * written now is waited for (its new owner then reads it and skips the request); the others are abandoned and
+     * their calls cancelled.
+     */
+    public void revoked(Collection<TopicPartition> partitions) {
+        assigned.removeAll(partitions);
+        List<Events> writing = new ArrayList<>();
+        int abandoned = 0;
+        for (Events e : running.values()) {
+            if (!partitions.contains(e.partition)) continue;
+            if (e.leave()) {
+                writing.add(e);
+            } else {
+                abandoned++;
+            }
+        }
+        left.addAndGet(abandoned);
+        long deadline = System.nanoTime() + REVOKE_WRITE_WAIT.toNanos();
+        try {
+            for (Events e : writing) e.awaitWritten(deadline);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!partitions.isEmpty()) {
+            LOG.infof("partitions %s left this door: %d running requests abandoned to their new owner, %d terminal"
+                    + " events waited for", partitions, abandoned, writing.size());
+        }
     }
 
     private void fail(String what, Throwable e) {
@@ -415,7 +527,8 @@ public final class KafkaFrontDoor implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
-        calls.forEach(c -> c.cancel("the orchestrator is stopping")); // not run again elsewhere, as a closed pool would
+        // cancelled, not run again elsewhere as the failures of a closed pool would be
+        running.values().forEach(e -> e.cancel("the orchestrator is stopping"));
         pool.close();
         admin.close(Duration.ofSeconds(5));
         tokenizer.ifPresent(Tokenizer::close);
