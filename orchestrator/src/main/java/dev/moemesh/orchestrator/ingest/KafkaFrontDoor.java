@@ -225,7 +225,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
         private final long takenNanos = System.nanoTime();
         private volatile MultiEmitter<? super Message<byte[]>> out;
         private volatile AttentionCall call;
-        private boolean abandoned; // guarded by this
+        private volatile boolean abandoned; // written under this
         private boolean writing;   // guarded by this: the terminal event is out, not yet acknowledged
 
         Events(InferenceRequest request, Message<byte[]> record, TopicPartition partition) {
