@@ -12,13 +12,14 @@ import java.util.List;
 
 /**
  * The processes {@code mesh up} and {@code mesh demo} start on one machine, in dependency order: a Kafka broker,
- * the orchestrator (the Kafka door and the control plane), N expert services that join the control plane holding
- * disjoint slices of every layer's routed experts, an attention service that follows the control plane's
- * placement, and the router (gRPC and REST). Without the front doors: the expert services and an attention service
- * that asks them what they hold.
+ * the orchestrator (the Kafka door and the control plane; more orchestrators add Kafka doors in the same consumer
+ * group), N expert services that join the control plane holding disjoint slices of every layer's routed experts, one
+ * or more attention services that follow the control plane's placement, and the router (gRPC and REST) over all of
+ * them. Without the front doors: the expert services and an attention service that asks them what they hold.
  */
-record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertServices, LocalMesh.Service attention,
-                     LocalMesh.Service orchestrator, LocalMesh.Service router) {
+record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertServices,
+                     List<LocalMesh.Service> attentionServices, List<LocalMesh.Service> orchestrators,
+                     LocalMesh.Service router) {
     private static final Duration READY = Duration.ofMinutes(5);
 
     /** Where each process listens; {@code broker} 0 leaves out the broker, the orchestrator and the router. */
@@ -44,15 +45,38 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
         }
     }
 
-    /** Starts them, printing a line per process to {@code report} as each becomes ready. */
+    /** The first attention service (the one on the given port). */
+    LocalMesh.Service attention() {
+        return attentionServices.get(0);
+    }
+
+    /** The first orchestrator, whose control plane the mesh follows; null without the front doors. */
+    LocalMesh.Service orchestrator() {
+        return orchestrators.isEmpty() ? null : orchestrators.get(0);
+    }
+
+    /** Starts them, one attention service and one orchestrator, printing a line per process to {@code report}. */
     static MeshProcesses start(LocalMesh mesh, Path home, Path model, int expertServices, Ports ports,
                                List<String> attentionProperties, PrintStream report) {
+        return start(mesh, home, model, expertServices, 1, 1, ports, attentionProperties, report);
+    }
+
+    /**
+     * Starts them, printing a line per process to {@code report} as each becomes ready: the first attention service
+     * and orchestrator on the given ports, the others on free ones.
+     */
+    static MeshProcesses start(LocalMesh mesh, Path home, Path model, int expertServices, int attentionServices,
+                               int orchestrators, Ports ports, List<String> attentionProperties, PrintStream report) {
+        if (attentionServices < 1) throw new IllegalArgumentException("--attention-services must be at least 1");
+        if (orchestrators < 1) throw new IllegalArgumentException("--orchestrators must be at least 1");
         int experts = ModelConfig.load(model).nRoutedExperts();
         // refuses a split that cannot be made, before anything starts; none: the attention service computes the experts
         if (expertServices > 0) LocalMesh.slice(0, expertServices, experts);
-        String attentionAddress = "localhost:" + ports.attention();
+        List<Integer> attentionPorts = new ArrayList<>(List.of(ports.attention()));
+        while (attentionPorts.size() < attentionServices) attentionPorts.add(LocalMesh.freePort());
+        List<String> attentionAddresses = attentionPorts.stream().map(p -> "localhost:" + p).toList();
         LocalMesh.Service broker = null;
-        LocalMesh.Service orchestrator = null;
+        List<LocalMesh.Service> doors = new ArrayList<>();
         List<String> joinExperts = List.of();
         List<String> joinAttention = List.of();
         if (ports.frontDoors()) {
@@ -61,13 +85,22 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
                     broker.log());
             // the first placement waits for the expert services still starting, rather than loading every expert
             // onto the first to register
-            orchestrator = mesh.startOrchestrator("orchestrator", model, broker.address(), List.of(attentionAddress),
-                    ports.orchestratorHttp(), ports.controlPlane(),
+            LocalMesh.Service orchestrator = mesh.startOrchestrator("orchestrator", model, broker.address(),
+                    attentionAddresses, ports.orchestratorHttp(), ports.controlPlane(),
                     List.of("-Dorchestrator.control-plane.settle-time=60s"), READY);
+            doors.add(orchestrator);
             String controlPlane = "localhost:" + ports.controlPlane();
             report.printf("orchestrator          %-15s  pid %-7d  log %s  (inference.requests -> inference.responses;"
                     + " control plane on %s)%n", orchestrator.address(), orchestrator.process().pid(), orchestrator.log(),
                     controlPlane);
+            for (int i = 2; i <= orchestrators; i++) {
+                LocalMesh.Service more = mesh.startOrchestrator("orchestrator-" + i, model, broker.address(),
+                        attentionAddresses, LocalMesh.freePort(), LocalMesh.freePort(), List.of(), READY);
+                doors.add(more);
+                report.printf("orchestrator-%-8d %-15s  pid %-7d  log %s  (a Kafka door of the same consumer group;"
+                        + " the mesh follows the first one's control plane)%n", i, more.address(),
+                        more.process().pid(), more.log());
+            }
             joinExperts = List.of("-Dexpert.control-plane=" + controlPlane);
             joinAttention = List.of("-Dattention.control-plane=" + controlPlane);
         }
@@ -85,22 +118,27 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
         // with a control plane the placement comes from it; without, the attention service asks each service
         List<String> addresses = ports.frontDoors() ? List.of()
                 : started.stream().map(LocalMesh.Service::address).toList();
-        LocalMesh.Service attention = mesh.startAttentionService("attention-service", model, addresses,
-                ports.attention(), props, READY);
-        mesh.awaitHealthReady(attention, READY);
-        report.printf("attention-service     %-15s  pid %-7d  log %s%n", attention.address(), attention.process().pid(),
-                attention.log());
+        List<LocalMesh.Service> attentions = new ArrayList<>();
+        for (int i = 0; i < attentionServices; i++) {
+            String name = i == 0 ? "attention-service" : "attention-service-" + (i + 1);
+            LocalMesh.Service attention = mesh.startAttentionService(name, model, addresses, attentionPorts.get(i),
+                    props, READY);
+            mesh.awaitHealthReady(attention, READY);
+            attentions.add(attention);
+            report.printf("%-21s %-15s  pid %-7d  log %s%n", name, attention.address(), attention.process().pid(),
+                    attention.log());
+        }
         if (ports.frontDoors() && expertServices > 0) {
             // the redundancy the control plane got: the placement the attention service became ready with, or newer
             report.printf("redundancy            %s%n", Redundancy.of(Redundancy.current("localhost:" + ports.controlPlane(),
                     ModelFingerprint.of(model), mesh.channels()), ModelConfig.load(model)).line());
         }
-        if (broker == null) return new MeshProcesses(null, started, attention, null, null);
-        LocalMesh.Service router = mesh.startRouter("router-service", model, List.of(attention.address()),
+        if (broker == null) return new MeshProcesses(null, started, attentions, List.of(), null);
+        LocalMesh.Service router = mesh.startRouter("router-service", model, attentionAddresses,
                 ports.routerGrpc(), ports.routerHttp(), READY);
         report.printf("router-service        %-15s  pid %-7d  log %s  (REST on http://localhost:%d/v1)%n",
                 router.address(), router.process().pid(), router.log(), router.httpPort());
-        return new MeshProcesses(broker, started, attention, orchestrator, router);
+        return new MeshProcesses(broker, started, attentions, doors, router);
     }
 
     String restBase() {

@@ -35,6 +35,14 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--expert-services", defaultValue = "2", description = "expert service processes (default ${DEFAULT-VALUE})")
     int expertServices;
 
+    @Option(names = "--attention-services", defaultValue = "1", description = "attention service processes"
+            + " (default ${DEFAULT-VALUE}); the first on --port, the others on free ports; both doors use them all")
+    int attentionServices;
+
+    @Option(names = "--orchestrators", defaultValue = "1", description = "orchestrator processes (default"
+            + " ${DEFAULT-VALUE}): Kafka doors of one consumer group; the mesh follows the first one's control plane")
+    int orchestrators;
+
     @Option(names = "--port", defaultValue = "9200", description = "attention service gRPC port (default ${DEFAULT-VALUE});"
             + " expert services take the ports after it")
     int port;
@@ -68,7 +76,7 @@ final class UpCommand implements Callable<Integer> {
                     + " password %s; operator.p12 for tools)%n", home.resolve("tls"), LocalMesh.TLS_STORE_PASSWORD);
         }
         List<String> props = maxSeqLen > 0 ? List.of("-Dattention.max-seq-len=" + maxSeqLen) : List.of();
-        MeshProcesses p = MeshProcesses.start(mesh, home, dir, expertServices,
+        MeshProcesses p = MeshProcesses.start(mesh, home, dir, expertServices, attentionServices, orchestrators,
                 MeshProcesses.Ports.defaults(port, !expertsOnly), props, System.out);
         if (!tls) {
             System.out.printf("ready: ./mesh generate --target %s --model %s --prompt-ids 0,17,42 --max-tokens 24"
