@@ -1,5 +1,6 @@
 package dev.moemesh.client;
 
+import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
@@ -9,6 +10,7 @@ import io.micrometer.core.instrument.Timer;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A front door's meters, as its users see it: {@code moemesh_door_time_to_first_token_seconds{door}} from the
@@ -25,41 +27,70 @@ public final class DoorMeters {
     }
 
     /** {@code listener}, with this door's meters recorded as its events pass. */
-    public GenerationListener observe(String door, GenerationListener listener) {
-        long started = System.nanoTime();
-        Timer firstToken = Timer.builder("moemesh.door.time.to.first.token").tag("door", door)
-                .description("from a request's dispatch to its first token").publishPercentileHistogram()
-                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(2))
-                .register(registry);
-        Counter runsAgain = Counter.builder("moemesh.door.generation.runs.again").tag("door", door)
-                .description("generations the mesh failed that ran again (AttentionCall, GenerationRetry)")
-                .register(registry);
-        return new GenerationListener() {
-            @Override
-            public void token(int index, int tokenId) {
-                if (index == 0) firstToken.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
-                listener.token(index, tokenId);
-            }
+    public Observed observe(String door, GenerationListener listener) {
+        return new Observed(door, listener);
+    }
 
-            @Override
-            public void completed(Completion completion, String attentionService) {
-                count(door, GenerationWire.finishReason(completion).wireName());
-                listener.completed(completion, attentionService);
-            }
+    /**
+     * A generation's listener that records the door's meters as its events pass: its one outcome is counted once,
+     * when it ends, or when the door ends it itself ({@link #stoppedByDoor}).
+     */
+    public final class Observed implements GenerationListener {
+        private final String door;
+        private final GenerationListener listener;
+        private final long started = System.nanoTime();
+        private final Timer firstToken;
+        private final Counter runsAgain;
+        private final AtomicBoolean counted = new AtomicBoolean();
 
-            @Override
-            public void failed(Status status, String message) {
-                count(door, status.getCode() == Status.Code.CANCELLED ? "cancelled"
-                        : DoorAdmission.isOverload(status) ? "refused" : "failed");
-                listener.failed(status, message);
-            }
+        private Observed(String door, GenerationListener listener) {
+            this.door = door;
+            this.listener = listener;
+            this.firstToken = Timer.builder("moemesh.door.time.to.first.token").tag("door", door)
+                    .description("from a request's dispatch to its first token").publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(2))
+                    .register(registry);
+            this.runsAgain = Counter.builder("moemesh.door.generation.runs.again").tag("door", door)
+                    .description("generations the mesh failed that ran again (AttentionCall, GenerationRetry)")
+                    .register(registry);
+        }
 
-            @Override
-            public void ranAgain(String why) {
-                runsAgain.increment();
-                listener.ranAgain(why);
-            }
-        };
+        /**
+         * The door ended the generation at one of its request's stop strings (and cancels the call): counted as
+         * {@code stop}, not as the {@code cancelled} the call then reports.
+         */
+        public void stoppedByDoor() {
+            end(FinishReason.STOP.wireName());
+        }
+
+        @Override
+        public void token(int index, int tokenId) {
+            if (index == 0) firstToken.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+            listener.token(index, tokenId);
+        }
+
+        @Override
+        public void completed(Completion completion, String attentionService) {
+            end(GenerationWire.finishReason(completion).wireName());
+            listener.completed(completion, attentionService);
+        }
+
+        @Override
+        public void failed(Status status, String message) {
+            end(status.getCode() == Status.Code.CANCELLED ? "cancelled"
+                    : DoorAdmission.isOverload(status) ? "refused" : "failed");
+            listener.failed(status, message);
+        }
+
+        @Override
+        public void ranAgain(String why) {
+            runsAgain.increment();
+            listener.ranAgain(why);
+        }
+
+        private void end(String outcome) {
+            if (counted.compareAndSet(false, true)) count(door, outcome);
+        }
     }
 
     private void count(String door, String outcome) {

@@ -388,7 +388,7 @@ class KafkaFrontDoorTest {
 
     @Test
     void aStopStringEndsTheGenerationAndIsLeftOutOfTheText(TestInfo test) throws Exception {
-        doorWithTokenizer(test);
+        DoorProcess door = doorWithTokenizer(test);
         int[] prompt = {3, 1, 4, 1, 5};
         int[] free = localEngineTokens(24, prompt); // where the greedy generation goes without a stop string
         String text;
@@ -416,6 +416,8 @@ class KafkaFrontDoorTest {
         assertEquals(attention.address(), completed.get("attention_service").asText());
         assertEquals(n, events.size() - 1, "no token event after the stop string's");
         assertEquals(1, terminals(responsesUntilTerminal("st1"), "st1"));
+        awaitMetric(door, "moemesh_door_generations_total{door=\"kafka\",outcome=\"stop\"}", 1); // not "cancelled"
+        assertEquals(0, door.generations("cancelled"));
     }
 
     @Test

@@ -387,7 +387,8 @@ public final class KafkaFrontDoor implements AutoCloseable {
         AtomicReference<AttentionCall> call = new AtomicReference<>();
         AtomicLong firstTokenNanos = new AtomicLong();
         long takenNanos = events.takenNanos;
-        GenerationListener listener = meters.observe("kafka", new GenerationListener() {
+        AtomicReference<DoorMeters.Observed> observed = new AtomicReference<>();
+        observed.set(meters.observe("kafka", new GenerationListener() {
             @Override
             public void token(int index, int tokenId) {
                 if (stopped.get() != null) return; // after the stop string: neither sent nor kept
@@ -396,6 +397,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                     Optional<StopStrings.Match> m = stops.get().add(tokenId);
                     if (m.isPresent()) {
                         stopped.set(m.get());
+                        observed.get().stoppedByDoor();
                         AttentionCall c = call.get();
                         if (c != null) c.cancel("stop string"); // else cancelled as soon as start returns
                     }
@@ -454,7 +456,8 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 events.terminal(ResponseEvents.completed(r.id(), m.tokenIds(), Optional.of(m.text()),
                         FinishReason.STOP.wireName(), promptTokens, attentionService, timings));
             }
-        });
+        }));
+        GenerationListener listener = observed.get();
         if (closing || events.abandoned()) { // a retry after a refusal for load, due after the door closed or left
             events.abandon();
             return;
