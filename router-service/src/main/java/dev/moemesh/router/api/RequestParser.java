@@ -10,6 +10,7 @@ import dev.moemesh.router.prompt.Prompts;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Reads the body of a completion or chat completion request into an {@link OpenAiRequest}, refusing what the mesh
@@ -51,7 +52,7 @@ public final class RequestParser {
         long seed = root.hasNonNull("seed") ? seed(root.get("seed")) : 0;
         SamplingParams sampling = new SamplingParams(maxNew, temperature, topK, topP, seed,
                 tokenIds(root.get("stop_token_ids"), "stop_token_ids", true), bool(root.get("ignore_eos"), "ignore_eos"));
-        return new OpenAiRequest(chat, prompt, sampling, bool(root.get("stream"), "stream"));
+        return new OpenAiRequest(chat, prompt, sampling, Optional.empty(), 1, bool(root.get("stream"), "stream"), false);
     }
 
     private static void refuseUnsupported(JsonNode root) {

@@ -1,0 +1,104 @@
+package dev.moemesh.router.api;
+
+import dev.moemesh.client.AttentionCall;
+import dev.moemesh.client.AttentionPool;
+import dev.moemesh.client.DoorAdmission;
+import dev.moemesh.client.DoorMeters;
+import dev.moemesh.client.GenerationListener;
+import dev.moemesh.router.prompt.Prompts;
+import dev.moemesh.wire.GenerationWire;
+import io.grpc.Status;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.subscription.BackPressureStrategy;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.jboss.resteasy.reactive.RestMulti;
+
+import java.util.UUID;
+
+/**
+ * OpenAI's REST API on the mesh: {@code GET /v1/models}, {@code POST /v1/completions} and
+ * {@code POST /v1/chat/completions}; {@link DoorGuard} checks the API key, {@link OpenAiErrors} answers every error in
+ * OpenAI's shape.
+ */
+@Path("/v1")
+public class OpenAiResource {
+    private final Prompts prompts;
+    private final RequestParser parser;
+    private final AttentionPool pool;
+    private final DoorMeters meters;
+    private final DoorAdmission admission;
+    private final long started = System.currentTimeMillis() / 1000;
+
+    @Inject
+    public OpenAiResource(Prompts prompts, AttentionPool pool, DoorMeters meters, DoorAdmission admission) {
+        this.prompts = prompts;
+        this.parser = new RequestParser(prompts);
+        this.pool = pool;
+        this.meters = meters;
+        this.admission = admission;
+    }
+
+    @GET
+    @Path("/models")
+    @Produces(MediaType.APPLICATION_JSON)
+    public String models() {
+        return OpenAiResponses.models(prompts.modelName(), started).toString();
+    }
+
+    @POST
+    @Path("/completions")
+    public RestMulti<String> completions(String body) {
+        return generate(body, false);
+    }
+
+    @POST
+    @Path("/chat/completions")
+    public RestMulti<String> chatCompletions(String body) {
+        return generate(body, true);
+    }
+
+    /**
+     * The answer's body as a stream of items: one JSON body, or Server-Sent Events, by the request's {@code stream}.
+     * Quarkus REST picks its SSE writer by {@code @Produces} when it builds the application, so this one endpoint sets
+     * its content type per request ({@link RestMulti}) and frames the events itself, {@code data: <json>} as OpenAI
+     * writes them (Quarkus writes {@code data:<json>}).
+     */
+    private RestMulti<String> generate(String body, boolean chat) {
+        OpenAiRequest r = parser.parse(body, chat);
+        String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
+        long created = System.currentTimeMillis() / 1000;
+        GenerationResponder[] responder = new GenerationResponder[1];
+        Multi<String> items = Multi.createFrom().<String>emitter(emitter -> {
+            responder[0] = new GenerationResponder(r, id, prompts.modelName(), created, prompts,
+                    admission.retryAfterSeconds(), emitter);
+            start(r, id, responder[0]);
+        }, BackPressureStrategy.BUFFER).onCancellation().invoke(() -> responder[0].clientLeft());
+        return RestMulti.fromMultiData(items).status(200)
+                .header("content-type", r.stream() ? "text/event-stream" : MediaType.APPLICATION_JSON)
+                .header("cache-control", "no-cache").build();
+    }
+
+    /** Admits each choice's generation, or none (429), and starts them. */
+    private void start(OpenAiRequest r, String id, GenerationResponder responder) {
+        GenerationListener[] admitted = new GenerationListener[r.n()];
+        for (int i = 0; i < admitted.length; i++) {
+            admitted[i] = admission.admit(responder.listener(i));
+            if (admitted[i] == null) {
+                String why = admission.refusal().getDescription();
+                responder.refused(OpenAiError.overloaded(why, admission.retryAfterSeconds()));
+                for (int j = 0; j < i; j++) admitted[j].failed(Status.CANCELLED, why); // their places back, unheard
+                return;
+            }
+        }
+        for (int i = 0; i < admitted.length; i++) {
+            String choiceId = r.n() == 1 ? id : id + "-" + i;
+            responder.started(i, AttentionCall.start(pool, GenerationWire.request(choiceId, r.promptIds(), r.sampling(i)),
+                    meters.observe("rest", admitted[i])));
+        }
+    }
+}
