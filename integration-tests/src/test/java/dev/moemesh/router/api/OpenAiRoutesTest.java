@@ -154,6 +154,28 @@ class OpenAiRoutesTest {
     }
 
     @Test
+    void theOpenApiDocumentDescribesBothGenerationEndpointsAndNeedsNoApiKey() throws Exception {
+        HttpResponse<String> r = send(HttpRequest.newBuilder(base.resolve("/q/openapi?format=json")).build());
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode doc = JSON.readTree(r.body());
+        for (String path : List.of("/v1/completions", "/v1/chat/completions")) {
+            JsonNode post = doc.get("paths").get(path).get("post");
+            assertTrue(post.get("requestBody").get("content").get("application/json").get("schema").get("$ref").asText()
+                    .endsWith("CompletionRequest"), post.toString());
+            for (String status : List.of("200", "400", "401", "429", "503")) {
+                assertTrue(post.get("responses").has(status), path + " documents " + status + ": " + post);
+            }
+        }
+        assertTrue(doc.get("paths").get("/v1/models").has("get"));
+        JsonNode fields = doc.get("components").get("schemas").get("SamplingFields").get("properties");
+        for (String field : List.of("model", "max_tokens", "temperature", "stop", "n", "stream", "stream_options")) {
+            assertTrue(fields.has(field), "the request schema has " + field + ": " + fields);
+        }
+        JsonNode retryAfter = doc.get("components").get("responses").get("Overloaded").get("headers");
+        assertTrue(retryAfter.has("Retry-After"), "429 documents Retry-After: " + retryAfter);
+    }
+
+    @Test
     void aMissingOrWrongApiKeyIs401InOpenAisShapeAndCounted() throws Exception {
         String missingCount = "moemesh_router_auth_failures_total{door=\"rest\",reason=\"missing\"}";
         String unknownCount = "moemesh_router_auth_failures_total{door=\"rest\",reason=\"unknown\"}";

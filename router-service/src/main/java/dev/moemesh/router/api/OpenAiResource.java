@@ -16,6 +16,11 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.jboss.resteasy.reactive.RestMulti;
 
 import java.util.UUID;
@@ -46,18 +51,44 @@ public class OpenAiResource {
     @GET
     @Path("/models")
     @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "The model this router serves")
+    @APIResponse(responseCode = "200", description = "The served model",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(ref = "ModelList")))
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
     public String models() {
         return OpenAiResponses.models(prompts.modelName(), started).toString();
     }
 
     @POST
     @Path("/completions")
+    @Operation(summary = "Completes a prompt (text or token ids)", description = "One JSON answer, or with stream"
+            + " true Server-Sent Events: a chunk per token, each choice's last with its finish_reason, then data: [DONE]")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON,
+            schema = @Schema(ref = "CompletionRequest")))
+    @APIResponse(responseCode = "200", ref = "Answer")
+    @APIResponse(responseCode = "400", ref = "BadRequest")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "404", ref = "NoSuchModel")
+    @APIResponse(responseCode = "413", ref = "TooLarge")
+    @APIResponse(responseCode = "429", ref = "Overloaded")
+    @APIResponse(responseCode = "503", ref = "Unavailable")
     public RestMulti<String> completions(String body) {
         return generate(body, false);
     }
 
     @POST
     @Path("/chat/completions")
+    @Operation(summary = "Answers chat messages, rendered by the checkpoint's chat template", description = "As"
+            + " /v1/completions; streamed, each choice's first chunk carries the role")
+    @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON,
+            schema = @Schema(ref = "ChatCompletionRequest")))
+    @APIResponse(responseCode = "200", ref = "Answer")
+    @APIResponse(responseCode = "400", ref = "BadRequest")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "404", ref = "NoSuchModel")
+    @APIResponse(responseCode = "413", ref = "TooLarge")
+    @APIResponse(responseCode = "429", ref = "Overloaded")
+    @APIResponse(responseCode = "503", ref = "Unavailable")
     public RestMulti<String> chatCompletions(String body) {
         return generate(body, true);
     }
