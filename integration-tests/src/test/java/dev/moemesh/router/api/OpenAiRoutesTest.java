@@ -199,8 +199,8 @@ class OpenAiRoutesTest {
     void aBadFieldIs400NamingIt() throws Exception {
         assertError(post("/v1/completions", "{\"model\":\"" + NAME + "\",\"prompt\":[1,2],\"temperature\":\"hot\"}"),
                 400, "temperature");
-        assertError(post("/v1/completions", "{\"model\":\"" + NAME + "\",\"prompt\":[1,2],\"stop\":[\"\\n\"]}"),
-                400, "stop");
+        assertError(post("/v1/completions", "{\"model\":\"" + NAME + "\",\"prompt\":[1,2],\"stop\":[\"a\",\"b\",\"c\","
+                + "\"d\",\"e\"]}"), 400, "stop");
         assertError(post("/v1/completions", "{\"model\":\"" + NAME + "\",\"prompt\":[1,2],\"max_tokens\":0}"),
                 400, "max_tokens");
         assertError(post("/v1/chat/completions", "{\"model\":\"" + NAME + "\",\"messages\":[{\"role\":\"user\"}]}"),

@@ -42,8 +42,17 @@ final class ChoiceText {
     }
 
     /** The rest of the text, held back while it might have become a stop string. */
-    String flush() {
+    private String flush() {
         return show(text.length());
+    }
+
+    /**
+     * The rest of the text once the generation has ended, {@code whole} being all its tokens decoded: that may end in
+     * a character whose bytes never completed, which {@link TextDeltas} held back while more could come.
+     */
+    String finish(String whole) {
+        if (!stopped && whole.startsWith(text.toString())) text.replace(0, text.length(), whole);
+        return flush();
     }
 
     /** The whole text so far (a stopped choice's without its stop string). */

@@ -144,7 +144,8 @@ final class GenerationResponder {
         Choice c = choices[index];
         c.finishReason = reason.wireName();
         if (request.stream()) {
-            String rest = c.text.flush(); // what was held back as the possible start of a stop string
+            // what was held back: the possible start of a stop string, an unfinished character at the end
+            String rest = c.text.finish(prompts.decode(Arrays.copyOf(c.ids, c.count)));
             send(index, OpenAiResponses.chunk(id, request.chat(), model, created, index,
                     request.chat() && rest.isEmpty() ? null : rest, new int[0], c.finishReason, request.includeUsage()));
         }

@@ -11,10 +11,8 @@ import io.grpc.Status;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.subscription.BackPressureStrategy;
 import jakarta.inject.Inject;
-import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
-import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
@@ -26,18 +24,24 @@ import org.jboss.resteasy.reactive.RestMulti;
 import java.util.UUID;
 
 /**
- * OpenAI's REST API on the mesh: {@code GET /v1/models}, {@code POST /v1/completions} and
- * {@code POST /v1/chat/completions}; {@link DoorGuard} checks the API key, {@link OpenAiErrors} answers every error in
- * OpenAI's shape.
+ * OpenAI's generation endpoints on the mesh, {@code POST /v1/completions} and {@code POST /v1/chat/completions}
+ * ({@link ModelsResource} lists the model); {@link DoorGuard} checks the API key, {@link OpenAiErrors} answers every
+ * error in OpenAI's shape.
  */
 @Path("/v1")
+@APIResponse(responseCode = "200", ref = "Answer")
+@APIResponse(responseCode = "400", ref = "BadRequest")
+@APIResponse(responseCode = "401", ref = "Unauthorized")
+@APIResponse(responseCode = "404", ref = "NoSuchModel")
+@APIResponse(responseCode = "413", ref = "TooLarge")
+@APIResponse(responseCode = "429", ref = "Overloaded")
+@APIResponse(responseCode = "503", ref = "Unavailable")
 public class OpenAiResource {
     private final Prompts prompts;
     private final RequestParser parser;
     private final AttentionPool pool;
     private final DoorMeters meters;
     private final DoorAdmission admission;
-    private final long started = System.currentTimeMillis() / 1000;
 
     @Inject
     public OpenAiResource(Prompts prompts, AttentionPool pool, DoorMeters meters, DoorAdmission admission) {
@@ -48,30 +52,12 @@ public class OpenAiResource {
         this.admission = admission;
     }
 
-    @GET
-    @Path("/models")
-    @Produces(MediaType.APPLICATION_JSON)
-    @Operation(summary = "The model this router serves")
-    @APIResponse(responseCode = "200", description = "The served model",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(ref = "ModelList")))
-    @APIResponse(responseCode = "401", ref = "Unauthorized")
-    public String models() {
-        return OpenAiResponses.models(prompts.modelName(), started).toString();
-    }
-
     @POST
     @Path("/completions")
     @Operation(summary = "Completes a prompt (text or token ids)", description = "One JSON answer, or with stream"
             + " true Server-Sent Events: a chunk per token, each choice's last with its finish_reason, then data: [DONE]")
     @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON,
             schema = @Schema(ref = "CompletionRequest")))
-    @APIResponse(responseCode = "200", ref = "Answer")
-    @APIResponse(responseCode = "400", ref = "BadRequest")
-    @APIResponse(responseCode = "401", ref = "Unauthorized")
-    @APIResponse(responseCode = "404", ref = "NoSuchModel")
-    @APIResponse(responseCode = "413", ref = "TooLarge")
-    @APIResponse(responseCode = "429", ref = "Overloaded")
-    @APIResponse(responseCode = "503", ref = "Unavailable")
     public RestMulti<String> completions(String body) {
         return generate(body, false);
     }
@@ -82,13 +68,6 @@ public class OpenAiResource {
             + " /v1/completions; streamed, each choice's first chunk carries the role")
     @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON,
             schema = @Schema(ref = "ChatCompletionRequest")))
-    @APIResponse(responseCode = "200", ref = "Answer")
-    @APIResponse(responseCode = "400", ref = "BadRequest")
-    @APIResponse(responseCode = "401", ref = "Unauthorized")
-    @APIResponse(responseCode = "404", ref = "NoSuchModel")
-    @APIResponse(responseCode = "413", ref = "TooLarge")
-    @APIResponse(responseCode = "429", ref = "Overloaded")
-    @APIResponse(responseCode = "503", ref = "Unavailable")
     public RestMulti<String> chatCompletions(String body) {
         return generate(body, true);
     }
