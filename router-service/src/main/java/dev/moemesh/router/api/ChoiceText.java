@@ -47,11 +47,11 @@ final class ChoiceText {
     }
 
     /**
-     * The rest of the text once the generation has ended, {@code whole} being all its tokens decoded: that may end in
-     * a character whose bytes never completed, which {@link TextDeltas} held back while more could come.
+     * The rest of the text once the generation has ended: what was held back for the stop strings, and the end that
+     * {@link TextDeltas} held back while more tokens could come (a character whose bytes never completed, say).
      */
-    String finish(String whole) {
-        if (!stopped && whole.startsWith(text.toString())) text.replace(0, text.length(), whole);
+    String finish() {
+        if (!stopped) text.append(deltas.rest());
         return flush();
     }
 

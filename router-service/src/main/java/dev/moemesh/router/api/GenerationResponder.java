@@ -145,7 +145,7 @@ final class GenerationResponder {
         c.finishReason = reason.wireName();
         if (request.stream()) {
             // what was held back: the possible start of a stop string, an unfinished character at the end
-            String rest = c.text.finish(prompts.decode(Arrays.copyOf(c.ids, c.count)));
+            String rest = c.text.finish();
             send(index, OpenAiResponses.chunk(id, request.chat(), model, created, index,
                     request.chat() && rest.isEmpty() ? null : rest, new int[0], c.finishReason, request.includeUsage()));
         }

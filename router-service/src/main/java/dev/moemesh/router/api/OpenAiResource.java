@@ -10,6 +10,8 @@ import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.subscription.BackPressureStrategy;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
@@ -22,6 +24,7 @@ import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.jboss.resteasy.reactive.RestMulti;
 
 import java.util.UUID;
+import java.util.concurrent.Executor;
 
 /**
  * OpenAI's generation endpoints on the mesh, {@code POST /v1/completions} and {@code POST /v1/chat/completions}
@@ -37,6 +40,9 @@ import java.util.UUID;
 @APIResponse(responseCode = "429", ref = "Overloaded")
 @APIResponse(responseCode = "503", ref = "Unavailable")
 public class OpenAiResource {
+    /** Items the response takes without waiting for earlier writes: tokens go out as they come. */
+    private static final long STREAM_DEMAND = 1024;
+
     private final Prompts prompts;
     private final RequestParser parser;
     private final AttentionPool pool;
@@ -87,10 +93,21 @@ public class OpenAiResource {
             responder[0] = new GenerationResponder(r, id, prompts.modelName(), created, prompts,
                     admission.retryAfterSeconds(), emitter);
             start(r, id, responder[0]);
-        }, BackPressureStrategy.BUFFER).onCancellation().invoke(() -> responder[0].clientLeft());
-        return RestMulti.fromMultiData(items).status(200)
+        }, BackPressureStrategy.BUFFER).emitOn(onThisRequestsEventLoop()).onCancellation()
+                .invoke(() -> responder[0].clientLeft());
+        // a demand of one would have each token wait for the write of the one before to complete on the event loop
+        return RestMulti.fromMultiData(items).withDemand(STREAM_DEMAND).status(200)
                 .header("content-type", r.stream() ? "text/event-stream" : MediaType.APPLICATION_JSON)
                 .header("cache-control", "no-cache").build();
+    }
+
+    /**
+     * The tokens come on gRPC threads; the response is written on its event loop: one hop there per item, and the
+     * write and its completion run on the loop, rather than a write queued to the loop whose completion comes back.
+     */
+    private static Executor onThisRequestsEventLoop() {
+        Context loop = Vertx.currentContext();
+        return task -> loop.runOnContext(v -> task.run());
     }
 
     /** Admits each choice's generation, or none (429), and starts them. */
