@@ -27,6 +27,13 @@ public final class LocalEngineReference {
         return new BatchingEngine(Model.load(MODEL, 0), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
     }
 
+    /** Sampled tokens with this temperature and seed, eos ignored. */
+    public static int[] sampledTokens(int[] prompt, int maxTokens, float temperature, long seed) {
+        var r = new GenerationRequest("reference", prompt, new SamplingParams(maxTokens, temperature, 0, 1f, seed, null,
+                true));
+        return new BatchingEngine(Model.load(MODEL, 0), EngineOptions.defaults()).generate(List.of(r)).get(0).tokenIds();
+    }
+
     /** One user message through the checkpoint's chat template, with the generation prompt. */
     public static int[] chatPrompt(String userMessage) {
         try (Tokenizer t = Tokenizer.load(MODEL).orElseThrow()) {

@@ -1,6 +1,7 @@
 package dev.moemesh.router.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moemesh.client.AttentionCall;
 import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.FinishReason;
@@ -8,58 +9,128 @@ import dev.moemesh.proto.Completion;
 import dev.moemesh.router.prompt.Prompts;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
-import io.vertx.core.http.HttpServerResponse;
+import io.smallrye.mutiny.subscription.MultiEmitter;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 
 /**
- * Answers one HTTP request from its generation's events: one JSON body at the end, or (streaming) Server-Sent Events
- * from the first token on. Until the first event nothing is written, so a refusal still gets its own HTTP status.
+ * Answers one HTTP request from the generations of its choices, as the items of the response body: one JSON body
+ * once every choice has ended, or (streaming) Server-Sent Events from the first token on. Nothing is written before
+ * the first item, so a failure before it fails the stream and gets its own HTTP status and OpenAI error.
  */
-final class GenerationResponder implements GenerationListener {
-    private final HttpServerResponse response;
+final class GenerationResponder {
     private final OpenAiRequest request;
     private final String id;
     private final String model;
     private final long created;
     private final Prompts prompts;
-    private final TextDeltas deltas;
     private final long retryAfterSeconds;
-    private boolean streaming;
+    private final MultiEmitter<? super String> body;
+    private final Choice[] choices;
+    private int open;           // choices not yet ended
+    private boolean streaming;  // an event was sent: the status is written
+    private boolean ended;      // the body ended, failed, or its client left
 
-    GenerationResponder(HttpServerResponse response, OpenAiRequest request, String id, String model, long created,
-                        Prompts prompts, long retryAfterSeconds) {
-        this.response = response;
+    /** One choice: its generation, its tokens so far, its text as the client sees it, and how it ended. */
+    private static final class Choice {
+        final ChoiceText text;
+        AttentionCall call;
+        int[] ids = new int[16];
+        int count;
+        boolean roleSent;
+        String finishReason; // null while it runs
+
+        Choice(ChoiceText text) {
+            this.text = text;
+        }
+    }
+
+    GenerationResponder(OpenAiRequest request, String id, String model, long created, Prompts prompts,
+                        long retryAfterSeconds, MultiEmitter<? super String> body) {
         this.request = request;
         this.id = id;
         this.model = model;
         this.created = created;
         this.prompts = prompts;
-        this.deltas = new TextDeltas(prompts);
         this.retryAfterSeconds = retryAfterSeconds;
+        this.body = body;
+        this.choices = new Choice[request.n()];
+        for (int i = 0; i < choices.length; i++) choices[i] = new Choice(new ChoiceText(new TextDeltas(prompts), request.stops()));
+        this.open = choices.length;
     }
 
-    @Override
-    public void token(int index, int tokenId) {
-        if (!request.stream()) return;
-        startStream();
-        send(OpenAiResponses.answer(id, request.chat(), true, model, created, deltas.add(tokenId), new int[] {tokenId},
-                null));
+    /** What becomes of choice {@code index}'s generation, told to this responder. */
+    GenerationListener listener(int index) {
+        return new GenerationListener() {
+            @Override
+            public void token(int i, int tokenId) {
+                GenerationResponder.this.token(index, tokenId);
+            }
+
+            @Override
+            public void completed(Completion c, String attentionService) {
+                GenerationResponder.this.completed(index, c);
+            }
+
+            @Override
+            public void failed(Status status, String message) {
+                GenerationResponder.this.failed(index, status, message);
+            }
+        };
     }
 
-    @Override
-    public void completed(Completion c, String attentionService) {
-        FinishReason reason = GenerationWire.finishReason(c);
-        switch (reason) {
-            case ERROR -> fail(OpenAiError.unavailable("generation_failed", "generation " + id
-                    + " failed in the mesh: " + c.getErrorMessage()));
-            case CANCELLED -> fail(OpenAiError.unavailable("cancelled", "generation " + id
-                    + " was cancelled on the attention service"));
-            default -> finish(c, reason);
+    /** Choice {@code index}'s generation runs as {@code call}; cancelled at once if the choice or the body ended. */
+    synchronized void started(int index, AttentionCall call) {
+        choices[index].call = call;
+        if (ended || choices[index].finishReason != null) call.cancel("generation " + id + " needs no more tokens");
+    }
+
+    /** The body failed before anything was written (a choice refused, say): the others are not needed. */
+    synchronized void refused(OpenAiError e) {
+        fail(e);
+    }
+
+    /** The HTTP client went away: every generation still running is cancelled. */
+    synchronized void clientLeft() {
+        ended = true;
+        cancelAll("the HTTP client of " + id + " went away");
+    }
+
+    private synchronized void token(int index, int tokenId) {
+        Choice c = choices[index];
+        if (ended || c.finishReason != null) return; // after its stop string: neither sent nor counted
+        if (c.count == c.ids.length) c.ids = Arrays.copyOf(c.ids, c.count * 2);
+        c.ids[c.count++] = tokenId;
+        String delta = c.text.add(tokenId);
+        if (request.stream()) send(index, OpenAiResponses.chunk(id, request.chat(), model, created, index, delta,
+                new int[] {tokenId}, null, request.includeUsage()));
+        if (c.text.stopped()) {
+            if (c.call != null) c.call.cancel("generation " + id + " reached a stop string");
+            end(index, FinishReason.STOP);
         }
     }
 
-    @Override
-    public void failed(Status status, String message) {
-        if (response.closed()) return; // the client went away and cancelled the call
+    private synchronized void completed(int index, Completion completion) {
+        Choice c = choices[index];
+        if (ended || c.finishReason != null) return; // its stop string came with its last token
+        FinishReason reason = GenerationWire.finishReason(completion);
+        switch (reason) {
+            case ERROR -> fail(OpenAiError.unavailable("generation_failed", "generation " + id
+                    + " failed in the mesh: " + completion.getErrorMessage()));
+            case CANCELLED -> fail(OpenAiError.unavailable("cancelled", "generation " + id
+                    + " was cancelled on the attention service"));
+            default -> {
+                c.ids = completion.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+                c.count = c.ids.length;
+                end(index, reason);
+            }
+        }
+    }
+
+    private synchronized void failed(int index, Status status, String message) {
+        if (ended || choices[index].finishReason != null) return; // the client left, or the stop string cancelled it
         if (status.getCode() == Status.Code.INVALID_ARGUMENT) {
             fail(new OpenAiError(400, "invalid_request_error", null, "rejected_by_mesh", message));
         } else if (DoorAdmission.isOverload(status)) {
@@ -69,43 +140,63 @@ final class GenerationResponder implements GenerationListener {
         }
     }
 
-    private void finish(Completion c, FinishReason reason) {
-        int[] ids = c.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+    private void end(int index, FinishReason reason) {
+        Choice c = choices[index];
+        c.finishReason = reason.wireName();
         if (request.stream()) {
-            startStream();
-            send(OpenAiResponses.answer(id, request.chat(), true, model, created, request.chat() ? null : "",
-                    new int[0], reason.wireName()));
-            end();
-        } else {
-            ObjectNode body = OpenAiResponses.answer(id, request.chat(), false, model, created,
-                    prompts.decode(ids), ids, reason.wireName());
-            Json.write(response, 200, OpenAiResponses.withUsage(body, c.getPromptTokens(), ids.length));
+            // what was held back: the possible start of a stop string, an unfinished character at the end
+            String rest = c.text.finish();
+            send(index, OpenAiResponses.chunk(id, request.chat(), model, created, index,
+                    request.chat() && rest.isEmpty() ? null : rest, new int[0], c.finishReason, request.includeUsage()));
         }
+        if (--open > 0) return;
+        ended = true;
+        int promptTokens = request.promptIds().length;
+        int completionTokens = Arrays.stream(choices).mapToInt(x -> x.count).sum();
+        if (request.stream()) {
+            if (request.includeUsage()) send(-1, OpenAiResponses.usageChunk(id, request.chat(), model, created,
+                    promptTokens, completionTokens));
+            body.emit("data: [DONE]\n\n");
+        } else {
+            List<OpenAiResponses.Choice> all = new ArrayList<>();
+            for (int i = 0; i < choices.length; i++) {
+                Choice x = choices[i];
+                int[] ids = Arrays.copyOf(x.ids, x.count);
+                all.add(new OpenAiResponses.Choice(i, x.text.stopped() ? x.text.text() : prompts.decode(ids), ids,
+                        x.finishReason));
+            }
+            body.emit(OpenAiResponses.answer(id, request.chat(), model, created, all, promptTokens, completionTokens)
+                    .toString());
+        }
+        body.complete();
     }
 
     private void fail(OpenAiError e) {
-        if (response.closed()) return;
+        if (ended) return;
+        ended = true;
+        cancelAll("generation " + id + " failed: " + e.getMessage());
         if (streaming) {
-            send(e.body()); // OpenAI's way mid-stream: an error event, then the stream ends
-            end();
+            body.emit("data: " + e.body() + "\n\n"); // OpenAI's way mid-stream: an error event, then the stream ends
+            body.emit("data: [DONE]\n\n");
+            body.complete();
         } else {
-            Json.error(response, e);
+            body.fail(e);
         }
     }
 
-    private void startStream() {
-        if (streaming) return;
+    /** Sends an event of choice {@code index} (-1: of none), after that choice's role if it is a chat's first. */
+    private void send(int index, ObjectNode event) {
         streaming = true;
-        response.setStatusCode(200).setChunked(true).putHeader("content-type", "text/event-stream")
-                .putHeader("cache-control", "no-cache");
-        if (request.chat()) send(OpenAiResponses.chatRole(id, model, created));
+        if (index >= 0 && request.chat() && !choices[index].roleSent) {
+            choices[index].roleSent = true;
+            body.emit("data: " + OpenAiResponses.chatRole(id, model, created, index, request.includeUsage()) + "\n\n");
+        }
+        body.emit("data: " + event + "\n\n");
     }
 
-    private void send(ObjectNode event) {
-        if (!response.closed()) response.write("data: " + event + "\n\n");
-    }
-
-    private void end() {
-        if (!response.closed()) response.end("data: [DONE]\n\n");
+    private void cancelAll(String why) {
+        for (Choice c : choices) {
+            if (c.call != null && c.finishReason == null) c.call.cancel(why);
+        }
     }
 }

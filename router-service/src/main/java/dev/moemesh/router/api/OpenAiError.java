@@ -3,6 +3,8 @@ package dev.moemesh.router.api;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.router.prompt.InvalidRequest;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
 
 /**
  * A request the router answers with an error in OpenAI's shape,
@@ -53,6 +55,13 @@ public final class OpenAiError extends RuntimeException {
 
     public int status() {
         return status;
+    }
+
+    /** The HTTP response: the status, {@code Retry-After} when there is one, and the body. */
+    public Response response() {
+        Response.ResponseBuilder r = Response.status(status).type(MediaType.APPLICATION_JSON_TYPE).entity(body().toString());
+        if (retryAfterSeconds > 0) r.header("retry-after", Long.toString(retryAfterSeconds));
+        return r.build();
     }
 
     public ObjectNode body() {

@@ -1,9 +1,22 @@
 package dev.moemesh.router.api;
 
 import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.tokenizer.StopStrings;
+
+import java.util.Optional;
 
 /**
  * A validated {@code /v1/completions} or {@code /v1/chat/completions} request: the prompt as token ids (the chat's
- * rendered through the checkpoint's template), how to sample, and whether to stream.
+ * rendered through the checkpoint's template), how to sample, its {@code stop} strings, how many choices, and whether
+ * to stream (and end the stream with the usage).
  */
-public record OpenAiRequest(boolean chat, int[] promptIds, SamplingParams sampling, boolean stream) {}
+public record OpenAiRequest(boolean chat, int[] promptIds, SamplingParams sampling, Optional<StopStrings> stops,
+                            int n, boolean stream, boolean includeUsage) {
+
+    /** How choice {@code index} samples: each its own generation, with the seed plus its index. */
+    public SamplingParams sampling(int index) {
+        SamplingParams s = sampling;
+        return index == 0 ? s : new SamplingParams(s.maxTokens(), s.temperature(), s.topK(), s.topP(), s.seed() + index,
+                s.stopIds(), s.ignoreEos());
+    }
+}

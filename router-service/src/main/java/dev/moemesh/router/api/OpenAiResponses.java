@@ -4,9 +4,17 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-/** The JSON bodies of OpenAI's API: model list, completion, chat completion and their streamed chunks. */
+import java.util.List;
+
+/**
+ * The JSON bodies of OpenAI's API: model list, completion, chat completion and their streamed chunks. Choices carry
+ * their token ids as the non-standard {@code token_ids}.
+ */
 final class OpenAiResponses {
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** One choice of a whole answer: its text, tokens and why it ended. */
+    record Choice(int index, String text, int[] tokenIds, String finishReason) {}
 
     private OpenAiResponses() {}
 
@@ -18,38 +26,71 @@ final class OpenAiResponses {
         return list;
     }
 
-    /**
-     * A whole answer ({@code chunk} false) or one streamed piece of it; {@code finishReason} null while it goes on.
-     * Choices carry the token ids as the non-standard {@code token_ids}.
-     */
-    static ObjectNode answer(String id, boolean chat, boolean chunk, String model, long created, String text,
-                             int[] tokenIds, String finishReason) {
-        ObjectNode body = JSON.createObjectNode().put("id", id)
-                .put("object", chat ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion")
-                .put("created", created).put("model", model);
-        ObjectNode choice = body.putArray("choices").addObject().put("index", 0);
-        if (!chat) {
-            choice.put("text", text);
-        } else if (chunk) {
-            ObjectNode delta = choice.putObject("delta");
-            if (text != null) delta.put("content", text);
-        } else {
-            choice.putObject("message").put("role", "assistant").put("content", text);
+    /** A whole answer, its choices in index order, with the usage of all of them. */
+    static ObjectNode answer(String id, boolean chat, String model, long created, List<Choice> choices,
+                             int promptTokens, int completionTokens) {
+        ObjectNode body = head(id, chat ? "chat.completion" : "text_completion", model, created);
+        ArrayNode array = body.putArray("choices");
+        for (Choice c : choices) {
+            ObjectNode choice = array.addObject().put("index", c.index());
+            if (chat) {
+                choice.putObject("message").put("role", "assistant").put("content", c.text());
+            } else {
+                choice.put("text", c.text());
+            }
+            tokenIds(choice, c.tokenIds());
+            choice.put("finish_reason", c.finishReason());
         }
-        ArrayNode ids = choice.putArray("token_ids");
-        for (int t : tokenIds) ids.add(t);
-        choice.put("finish_reason", finishReason);
+        usage(body, promptTokens, completionTokens);
         return body;
     }
 
-    /** The first chunk of a streamed chat answer: the role, no content yet. */
-    static ObjectNode chatRole(String id, String model, long created) {
-        ObjectNode body = answer(id, true, true, model, created, "", new int[0], null);
+    /**
+     * One streamed piece of choice {@code index}: its new text (a chat's {@code delta.content}, left out when null),
+     * tokens, and {@code finishReason}, null while it goes on. {@code withUsage}: the stream ends with the usage, so
+     * this chunk says {@code "usage": null}.
+     */
+    static ObjectNode chunk(String id, boolean chat, String model, long created, int index, String text,
+                            int[] tokenIds, String finishReason, boolean withUsage) {
+        ObjectNode body = head(id, chat ? "chat.completion.chunk" : "text_completion", model, created);
+        ObjectNode choice = body.putArray("choices").addObject().put("index", index);
+        if (chat) {
+            ObjectNode delta = choice.putObject("delta");
+            if (text != null) delta.put("content", text);
+        } else {
+            choice.put("text", text);
+        }
+        tokenIds(choice, tokenIds);
+        choice.put("finish_reason", finishReason);
+        if (withUsage) body.putNull("usage");
+        return body;
+    }
+
+    /** The first chunk of a streamed chat choice: the role, no content yet. */
+    static ObjectNode chatRole(String id, String model, long created, int index, boolean withUsage) {
+        ObjectNode body = chunk(id, true, model, created, index, "", new int[0], null, withUsage);
         ((ObjectNode) body.get("choices").get(0).get("delta")).put("role", "assistant");
         return body;
     }
 
-    static ObjectNode withUsage(ObjectNode body, int promptTokens, int completionTokens) {
+    /** The last chunk of a stream that asked for {@code stream_options.include_usage}: no choices, the usage. */
+    static ObjectNode usageChunk(String id, boolean chat, String model, long created, int promptTokens,
+                                 int completionTokens) {
+        ObjectNode body = head(id, chat ? "chat.completion.chunk" : "text_completion", model, created);
+        body.putArray("choices");
+        return usage(body, promptTokens, completionTokens);
+    }
+
+    private static ObjectNode head(String id, String object, String model, long created) {
+        return JSON.createObjectNode().put("id", id).put("object", object).put("created", created).put("model", model);
+    }
+
+    private static void tokenIds(ObjectNode choice, int[] tokenIds) {
+        ArrayNode ids = choice.putArray("token_ids");
+        for (int t : tokenIds) ids.add(t);
+    }
+
+    private static ObjectNode usage(ObjectNode body, int promptTokens, int completionTokens) {
         body.putObject("usage").put("prompt_tokens", promptTokens).put("completion_tokens", completionTokens)
                 .put("total_tokens", promptTokens + completionTokens);
         return body;

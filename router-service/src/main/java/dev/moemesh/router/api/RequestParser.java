@@ -5,11 +5,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.tokenizer.ChatMessage;
+import dev.moemesh.core.tokenizer.StopStrings;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Reads the body of a completion or chat completion request into an {@link OpenAiRequest}, refusing what the mesh
@@ -18,6 +20,10 @@ import java.util.List;
 public final class RequestParser {
     /** OpenAI's default {@code max_tokens} of a completion. */
     private static final int COMPLETION_DEFAULT_MAX_TOKENS = 16;
+    /** OpenAI's bound on {@code stop} strings. */
+    private static final int MAX_STOPS = 4;
+    /** Choices a request may ask for ({@code n}): each is a generation of its own. */
+    static final int MAX_CHOICES = 16;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Prompts prompts;
@@ -51,19 +57,42 @@ public final class RequestParser {
         long seed = root.hasNonNull("seed") ? seed(root.get("seed")) : 0;
         SamplingParams sampling = new SamplingParams(maxNew, temperature, topK, topP, seed,
                 tokenIds(root.get("stop_token_ids"), "stop_token_ids", true), bool(root.get("ignore_eos"), "ignore_eos"));
-        return new OpenAiRequest(chat, prompt, sampling, bool(root.get("stream"), "stream"));
+        boolean stream = bool(root.get("stream"), "stream");
+        int n = root.hasNonNull("n") ? integer(root.get("n"), "n", 1, MAX_CHOICES) : 1;
+        return new OpenAiRequest(chat, prompt, sampling, stops(root.get("stop")), n, stream,
+                includeUsage(root.get("stream_options"), stream));
+    }
+
+    /** Up to OpenAI's 4 non-empty strings, or one; none when absent, null or empty. */
+    private Optional<StopStrings> stops(JsonNode stop) {
+        if (stop == null || stop.isNull() || (stop.isArray() && stop.isEmpty())) return Optional.empty();
+        List<String> stops = new ArrayList<>();
+        if (stop.isTextual()) {
+            stops.add(stop.asText());
+        } else if (stop.isArray() && stop.size() <= MAX_STOPS) {
+            stop.forEach(s -> stops.add(s.isTextual() ? s.asText() : ""));
+        } else {
+            throw InvalidRequest.of("stop", "stop must be a string or an array of up to " + MAX_STOPS + " strings");
+        }
+        if (stops.stream().anyMatch(String::isEmpty)) {
+            throw InvalidRequest.of("stop", "stop must be a string or an array of up to " + MAX_STOPS
+                    + " strings, none empty");
+        }
+        if (!prompts.readsText()) {
+            throw InvalidRequest.of("stop", "model '" + prompts.modelName() + "' has no tokenizer.json, so its text"
+                    + " cannot be searched for stop strings: send stop_token_ids (token ids that end the generation)");
+        }
+        return Optional.of(new StopStrings(stops));
+    }
+
+    private static boolean includeUsage(JsonNode options, boolean stream) {
+        if (options == null || options.isNull()) return false;
+        if (!options.isObject()) throw InvalidRequest.of("stream_options", "stream_options must be an object");
+        if (!stream) throw InvalidRequest.of("stream_options", "stream_options is only allowed with stream: true");
+        return bool(options.get("include_usage"), "stream_options.include_usage");
     }
 
     private static void refuseUnsupported(JsonNode root) {
-        JsonNode stop = root.get("stop");
-        if (stop != null && !stop.isNull() && !(stop.isArray() && stop.isEmpty())) {
-            throw InvalidRequest.of("stop", "stop strings are not supported by this router; send stop_token_ids"
-                    + " (token ids that end the generation) instead");
-        }
-        JsonNode n = root.get("n");
-        if (n != null && !n.isNull() && !(n.canConvertToExactIntegral() && n.asInt() == 1)) {
-            throw InvalidRequest.of("n", "n must be 1: this router returns one choice per request");
-        }
         for (String field : List.of("logprobs", "echo")) {
             JsonNode v = root.get(field);
             if (v != null && !v.isNull() && !(v.isBoolean() && !v.asBoolean())) {

@@ -13,6 +13,7 @@ final class TextDeltas {
     private int[] ids = new int[16];
     private int count;
     private String sent = "";
+    private String last; // the whole text at the last token, when it could not be told yet
 
     TextDeltas(Prompts prompts) {
         this.prompts = prompts;
@@ -24,9 +25,18 @@ final class TextDeltas {
         ids[count++] = tokenId;
         String text = prompts.decode(Arrays.copyOf(ids, count));
         // decoding is over the whole sequence, so a later token may complete (or re-merge) earlier bytes
-        if (text.endsWith("\uFFFD") || !text.startsWith(sent)) return "";
+        if (text.endsWith("\uFFFD") || !text.startsWith(sent)) {
+            last = text;
+            return "";
+        }
+        last = null;
         String delta = text.substring(sent.length());
         sent = text;
         return delta;
+    }
+
+    /** The text of the tokens not yet told, once no more come (it may end in an unfinished character). */
+    String rest() {
+        return last != null && last.startsWith(sent) ? last.substring(sent.length()) : "";
     }
 }

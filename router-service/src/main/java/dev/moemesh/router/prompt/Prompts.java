@@ -34,6 +34,11 @@ public final class Prompts implements AutoCloseable {
         return tokenizer.map(t -> t.decode(ids, true)).orElse("");
     }
 
+    /** Whether the checkpoint has a tokenizer, so prompts may be text and answers have text. */
+    public boolean readsText() {
+        return tokenizer.isPresent();
+    }
+
     /** The largest {@code max_tokens} a request may ask for ({@code router.max-tokens}). */
     public int maxTokens() {
         return maxTokens;
