@@ -381,9 +381,9 @@ public final class KafkaFrontDoor implements AutoCloseable {
      * {@code max-in-flight}, so past saturation the backlog waits in Kafka (the connector pauses) and nothing is lost.
      */
     private void dispatch(InferenceRequest r, Events events, GenerateRequest request, long startNanos, int refusals) {
-        Optional<StopStrings> stops = r.stop().isEmpty() ? Optional.empty()
-                : Optional.of(new StopStrings(tokenizer.orElseThrow(), r.stop()));
-        AtomicReference<StopStrings.Match> stopped = new AtomicReference<>();
+        Optional<StopStringWatch> stops = r.stop().isEmpty() ? Optional.empty()
+                : Optional.of(new StopStringWatch(tokenizer.orElseThrow(), r.stop()));
+        AtomicReference<StopStringWatch.Match> stopped = new AtomicReference<>();
         AtomicReference<AttentionCall> call = new AtomicReference<>();
         AtomicLong firstTokenNanos = new AtomicLong();
         long takenNanos = events.takenNanos;
@@ -394,7 +394,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 if (stopped.get() != null) return; // after the stop string: neither sent nor kept
                 if (index == 0) firstTokenNanos.set(System.nanoTime());
                 if (stops.isPresent()) {
-                    Optional<StopStrings.Match> m = stops.get().add(tokenId);
+                    Optional<StopStringWatch.Match> m = stops.get().add(tokenId);
                     if (m.isPresent()) {
                         stopped.set(m.get());
                         observed.get().stoppedByDoor();
@@ -407,7 +407,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
             @Override
             public void completed(Completion c, String attentionService) {
-                StopStrings.Match m = stopped.get();
+                StopStringWatch.Match m = stopped.get();
                 if (m != null) { // the stop string came with the generation's last token, before the cancel
                     stoppedAt(m, request.getPromptTokenIdsCount(), attentionService, c.getPrefillNanos() / 1e6,
                             c.getDecodeNanos() / 1e6);
@@ -429,7 +429,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
             @Override
             public void failed(Status status, String message) {
-                StopStrings.Match m = stopped.get();
+                StopStringWatch.Match m = stopped.get();
                 if (m != null) {
                     // cancelled here at the stop string (CANCELLED), or broken off after it: the generation is whole;
                     // the door measured its times itself
@@ -449,7 +449,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                 events.terminal(ResponseEvents.error(r.id(), refused ? REJECTED : ATTENTION_FAILED, message));
             }
 
-            private void stoppedAt(StopStrings.Match m, int promptTokens, String attentionService, double prefillMs,
+            private void stoppedAt(StopStringWatch.Match m, int promptTokens, String attentionService, double prefillMs,
                                    double decodeMs) {
                 var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), prefillMs, decodeMs,
                         millis(System.nanoTime() - takenNanos));
