@@ -30,8 +30,8 @@ public class DoorGuard {
 
     /**
      * A Vert.x route, not a request filter: Quarkus refuses a declared length over the limit itself (route order -2),
-     * with an empty 413; this one, before it, says why in OpenAI's shape. A chunked body over the limit is Quarkus
-     * REST's 413 ({@link OpenAiErrors}).
+     * with an empty 413; this one, before it, says why in OpenAI's shape. A chunked body over the limit still gets
+     * Quarkus' empty 413 (the OpenAI clients send a length).
      */
     void bodyLimit(@Observes Router router) {
         router.route("/v1/*").order(-10).handler(this::refuseDeclaredTooLarge);
