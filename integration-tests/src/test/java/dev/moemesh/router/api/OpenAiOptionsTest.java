@@ -76,6 +76,10 @@ class OpenAiOptionsTest {
         assertEquals("stop", choice.get("finish_reason").asText());
         assertArrayEquals(cut.tokenIds(), ids(choice.get("token_ids")), "the tokens up to the one that completed it");
         assertEquals(cut.tokenIds().length, body.get("usage").get("completion_tokens").asInt());
+        String metrics = http.send(HttpRequest.newBuilder(base.resolve("/q/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("moemesh_door_generations_total{door=\"rest\",outcome=\"stop\"} ")),
+                "the door counts the choice it ended at the stop string as stop, not as the cancel that follows");
     }
 
     @Test

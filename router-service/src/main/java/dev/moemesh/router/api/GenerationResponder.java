@@ -3,6 +3,7 @@ package dev.moemesh.router.api;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.client.AttentionCall;
 import dev.moemesh.client.DoorAdmission;
+import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.proto.Completion;
@@ -37,6 +38,7 @@ final class GenerationResponder {
     private static final class Choice {
         final ChoiceText text;
         AttentionCall call;
+        DoorMeters.Observed meters;
         int[] ids = new int[16];
         int count;
         boolean roleSent;
@@ -81,9 +83,13 @@ final class GenerationResponder {
         };
     }
 
-    /** Choice {@code index}'s generation runs as {@code call}; cancelled at once if the choice or the body ended. */
-    synchronized void started(int index, AttentionCall call) {
+    /**
+     * Choice {@code index}'s generation runs as {@code call}, its door meters {@code meters}; cancelled at once if the
+     * choice or the body ended.
+     */
+    synchronized void started(int index, AttentionCall call, DoorMeters.Observed meters) {
         choices[index].call = call;
+        choices[index].meters = meters;
         if (ended || choices[index].finishReason != null) call.cancel("generation " + id + " needs no more tokens");
     }
 
@@ -107,6 +113,7 @@ final class GenerationResponder {
         if (request.stream()) send(index, OpenAiResponses.chunk(id, request.chat(), model, created, index, delta,
                 new int[] {tokenId}, null, request.includeUsage()));
         if (c.text.stopped()) {
+            if (c.meters != null) c.meters.stoppedByDoor(); // counted as stop, not as the cancel that follows
             if (c.call != null) c.call.cancel("generation " + id + " reached a stop string");
             end(index, FinishReason.STOP);
         }

@@ -124,8 +124,9 @@ public class OpenAiResource {
         }
         for (int i = 0; i < admitted.length; i++) {
             String choiceId = r.n() == 1 ? id : id + "-" + i;
+            DoorMeters.Observed observed = meters.observe("rest", admitted[i]);
             responder.started(i, AttentionCall.start(pool, GenerationWire.request(choiceId, r.promptIds(), r.sampling(i)),
-                    meters.observe("rest", admitted[i])));
+                    observed), observed);
         }
     }
 }
