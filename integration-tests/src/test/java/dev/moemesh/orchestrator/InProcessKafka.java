@@ -23,9 +23,12 @@ public final class InProcessKafka implements AutoCloseable {
     /** A user the SASL broker knows ({@link #startWithSasl}), and its password. */
     public static final String USER = JaasUtils.KAFKA_PLAIN_USER1;
     public static final String PASSWORD = JaasUtils.KAFKA_PLAIN_USER1_PASSWORD;
+    /** The SASL broker's super user, whom its authorizer lets do anything (to grant ACLs, or to test as a client). */
+    public static final String ADMIN = JaasUtils.KAFKA_PLAIN_ADMIN;
+    public static final String ADMIN_PASSWORD = JaasUtils.KAFKA_PLAIN_ADMIN_PASSWORD;
 
     public static InProcessKafka start() {
-        return start(SecurityProtocol.PLAINTEXT);
+        return start(SecurityProtocol.PLAINTEXT, true);
     }
 
     /**
@@ -36,7 +39,15 @@ public final class InProcessKafka implements AutoCloseable {
      * authentication is what is tested.
      */
     public static InProcessKafka startWithSasl() {
-        return start(SecurityProtocol.SASL_PLAINTEXT);
+        return start(SecurityProtocol.SASL_PLAINTEXT, true);
+    }
+
+    /**
+     * As {@link #startWithSasl}, with ACLs enforced: a signed-in user may do only what an ACL grants it ({@link #ADMIN}
+     * anything).
+     */
+    public static InProcessKafka startWithAcls() {
+        return start(SecurityProtocol.SASL_PLAINTEXT, false);
     }
 
     /** The settings of a client that signs in to a {@link #startWithSasl} broker as {@code user}. */
@@ -53,14 +64,17 @@ public final class InProcessKafka implements AutoCloseable {
                 + "\" password=\"" + password + "\";";
     }
 
-    private static InProcessKafka start(SecurityProtocol clients) {
+    private static InProcessKafka start(SecurityProtocol clients, boolean everyoneMayDoAnything) {
         try {
             var builder = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
                     .setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1)
                     .setBrokerSecurityProtocol(clients).build());
-            if (clients != SecurityProtocol.PLAINTEXT) {
+            if (clients != SecurityProtocol.PLAINTEXT && everyoneMayDoAnything) {
                 // the test kit's authorizer refuses a user without ACLs; here any signed-in user may do anything
                 builder.setConfigProp("allow.everyone.if.no.acl.found", "true");
+            } else if (clients != SecurityProtocol.PLAINTEXT) {
+                // ACLs enforced: the node's own (plaintext) controller link and the admin are let through
+                builder.setConfigProp("super.users", "User:ANONYMOUS;User:" + ADMIN);
             }
             KafkaClusterTestKit cluster = builder
                     // a group's first member gets its partitions at once, not after the default 3 s wait
