@@ -1,12 +1,16 @@
 package dev.moemesh.orchestrator;
 
 import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.security.auth.SecurityProtocol;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.test.JaasUtils;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
+import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -56,6 +60,15 @@ public final class InProcessKafka implements AutoCloseable {
                 CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, SecurityProtocol.SASL_PLAINTEXT.name,
                 SaslConfigs.SASL_MECHANISM, "PLAIN",
                 SaslConfigs.SASL_JAAS_CONFIG, jaasConfig(user, password));
+    }
+
+    /** A producer of byte arrays that signs in to a {@link #startWithSasl} broker as {@code user}. */
+    public KafkaProducer<byte[], byte[]> saslProducer(String user, String password) {
+        Map<String, Object> p = new HashMap<>(saslClient(bootstrapServers(), user, password));
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "30000");
+        return new KafkaProducer<>(p);
     }
 
     /** The {@code sasl.jaas.config} of a PLAIN client. */
