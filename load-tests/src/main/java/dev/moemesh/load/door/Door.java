@@ -13,6 +13,14 @@ public interface Door extends AutoCloseable {
      */
     void send(LoadRequest request, RequestTrace trace);
 
+    /**
+     * Terminal events heard for a request that had already ended: a second answer to one id, which a door's contract
+     * forbids. Only a door whose answers can repeat counts them (Kafka's: a topic anyone may read again); 0 otherwise.
+     */
+    default long repeatedTerminalEvents() {
+        return 0;
+    }
+
     @Override
     void close();
 }

@@ -18,10 +18,13 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The orchestrator's Kafka door, as an event producer uses it: each request a record on {@code inference.requests}
@@ -36,6 +39,9 @@ public final class KafkaDoor implements Door {
     private final KafkaProducer<String, String> producer;
     private final KafkaConsumer<String, String> consumer;
     private final Map<String, RequestTrace> waiting = new ConcurrentHashMap<>();
+    /** The ids whose terminal event came, so that a second one is counted; the reader thread's own. */
+    private final Set<String> ended = new HashSet<>();
+    private final AtomicLong repeatedTerminals = new AtomicLong();
     private final Thread reader;
     private final CountDownLatch positioned = new CountDownLatch(1);
     private volatile boolean closing;
@@ -98,7 +104,11 @@ public final class KafkaDoor implements Door {
             while (!closing) {
                 for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(50))) {
                     RequestTrace trace = waiting.get(r.key());
-                    if (trace != null) deliver(r.key(), r.value(), trace);
+                    if (trace != null) {
+                        deliver(r.key(), r.value(), trace);
+                    } else if (ended.contains(r.key()) && terminal(r.value())) {
+                        repeatedTerminals.incrementAndGet();
+                    }
                 }
             }
         } catch (WakeupException | InterruptedException stopping) {
@@ -122,14 +132,30 @@ public final class KafkaDoor implements Door {
             case "token" -> trace.token(now);
             case "completed" -> {
                 waiting.remove(id);
+                ended.add(id);
                 trace.answered(now, event.path("token_ids").size());
             }
             case "error" -> {
                 waiting.remove(id);
+                ended.add(id);
                 trace.failed(now, "kafka_" + event.path("code").asText("error"));
             }
             default -> { }
         }
+    }
+
+    private static boolean terminal(String value) {
+        try {
+            String type = JSON.readTree(value).path("type").asText();
+            return type.equals("completed") || type.equals("error");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public long repeatedTerminalEvents() {
+        return repeatedTerminals.get();
     }
 
     @Override

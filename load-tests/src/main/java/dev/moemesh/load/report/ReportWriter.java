@@ -58,7 +58,8 @@ public final class ReportWriter {
                     f.ttft().p50(), f.ttft().p90(), f.ttft().p99(), f.ttft().p999(), f.tpot().p50(), f.tpot().p99(),
                     f.itl().p50(), f.itl().p99(), f.e2e().p50(), f.e2e().p90(), f.e2e().p99(), f.e2e().p999(),
                     f.sendLag().p99());
-            h.append("<td>").append(esc(f.errors().toString())).append("</td></tr>");
+            h.append("<td>").append(esc(f.errors().toString())).append(f.repeatedTerminalEvents() == 0 ? ""
+                    : "; repeated terminal events: " + f.repeatedTerminalEvents()).append("</td></tr>");
         }
         h.append("</table>");
         if (!r.steps().isEmpty()) {

@@ -18,21 +18,28 @@ import java.util.TreeMap;
  *
  * @param sent      requests sent; always {@code answered + failed}
  * @param errors    failed requests by kind
+ * @param repeatedTerminalEvents terminal events heard for a request that had already ended (Kafka's door; should be 0)
  * @param timeline  one entry per second of the step
  * @param sendLag   how late each request left the generator after its scheduled time: the generator's own health
  *                  (its lateness is inside every latency above, as it would be for a user)
  */
 public record StepFigures(String label, String door, String arrivals, double offeredRate, String workload,
                           double durationS, long sent, long answered, long failed, Map<String, Long> errors,
-                          double requestThroughput, double outputTokensPerS, long outputTokens, double goodput,
-                          Slo slo, Percentiles ttft, Percentiles tpot, Percentiles itl, Percentiles e2e,
-                          Percentiles sendLag, List<Second> timeline, List<ServiceSample> services) {
+                          long repeatedTerminalEvents, double requestThroughput, double outputTokensPerS,
+                          long outputTokens, double goodput, Slo slo, Percentiles ttft, Percentiles tpot,
+                          Percentiles itl, Percentiles e2e, Percentiles sendLag, List<Second> timeline,
+                          List<ServiceSample> services) {
 
     /** One second of a step: requests due, answered and failed in it, and the latency of those answered in it. */
     public record Second(int second, long due, long answered, long failed, long outputTokens, double e2eP50,
                          double e2eP99, double ttftP50, double ttftP99) {}
 
     public static StepFigures of(StepRun run, Slo slo, List<ServiceSample> services) {
+        return of(run, slo, services, 0);
+    }
+
+    /** As above, with the terminal events the door heard again for requests already ended. */
+    public static StepFigures of(StepRun run, Slo slo, List<ServiceSample> services, long repeatedTerminalEvents) {
         Histogram ttft = Percentiles.histogram();
         Histogram tpot = Percentiles.histogram();
         Histogram itl = Percentiles.histogram();
@@ -95,8 +102,8 @@ public record StepFigures(String label, String door, String arrivals, double off
         long sent = run.traces().size();
         return new StepFigures(run.step().label(), run.door(), a.toString(), a.offeredRate(),
                 run.step().workload().describe(), round(duration), sent, answered, sent - answered, errors,
-                round(answered / duration), round(tokens / duration), tokens, round(good / duration), slo,
-                Percentiles.of(ttft), Percentiles.of(tpot), Percentiles.of(itl), Percentiles.of(e2e),
+                repeatedTerminalEvents, round(answered / duration), round(tokens / duration), tokens,
+                round(good / duration), slo, Percentiles.of(ttft), Percentiles.of(tpot), Percentiles.of(itl), Percentiles.of(e2e),
                 Percentiles.of(sendLag), timeline,
                 List.copyOf(services));
     }
