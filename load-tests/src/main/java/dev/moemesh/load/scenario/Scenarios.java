@@ -275,9 +275,9 @@ public final class Scenarios {
                     + System.currentTimeMillis() % 100000 + "-" + stepCount++);
             chaosThread.interrupt();
             StepFigures f = StepFigures.of(run, settings.slo(), sampler.stop(), door.repeatedTerminalEvents());
-            progress.printf(Locale.ROOT, "  sent %d, answered %d, failed %d %s%s; %.2f req/s, %.1f tok/s, goodput %.2f;"
+            progress.printf(Locale.ROOT, "  sent %d, answered %d, failed %d%s%s; %.2f req/s, %.1f tok/s, goodput %.2f;"
                             + " TTFT p50 %.1f p99 %.1f ms, TPOT p50 %.1f ms, E2E p50 %.1f p99 %.1f ms; sent late p99 %.1f ms%n",
-                    f.sent(), f.answered(), f.failed(), f.errors().isEmpty() ? "" : f.errors(),
+                    f.sent(), f.answered(), f.failed(), f.errors().isEmpty() ? "" : " " + f.errors(),
                     kafka ? ", repeated terminal events " + f.repeatedTerminalEvents() : "", f.requestThroughput(),
                     f.outputTokensPerS(), f.goodput(), f.ttft().p50(), f.ttft().p99(), f.tpot().p50(), f.e2e().p50(),
                     f.e2e().p99(), f.sendLag().p99());
