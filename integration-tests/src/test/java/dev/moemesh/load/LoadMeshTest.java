@@ -133,6 +133,7 @@ class LoadMeshTest {
         for (StepFigures f : byDoor.values()) {
             assertEquals(f.sent(), f.answered() + f.failed(), f.door() + ": sent = answered + failed");
             assertTrue(f.answered() > 0, f.door() + " still serves what it admits");
+            assertEquals(0, f.repeatedTerminalEvents(), f.door() + ": no id answered twice");
         }
         StepFigures rest = byDoor.get("rest");
         assertTrue(rest.failed() > 0, "32 at once on 8 places: the REST door refuses some");
