@@ -384,7 +384,6 @@ public final class KafkaFrontDoor implements AutoCloseable {
         Optional<StopStringWatch> stops = r.stop().isEmpty() ? Optional.empty()
                 : Optional.of(new StopStringWatch(tokenizer.orElseThrow(), r.stop()));
         AtomicReference<StopStringWatch.Match> stopped = new AtomicReference<>();
-        AtomicReference<AttentionCall> call = new AtomicReference<>();
         AtomicLong firstTokenNanos = new AtomicLong();
         long takenNanos = events.takenNanos;
         AtomicReference<DoorMeters.Observed> observed = new AtomicReference<>();
@@ -398,7 +397,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                     if (m.isPresent()) {
                         stopped.set(m.get());
                         observed.get().stoppedByDoor();
-                        AttentionCall c = call.get();
+                        AttentionCall c = events.call;
                         if (c != null) c.cancel("stop string"); // else cancelled as soon as start returns
                     }
                 }
@@ -434,7 +433,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                     // cancelled here at the stop string (CANCELLED), or broken off after it: the generation is whole;
                     // the door measured its times itself
                     long first = firstTokenNanos.get();
-                    AttentionCall c = call.get();
+                    AttentionCall c = events.call;
                     stoppedAt(m, request.getPromptTokenIdsCount(), c == null ? "" : c.attentionService(),
                             millis(first - startNanos), millis(System.nanoTime() - first));
                     return;
@@ -463,7 +462,6 @@ public final class KafkaFrontDoor implements AutoCloseable {
             return;
         }
         AttentionCall c = AttentionCall.start(pool, request, listener);
-        call.set(c);
         events.call = c;
         if (stopped.get() != null) c.cancel("stop string");
         if (closing || events.abandoned()) c.cancel("the orchestrator is stopping, or the request's partition left");
