@@ -117,10 +117,20 @@ public final class BatchingEngine {
     /**
      * Queues a request; its tokens and end go to {@code listener}.
      *
-     * @throws IllegalArgumentException when the request can never run here: a token outside the vocabulary, or a
-     *                                  prompt plus max_tokens longer than the served context or the KV cache
+     * @throws IllegalArgumentException when the request can never run here ({@link #check})
      */
     public void submit(GenerationRequest request, TokenListener listener) {
+        check(request);
+        incoming.add(new Sequence(request, listener));
+    }
+
+    /**
+     * Whether this engine can ever run the request, without queueing it.
+     *
+     * @throws IllegalArgumentException when it cannot: a token outside the vocabulary, or a prompt plus max_tokens
+     *                                  longer than the served context or the KV cache
+     */
+    public void check(GenerationRequest request) {
         int vocab = model.config().vocabSize();
         for (int t : request.promptIds()) {
             if (t < 0 || t >= vocab) {
@@ -128,17 +138,16 @@ public final class BatchingEngine {
                         + " is outside the vocabulary [0, " + vocab + ")");
             }
         }
-        int total = request.promptIds().length + request.sampling().maxTokens();
+        long total = (long) request.promptIds().length + request.sampling().maxTokens();
         if (total > model.maxSeqLen()) {
             throw new IllegalArgumentException("request " + request.id() + ": prompt (" + request.promptIds().length
                     + " tokens) + max_tokens (" + request.sampling().maxTokens() + ") exceeds the served context of "
                     + model.maxSeqLen() + " tokens");
         }
-        if (cache.blocksFor(total) > cache.totalBlocks()) {
+        if (cache.blocksFor((int) total) > cache.totalBlocks()) {
             throw new IllegalArgumentException("request " + request.id() + ": prompt + max_tokens = " + total
                     + " tokens exceeds the KV cache (" + cache.totalBlocks() * cache.blockTokens() + " tokens)");
         }
-        incoming.add(new Sequence(request, listener));
     }
 
     /** Ends request {@code id} at the next step boundary with finish reason CANCELLED. */

@@ -188,6 +188,16 @@ class BatchingEngineTest {
     }
 
     @Test
+    void maxTokensNearTheIntLimitIsRefusedNotWrappedPastTheContextCheck() {
+        // prompt + max_tokens once wrapped to a negative int here and passed both the context and the KV cache check
+        BatchingEngine engine = new BatchingEngine(model, EngineOptions.defaults());
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> engine.submit(greedy("huge", prompt(3, 1), Integer.MAX_VALUE), g -> {}));
+        assertTrue(e.getMessage().contains("served context"), e.getMessage());
+        assertTrue(!engine.hasWork());
+    }
+
+    @Test
     void requestsWaitForKvBlocksAndAllFinish() {
         // room for two sequences of 48 tokens at a time: the other four wait their turn
         BatchingEngine engine = new BatchingEngine(model, new EngineOptions(64, 16, 8, 16, 6));
