@@ -53,6 +53,10 @@ final class ExpertRun {
     private byte[] compute(RunExpertsRequest r) {
         checkVersions(r);
         int layer = r.getLayer();
+        if (!held.config().isMoeLayer(layer)) { // also with no groups: the backend looks the layer up either way
+            throw invalid("layer " + Integer.toUnsignedString(layer) + " is not a MoE layer of this model ("
+                    + held.config().allLayers() + " layers, MoE from layer " + held.config().firstKDenseReplace() + ")");
+        }
         int hidden = held.config().hiddenSize();
         if (r.getHidden() != hidden) {
             throw invalid("hidden = " + r.getHidden() + " but the model's hidden_size is " + hidden);

@@ -112,7 +112,11 @@ class ExpertGrpcServiceTest {
         assertTrue(past.getStatus().getDescription().contains("layer 2 expert 16 is not a routed expert"), past.getMessage());
         StatusRuntimeException dense = refusal(request(0, new int[] {1}, new int[] {1}, rows(1, 1)), client);
         assertEquals(Status.Code.INVALID_ARGUMENT, dense.getStatus().getCode());
-        assertTrue(dense.getStatus().getDescription().contains("layer 0 expert 1"), dense.getMessage());
+        assertTrue(dense.getStatus().getDescription().contains("layer 0 is not a MoE layer"), dense.getMessage());
+        // with no groups at all the layer is still checked (the fuzzer's first finding: an index out of bounds)
+        StatusRuntimeException none = refusal(request(7, new int[0], new int[0], rows(0, 1)), client);
+        assertEquals(Status.Code.INVALID_ARGUMENT, none.getStatus().getCode());
+        assertTrue(none.getStatus().getDescription().contains("layer 7 is not a MoE layer"), none.getMessage());
     }
 
     @Test
