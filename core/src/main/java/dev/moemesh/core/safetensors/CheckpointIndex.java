@@ -2,6 +2,7 @@ package dev.moemesh.core.safetensors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -34,9 +35,29 @@ final class CheckpointIndex {
                 throw new CheckpointException(indexFile + ": weight_map entry for tensor '" + entry.getKey()
                         + "' is not a shard file name");
             }
-            shards.put(entry.getKey(), entry.getValue().asText());
+            String shard = entry.getValue().asText();
+            if (!isPlainFileName(shard)) {
+                throw new CheckpointException(indexFile + ": weight_map entry for tensor '" + entry.getKey()
+                        + "' names shard '" + shard + "', which is not a file name beside the index (a shard is read"
+                        + " only from the checkpoint's own directory)");
+            }
+            shards.put(entry.getKey(), shard);
         }
         return shards;
+    }
+
+    /** A name with no directory part, no parent reference and no character the file system refuses. */
+    private static boolean isPlainFileName(String name) {
+        if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0
+                || name.indexOf('\\') >= 0 || name.indexOf('\0') >= 0) {
+            return false;
+        }
+        try {
+            Path path = Path.of(name);
+            return path.getNameCount() == 1 && !path.isAbsolute() && path.getFileName().toString().equals(name);
+        } catch (InvalidPathException e) {
+            return false;
+        }
     }
 
     static String toJson(long totalSize, Map<String, String> weightMap) {

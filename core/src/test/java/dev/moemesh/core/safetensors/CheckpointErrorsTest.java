@@ -135,6 +135,20 @@ class CheckpointErrorsTest {
     }
 
     @Test
+    void indexNamingAShardOutsideTheCheckpointIsRefusedBeforeAnyFileIsOpened() throws IOException {
+        // a checkpoint is downloaded from anywhere: its index may not make the loader open files elsewhere
+        String header = "{\"w.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        Path inside = Files.createDirectories(dir.resolve("model"));
+        Path outside = RawSafetensors.write(dir.resolve("elsewhere.safetensors"), header, new byte[4]);
+        for (String shard : new String[] {"../elsewhere.safetensors", outside.toString(), "sub/../../elsewhere.safetensors"}) {
+            Files.writeString(inside.resolve("model.safetensors.index.json"),
+                    "{\"weight_map\": {\"w.weight\": \"" + shard + "\"}}");
+            assertFailsNaming(() -> SafetensorsCheckpoint.open(inside), "model.safetensors.index.json", "'w.weight'",
+                    "'" + shard + "'", "not a file name beside the index");
+        }
+    }
+
+    @Test
     void tensorInTwoShardsNamesBothFiles() throws IOException {
         String header = "{\"w.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
         Path a = RawSafetensors.write(dir.resolve("a.safetensors"), header, new byte[4]);
