@@ -49,6 +49,13 @@ public final class Membership {
     public synchronized Instance register(Registration r) {
         acceptModel("instance '" + r.instanceId() + "'", r.modelFingerprint(),
                 "the fingerprint instance '" + r.instanceId() + "' registered with first");
+        for (ExpertId e : r.held()) {
+            if (!inModel(e)) {
+                throw new IllegalArgumentException("instance '" + r.instanceId() + "' says it holds layer " + e.layer()
+                        + " expert " + e.expert() + ", which is not a routed expert of the served model ("
+                        + model.source() + ")");
+            }
+        }
         Instance instance = new Instance(r, r.held(), clock.instant(), false, 0);
         instances.put(r.instanceId(), instance);
         experts.addAll(r.held());
@@ -84,7 +91,9 @@ public final class Membership {
         if (known == null) return false;
         Instant now = clock.instant();
         instances.put(instanceId, known.heartbeat(now, placementInUse));
-        rows.forEach((expert, n) -> loads.add(expert, n, now));
+        rows.forEach((expert, n) -> {
+            if (n > 0 && experts.contains(expert)) loads.add(expert, n, now); // what no plan places weighs nothing
+        });
         return true;
     }
 
@@ -122,8 +131,19 @@ public final class Membership {
     /** Records what an expert service holds now (as its LoadExperts or UnloadExperts answer says). */
     public synchronized void holds(String instanceId, Set<ExpertId> held) {
         Instance known = instances.get(instanceId);
-        if (known != null) instances.put(instanceId, known.holding(held));
-        experts.addAll(held);
+        Set<ExpertId> ofModel = new TreeSet<>();
+        for (ExpertId e : held) if (inModel(e)) ofModel.add(e);
+        if (known != null) instances.put(instanceId, known.holding(ofModel));
+        experts.addAll(ofModel);
+    }
+
+    /**
+     * Whether {@code e} is a routed expert of the served model: any expert while the model's experts are unknown
+     * (no {@code orchestrator.model-dir}: the registrations tell them), else one of them, so that an instance cannot
+     * make the mesh place experts that do not exist.
+     */
+    private boolean inModel(ExpertId e) {
+        return model == null || model.experts().isEmpty() || model.experts().contains(e);
     }
 
     /** The registered instances, by id. */

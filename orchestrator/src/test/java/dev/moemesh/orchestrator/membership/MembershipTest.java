@@ -95,6 +95,29 @@ class MembershipTest {
     }
 
     @Test
+    void anInstanceCannotMakeTheMeshPlaceExpertsTheServedModelDoesNotHave() {
+        // a rogue registration holding a million made-up experts once made every plan place them (or fail for want of
+        // slots), and rows reported for them grew the load table without bound
+        Membership m = new Membership(clock, DEADLINE, HALF_LIFE,
+                Optional.of(new ServedModel("f1", "orchestrator.model-dir /models/tiny", layer1(0, 7))));
+        Set<ExpertId> phantom = new TreeSet<>(layer1(0, 1));
+        phantom.add(new ExpertId(999, 0));
+        var e = assertThrows(IllegalArgumentException.class, () -> m.register(expert("rogue", "f1", phantom)));
+        assertEquals("instance 'rogue' says it holds layer 999 expert 0, which is not a routed expert of the served"
+                + " model (orchestrator.model-dir /models/tiny)", e.getMessage());
+        assertTrue(m.instance("rogue").isEmpty());
+
+        m.register(expert("a", "f1", layer1(0, 3)));
+        assertTrue(m.heartbeat("a", Map.of(new ExpertId(999, 0), 1_000_000L, new ExpertId(1, 2), -5L,
+                new ExpertId(1, 3), 10L), 0));
+        m.holds("a", phantom);
+        assertEquals(layer1(0, 7), m.expertLoads().keySet(), "only the model's experts are planned");
+        assertEquals(1.0, m.expertLoads().get(new ExpertId(1, 2)), "a negative row count weighs nothing");
+        assertTrue(m.expertLoads().get(new ExpertId(1, 3)) > 1.0);
+        assertEquals(layer1(0, 1), m.instance("a").orElseThrow().held());
+    }
+
+    @Test
     void anotherModelIsRefusedNamingBothFingerprints() {
         Membership m = membership();
         m.register(expert("a", "44b7659eb99199fa", layer1(0, 3)));
