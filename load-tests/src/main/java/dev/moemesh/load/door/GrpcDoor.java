@@ -47,7 +47,8 @@ public final class GrpcDoor implements Door {
                         if (e.hasToken()) {
                             trace.token(now);
                         } else if (e.hasCompleted()) {
-                            trace.answered(now, e.getCompleted().getTokenIdsCount());
+                            trace.answered(now, e.getCompleted().getTokenIdsList().stream().mapToInt(Integer::intValue)
+                                    .toArray());
                         }
                     }
 

@@ -133,7 +133,10 @@ public final class KafkaDoor implements Door {
             case "completed" -> {
                 waiting.remove(id);
                 ended.add(id);
-                trace.answered(now, event.path("token_ids").size());
+                JsonNode ids = event.path("token_ids");
+                int[] answer = new int[ids.size()];
+                for (int i = 0; i < answer.length; i++) answer[i] = ids.get(i).asInt();
+                trace.answered(now, answer);
             }
             case "error" -> {
                 waiting.remove(id);

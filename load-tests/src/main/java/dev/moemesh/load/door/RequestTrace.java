@@ -20,6 +20,7 @@ public final class RequestTrace {
     private long endNanos;
     private boolean ended;
     private int outputTokens;
+    private int[] answer;
     private String failure;
 
     public RequestTrace(String id, long dueNanos, Consumer<RequestTrace> onEnd) {
@@ -44,11 +45,21 @@ public final class RequestTrace {
 
     /** The door's answer arrived with {@code generated} tokens (those streamed may be fewer: a non-streaming door). */
     public void answered(long nanos, int generated) {
+        answered(nanos, generated, null);
+    }
+
+    /** The door's answer arrived: these generated token ids. */
+    public void answered(long nanos, int[] tokenIds) {
+        answered(nanos, tokenIds.length, tokenIds.clone());
+    }
+
+    private void answered(long nanos, int generated, int[] tokenIds) {
         synchronized (this) {
             if (ended) return;
             ended = true;
             endNanos = nanos;
             outputTokens = generated;
+            answer = tokenIds;
         }
         onEnd.accept(this);
     }
@@ -86,6 +97,11 @@ public final class RequestTrace {
 
     public synchronized int outputTokens() {
         return outputTokens;
+    }
+
+    /** The generated token ids when the door's answer gave them; null otherwise (or when the request failed). */
+    public synchronized int[] answer() {
+        return answer == null ? null : answer.clone();
     }
 
     /** Arrival times of the streamed tokens. */

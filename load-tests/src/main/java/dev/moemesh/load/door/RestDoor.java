@@ -7,8 +7,12 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.Flow;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -60,7 +64,9 @@ public final class RestDoor implements Door {
 
     /** The event stream of one answer, a line at a time. */
     private static final class Events implements Flow.Subscriber<String> {
+        private static final Pattern TOKEN_IDS = Pattern.compile("\"token_ids\"\\s*:\\s*\\[([0-9,\\s]*)]");
         private final RequestTrace trace;
+        private final List<Integer> ids = new ArrayList<>();
         private int tokens;
 
         Events(RequestTrace trace) {
@@ -77,12 +83,17 @@ public final class RestDoor implements Door {
             if (!line.startsWith("data:")) return;
             long now = System.nanoTime();
             if (line.contains("[DONE]")) {
-                trace.answered(now, tokens);
+                if (ids.isEmpty()) trace.answered(now, tokens);
+                else trace.answered(now, ids.stream().mapToInt(Integer::intValue).toArray());
             } else if (line.contains("\"error\"")) {
                 trace.failed(now, "stream_error");
             } else if (!line.contains("\"token_ids\":[]")) {
                 tokens++;
                 trace.token(now);
+                Matcher m = TOKEN_IDS.matcher(line);
+                if (m.find()) {
+                    for (String id : m.group(1).split(",")) if (!id.isBlank()) ids.add(Integer.parseInt(id.strip()));
+                }
             }
         }
 

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -29,6 +30,34 @@ class WorkloadTest {
             for (int t : x.promptIds()) assertTrue(t >= 1 && t < 512, "token id " + t);
             assertEquals("a-" + i, x.id());
         }
+    }
+
+    @Test
+    void distinctRequestsAreRepeatedAtRandomUnderNewIds() {
+        Workload w = Workload.of(Lengths.parse("uniform:4-9"), Lengths.parse("uniform:2-8"), 512).withDistinct(3);
+        Workload.Source s = w.source("c");
+        List<LoadRequest> pool = s.distinctRequests();
+        assertEquals(3, pool.size());
+        Set<Integer> drawn = new HashSet<>();
+        for (int i = 0; i < 60; i++) {
+            LoadRequest r = s.next();
+            assertEquals("c-" + i, r.id());
+            int match = -1;
+            for (int p = 0; p < pool.size(); p++) {
+                if (Arrays.equals(pool.get(p).promptIds(), r.promptIds())
+                        && pool.get(p).maxTokens() == r.maxTokens()) match = p;
+            }
+            assertTrue(match >= 0, "request " + i + " is none of the distinct ones");
+            drawn.add(match);
+        }
+        assertEquals(3, drawn.size(), "all three drawn in 60");
+        List<LoadRequest> again = w.source("other").distinctRequests();
+        for (int p = 0; p < pool.size(); p++) {
+            assertArrayEquals(pool.get(p).promptIds(), again.get(p).promptIds(), "the same seed, the same requests");
+            assertEquals(pool.get(p).maxTokens(), again.get(p).maxTokens());
+        }
+        assertTrue(Workload.of(Lengths.parse("fixed:4"), Lengths.parse("fixed:4"), 512).source("n").distinctRequests()
+                .isEmpty());
     }
 
     @Test
