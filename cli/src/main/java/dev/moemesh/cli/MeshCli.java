@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "mesh", mixinStandardHelpOptions = true, version = "mesh 0.1.0",
         description = "An inference mesh for DeepSeek-style Mixture-of-Experts models.",
         subcommands = {GenerateCommand.class, MakeModelCommand.class, BenchCommand.class, DemoCommand.class,
-                UpCommand.class, ExpertPingCommand.class, LoadCommand.class, ApiKeyCommand.class, CertsCommand.class})
+                UpCommand.class, ExpertPingCommand.class, LoadCommand.class, ChaosCommand.class, ApiKeyCommand.class,
+                CertsCommand.class})
 public final class MeshCli implements Runnable {
 
     @CommandLine.Spec

@@ -78,6 +78,7 @@ final class UpCommand implements Callable<Integer> {
         List<String> props = maxSeqLen > 0 ? List.of("-Dattention.max-seq-len=" + maxSeqLen) : List.of();
         MeshProcesses p = MeshProcesses.start(mesh, home, dir, expertServices, attentionServices, orchestrators,
                 MeshProcesses.Ports.defaults(port, !expertsOnly), props, System.out);
+        MeshPids.write(home, mesh.services());
         if (!tls) {
             System.out.printf("ready: ./mesh generate --target %s --model %s --prompt-ids 0,17,42 --max-tokens 24"
                     + " --json%n", p.attention().address(), dir);

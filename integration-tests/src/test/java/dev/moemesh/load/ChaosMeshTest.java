@@ -1,0 +1,82 @@
+package dev.moemesh.load;
+
+import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.model.TestModels;
+import dev.moemesh.load.run.Arrivals;
+import dev.moemesh.load.scenario.ChaosRun;
+import dev.moemesh.load.scenario.Target;
+import dev.moemesh.load.workload.Lengths;
+import dev.moemesh.load.workload.Workload;
+import dev.moemesh.localmesh.LocalMesh;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code mesh chaos}'s scenario on a real mesh, every part a process (a Kafka broker, two expert services that each
+ * hold every expert, an attention service over both, the orchestrator, the router): steady greedy load through the
+ * three doors at once, one expert service SIGKILLed part-way. Every request of every door is answered, with the
+ * tokens a healthy mesh gave the same request before the kill; none lost, failed or answered twice.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ChaosMeshTest {
+    private static final Duration READY = Duration.ofMinutes(3);
+    private final Path model = TestModels.tiny(Preset.TINY_V3);
+    private LocalMesh mesh;
+    private LocalMesh.Service victim;
+    private Target target;
+
+    @BeforeAll
+    void startTheMesh() {
+        mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs/chaos"),
+                List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+        LocalMesh.Service broker = mesh.startBroker("kafka", LocalMesh.home().resolve("integration-tests/target/chaos-kafka"),
+                LocalMesh.freePort(), READY);
+        LocalMesh.Service survivor = mesh.startExpertService("experts-1", model, "*", LocalMesh.freePort(), READY);
+        victim = mesh.startExpertService("experts-2", model, "*", LocalMesh.freePort(), READY);
+        LocalMesh.Service attention = mesh.startAttentionService("attention", model,
+                List.of(survivor.address(), victim.address()), LocalMesh.freePort(), List.of(), READY);
+        mesh.startOrchestrator("orchestrator", model, broker.address(), List.of(attention.address()),
+                LocalMesh.freePort(), LocalMesh.freePort(), List.of(), READY);
+        LocalMesh.Service router = mesh.startRouter("router", model, List.of(attention.address()), LocalMesh.freePort(),
+                LocalMesh.freePort(), READY);
+        target = new Target("http://localhost:" + router.httpPort(), router.address(), broker.address(),
+                model.getFileName().toString(), ModelConfig.load(model).vocabSize(), Map.of());
+    }
+
+    @AfterAll
+    void stop() {
+        if (mesh != null) mesh.close();
+    }
+
+    @Test
+    void anExpertServiceKilledUnderLoadOfAllThreeDoorsCostsNoRequestAndChangesNoToken() {
+        Workload workload = new Workload(Lengths.parse("uniform:4-12"), new Lengths.Fixed(12), List.of(),
+                target.vocabulary(), 0, 7, 8);
+        ChaosRun run = new ChaosRun(target, workload, new Arrivals.Poisson(2), Duration.ofSeconds(16),
+                Duration.ofSeconds(60), Duration.ofSeconds(60), System.out);
+
+        ChaosRun.Outcome outcome = run.run(List.of("rest", "grpc", "kafka"), "grpc", Duration.ofSeconds(6),
+                "SIGKILL experts-2", victim::kill);
+
+        assertTrue(outcome.faultAtMs() > 0, "the kill was done");
+        assertTrue(!victim.process().isAlive());
+        assertEquals(List.of("rest", "grpc", "kafka"), outcome.doors().stream().map(ChaosRun.DoorTally::door).toList());
+        for (ChaosRun.DoorTally d : outcome.doors()) {
+            assertTrue(d.sent() >= 10, d.door() + " sent " + d.sent());
+            assertEquals(d.sent(), d.answered(), d.door() + ": " + d);
+            assertEquals(0, d.unchecked(), d.door() + " answers carry their token ids: " + d);
+            assertTrue(d.clean(), d.door() + ": " + d);
+        }
+    }
+}
