@@ -26,6 +26,16 @@ class ApiKeyCommandTest {
     }
 
     @Test
+    void theKeysOwnBoundsFollowItsHashOnTheLine() {
+        String line = run("bob", "--rate", "10/s", "--concurrency", "4", "--max-tokens", "512", "--max-body", "64K")[0]
+                .strip();
+
+        assertTrue(line.matches("bob sha256:[0-9a-f]{64} rate=10/s concurrency=4 max-tokens=512 max-body=64K"), line);
+        assertEquals(2, MeshCli.run("api-key", "bob", "--rate", "10/d"), "a rate per day is not one the router reads");
+        assertEquals(2, MeshCli.run("api-key", "bob", "--concurrency", "0"));
+    }
+
+    @Test
     void aNameOfTwoWordsIsRefused() {
         assertEquals(1, MeshCli.run("api-key", "alice smith"));
     }

@@ -15,7 +15,7 @@ import java.util.List;
 
 /**
  * The router under test and what it needs, as processes: an attention service on a tiny checkpoint, and the router
- * in front of it with that checkpoint, an API key (its hash in a key file) and small limits.
+ * in front of it with that checkpoint, an API key (its hash in a key file, without bounds of its own) and small limits.
  */
 public final class RouterAndAttentionService implements AutoCloseable {
     public static final String API_KEY = "test-key";
@@ -26,7 +26,8 @@ public final class RouterAndAttentionService implements AutoCloseable {
     public final LocalMesh.Service attention;
     public final LocalMesh.Service router;
 
-    private RouterAndAttentionService(String name, List<String> attentionProperties, List<String> routerProperties) {
+    private RouterAndAttentionService(String name, List<String> attentionProperties, List<String> routerProperties,
+                                      List<String> moreKeyLines) {
         mesh = new LocalMesh(LocalMesh.home(), LocalMesh.home().resolve("integration-tests/target/mesh-test-logs"),
                 List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
         try {
@@ -35,7 +36,7 @@ public final class RouterAndAttentionService implements AutoCloseable {
             // the key as operators keep it: its hash in a key file, never the key
             Path keys = LocalMesh.home().resolve("integration-tests/target/" + name + "-api-keys.txt");
             Files.createDirectories(keys.getParent());
-            Files.writeString(keys, ApiKeyHashes.line("tests", API_KEY) + "\n");
+            Files.writeString(keys, ApiKeyHashes.line("tests", API_KEY) + "\n" + String.join("\n", moreKeyLines) + "\n");
             List<String> routerOptions = new java.util.ArrayList<>(List.of("-Drouter.api-keys-file=" + keys,
                     "-Drouter.max-prompt-tokens=" + MAX_PROMPT_TOKENS,
                     "-Dquarkus.http.limits.max-body-size=" + MAX_BODY_BYTES));
@@ -59,7 +60,13 @@ public final class RouterAndAttentionService implements AutoCloseable {
     /** As above, with system properties ({@code -Dkey=value}) of the attention service's and of the router's own. */
     public static RouterAndAttentionService start(String name, List<String> attentionProperties,
                                                   List<String> routerProperties) {
-        return new RouterAndAttentionService(name, attentionProperties, routerProperties);
+        return new RouterAndAttentionService(name, attentionProperties, routerProperties, List.of());
+    }
+
+    /** As above, the key file holding {@code moreKeyLines} after the test key's line (keys with quotas, say). */
+    public static RouterAndAttentionService start(String name, List<String> attentionProperties,
+                                                  List<String> routerProperties, List<String> moreKeyLines) {
+        return new RouterAndAttentionService(name, attentionProperties, routerProperties, moreKeyLines);
     }
 
     /** The router's REST door, {@code http://localhost:<port>/}. */

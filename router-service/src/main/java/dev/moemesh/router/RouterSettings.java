@@ -1,6 +1,7 @@
 package dev.moemesh.router;
 
 import dev.moemesh.client.GenerationRetry;
+import io.quarkus.runtime.configuration.MemorySize;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /** The {@code router.*} settings ({@code docs/operations.md} has the table). */
 @ConfigMapping(prefix = "router")
@@ -29,8 +31,29 @@ public interface RouterSettings {
      */
     Optional<List<String>> apiKeys();
 
-    /** A file of admitted keys' hashes, one {@code <name> sha256:<hex>} per line ({@code mesh api-key NAME}). */
+    /**
+     * A file of admitted keys' hashes, one {@code <name> sha256:<hex>} per line ({@code mesh api-key NAME}), each
+     * with any of {@code rate=<n>/<s|m|h> concurrency=<n> max-tokens=<n> max-body=<bytes|K|M>}.
+     */
     Optional<Path> apiKeysFile();
+
+    /** The bounds of a key whose line sets none of its own, and of every {@code router.api-keys} key. */
+    KeyDefaults keyDefaults();
+
+    /** {@code key-defaults.*}: unset, a key has no bound of its own but the router's. */
+    interface KeyDefaults {
+        /** Requests per second, minute or hour: {@code <n>/s}, {@code <n>/m}, {@code <n>/h}. */
+        Optional<String> rate();
+
+        /** Generations in flight at once (a request of {@code n} choices runs {@code n}). */
+        OptionalInt concurrency();
+
+        /** The largest {@code max_tokens} a request may ask for; more is refused (400), never cut. */
+        OptionalInt maxTokens();
+
+        /** The largest request body or gRPC message. */
+        Optional<MemorySize> maxBody();
+    }
 
     @WithDefault("4096")
     int maxPromptTokens();

@@ -1,6 +1,8 @@
 package dev.moemesh.router.api;
 
 import dev.moemesh.router.ApiKeys;
+import dev.moemesh.router.KeyQuota;
+import dev.moemesh.router.QuotaRefusal;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -11,6 +13,8 @@ import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.Response;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
+
+import java.util.Optional;
 
 /**
  * What every {@code /v1/*} request passes before its body is read: a declared body over the limit is refused (413),
@@ -49,10 +53,22 @@ public class DoorGuard {
         }
     }
 
+    /** The API key (401), then its rate (429 with {@code Retry-After}) and a declared body over its max-body (413). */
     @ServerRequestFilter(preMatching = true)
     public Response checkApiKey(ContainerRequestContext request) {
         if (!request.getUriInfo().getPath().startsWith("/v1/")) return null;
-        return apiKeys.refusal(request.getHeaderString("authorization"), "rest").map(why -> new OpenAiError(401,
-                "invalid_request_error", null, "invalid_api_key", why).response()).orElse(null);
+        String authorization = request.getHeaderString("authorization");
+        Optional<String> refusal = apiKeys.refusal(authorization, "rest");
+        if (refusal.isPresent()) {
+            return new OpenAiError(401, "invalid_request_error", null, "invalid_api_key", refusal.get()).response();
+        }
+        KeyQuota key = apiKeys.quotaOf(authorization);
+        try {
+            key.takeRate("rest");
+            if (request.getLength() > 0) key.checkSize(request.getLength(), "rest");
+            return null;
+        } catch (QuotaRefusal e) {
+            return OpenAiError.of(e).response();
+        }
     }
 }

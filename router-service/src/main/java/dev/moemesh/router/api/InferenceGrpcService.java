@@ -15,6 +15,8 @@ import dev.moemesh.proto.InferenceRequest;
 import dev.moemesh.proto.InferenceResponse;
 import dev.moemesh.proto.InferenceServiceGrpc;
 import dev.moemesh.proto.TokenDelta;
+import dev.moemesh.router.KeyQuota;
+import dev.moemesh.router.QuotaRefusal;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
 import dev.moemesh.wire.GenerationWire;
@@ -82,20 +84,27 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
     private <T> void run(InferenceRequest request, StreamObserver<T> observer, Events<T> events) {
         int[] prompt;
         SamplingParams sampling;
+        KeyQuota key = ApiKeyInterceptor.KEY.get();
         try {
+            key.checkSize(request.getSerializedSize(), "grpc");
             prompts.checkModel(request.getModel());
             prompt = prompt(request);
-            sampling = sampling(request);
+            sampling = sampling(request, key);
+            key.take(1, "grpc");
         } catch (InvalidRequest e) {
             Status s = InvalidRequest.MODEL_NOT_FOUND.equals(e.code()) ? Status.NOT_FOUND : Status.INVALID_ARGUMENT;
             observer.onError(s.withDescription(e.getMessage()).asRuntimeException());
+            return;
+        } catch (QuotaRefusal e) {
+            observer.onError(e.grpc());
             return;
         }
         // the attention call starts in this call's gRPC Context, so a client that cancels (or whose deadline passes)
         // cancels it and with it the generation; what is sent after that is dropped, not thrown
         ((ServerCallStreamObserver<T>) observer).setOnCancelHandler(() -> {});
-        GenerationListener admitted = admission.admit(meters.observe("grpc", events));
+        GenerationListener admitted = admission.admit(key.holding(meters.observe("grpc", events)));
         if (admitted == null) {
+            key.giveBack(1);
             observer.onError(admission.refusal().asRuntimeException());
             return;
         }
@@ -125,9 +134,11 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
         }
     }
 
-    private SamplingParams sampling(InferenceRequest r) {
+    private SamplingParams sampling(InferenceRequest r, KeyQuota key) {
         if (!r.hasSampling()) throw InvalidRequest.of("sampling", "sampling is required (at least max_tokens)");
-        prompts.checkMaxTokens(Integer.toUnsignedLong(r.getSampling().getMaxTokens()), "sampling.max_tokens");
+        long maxTokens = prompts.checkMaxTokens(Integer.toUnsignedLong(r.getSampling().getMaxTokens()),
+                "sampling.max_tokens");
+        key.maxTokens(maxTokens, 0, "sampling.max_tokens", "grpc");
         try {
             return GenerationWire.sampling(r.getSampling());
         } catch (IllegalArgumentException e) {

@@ -2,6 +2,7 @@ package dev.moemesh.router.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moemesh.router.QuotaRefusal;
 import dev.moemesh.router.prompt.InvalidRequest;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
@@ -35,6 +36,19 @@ public final class OpenAiError extends RuntimeException {
     /** 429 with {@code Retry-After}: the mesh is full now (the router's bound or an attention service's queue). */
     public static OpenAiError overloaded(String message, long retryAfterSeconds) {
         return new OpenAiError(429, "rate_limit_error", null, "mesh_overloaded", message, retryAfterSeconds);
+    }
+
+    /** 429 with {@code Retry-After} (rate, concurrency), 413 (size) or 400 (max_tokens): the key's quota said no. */
+    public static OpenAiError of(QuotaRefusal e) {
+        return switch (e.reason()) {
+            case RATE -> new OpenAiError(429, "rate_limit_error", null, "rate_limit_exceeded", e.getMessage(),
+                    e.retryAfterSeconds());
+            case CONCURRENCY -> new OpenAiError(429, "rate_limit_error", null, "concurrency_limit_exceeded",
+                    e.getMessage(), e.retryAfterSeconds());
+            case SIZE -> new OpenAiError(413, "invalid_request_error", null, "request_too_large", e.getMessage());
+            case MAX_TOKENS -> new OpenAiError(400, "invalid_request_error", "max_tokens", "max_tokens_over_key_limit",
+                    e.getMessage());
+        };
     }
 
     /** Seconds for the {@code Retry-After} header; 0: none. */

@@ -1,5 +1,6 @@
 package dev.moemesh.router.api;
 
+import dev.moemesh.router.QuotaRefusal;
 import dev.moemesh.router.prompt.InvalidRequest;
 import io.vertx.core.http.HttpServerRequest;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -26,6 +27,11 @@ public class OpenAiErrors {
     @ServerExceptionMapper
     public Response openAi(OpenAiError e) {
         return e.response();
+    }
+
+    @ServerExceptionMapper
+    public Response quota(QuotaRefusal e) {
+        return OpenAiError.of(e).response();
     }
 
     @ServerExceptionMapper

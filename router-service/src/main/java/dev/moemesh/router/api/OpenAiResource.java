@@ -5,6 +5,9 @@ import dev.moemesh.client.AttentionPool;
 import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
+import dev.moemesh.router.ApiKeys;
+import dev.moemesh.router.KeyQuota;
+import dev.moemesh.router.QuotaRefusal;
 import dev.moemesh.router.prompt.Prompts;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
@@ -13,6 +16,7 @@ import io.smallrye.mutiny.subscription.BackPressureStrategy;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import jakarta.inject.Inject;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.core.MediaType;
@@ -23,6 +27,7 @@ import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.jboss.resteasy.reactive.RestMulti;
 
+import java.nio.charset.StandardCharsets;
 import java.util.UUID;
 import java.util.concurrent.Executor;
 
@@ -48,14 +53,17 @@ public class OpenAiResource {
     private final AttentionPool pool;
     private final DoorMeters meters;
     private final DoorAdmission admission;
+    private final ApiKeys apiKeys;
 
     @Inject
-    public OpenAiResource(Prompts prompts, AttentionPool pool, DoorMeters meters, DoorAdmission admission) {
+    public OpenAiResource(Prompts prompts, AttentionPool pool, DoorMeters meters, DoorAdmission admission,
+                          ApiKeys apiKeys) {
         this.prompts = prompts;
         this.parser = new RequestParser(prompts);
         this.pool = pool;
         this.meters = meters;
         this.admission = admission;
+        this.apiKeys = apiKeys;
     }
 
     @POST
@@ -64,8 +72,8 @@ public class OpenAiResource {
             + " true Server-Sent Events: a chunk per token, each choice's last with its finish_reason, then data: [DONE]")
     @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON,
             schema = @Schema(ref = "CompletionRequest")))
-    public RestMulti<String> completions(String body) {
-        return generate(body, false);
+    public RestMulti<String> completions(String body, @HeaderParam("authorization") String authorization) {
+        return generate(body, false, authorization);
     }
 
     @POST
@@ -74,8 +82,8 @@ public class OpenAiResource {
             + " /v1/completions; streamed, each choice's first chunk carries the role")
     @RequestBody(required = true, content = @Content(mediaType = MediaType.APPLICATION_JSON,
             schema = @Schema(ref = "ChatCompletionRequest")))
-    public RestMulti<String> chatCompletions(String body) {
-        return generate(body, true);
+    public RestMulti<String> chatCompletions(String body, @HeaderParam("authorization") String authorization) {
+        return generate(body, true, authorization);
     }
 
     /**
@@ -84,15 +92,17 @@ public class OpenAiResource {
      * its content type per request ({@link RestMulti}) and frames the events itself, {@code data: <json>} as OpenAI
      * writes them (Quarkus writes {@code data:<json>}).
      */
-    private RestMulti<String> generate(String body, boolean chat) {
-        OpenAiRequest r = parser.parse(body, chat);
+    private RestMulti<String> generate(String body, boolean chat, String authorization) {
+        KeyQuota key = apiKeys.quotaOf(authorization); // DoorGuard admitted it
+        key.checkSize(body.getBytes(StandardCharsets.UTF_8).length, "rest"); // a chunked body declared no length
+        OpenAiRequest r = parser.parse(body, chat, key);
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID();
         long created = System.currentTimeMillis() / 1000;
         GenerationResponder[] responder = new GenerationResponder[1];
         Multi<String> items = Multi.createFrom().<String>emitter(emitter -> {
             responder[0] = new GenerationResponder(r, id, prompts.modelName(), created, prompts,
                     admission.retryAfterSeconds(), emitter);
-            start(r, id, responder[0]);
+            start(r, id, responder[0], key);
         }, BackPressureStrategy.BUFFER).emitOn(onThisRequestsEventLoop()).onCancellation()
                 .invoke(() -> responder[0].clientLeft());
         // a demand of one would have each token wait for the write of the one before to complete on the event loop
@@ -110,14 +120,21 @@ public class OpenAiResource {
         return task -> loop.runOnContext(v -> task.run());
     }
 
-    /** Admits each choice's generation, or none (429), and starts them. */
-    private void start(OpenAiRequest r, String id, GenerationResponder responder) {
+    /** Admits each choice's generation within the key's concurrency and the door's bound, or none (429), and starts them. */
+    private void start(OpenAiRequest r, String id, GenerationResponder responder, KeyQuota key) {
+        try {
+            key.take(r.n(), "rest");
+        } catch (QuotaRefusal e) {
+            responder.refused(OpenAiError.of(e));
+            return;
+        }
         GenerationListener[] admitted = new GenerationListener[r.n()];
         for (int i = 0; i < admitted.length; i++) {
-            admitted[i] = admission.admit(responder.listener(i));
+            admitted[i] = admission.admit(key.holding(responder.listener(i)));
             if (admitted[i] == null) {
                 String why = admission.refusal().getDescription();
                 responder.refused(OpenAiError.overloaded(why, admission.retryAfterSeconds()));
+                key.giveBack(r.n() - i); // the places of the choices not admitted
                 for (int j = 0; j < i; j++) admitted[j].failed(Status.CANCELLED, why); // their places back, unheard
                 return;
             }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.tokenizer.ChatMessage;
 import dev.moemesh.core.tokenizer.StopStrings;
+import dev.moemesh.router.KeyQuota;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
 
@@ -32,7 +33,8 @@ public final class RequestParser {
         this.prompts = prompts;
     }
 
-    public OpenAiRequest parse(String body, boolean chat) {
+    /** The request in {@code body}, within the bounds of its API key's quota ({@code key}). */
+    public OpenAiRequest parse(String body, boolean chat, KeyQuota key) {
         JsonNode root;
         try {
             root = JSON.readTree(body);
@@ -48,9 +50,9 @@ public final class RequestParser {
         int[] prompt = chat ? chatPrompt(root.get("messages")) : completionPrompt(root.get("prompt"));
         JsonNode max = chat && root.hasNonNull("max_completion_tokens")
                 ? root.get("max_completion_tokens") : root.get("max_tokens");
-        int maxNew = max == null || max.isNull() ? (chat ? prompts.maxTokens() : COMPLETION_DEFAULT_MAX_TOKENS)
-                : prompts.checkMaxTokens(max.canConvertToExactIntegral() && max.canConvertToLong() ? max.asLong() : 0,
-                        "max_tokens");
+        Long asked = max == null || max.isNull() ? null : (long) prompts.checkMaxTokens(
+                max.canConvertToExactIntegral() && max.canConvertToLong() ? max.asLong() : 0, "max_tokens");
+        int maxNew = key.maxTokens(asked, chat ? prompts.maxTokens() : COMPLETION_DEFAULT_MAX_TOKENS, "max_tokens", "rest");
         float temperature = (float) number(root.get("temperature"), "temperature", 1.0, 0, 2);
         float topP = (float) number(root.get("top_p"), "top_p", 1.0, Double.MIN_VALUE, 1);
         int topK = root.hasNonNull("top_k") ? integer(root.get("top_k"), "top_k", 0, Integer.MAX_VALUE) : 0;

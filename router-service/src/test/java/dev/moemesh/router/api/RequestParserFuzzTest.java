@@ -3,8 +3,10 @@ package dev.moemesh.router.api;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.moemesh.router.KeyQuota;
 import dev.moemesh.router.prompt.InvalidRequest;
 import dev.moemesh.router.prompt.Prompts;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 import java.util.Optional;
 
@@ -19,6 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class RequestParserFuzzTest {
     private static final int MAX_PROMPT = 64;
     private static final int MAX_TOKENS = 32;
+    private static final KeyQuota OPEN_DOOR = KeyQuota.unbounded(new SimpleMeterRegistry());
     private final RequestParser parser = new RequestParser(new Prompts("tiny", Optional.empty(), MAX_PROMPT, MAX_TOKENS));
 
     @FuzzTest(maxDuration = "20s")
@@ -31,7 +34,7 @@ class RequestParserFuzzTest {
         String body = data.consumeRemainingAsString();
         OpenAiRequest request;
         try {
-            request = parser.parse(body, chat);
+            request = parser.parse(body, chat, OPEN_DOOR);
         } catch (InvalidRequest refused) {
             assertNotNull(refused.code(), "a refusal without an OpenAI error code");
             assertTrue(refused.getMessage() != null && !refused.getMessage().isBlank(), "a refusal without a reason");
