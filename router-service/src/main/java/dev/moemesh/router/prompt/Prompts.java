@@ -34,6 +34,14 @@ public final class Prompts implements AutoCloseable {
         return tokenizer.map(t -> t.decode(ids, true)).orElse("");
     }
 
+    /**
+     * One token's own text, special tokens included (a piece of a character decodes to U+FFFD, as in vLLM); without
+     * a tokenizer vLLM's {@code token_id:<id>}.
+     */
+    public String tokenText(int id) {
+        return tokenizer.map(t -> t.decode(new int[] {id}, false)).orElse("token_id:" + id);
+    }
+
     /** Whether the checkpoint has a tokenizer, so prompts may be text and answers have text. */
     public boolean readsText() {
         return tokenizer.isPresent();
