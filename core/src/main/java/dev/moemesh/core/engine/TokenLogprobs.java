@@ -1,5 +1,7 @@
 package dev.moemesh.core.engine;
 
+import dev.moemesh.core.tensor.Vectors;
+
 /**
  * A generated token's log-probability and the most likely tokens at its position, most likely first (ties by lower
  * id, as {@link Sampler#argmax} breaks them, so a greedy token is the first of its alternatives).
@@ -14,13 +16,10 @@ package dev.moemesh.core.engine;
  */
 public record TokenLogprobs(float logprob, int[] topIds, float[] topLogprobs) {
 
-    /** {@code token}'s log-probability among {@code logits[offset .. offset + vocab)}, with the {@code k} most likely. */
+    /** {@code token}'s log-probability in {@code logits[offset .. offset + vocab)}, with the {@code k} most likely. */
     public static TokenLogprobs of(float[] logits, int offset, int vocab, int token, int k) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
-        double sum = 0;
-        for (int i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i] - max);
-        double logZ = max + Math.log(sum);
+        float max = Vectors.max(logits, offset, vocab);
+        double logZ = max + Math.log(Vectors.sumExp(logits, offset, vocab, max));
         int[] ids = top(logits, offset, vocab, Math.min(k, vocab));
         float[] lp = new float[ids.length];
         for (int j = 0; j < ids.length; j++) lp[j] = (float) (logits[offset + ids[j]] - logZ);

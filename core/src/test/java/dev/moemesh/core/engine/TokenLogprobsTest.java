@@ -82,7 +82,8 @@ class TokenLogprobsTest {
             assertEquals(k, t.logprobs().topIds().length);
             for (int j = 0; j < k; j++) {
                 assertEquals(order[j], t.logprobs().topIds()[j], "token " + i + ", alternative " + j);
-                assertEquals(expected[order[j]], t.logprobs().topLogprobs()[j], 1e-4, "token " + i + ", alternative " + j);
+                assertEquals(expected[order[j]], t.logprobs().topLogprobs()[j], 1e-4,
+                        "token " + i + ", alternative " + j);
             }
             sequence[PROMPT.length + i] = t.token();
         }
