@@ -20,9 +20,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -43,16 +40,16 @@ class OpenAiLogprobsTest {
     /** Float precision: the mesh sends float32 figures, the engine's are float32 too. */
     private static final double EXACT = 1e-6;
 
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
     private static RouterAndAttentionService mesh;
     private static URI base;
+    private static OpenAiDoorClient door;
     private static String[] tokenTexts;
 
     @BeforeAll
     static void start() {
         mesh = RouterAndAttentionService.start("router-logprobs");
         base = mesh.base();
+        door = new OpenAiDoorClient(base);
         tokenTexts = LocalEngineReference.tokenTexts();
     }
 
@@ -63,7 +60,7 @@ class OpenAiLogprobsTest {
 
     @Test
     void chatLogprobsAreTheSingleProcessEnginesAndGreedyTokensAreTheirOwnTopAlternative() throws Exception {
-        JsonNode body = post("/v1/chat/completions", chat(", \"logprobs\": true, \"top_logprobs\": 20", false));
+        JsonNode body = door.post("/v1/chat/completions", chat(", \"logprobs\": true, \"top_logprobs\": 20", false));
         JsonNode choice = body.get("choices").get(0);
         JsonNode content = choice.get("logprobs").get("content");
         List<TokenLogprobs> expected = greedyLogprobs(chatPrompt("Hi"), MAX_TOKENS, 20);
@@ -71,7 +68,7 @@ class OpenAiLogprobsTest {
         for (int i = 0; i < MAX_TOKENS; i++) {
             JsonNode token = content.get(i);
             TokenLogprobs e = expected.get(i);
-            assertEquals(Set.of("token", "logprob", "bytes", "top_logprobs"), fields(token), "OpenAI's fields: " + token);
+            assertEquals(Set.of("token", "logprob", "bytes", "top_logprobs"), fields(token), "OpenAI's: " + token);
             assertEquals(tokenTexts[choice.get("token_ids").get(i).asInt()], token.get("token").asText(), "token " + i);
             assertBytes(token);
             assertEquals(e.logprob(), token.get("logprob").asDouble(), EXACT, "token " + i);
@@ -80,13 +77,14 @@ class OpenAiLogprobsTest {
             double mass = 0;
             for (int j = 0; j < 20; j++) {
                 JsonNode alternative = top.get(j);
-                assertEquals(Set.of("token", "logprob", "bytes"), fields(alternative), "OpenAI's fields: " + alternative);
+                assertEquals(Set.of("token", "logprob", "bytes"), fields(alternative), "OpenAI's: " + alternative);
                 assertEquals(tokenTexts[e.topIds()[j]], alternative.get("token").asText(), "token " + i + " alt " + j);
-                assertEquals(e.topLogprobs()[j], alternative.get("logprob").asDouble(), EXACT, "token " + i + " alt " + j);
+                assertEquals(e.topLogprobs()[j], alternative.get("logprob").asDouble(), EXACT,
+                        "token " + i + " alt " + j);
                 assertBytes(alternative);
                 mass += Math.exp(alternative.get("logprob").asDouble());
             }
-            assertEquals(token.get("token").asText(), top.get(0).get("token").asText(), "greedy: the top-1 is the token");
+            assertEquals(token.get("token").asText(), top.get(0).get("token").asText(), "greedy: top-1 is the token");
             assertEquals(token.get("logprob").asDouble(), top.get(0).get("logprob").asDouble(), 0.0);
             assertTrue(mass <= 1 + 1e-5, "20 of the vocabulary's probabilities sum to at most 1: " + mass);
         }
@@ -94,7 +92,7 @@ class OpenAiLogprobsTest {
 
     @Test
     void completionLogprobsHaveTheLegacyShapeWithTheChosenTokenAmongTheAlternatives() throws Exception {
-        JsonNode choice = post("/v1/completions", completion(", \"logprobs\": 5", false)).get("choices").get(0);
+        JsonNode choice = door.post("/v1/completions", completion(", \"logprobs\": 5", false)).get("choices").get(0);
         JsonNode logprobs = choice.get("logprobs");
         assertEquals(Set.of("tokens", "token_logprobs", "top_logprobs", "text_offset"), fields(logprobs));
         int[] greedy = greedyTokens(PROMPT, MAX_TOKENS);
@@ -115,16 +113,17 @@ class OpenAiLogprobsTest {
 
     @Test
     void streamedLogprobsAreTheWholeAnswersInPieces() throws Exception {
-        JsonNode whole = post("/v1/chat/completions", chat(", \"logprobs\": true, \"top_logprobs\": 3", false));
+        JsonNode whole = door.post("/v1/chat/completions", chat(", \"logprobs\": true, \"top_logprobs\": 3", false));
         ArrayNode streamed = JSON.createArrayNode();
-        for (JsonNode chunk : stream("/v1/chat/completions", chat(", \"logprobs\": true, \"top_logprobs\": 3", true))) {
+        String asked = ", \"logprobs\": true, \"top_logprobs\": 3";
+        for (JsonNode chunk : door.stream("/v1/chat/completions", chat(asked, true))) {
             JsonNode l = chunk.get("choices").get(0).get("logprobs");
             if (l != null && !l.isNull()) streamed.addAll((ArrayNode) l.get("content"));
         }
         assertEquals(whole.get("choices").get(0).get("logprobs").get("content"), streamed);
 
-        JsonNode completion = post("/v1/completions", completion(", \"logprobs\": 2", false));
-        assertEquals(completion.get("choices").get(0).get("logprobs"), joined(stream("/v1/completions",
+        JsonNode completion = door.post("/v1/completions", completion(", \"logprobs\": 2", false));
+        assertEquals(completion.get("choices").get(0).get("logprobs"), joined(door.stream("/v1/completions",
                 completion(", \"logprobs\": 2", true))));
     }
 
@@ -137,13 +136,13 @@ class OpenAiLogprobsTest {
         int kept = 0; // tokens whose text starts before the stop string
         while (textBefore(greedy, kept).length() < cut.length()) kept++;
         String more = ", \"logprobs\": 1, \"stop\": " + JSON.writeValueAsString(stop);
-        JsonNode choice = post("/v1/completions", completion(more, false)).get("choices").get(0);
+        JsonNode choice = door.post("/v1/completions", completion(more, false)).get("choices").get(0);
         assertEquals(cut, choice.get("text").asText());
         JsonNode logprobs = choice.get("logprobs");
         assertEquals(kept, logprobs.get("tokens").size(), "the tokens whose text the answer shows: " + logprobs);
         assertTrue(String.join("", texts(logprobs.get("tokens"))).startsWith(cut), logprobs.toString());
 
-        List<JsonNode> chunks = stream("/v1/completions", completion(more, true));
+        List<JsonNode> chunks = door.stream("/v1/completions", completion(more, true));
         assertEquals(logprobs, joined(chunks));
         int before = 0;
         for (JsonNode chunk : chunks) {
@@ -159,11 +158,11 @@ class OpenAiLogprobsTest {
 
     @Test
     void logprobsAreNullUnlessAskedFor() throws Exception {
-        JsonNode chatChoice = post("/v1/chat/completions", chat("", false)).get("choices").get(0);
+        JsonNode chatChoice = door.post("/v1/chat/completions", chat("", false)).get("choices").get(0);
         assertTrue(chatChoice.has("logprobs") && chatChoice.get("logprobs").isNull(), chatChoice.toString());
-        JsonNode own = post("/v1/chat/completions", chat(", \"logprobs\": true", false)).get("choices").get(0);
+        JsonNode own = door.post("/v1/chat/completions", chat(", \"logprobs\": true", false)).get("choices").get(0);
         for (JsonNode t : own.get("logprobs").get("content")) assertEquals(0, t.get("top_logprobs").size());
-        for (JsonNode chunk : stream("/v1/completions", completion("", true))) {
+        for (JsonNode chunk : door.stream("/v1/completions", completion("", true))) {
             JsonNode c = chunk.get("choices").get(0);
             assertTrue(c.has("logprobs") && c.get("logprobs").isNull(), c.toString());
         }
@@ -171,22 +170,15 @@ class OpenAiLogprobsTest {
 
     @Test
     void badLogprobsAre400NamingTheField() throws Exception {
-        assertError("/v1/chat/completions", chat(", \"logprobs\": true, \"top_logprobs\": 21", false), "top_logprobs");
-        assertError("/v1/chat/completions", chat(", \"logprobs\": true, \"top_logprobs\": -1", false), "top_logprobs");
-        assertError("/v1/chat/completions", chat(", \"top_logprobs\": 2", false), "top_logprobs");
-        assertError("/v1/chat/completions", chat(", \"logprobs\": false, \"top_logprobs\": 2", false), "top_logprobs");
-        assertError("/v1/chat/completions", chat(", \"logprobs\": 3", false), "logprobs");
-        assertError("/v1/completions", completion(", \"logprobs\": 6", false), "logprobs");
-        assertError("/v1/completions", completion(", \"logprobs\": true", false), "logprobs");
-        assertError("/v1/completions", completion(", \"echo\": true", false), "echo");
-    }
-
-    private void assertError(String path, String body, String param) throws Exception {
-        HttpResponse<String> r = http.send(request(path, body), HttpResponse.BodyHandlers.ofString());
-        assertEquals(400, r.statusCode(), r.body());
-        JsonNode error = JSON.readTree(r.body()).get("error");
-        assertEquals(param, error.get("param").asText(), r.body());
-        assertEquals("invalid_request_error", error.get("type").asText(), r.body());
+        String chat = "/v1/chat/completions";
+        door.assertRefused(chat, chat(", \"logprobs\": true, \"top_logprobs\": 21", false), "top_logprobs");
+        door.assertRefused(chat, chat(", \"logprobs\": true, \"top_logprobs\": -1", false), "top_logprobs");
+        door.assertRefused(chat, chat(", \"top_logprobs\": 2", false), "top_logprobs");
+        door.assertRefused(chat, chat(", \"logprobs\": false, \"top_logprobs\": 2", false), "top_logprobs");
+        door.assertRefused(chat, chat(", \"logprobs\": 3", false), "logprobs");
+        door.assertRefused("/v1/completions", completion(", \"logprobs\": 6", false), "logprobs");
+        door.assertRefused("/v1/completions", completion(", \"logprobs\": true", false), "logprobs");
+        door.assertRefused("/v1/completions", completion(", \"echo\": true", false), "echo");
     }
 
     /**
@@ -231,32 +223,6 @@ class OpenAiLogprobsTest {
         List<String> out = new ArrayList<>();
         array.forEach(t -> out.add(t.asText()));
         return out;
-    }
-
-    private JsonNode post(String path, String body) throws Exception {
-        HttpResponse<String> r = http.send(request(path, body), HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode(), r.body());
-        return JSON.readTree(r.body());
-    }
-
-    /** The stream's events before {@code [DONE]}, which must end it. */
-    private List<JsonNode> stream(String path, String body) throws Exception {
-        HttpResponse<String> r = http.send(request(path, body), HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode(), r.body());
-        List<String> data = r.body().lines().filter(l -> !l.isEmpty()).toList();
-        assertEquals("data: [DONE]", data.get(data.size() - 1));
-        List<JsonNode> events = new ArrayList<>();
-        for (String line : data.subList(0, data.size() - 1)) {
-            assertTrue(line.startsWith("data: {"), line);
-            events.add(JSON.readTree(line.substring(6)));
-        }
-        return events;
-    }
-
-    private HttpRequest request(String path, String body) {
-        return HttpRequest.newBuilder(base.resolve(path)).header("content-type", "application/json")
-                .header("Authorization", "Bearer " + RouterAndAttentionService.API_KEY)
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
     }
 
     /** A greedy completion of {@link #PROMPT}, eos ignored, with more fields ({@code ", \"f\": v"}). */

@@ -44,7 +44,7 @@ final class ChoiceLogprobs {
         return json(entries.subList(from, told));
     }
 
-    /** Every token not yet told once the choice has ended with {@code length} characters (cut by a stop string or not). */
+    /** Every token not yet told once the choice has ended with {@code length} characters (stopped: cut there). */
     ObjectNode rest(boolean stopped, int length) {
         return tell(stopped ? length : Integer.MAX_VALUE);
     }

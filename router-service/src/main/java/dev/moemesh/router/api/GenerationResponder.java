@@ -125,7 +125,8 @@ final class GenerationResponder {
         if (ended || c.finishReason != null) return; // after its stop string: neither sent nor counted
         if (c.logprobs != null && logprobs == null) {
             fail(OpenAiError.unavailable("logprobs_unavailable", "generation " + id + ": attention service "
-                    + (c.call == null ? "" : c.call.attentionService()) + " sent a token without the logprobs asked for (a service that predates them?)"));
+                    + (c.call == null ? "" : c.call.attentionService())
+                    + " sent a token without the logprobs asked for (a service that predates them?)"));
             return;
         }
         if (c.count == c.ids.length) c.ids = Arrays.copyOf(c.ids, c.count * 2);

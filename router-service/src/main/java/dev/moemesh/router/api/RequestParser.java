@@ -57,9 +57,10 @@ public final class RequestParser {
         float topP = (float) number(root.get("top_p"), "top_p", 1.0, Double.MIN_VALUE, 1);
         int topK = root.hasNonNull("top_k") ? integer(root.get("top_k"), "top_k", 0, Integer.MAX_VALUE) : 0;
         long seed = root.hasNonNull("seed") ? seed(root.get("seed")) : 0;
+        int logprobs = chat ? chatLogprobs(root) : completionLogprobs(root.get("logprobs"));
         SamplingParams sampling = new SamplingParams(maxNew, temperature, topK, topP, seed,
                 tokenIds(root.get("stop_token_ids"), "stop_token_ids", true), bool(root.get("ignore_eos"), "ignore_eos"),
-                chat ? chatLogprobs(root) : completionLogprobs(root.get("logprobs")));
+                logprobs);
         boolean stream = bool(root.get("stream"), "stream");
         int n = root.hasNonNull("n") ? integer(root.get("n"), "n", 1, MAX_CHOICES) : 1;
         return new OpenAiRequest(chat, prompt, sampling, stops(root.get("stop")), n, stream,

@@ -24,8 +24,8 @@ class RequestParserFuzzTest {
     @FuzzTest(maxDuration = "20s")
     @DictionaryEntries({"\"model\"", "\"tiny\"", "\"prompt\"", "\"messages\"", "\"role\"", "\"content\"",
             "\"max_tokens\"", "\"max_completion_tokens\"", "\"temperature\"", "\"top_p\"", "\"top_k\"", "\"seed\"",
-            "\"stop\"", "\"stop_token_ids\"", "\"ignore_eos\"", "\"stream\"", "\"n\"", "\"logprobs\"", "\"top_logprobs\"", "true", "null",
-            "-1", "1e400", "9223372036854775808", "[[[[[[[["})
+            "\"stop\"", "\"stop_token_ids\"", "\"ignore_eos\"", "\"stream\"", "\"n\"", "\"logprobs\"",
+            "\"top_logprobs\"", "true", "null", "-1", "1e400", "9223372036854775808", "[[[[[[[["})
     void bodyParsesWithinLimitsOrIsRefusedByField(FuzzedDataProvider data) {
         boolean chat = data.consumeBoolean();
         String body = data.consumeRemainingAsString();
