@@ -13,8 +13,8 @@ import java.util.Locale;
 
 /**
  * A generation on the wire in core's terms, both ways: the {@code GenerateRequest} of core's sampling parameters,
- * the sampling parameters a request carries, a token's log-probabilities, and the finish reason of a {@code Completion} or
- * {@code InferenceResponse}.
+ * the sampling parameters a request carries, a token's log-probabilities, and the finish reason of a
+ * {@code Completion} or {@code InferenceResponse}.
  */
 public final class GenerationWire {
     private GenerationWire() {}
