@@ -17,12 +17,16 @@ public final class Prompts implements AutoCloseable {
     private final Optional<Tokenizer> tokenizer; // empty: a checkpoint without tokenizer.json, served by token ids
     private final int maxPromptTokens;
     private final int maxTokens;
+    // (vocab) each token's own text once decoded: logprobs name up to 21 tokens per generated one. A race decodes a
+    // token twice, to the same immutable String, which the array publishes safely (String's fields are final).
+    private final String[] tokenTexts;
 
     public Prompts(String modelName, Optional<Tokenizer> tokenizer, int maxPromptTokens, int maxTokens) {
         this.modelName = modelName;
         this.tokenizer = tokenizer;
         this.maxPromptTokens = maxPromptTokens;
         this.maxTokens = maxTokens;
+        this.tokenTexts = new String[tokenizer.map(Tokenizer::vocabSize).orElse(0)];
     }
 
     public String modelName() {
@@ -39,6 +43,11 @@ public final class Prompts implements AutoCloseable {
      * a tokenizer vLLM's {@code token_id:<id>}.
      */
     public String tokenText(int id) {
+        if (id >= 0 && id < tokenTexts.length) {
+            String text = tokenTexts[id];
+            if (text == null) tokenTexts[id] = text = tokenizer.orElseThrow().decode(new int[] {id}, false);
+            return text;
+        }
         return tokenizer.map(t -> t.decode(new int[] {id}, false)).orElse("token_id:" + id);
     }
 
