@@ -5,6 +5,7 @@ import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
+import dev.moemesh.proto.TokenEvent;
 import dev.moemesh.wire.GenerationWire;
 import dev.moemesh.wire.RequestIds;
 import io.grpc.Context;
@@ -139,7 +140,7 @@ public final class AttentionCall {
             public void onNext(GenerateEvent e) {
                 if (ended) return;
                 if (e.hasToken()) {
-                    String diverged = token(e.getToken().getIndex(), e.getToken().getTokenId(), member);
+                    String diverged = token(e.getToken(), member);
                     if (diverged != null) {
                         end();
                         call.cancel(diverged, null);
@@ -222,7 +223,9 @@ public final class AttentionCall {
      *
      * @return why the replay diverged, or null
      */
-    private String token(int index, int tokenId, AttentionPool.Member member) {
+    private String token(TokenEvent token, AttentionPool.Member member) {
+        int index = token.getIndex();
+        int tokenId = token.getTokenId();
         if (index < toldCount) {
             if (told[index] == tokenId) return null;
             return "request " + request.getRequestId() + " ran again on attention service " + member.address()
@@ -236,7 +239,7 @@ public final class AttentionCall {
         }
         if (toldCount == told.length) told = Arrays.copyOf(told, toldCount * 2);
         told[toldCount++] = tokenId;
-        listener.token(index, tokenId);
+        listener.token(token);
         return null;
     }
 

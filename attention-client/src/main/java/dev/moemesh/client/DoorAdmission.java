@@ -1,6 +1,7 @@
 package dev.moemesh.client;
 
 import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.TokenEvent;
 import io.grpc.Status;
 
 import java.time.Duration;
@@ -71,6 +72,11 @@ public final class DoorAdmission {
         @Override
         public void token(int index, int tokenId) {
             listener.token(index, tokenId);
+        }
+
+        @Override
+        public void token(TokenEvent token) {
+            listener.token(token);
         }
 
         @Override

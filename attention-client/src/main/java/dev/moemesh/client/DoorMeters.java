@@ -2,6 +2,7 @@ package dev.moemesh.client;
 
 import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.TokenEvent;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import io.micrometer.core.instrument.Counter;
@@ -65,8 +66,18 @@ public final class DoorMeters {
 
         @Override
         public void token(int index, int tokenId) {
-            if (index == 0) firstToken.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+            heard(index);
             listener.token(index, tokenId);
+        }
+
+        @Override
+        public void token(TokenEvent token) {
+            heard(token.getIndex());
+            listener.token(token);
+        }
+
+        private void heard(int index) {
+            if (index == 0) firstToken.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
         }
 
         @Override

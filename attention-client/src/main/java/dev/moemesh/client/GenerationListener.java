@@ -1,11 +1,20 @@
 package dev.moemesh.client;
 
 import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.TokenEvent;
 import io.grpc.Status;
 
 /** What becomes of one generation on an attention service: its tokens, then exactly one of the two endings. */
 public interface GenerationListener {
     void token(int index, int tokenId);
+
+    /**
+     * A token as its event came, with what it carries besides its id (its log-probabilities, when the request asked):
+     * what {@link AttentionCall} tells; a listener that passes tokens on passes this on whole.
+     */
+    default void token(TokenEvent token) {
+        token(token.getIndex(), token.getTokenId());
+    }
 
     /** The service ({@code attentionService}) finished the generation; its finish reason may still be {@code error}. */
     void completed(Completion completion, String attentionService);

@@ -28,7 +28,8 @@ import java.util.stream.Stream;
 /**
  * How much time the REST door's Server-Sent Events add to a generation: one attention service on the tiny
  * checkpoint, and requests one at a time straight to it over gRPC ({@code Generate}) and through each router given
- * (the one built here, and another build's {@code quarkus-app}, e.g. main's), in rounds of shuffled order. Prints, per
+ * (the one built here, and another build's {@code quarkus-app}, e.g. main's), and through the one built here a streamed
+ * chat without and with {@code top_logprobs: 20} (what asking costs a stream), in rounds of shuffled order. Prints, per
  * door, the median and 90th percentile over requests of the time to first token and of the mean inter-token latency,
  * and what each router adds to the direct call. Not a test: run by hand (docs/benchmarks.md).
  *
@@ -67,7 +68,11 @@ public final class SseDoorLatency {
             doors.put("grpc-direct", direct(AttentionServiceGrpc.newBlockingStub(channel)));
             LocalMesh.Service router = here.startRouter("latency-router-this", model, List.of(attention.address()),
                     LocalMesh.freePort(), LocalMesh.freePort(), Duration.ofMinutes(3));
-            doors.put("rest-this", rest(router.httpPort(), model.getFileName().toString()));
+            String served = model.getFileName().toString();
+            doors.put("rest-this", rest(router.httpPort(), served));
+            // what asking for top_logprobs costs a stream, through the same router: a chat without and with
+            doors.put("chat-this", chat(router.httpPort(), served, ""));
+            doors.put("chat-top20", chat(router.httpPort(), served, ",\"logprobs\":true,\"top_logprobs\":20"));
             if (there != null) {
                 LocalMesh.Service old = there.startRouter("latency-router-other", model, List.of(attention.address()),
                         LocalMesh.freePort(), LocalMesh.freePort(), Duration.ofMinutes(3));
@@ -107,10 +112,21 @@ public final class SseDoorLatency {
     }
 
     private static Door rest(int port, String model) {
+        return sse(URI.create("http://localhost:" + port + "/v1/completions"), "{\"model\":\"" + model
+                + "\",\"prompt\":" + Arrays.toString(PROMPT) + ",\"max_tokens\":%d,\"temperature\":0,\"ignore_eos\":true,"
+                + "\"stream\":true}");
+    }
+
+    /** A streamed chat answer to one short message, with {@code more} fields. */
+    private static Door chat(int port, String model, String more) {
+        return sse(URI.create("http://localhost:" + port + "/v1/chat/completions"), "{\"model\":\"" + model
+                + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":%d,\"temperature\":0,"
+                + "\"ignore_eos\":true,\"stream\":true" + more + "}");
+    }
+
+    /** Requests of {@code body} (its max_tokens a %d) to {@code uri}, timed at each chunk that carries a token. */
+    private static Door sse(URI uri, String body) {
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-        URI uri = URI.create("http://localhost:" + port + "/v1/completions");
-        String body = "{\"model\":\"" + model + "\",\"prompt\":" + Arrays.toString(PROMPT) + ",\"max_tokens\":%d,"
-                + "\"temperature\":0,\"ignore_eos\":true,\"stream\":true}";
         return tokens -> {
             HttpRequest request = HttpRequest.newBuilder(uri).header("content-type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString(body.formatted(tokens))).build();

@@ -2,6 +2,7 @@ package dev.moemesh.wire;
 
 import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.engine.TokenLogprobs;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.Finish;
 import dev.moemesh.proto.GenerateRequest;
@@ -12,8 +13,8 @@ import java.util.Locale;
 
 /**
  * A generation on the wire in core's terms, both ways: the {@code GenerateRequest} of core's sampling parameters,
- * the sampling parameters a request carries, and the finish reason of a {@code Completion} or
- * {@code InferenceResponse}.
+ * the sampling parameters a request carries, a token's log-probabilities, and the finish reason of a
+ * {@code Completion} or {@code InferenceResponse}.
  */
 public final class GenerationWire {
     private GenerationWire() {}
@@ -22,7 +23,8 @@ public final class GenerationWire {
     public static GenerateRequest request(String id, int[] promptIds, SamplingParams s) {
         GenerateRequest.Builder request = GenerateRequest.newBuilder().setRequestId(id);
         request.getSamplingBuilder().setMaxTokens(s.maxTokens()).setTemperature(s.temperature()).setTopK(s.topK())
-                .setTopP(s.topP()).setSeed(s.seed()).setIgnoreEos(s.ignoreEos());
+                .setTopP(s.topP()).setSeed(s.seed()).setIgnoreEos(s.ignoreEos())
+                .setLogprobs(s.wantsLogprobs()).setTopLogprobs(Math.max(0, s.logprobs()));
         for (int stop : s.stopIds()) request.getSamplingBuilder().addStopTokenIds(stop);
         for (int t : promptIds) request.addPromptTokenIds(t);
         return request.build();
@@ -30,15 +32,30 @@ public final class GenerationWire {
 
     /**
      * Core's sampling parameters of a request's {@code sampling}; the wire's top_p 0 (unset) means no nucleus cut,
-     * as core's 1 does.
+     * as core's 1 does, and logprobs with top_logprobs k is core's logprobs k.
      *
      * @throws IllegalArgumentException naming the value core refuses ({@code temperature must be ...})
      */
     public static SamplingParams sampling(SamplingParamsOrBuilder s) {
         int[] stops = new int[s.getStopTokenIdsCount()];
         for (int i = 0; i < stops.length; i++) stops[i] = s.getStopTokenIds(i);
+        if (!s.getLogprobs() && s.getTopLogprobs() != 0) {
+            throw new IllegalArgumentException("top_logprobs (" + s.getTopLogprobs() + ") needs logprobs: true");
+        }
+        int logprobs = !s.getLogprobs() ? SamplingParams.NO_LOGPROBS
+                : (int) Math.min(s.getTopLogprobs() & 0xffffffffL, Integer.MAX_VALUE);
         return new SamplingParams(s.getMaxTokens(), s.getTemperature(), s.getTopK(), s.getTopP() == 0f ? 1f : s.getTopP(),
-                s.getSeed(), stops, s.getIgnoreEos());
+                s.getSeed(), stops, s.getIgnoreEos(), logprobs);
+    }
+
+    /** A token's log-probabilities as a {@code TokenEvent} carries them. */
+    public static dev.moemesh.proto.TokenLogprobs logprobs(TokenLogprobs l) {
+        dev.moemesh.proto.TokenLogprobs.Builder wire = dev.moemesh.proto.TokenLogprobs.newBuilder()
+                .setLogprob(l.logprob());
+        for (int j = 0; j < l.topIds().length; j++) {
+            wire.addTopTokenIds(l.topIds()[j]).addTopLogprobs(l.topLogprobs()[j]);
+        }
+        return wire.build();
     }
 
     /** Sets both the finish field and, for peers that predate it, the finish_reason string. */

@@ -35,6 +35,23 @@ class GenerationWireTest {
     }
 
     @Test
+    void logprobsSurviveTheWireAndAreOffUnlessAsked() {
+        for (int k : new int[] {SamplingParams.NO_LOGPROBS, 0, 20}) {
+            SamplingParams sent = new SamplingParams(4, 0f, 0, 1f, 0, null, false, k);
+            GenerateRequest r = GenerationWire.request("r1", new int[] {4}, sent);
+            assertEquals(k != SamplingParams.NO_LOGPROBS, r.getSampling().getLogprobs());
+            assertEquals(k, GenerationWire.sampling(r.getSampling()).logprobs());
+        }
+        GenerateRequest.Builder alone = GenerateRequest.newBuilder();
+        alone.getSamplingBuilder().setMaxTokens(3).setTopLogprobs(5);
+        var e = assertThrows(IllegalArgumentException.class, () -> GenerationWire.sampling(alone.getSampling()));
+        assertEquals("top_logprobs (5) needs logprobs: true", e.getMessage());
+        alone.getSamplingBuilder().setLogprobs(true).setTopLogprobs(21);
+        e = assertThrows(IllegalArgumentException.class, () -> GenerationWire.sampling(alone.getSampling()));
+        assertEquals("top_logprobs must be from 0 to 20, got 21", e.getMessage());
+    }
+
+    @Test
     void anUnsetTopPIsNoNucleusCut() {
         GenerateRequest.Builder r = GenerateRequest.newBuilder();
         r.getSamplingBuilder().setMaxTokens(3);

@@ -8,6 +8,7 @@ import dev.moemesh.core.engine.EngineStats;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.TokenListener;
+import dev.moemesh.core.engine.TokenLogprobs;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.AttentionStats;
 import dev.moemesh.proto.CancelRequest;
@@ -128,12 +129,13 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
         }
 
         @Override
-        public void onToken(String requestId, int tokenId) {
+        public void onToken(String requestId, int tokenId, TokenLogprobs logprobs) {
             if (index == 0) metrics.firstToken(arrivedNanos);
             int at = index++;
             if (isCancelled()) return;
-            events.onNext(GenerateEvent.newBuilder().setRequestId(id)
-                    .setToken(TokenEvent.newBuilder().setTokenId(tokenId).setIndex(at)).build());
+            TokenEvent.Builder token = TokenEvent.newBuilder().setTokenId(tokenId).setIndex(at);
+            if (logprobs != null) token.setLogprobs(GenerationWire.logprobs(logprobs));
+            events.onNext(GenerateEvent.newBuilder().setRequestId(id).setToken(token).build());
         }
 
         @Override

@@ -245,7 +245,7 @@ public final class BatchingEngine {
                     token = s.sampler.speculate(s.sampler.distribution(logits, (i + c) * vocab, vocab),
                             s.draftDistributions[c], s.drafts[c]);
                 }
-                if (!emit(s, token, now) || c == group - 1 || token != s.drafts[c]) break;
+                if (!emit(s, token, (i + c) * vocab, now) || c == group - 1 || token != s.drafts[c]) break;
                 kept++;
             }
             drafted += s.draftCount;
@@ -268,8 +268,11 @@ public final class BatchingEngine {
         publishStats();
     }
 
-    /** Hands {@code token} to {@code s}; false when it ends the sequence (a stop token, or max_tokens reached). */
-    private boolean emit(Sequence s, int token, long now) {
+    /**
+     * Hands {@code token}, chosen from the logits at {@code logitOffset}, to {@code s}; false when it ends the
+     * sequence (a stop token, or max_tokens reached).
+     */
+    private boolean emit(Sequence s, int token, int logitOffset, long now) {
         if (s.generatedCount == 0) s.firstToken = now;
         if (s.isStop(token, model.config().eosTokenId())) {
             finish(s, FinishReason.STOP, now, null);
@@ -277,7 +280,10 @@ public final class BatchingEngine {
         }
         s.append(token);
         generatedTokens++;
-        s.listener.onToken(s.request.id(), token);
+        SamplingParams p = s.request.sampling();
+        int vocab = model.config().vocabSize();
+        s.listener.onToken(s.request.id(), token, p.wantsLogprobs()
+                ? TokenLogprobs.of(logits, logitOffset, vocab, token, p.logprobs()) : null);
         if (s.generatedCount == s.request.sampling().maxTokens()) {
             finish(s, FinishReason.LENGTH, now, null);
             return false;

@@ -5,5 +5,10 @@ public interface TokenListener {
 
     default void onToken(String requestId, int tokenId) {}
 
+    /** A token with its log-probabilities: null unless the request asked for them ({@link SamplingParams#logprobs}). */
+    default void onToken(String requestId, int tokenId, TokenLogprobs logprobs) {
+        onToken(requestId, tokenId);
+    }
+
     void onFinish(Generation generation);
 }

@@ -81,6 +81,39 @@ public final class Vectors {
         }
     }
 
+    /** The largest of {@code x[x0 .. x0 + len)}. */
+    public static float max(float[] x, int x0, int len) {
+        int bound = F.loopBound(len);
+        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i < bound; i += WIDTH) m = m.max(FloatVector.fromArray(F, x, x0 + i));
+        float max = m.reduceLanes(VectorOperators.MAX);
+        for (; i < len; i++) max = Math.max(max, x[x0 + i]);
+        return max;
+    }
+
+    /** Elements summed in float lanes before the block's sum joins the double total: bounds the rounding. */
+    private static final int SUM_BLOCK = 1024;
+
+    /**
+     * The sum of {@link #exp}{@code (x[i] - shift)} over {@code x[x0 .. x0 + len)}: a softmax's denominator, with
+     * {@code shift} its largest element so that no term overflows.
+     */
+    public static double sumExp(float[] x, int x0, int len, float shift) {
+        FloatVector s = FloatVector.broadcast(F, shift);
+        double total = 0;
+        int i = 0;
+        for (int end = F.loopBound(len); i < end; ) {
+            FloatVector block = FloatVector.zero(F);
+            for (int stop = Math.min(end, i + SUM_BLOCK); i < stop; i += WIDTH) {
+                block = block.add(exp(FloatVector.fromArray(F, x, x0 + i).sub(s)));
+            }
+            total += block.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < len; i++) total += exp(x[x0 + i] - shift);
+        return total;
+    }
+
     private static final float LOG2E = 1.44269504f;
     private static final float LN2_HI = 0.693145752f; // ln 2 split so n · LN2_HI is exact for |n| < 2^9
     private static final float LN2_LO = 1.42860677e-6f;

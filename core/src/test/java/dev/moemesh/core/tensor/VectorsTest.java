@@ -38,4 +38,20 @@ class VectorsTest {
             }
         }
     }
+
+    /** A vocabulary-sized row at an odd offset and length: the vector max and softmax sum against plain double math. */
+    @Test
+    void maxAndSumExpAgreeWithDoubleArithmetic() {
+        int offset = 3, len = 129_280 + 5;
+        float[] x = new float[offset + len];
+        SplittableRandom r = new SplittableRandom(4);
+        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextGaussian() * 8);
+        x[offset + len - 1] = 60f; // the largest in the scalar tail
+        x[0] = 100f;               // outside the slice
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (int i = offset; i < offset + len; i++) max = Math.max(max, x[i]);
+        for (int i = offset; i < offset + len; i++) sum += Math.exp(x[i] - max);
+        assertEquals((float) max, Vectors.max(x, offset, len));
+        assertEquals(sum, Vectors.sumExp(x, offset, len, (float) max), 1e-6 * sum);
+    }
 }

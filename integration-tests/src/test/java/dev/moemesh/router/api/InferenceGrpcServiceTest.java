@@ -3,6 +3,7 @@ package dev.moemesh.router.api;
 import static dev.moemesh.router.LocalEngineReference.NAME;
 import static dev.moemesh.router.LocalEngineReference.chatPrompt;
 import static dev.moemesh.router.LocalEngineReference.decode;
+import static dev.moemesh.router.LocalEngineReference.greedyLogprobs;
 import static dev.moemesh.router.LocalEngineReference.greedyTokens;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -15,6 +16,7 @@ import dev.moemesh.proto.InferenceRequest;
 import dev.moemesh.proto.InferenceResponse;
 import dev.moemesh.proto.InferenceServiceGrpc;
 import dev.moemesh.proto.SamplingParams;
+import dev.moemesh.proto.TokenLogprobs;
 import dev.moemesh.router.RouterAndAttentionService;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -83,6 +85,32 @@ class InferenceGrpcServiceTest {
     }
 
     @Test
+    void logprobsAskedForComeWithEachStreamedTokenAndInTheAnswer() {
+        InferenceRequest request = tokens(PROMPT, 6).toBuilder()
+                .setSampling(greedy(6).toBuilder().setLogprobs(true).setTopLogprobs(4)).build();
+        List<TokenLogprobs> streamed = new ArrayList<>();
+        InferenceResponse answer = null;
+        for (Iterator<InferenceEvent> it = client().generate(request); it.hasNext(); ) {
+            InferenceEvent e = it.next();
+            if (e.hasToken()) streamed.add(e.getToken().getLogprobs());
+            else answer = e.getCompleted();
+        }
+        List<dev.moemesh.core.engine.TokenLogprobs> expected = greedyLogprobs(PROMPT, 6, 4);
+        assertEquals(streamed, answer.getLogprobsList());
+        assertEquals(answer.getLogprobsList(), client().complete(request).getLogprobsList());
+        for (int i = 0; i < 6; i++) {
+            assertEquals(expected.get(i).logprob(), streamed.get(i).getLogprob(), 1e-6f);
+            assertEquals(answer.getTokenIds(i), streamed.get(i).getTopTokenIds(0), "greedy: the top-1 is the token");
+            assertEquals(4, streamed.get(i).getTopTokenIdsCount());
+            for (int j = 0; j < 4; j++) {
+                assertEquals(expected.get(i).topIds()[j], streamed.get(i).getTopTokenIds(j));
+                assertEquals(expected.get(i).topLogprobs()[j], streamed.get(i).getTopLogprobs(j), 1e-6f);
+            }
+        }
+        assertEquals(0, client().complete(tokens(PROMPT, 2)).getLogprobsCount(), "none unless asked for");
+    }
+
+    @Test
     void chatMessagesRunTheCheckpointsTemplate() {
         InferenceResponse r = client().complete(InferenceRequest.newBuilder().setModel(NAME)
                 .addMessages(ChatTurn.newBuilder().setRole("user").setContent("Hello there"))
@@ -113,6 +141,11 @@ class InferenceGrpcServiceTest {
                 tokens(new int[RouterAndAttentionService.MAX_PROMPT_TOKENS + 1], 2)));
         assertStatus(Status.Code.INVALID_ARGUMENT, "sampling.temperature", () -> client().complete(
                 tokens(PROMPT, 2).toBuilder().setSampling(greedy(2).toBuilder().setTemperature(-1)).build()));
+        assertStatus(Status.Code.INVALID_ARGUMENT, "sampling.top_logprobs must be from 0 to 20", () -> client()
+                .complete(tokens(PROMPT, 2).toBuilder().setSampling(greedy(2).toBuilder().setLogprobs(true)
+                        .setTopLogprobs(21)).build()));
+        assertStatus(Status.Code.INVALID_ARGUMENT, "sampling.top_logprobs (3) needs logprobs", () -> client()
+                .complete(tokens(PROMPT, 2).toBuilder().setSampling(greedy(2).toBuilder().setTopLogprobs(3)).build()));
     }
 
     private InferenceServiceGrpc.InferenceServiceBlockingStub client() {

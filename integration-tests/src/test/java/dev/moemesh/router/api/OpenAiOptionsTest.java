@@ -35,10 +35,9 @@ class OpenAiOptionsTest {
     private static final int[] PROMPT = {4, 2, 7, 1};
     private static final int MAX_TOKENS = 24;
 
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-
     private static RouterAndAttentionService mesh;
     private static URI base;
+    private static OpenAiDoorClient door;
     private static int[] greedy;
     private static String text;
 
@@ -46,6 +45,7 @@ class OpenAiOptionsTest {
     static void start() {
         mesh = RouterAndAttentionService.start("router-options");
         base = mesh.base();
+        door = new OpenAiDoorClient(base);
         greedy = greedyTokens(PROMPT, MAX_TOKENS);
         text = decode(greedy);
     }
@@ -69,15 +69,16 @@ class OpenAiOptionsTest {
     @Test
     void aStopStringEndsTheCompletionAndIsLeftOut() throws Exception {
         Cut cut = cutInTheMiddle();
-        JsonNode body = post("/v1/completions", completion(", \"stop\": [\"\\u0000never\", " + quoted(cut.stop())
+        JsonNode body = door.post("/v1/completions", completion(", \"stop\": [\"\\u0000never\", " + quoted(cut.stop())
                 + "]", false));
         JsonNode choice = body.get("choices").get(0);
         assertEquals(cut.text(), choice.get("text").asText());
         assertEquals("stop", choice.get("finish_reason").asText());
         assertArrayEquals(cut.tokenIds(), ids(choice.get("token_ids")), "the tokens up to the one that completed it");
         assertEquals(cut.tokenIds().length, body.get("usage").get("completion_tokens").asInt());
-        String metrics = http.send(HttpRequest.newBuilder(base.resolve("/q/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        String metrics = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()
+                .send(HttpRequest.newBuilder(base.resolve("/q/metrics")).build(), HttpResponse.BodyHandlers.ofString())
+                .body();
         assertTrue(metrics.lines().anyMatch(l -> l.startsWith("moemesh_door_generations_total{door=\"rest\",outcome=\"stop\"} ")),
                 "the door counts the choice it ended at the stop string as stop, not as the cancel that follows");
     }
@@ -85,7 +86,7 @@ class OpenAiOptionsTest {
     @Test
     void aStreamHoldsBackWhatMayBecomeTheStopStringAndNeverSendsIt() throws Exception {
         Cut cut = cutInTheMiddle();
-        List<JsonNode> chunks = stream("/v1/completions", completion(", \"stop\": " + quoted(cut.stop()), true));
+        List<JsonNode> chunks = door.stream("/v1/completions", completion(", \"stop\": " + quoted(cut.stop()), true));
         StringBuilder streamed = new StringBuilder();
         for (JsonNode c : chunks) streamed.append(c.get("choices").get(0).get("text").asText());
         // text once sent is never taken back: the whole stream equal to the cut text means no piece of the stop string went out
@@ -96,7 +97,8 @@ class OpenAiOptionsTest {
     @Test
     void textHeldBackForAStopStringThatNeverCompletesIsSentAtTheEnd() throws Exception {
         String start = text.substring(text.length() - 2); // the text ends with the start of this stop string
-        List<JsonNode> chunks = stream("/v1/completions", completion(", \"stop\": " + quoted(start + "\u0001"), true));
+        List<JsonNode> chunks = door.stream("/v1/completions",
+                completion(", \"stop\": " + quoted(start + "\u0001"), true));
         StringBuilder streamed = new StringBuilder();
         for (JsonNode c : chunks) streamed.append(c.get("choices").get(0).get("text").asText());
         assertEquals(text, streamed.toString());
@@ -107,7 +109,7 @@ class OpenAiOptionsTest {
 
     @Test
     void nChoicesAreEachTheirOwnGenerationSeededWithTheSeedPlusTheirIndex() throws Exception {
-        JsonNode body = post("/v1/completions", "{\"model\":\"" + NAME + "\",\"prompt\":" + Arrays.toString(PROMPT)
+        JsonNode body = door.post("/v1/completions", "{\"model\":\"" + NAME + "\",\"prompt\":" + Arrays.toString(PROMPT)
                 + ",\"max_tokens\":8,\"temperature\":1.0,\"seed\":42,\"n\":3,\"ignore_eos\":true}");
         JsonNode choices = body.get("choices");
         assertEquals(3, choices.size());
@@ -130,7 +132,7 @@ class OpenAiOptionsTest {
         Map<Integer, List<Integer>> tokens = new TreeMap<>();
         Map<Integer, String> finish = new TreeMap<>();
         Map<Integer, String> role = new TreeMap<>();
-        for (JsonNode chunk : stream("/v1/chat/completions", request)) {
+        for (JsonNode chunk : door.stream("/v1/chat/completions", request)) {
             assertEquals("chat.completion.chunk", chunk.get("object").asText());
             JsonNode choice = chunk.get("choices").get(0);
             int index = choice.get("index").asInt();
@@ -149,7 +151,7 @@ class OpenAiOptionsTest {
 
     @Test
     void includeUsageEndsTheStreamWithTheUsageAndNoChoices() throws Exception {
-        List<JsonNode> chunks = stream("/v1/completions", "{\"model\":\"" + NAME + "\",\"prompt\":"
+        List<JsonNode> chunks = door.stream("/v1/completions", "{\"model\":\"" + NAME + "\",\"prompt\":"
                 + Arrays.toString(PROMPT) + ",\"max_tokens\":6,\"temperature\":0,\"ignore_eos\":true,\"stream\":true,"
                 + "\"stream_options\":{\"include_usage\":true}}");
         JsonNode last = chunks.get(chunks.size() - 1);
@@ -160,52 +162,19 @@ class OpenAiOptionsTest {
         for (JsonNode c : chunks.subList(0, chunks.size() - 1)) {
             assertTrue(c.has("usage") && c.get("usage").isNull(), "the other chunks say usage null: " + c);
         }
-        List<JsonNode> without = stream("/v1/completions", completion("", true));
+        List<JsonNode> without = door.stream("/v1/completions", completion("", true));
         assertTrue(without.stream().noneMatch(c -> c.has("usage")), "no usage unless asked for");
     }
 
     @Test
     void badStopNOrStreamOptionsAre400NamingTheField() throws Exception {
-        assertError(completion(", \"stop\": [\"a\",\"b\",\"c\",\"d\",\"e\"]", false), "stop");
-        assertError(completion(", \"stop\": [\"\"]", false), "stop");
-        assertError(completion(", \"stop\": 3", false), "stop");
-        assertError(completion(", \"n\": 0", false), "n");
-        assertError(completion(", \"n\": 17", false), "n");
-        assertError(completion(", \"stream_options\": {\"include_usage\": true}", false), "stream_options");
-    }
-
-    private void assertError(String body, String param) throws Exception {
-        HttpResponse<String> r = http.send(request("/v1/completions", body), HttpResponse.BodyHandlers.ofString());
-        assertEquals(400, r.statusCode(), r.body());
-        JsonNode error = JSON.readTree(r.body()).get("error");
-        assertEquals(param, error.get("param").asText(), r.body());
-        assertEquals("invalid_request_error", error.get("type").asText(), r.body());
-    }
-
-    private JsonNode post(String path, String body) throws Exception {
-        HttpResponse<String> r = http.send(request(path, body), HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode(), r.body());
-        return JSON.readTree(r.body());
-    }
-
-    /** The stream's events before {@code [DONE]}, which must end it. */
-    private List<JsonNode> stream(String path, String body) throws Exception {
-        HttpResponse<String> r = http.send(request(path, body), HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode(), r.body());
-        List<String> data = r.body().lines().filter(l -> !l.isEmpty()).toList();
-        assertEquals("data: [DONE]", data.get(data.size() - 1));
-        List<JsonNode> events = new ArrayList<>();
-        for (String line : data.subList(0, data.size() - 1)) {
-            assertTrue(line.startsWith("data: {"), line);
-            events.add(JSON.readTree(line.substring(6)));
-        }
-        return events;
-    }
-
-    private HttpRequest request(String path, String body) {
-        return HttpRequest.newBuilder(base.resolve(path)).header("content-type", "application/json")
-                .header("Authorization", "Bearer " + RouterAndAttentionService.API_KEY)
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        door.assertRefused("/v1/completions", completion(", \"stop\": [\"a\",\"b\",\"c\",\"d\",\"e\"]", false), "stop");
+        door.assertRefused("/v1/completions", completion(", \"stop\": [\"\"]", false), "stop");
+        door.assertRefused("/v1/completions", completion(", \"stop\": 3", false), "stop");
+        door.assertRefused("/v1/completions", completion(", \"n\": 0", false), "n");
+        door.assertRefused("/v1/completions", completion(", \"n\": 17", false), "n");
+        door.assertRefused("/v1/completions", completion(", \"stream_options\": {\"include_usage\": true}", false),
+                "stream_options");
     }
 
     /** A greedy completion of {@link #PROMPT}, eos ignored, with more fields ({@code ", \"f\": v"}). */

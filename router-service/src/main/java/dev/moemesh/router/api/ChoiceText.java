@@ -55,6 +55,16 @@ final class ChoiceText {
         return flush();
     }
 
+    /** Characters of text so far (a stopped choice's without its stop string): where the next token's text starts. */
+    int length() {
+        return text.length();
+    }
+
+    /** Characters of text the client has been given. */
+    int shown() {
+        return shown;
+    }
+
     /** The whole text so far (a stopped choice's without its stop string). */
     String text() {
         return text.toString();

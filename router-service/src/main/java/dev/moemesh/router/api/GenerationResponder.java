@@ -7,6 +7,8 @@ import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.TokenEvent;
+import dev.moemesh.proto.TokenLogprobs;
 import dev.moemesh.router.prompt.Prompts;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
@@ -34,9 +36,13 @@ final class GenerationResponder {
     private boolean streaming;  // an event was sent: the status is written
     private boolean ended;      // the body ended, failed, or its client left
 
-    /** One choice: its generation, its tokens so far, its text as the client sees it, and how it ended. */
+    /**
+     * One choice: its generation, its tokens so far, its text as the client sees it, their logprobs (null unless
+     * asked for), and how it ended.
+     */
     private static final class Choice {
         final ChoiceText text;
+        final ChoiceLogprobs logprobs;
         AttentionCall call;
         DoorMeters.Observed meters;
         int[] ids = new int[16];
@@ -44,8 +50,9 @@ final class GenerationResponder {
         boolean roleSent;
         String finishReason; // null while it runs
 
-        Choice(ChoiceText text) {
+        Choice(ChoiceText text, ChoiceLogprobs logprobs) {
             this.text = text;
+            this.logprobs = logprobs;
         }
     }
 
@@ -59,7 +66,10 @@ final class GenerationResponder {
         this.retryAfterSeconds = retryAfterSeconds;
         this.body = body;
         this.choices = new Choice[request.n()];
-        for (int i = 0; i < choices.length; i++) choices[i] = new Choice(new ChoiceText(new TextDeltas(prompts), request.stops()));
+        for (int i = 0; i < choices.length; i++) {
+            choices[i] = new Choice(new ChoiceText(new TextDeltas(prompts), request.stops()),
+                    request.sampling().wantsLogprobs() ? new ChoiceLogprobs(request.chat(), prompts) : null);
+        }
         this.open = choices.length;
     }
 
@@ -68,7 +78,12 @@ final class GenerationResponder {
         return new GenerationListener() {
             @Override
             public void token(int i, int tokenId) {
-                GenerationResponder.this.token(index, tokenId);
+                GenerationResponder.this.token(index, tokenId, null);
+            }
+
+            @Override
+            public void token(TokenEvent t) {
+                GenerationResponder.this.token(index, t.getTokenId(), t.hasLogprobs() ? t.getLogprobs() : null);
             }
 
             @Override
@@ -104,14 +119,24 @@ final class GenerationResponder {
         cancelAll("the HTTP client of " + id + " went away");
     }
 
-    private synchronized void token(int index, int tokenId) {
+    /** A token of choice {@code index}, with its logprobs when asked for. */
+    private synchronized void token(int index, int tokenId, TokenLogprobs logprobs) {
         Choice c = choices[index];
         if (ended || c.finishReason != null) return; // after its stop string: neither sent nor counted
+        if (c.logprobs != null && logprobs == null) {
+            fail(OpenAiError.unavailable("logprobs_unavailable", "generation " + id + ": attention service "
+                    + (c.call == null ? "" : c.call.attentionService())
+                    + " sent a token without the logprobs asked for (a service that predates them?)"));
+            return;
+        }
         if (c.count == c.ids.length) c.ids = Arrays.copyOf(c.ids, c.count * 2);
         c.ids[c.count++] = tokenId;
+        int offset = c.text.length();
         String delta = c.text.add(tokenId);
+        if (c.logprobs != null) c.logprobs.add(tokenId, logprobs, offset);
         if (request.stream()) send(index, OpenAiResponses.chunk(id, request.chat(), model, created, index, delta,
-                new int[] {tokenId}, null, request.includeUsage()));
+                new int[] {tokenId}, c.logprobs == null ? null : c.logprobs.tell(c.text.shown()), null,
+                request.includeUsage()));
         if (c.text.stopped()) {
             if (c.meters != null) c.meters.stoppedByDoor(); // counted as stop, not as the cancel that follows
             if (c.call != null) c.call.cancel("generation " + id + " reached a stop string");
@@ -154,7 +179,8 @@ final class GenerationResponder {
             // what was held back: the possible start of a stop string, an unfinished character at the end
             String rest = c.text.finish();
             send(index, OpenAiResponses.chunk(id, request.chat(), model, created, index,
-                    request.chat() && rest.isEmpty() ? null : rest, new int[0], c.finishReason, request.includeUsage()));
+                    request.chat() && rest.isEmpty() ? null : rest, new int[0], logprobsRest(c), c.finishReason,
+                    request.includeUsage()));
         }
         if (--open > 0) return;
         ended = true;
@@ -170,12 +196,17 @@ final class GenerationResponder {
                 Choice x = choices[i];
                 int[] ids = Arrays.copyOf(x.ids, x.count);
                 all.add(new OpenAiResponses.Choice(i, x.text.stopped() ? x.text.text() : prompts.decode(ids), ids,
-                        x.finishReason));
+                        logprobsRest(x), x.finishReason));
             }
             body.emit(OpenAiResponses.answer(id, request.chat(), model, created, all, promptTokens, completionTokens)
                     .toString());
         }
         body.complete();
+    }
+
+    /** The logprobs of a choice that ended not yet told: all but those of tokens a stop string cut off. */
+    private static ObjectNode logprobsRest(Choice c) {
+        return c.logprobs == null ? null : c.logprobs.rest(c.text.stopped(), c.text.length());
     }
 
     private void fail(OpenAiError e) {

@@ -15,6 +15,8 @@ import dev.moemesh.proto.InferenceRequest;
 import dev.moemesh.proto.InferenceResponse;
 import dev.moemesh.proto.InferenceServiceGrpc;
 import dev.moemesh.proto.TokenDelta;
+import dev.moemesh.proto.TokenEvent;
+import dev.moemesh.proto.TokenLogprobs;
 import dev.moemesh.router.KeyQuota;
 import dev.moemesh.router.QuotaRefusal;
 import dev.moemesh.router.prompt.InvalidRequest;
@@ -28,6 +30,7 @@ import io.quarkus.grpc.GrpcService;
 import io.quarkus.grpc.RegisterInterceptor;
 import jakarta.inject.Inject;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
@@ -54,9 +57,6 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
     public void complete(InferenceRequest request, StreamObserver<InferenceResponse> response) {
         run(request, response, new Events<>(response) {
             @Override
-            public void token(int index, int tokenId) {}
-
-            @Override
             void answer(InferenceResponse answer) {
                 response.onNext(answer);
             }
@@ -69,9 +69,11 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
             private final TextDeltas deltas = new TextDeltas(prompts);
 
             @Override
-            public void token(int index, int tokenId) {
-                events.onNext(InferenceEvent.newBuilder().setId(id).setToken(TokenDelta.newBuilder()
-                        .setTokenId(tokenId).setIndex(index).setText(deltas.add(tokenId))).build());
+            void told(TokenEvent t) {
+                TokenDelta.Builder delta = TokenDelta.newBuilder().setTokenId(t.getTokenId()).setIndex(t.getIndex())
+                        .setText(deltas.add(t.getTokenId()));
+                if (t.hasLogprobs()) delta.setLogprobs(t.getLogprobs());
+                events.onNext(InferenceEvent.newBuilder().setId(id).setToken(delta).build());
             }
 
             @Override
@@ -150,12 +152,27 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
     private abstract class Events<T> implements GenerationListener {
         final String id = "inf-" + UUID.randomUUID();
         private final StreamObserver<T> observer;
+        private final List<TokenLogprobs> logprobs = new ArrayList<>(); // the answer's, when asked for
 
         Events(StreamObserver<T> observer) {
             this.observer = observer;
         }
 
         abstract void answer(InferenceResponse answer);
+
+        /** What a token sends: nothing unless streamed. */
+        void told(TokenEvent token) {}
+
+        @Override
+        public void token(int index, int tokenId) {
+            token(TokenEvent.newBuilder().setIndex(index).setTokenId(tokenId).build());
+        }
+
+        @Override
+        public void token(TokenEvent token) {
+            if (token.hasLogprobs()) logprobs.add(token.getLogprobs());
+            told(token);
+        }
 
         @Override
         public void completed(Completion c, String attentionService) {
@@ -169,7 +186,7 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
                     int[] ids = c.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
                     answer(GenerationWire.finished(InferenceResponse.newBuilder(), reason).setId(id)
                             .setText(prompts.decode(ids)).addAllTokenIds(c.getTokenIdsList())
-                            .setPromptTokens(c.getPromptTokens()).build());
+                            .setPromptTokens(c.getPromptTokens()).addAllLogprobs(logprobs).build());
                     observer.onCompleted();
                 }
             }

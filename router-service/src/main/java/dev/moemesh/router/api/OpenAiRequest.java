@@ -15,8 +15,6 @@ public record OpenAiRequest(boolean chat, int[] promptIds, SamplingParams sampli
 
     /** How choice {@code index} samples: each its own generation, with the seed plus its index. */
     public SamplingParams sampling(int index) {
-        SamplingParams s = sampling;
-        return index == 0 ? s : new SamplingParams(s.maxTokens(), s.temperature(), s.topK(), s.topP(), s.seed() + index,
-                s.stopIds(), s.ignoreEos());
+        return index == 0 ? sampling : sampling.withSeed(sampling.seed() + index);
     }
 }

@@ -8,13 +8,14 @@ import java.util.List;
 
 /**
  * The JSON bodies of OpenAI's API: model list, completion, chat completion and their streamed chunks. Choices carry
- * their token ids as the non-standard {@code token_ids}.
+ * their token ids as the non-standard {@code token_ids}, and {@code logprobs} ({@link ChoiceLogprobs}; null unless
+ * asked for).
  */
 final class OpenAiResponses {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** One choice of a whole answer: its text, tokens and why it ended. */
-    record Choice(int index, String text, int[] tokenIds, String finishReason) {}
+    /** One choice of a whole answer: its text, tokens, their logprobs (null unless asked for) and why it ended. */
+    record Choice(int index, String text, int[] tokenIds, ObjectNode logprobs, String finishReason) {}
 
     private OpenAiResponses() {}
 
@@ -39,6 +40,7 @@ final class OpenAiResponses {
                 choice.put("text", c.text());
             }
             tokenIds(choice, c.tokenIds());
+            choice.set("logprobs", c.logprobs());
             choice.put("finish_reason", c.finishReason());
         }
         usage(body, promptTokens, completionTokens);
@@ -47,11 +49,12 @@ final class OpenAiResponses {
 
     /**
      * One streamed piece of choice {@code index}: its new text (a chat's {@code delta.content}, left out when null),
-     * tokens, and {@code finishReason}, null while it goes on. {@code withUsage}: the stream ends with the usage, so
+     * tokens, the logprobs of the tokens whose text it carries (null unless asked for), and {@code finishReason},
+     * null while it goes on. {@code withUsage}: the stream ends with the usage, so
      * this chunk says {@code "usage": null}.
      */
     static ObjectNode chunk(String id, boolean chat, String model, long created, int index, String text,
-                            int[] tokenIds, String finishReason, boolean withUsage) {
+                            int[] tokenIds, ObjectNode logprobs, String finishReason, boolean withUsage) {
         ObjectNode body = head(id, chat ? "chat.completion.chunk" : "text_completion", model, created);
         ObjectNode choice = body.putArray("choices").addObject().put("index", index);
         if (chat) {
@@ -61,6 +64,7 @@ final class OpenAiResponses {
             choice.put("text", text);
         }
         tokenIds(choice, tokenIds);
+        choice.set("logprobs", logprobs);
         choice.put("finish_reason", finishReason);
         if (withUsage) body.putNull("usage");
         return body;
@@ -68,7 +72,7 @@ final class OpenAiResponses {
 
     /** The first chunk of a streamed chat choice: the role, no content yet. */
     static ObjectNode chatRole(String id, String model, long created, int index, boolean withUsage) {
-        ObjectNode body = chunk(id, true, model, created, index, "", new int[0], null, withUsage);
+        ObjectNode body = chunk(id, true, model, created, index, "", new int[0], null, null, withUsage);
         ((ObjectNode) body.get("choices").get(0).get("delta")).put("role", "assistant");
         return body;
     }

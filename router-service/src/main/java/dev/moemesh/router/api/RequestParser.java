@@ -23,6 +23,8 @@ public final class RequestParser {
     private static final int COMPLETION_DEFAULT_MAX_TOKENS = 16;
     /** OpenAI's bound on {@code stop} strings. */
     private static final int MAX_STOPS = 4;
+    /** OpenAI's bound on a completion's {@code logprobs} (a chat's {@code top_logprobs} goes to 20). */
+    private static final int MAX_COMPLETION_LOGPROBS = 5;
     /** Choices a request may ask for ({@code n}): each is a generation of its own. */
     static final int MAX_CHOICES = 16;
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -57,8 +59,10 @@ public final class RequestParser {
         float topP = (float) number(root.get("top_p"), "top_p", 1.0, Double.MIN_VALUE, 1);
         int topK = root.hasNonNull("top_k") ? integer(root.get("top_k"), "top_k", 0, Integer.MAX_VALUE) : 0;
         long seed = root.hasNonNull("seed") ? seed(root.get("seed")) : 0;
+        int logprobs = chat ? chatLogprobs(root) : completionLogprobs(root.get("logprobs"));
         SamplingParams sampling = new SamplingParams(maxNew, temperature, topK, topP, seed,
-                tokenIds(root.get("stop_token_ids"), "stop_token_ids", true), bool(root.get("ignore_eos"), "ignore_eos"));
+                tokenIds(root.get("stop_token_ids"), "stop_token_ids", true), bool(root.get("ignore_eos"), "ignore_eos"),
+                logprobs);
         boolean stream = bool(root.get("stream"), "stream");
         int n = root.hasNonNull("n") ? integer(root.get("n"), "n", 1, MAX_CHOICES) : 1;
         return new OpenAiRequest(chat, prompt, sampling, stops(root.get("stop")), n, stream,
@@ -94,12 +98,25 @@ public final class RequestParser {
         return bool(options.get("include_usage"), "stream_options.include_usage");
     }
 
+    /** A chat's {@code logprobs: true} with {@code top_logprobs} (0 to 20) alternatives, as core counts them. */
+    private static int chatLogprobs(JsonNode root) {
+        boolean logprobs = bool(root.get("logprobs"), "logprobs");
+        if (!root.hasNonNull("top_logprobs")) return logprobs ? 0 : SamplingParams.NO_LOGPROBS;
+        int top = integer(root.get("top_logprobs"), "top_logprobs", 0, SamplingParams.MAX_LOGPROBS);
+        if (!logprobs) throw InvalidRequest.of("top_logprobs", "top_logprobs needs logprobs: true");
+        return top;
+    }
+
+    /** A completion's {@code logprobs}: how many alternatives (0 to 5) each token carries; none when null or false. */
+    private static int completionLogprobs(JsonNode v) {
+        if (v == null || v.isNull() || (v.isBoolean() && !v.asBoolean())) return SamplingParams.NO_LOGPROBS;
+        return integer(v, "logprobs", 0, MAX_COMPLETION_LOGPROBS);
+    }
+
     private static void refuseUnsupported(JsonNode root) {
-        for (String field : List.of("logprobs", "echo")) {
-            JsonNode v = root.get(field);
-            if (v != null && !v.isNull() && !(v.isBoolean() && !v.asBoolean())) {
-                throw InvalidRequest.of(field, field + " is not supported by this router; leave it out");
-            }
+        JsonNode echo = root.get("echo");
+        if (echo != null && !echo.isNull() && !(echo.isBoolean() && !echo.asBoolean())) {
+            throw InvalidRequest.of("echo", "echo is not supported by this router; leave it out");
         }
     }
 

@@ -17,12 +17,16 @@ public final class Prompts implements AutoCloseable {
     private final Optional<Tokenizer> tokenizer; // empty: a checkpoint without tokenizer.json, served by token ids
     private final int maxPromptTokens;
     private final int maxTokens;
+    // (vocab) each token's own text once decoded: logprobs name up to 21 tokens per generated one. A race decodes a
+    // token twice, to the same immutable String, which the array publishes safely (String's fields are final).
+    private final String[] tokenTexts;
 
     public Prompts(String modelName, Optional<Tokenizer> tokenizer, int maxPromptTokens, int maxTokens) {
         this.modelName = modelName;
         this.tokenizer = tokenizer;
         this.maxPromptTokens = maxPromptTokens;
         this.maxTokens = maxTokens;
+        this.tokenTexts = new String[tokenizer.map(Tokenizer::vocabSize).orElse(0)];
     }
 
     public String modelName() {
@@ -32,6 +36,19 @@ public final class Prompts implements AutoCloseable {
     /** The generated ids as text; empty without a tokenizer (the answer's token ids carry the generation). */
     public String decode(int[] ids) {
         return tokenizer.map(t -> t.decode(ids, true)).orElse("");
+    }
+
+    /**
+     * One token's own text, special tokens included (a piece of a character decodes to U+FFFD, as in vLLM); without
+     * a tokenizer vLLM's {@code token_id:<id>}.
+     */
+    public String tokenText(int id) {
+        if (id >= 0 && id < tokenTexts.length) {
+            String text = tokenTexts[id];
+            if (text == null) tokenTexts[id] = text = tokenizer.orElseThrow().decode(new int[] {id}, false);
+            return text;
+        }
+        return tokenizer.map(t -> t.decode(new int[] {id}, false)).orElse("token_id:" + id);
     }
 
     /** Whether the checkpoint has a tokenizer, so prompts may be text and answers have text. */

@@ -27,8 +27,8 @@ class RequestParserFuzzTest {
     @FuzzTest(maxDuration = "20s")
     @DictionaryEntries({"\"model\"", "\"tiny\"", "\"prompt\"", "\"messages\"", "\"role\"", "\"content\"",
             "\"max_tokens\"", "\"max_completion_tokens\"", "\"temperature\"", "\"top_p\"", "\"top_k\"", "\"seed\"",
-            "\"stop\"", "\"stop_token_ids\"", "\"ignore_eos\"", "\"stream\"", "\"n\"", "\"logprobs\"", "true", "null",
-            "-1", "1e400", "9223372036854775808", "[[[[[[[["})
+            "\"stop\"", "\"stop_token_ids\"", "\"ignore_eos\"", "\"stream\"", "\"n\"", "\"logprobs\"",
+            "\"top_logprobs\"", "true", "null", "-1", "1e400", "9223372036854775808", "[[[[[[[["})
     void bodyParsesWithinLimitsOrIsRefusedByField(FuzzedDataProvider data) {
         boolean chat = data.consumeBoolean();
         String body = data.consumeRemainingAsString();
@@ -47,5 +47,7 @@ class RequestParserFuzzTest {
                 "max_tokens " + request.sampling().maxTokens());
         assertTrue(request.sampling().temperature() >= 0 && request.sampling().temperature() <= 2, "temperature");
         assertTrue(request.sampling().topP() > 0 && request.sampling().topP() <= 1, "top_p");
+        assertTrue(request.sampling().logprobs() >= -1 && request.sampling().logprobs() <= (chat ? 20 : 5),
+                "logprobs " + request.sampling().logprobs());
     }
 }
