@@ -2,6 +2,7 @@ package dev.moemesh.router;
 
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.TokenEvent;
 import io.grpc.Status;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -128,6 +129,11 @@ public final class KeyQuota {
             @Override
             public void token(int index, int tokenId) {
                 listener.token(index, tokenId);
+            }
+
+            @Override
+            public void token(TokenEvent token) {
+                listener.token(token); // whole: with its logprobs
             }
 
             @Override
