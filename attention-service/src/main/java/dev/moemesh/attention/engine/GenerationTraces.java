@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class GenerationTraces {
     private final Tracer tracer;
-    /** The traced generations in the engine now, oldest first (by the order they came in). */
+    /** The sampled generations in the engine now, oldest first (by the order they came in). */
     private final Map<Long, Span> running = new ConcurrentSkipListMap<>();
     private final AtomicLong arrivals = new AtomicLong();
 
@@ -36,6 +36,7 @@ public final class GenerationTraces {
         if (!Span.fromContext(caller).getSpanContext().isValid()) return listener;
         Span span = tracer.spanBuilder("generation").setParent(caller).setAttribute("moemesh.request_id", requestId)
                 .setAttribute("moemesh.prompt_tokens", promptTokens).startSpan();
+        if (!span.isRecording()) return listener; // its trace is not sampled: its steps need not be either
         long arrival = arrivals.incrementAndGet();
         running.put(arrival, span);
         return new TokenListener() {
@@ -56,7 +57,7 @@ public final class GenerationTraces {
 
     /**
      * Starts the span of one engine step, current on the calling thread until the returned scope closes; a no-op
-     * when no traced generation is in the engine.
+     * when no sampled generation is in the engine.
      */
     Scope step() {
         if (running.isEmpty()) return Scope.noop();
