@@ -41,6 +41,8 @@ public final class AttentionCall {
     private final GenerateRequest request;
     private final GenerationListener listener;
     private final Context context;
+    /** The caller's trace context: every run, retries on other threads included, is made in it (MeshTraceContext). */
+    private final io.opentelemetry.context.Context trace = io.opentelemetry.context.Context.current();
     private final long startNanos = System.nanoTime();
     private final Set<AttentionPool.Member> failedOn = new HashSet<>(); // services this generation failed on
     private int[] told = new int[16];                                  // tokens the listener heard, by index
@@ -120,7 +122,7 @@ public final class AttentionCall {
         }
         AttentionPool.Member member = pool.acquire(request.getPromptTokenIdsList(), failedOn);
         service = member.address();
-        context.run(() -> send(member, done, 1));
+        context.run(trace.wrap(() -> send(member, done, 1)));
         return done;
     }
 
@@ -168,7 +170,8 @@ public final class AttentionCall {
                 Status s = Status.fromThrowable(t);
                 if (s.getCode() == Status.Code.ALREADY_EXISTS && attempt < ALREADY_EXISTS_ATTEMPTS) {
                     ended = true;
-                    pool.retryLater(() -> context.run(() -> send(member, done, attempt + 1)), ALREADY_EXISTS_RETRY_MS);
+                    pool.retryLater(() -> context.run(trace.wrap(() -> send(member, done, attempt + 1))),
+                            ALREADY_EXISTS_RETRY_MS);
                     return;
                 }
                 end();

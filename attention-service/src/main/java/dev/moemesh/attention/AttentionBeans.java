@@ -1,6 +1,7 @@
 package dev.moemesh.attention;
 
 import dev.moemesh.attention.engine.EngineLoop;
+import dev.moemesh.attention.engine.GenerationTraces;
 import dev.moemesh.attention.experts.ExpertClient;
 import dev.moemesh.attention.experts.PlacementTable;
 import dev.moemesh.attention.experts.RemoteExperts;
@@ -17,6 +18,7 @@ import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.Role;
 import dev.moemesh.tls.MeshChannels;
 import io.grpc.StatusRuntimeException;
+import io.opentelemetry.api.trace.Tracer;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -146,10 +148,16 @@ public class AttentionBeans {
 
     @Produces
     @Singleton
-    EngineLoop engineLoop(Served served, AttentionSettings config) {
+    EngineLoop engineLoop(Served served, AttentionSettings config, GenerationTraces traces) {
         EngineOptions options = new EngineOptions(config.maxBatchTokens(), config.prefillChunk(), config.maxSequences(),
                 config.kvBlockTokens(), config.kvBlocks(), config.microBatches(), config.speculativeTokens());
-        return new EngineLoop(new BatchingEngine(served.model(), options));
+        return new EngineLoop(new BatchingEngine(served.model(), options), traces);
+    }
+
+    @Produces
+    @Singleton
+    GenerationTraces generationTraces(Tracer tracer) {
+        return new GenerationTraces(tracer);
     }
 
     void stopLoop(@Disposes EngineLoop loop) {

@@ -11,6 +11,7 @@ import dev.moemesh.tls.MeshChannels;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.opentelemetry.api.trace.Tracer;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.common.annotation.Identifier;
@@ -63,6 +64,7 @@ public class FrontDoorService {
     private final Map<String, Object> kafkaSettings;
     private final MeterRegistry metrics;
     private final MeshChannels channels;
+    private final Tracer tracer;
     /** Takes the records one after another (parsing, duplicate checks, starting their calls); ends with the process. */
     private final ExecutorService taker = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().daemon().name("kafka-front-door").factory());
@@ -77,8 +79,9 @@ public class FrontDoorService {
      *                      channels included
      */
     FrontDoorService(OrchestratorSettings settings, @Identifier("default-kafka-broker") Map<String, Object> kafkaSettings,
-                     MeterRegistry metrics, MeshChannels channels) {
+                     MeterRegistry metrics, MeshChannels channels, Tracer tracer) {
         this.settings = settings;
+        this.tracer = tracer;
         this.channels = channels;
         this.kafkaSettings = kafkaSettings;
         this.metrics = metrics;
@@ -153,7 +156,7 @@ public class FrontDoorService {
                     eventTopics, (System.nanoTime() - t0) / 1_000_000);
             KafkaFrontDoor d = new KafkaFrontDoor(o, completed, admin, new AttentionPool(o.attentionServices(),
                     "orchestrator.attention-services", settings.attentionRetry().policy(), channels),
-                    new DoorMeters(metrics));
+                    new DoorMeters(metrics), tracer);
             register(d);
             door = d;
             if (failedAttempts > 0) LOG.infof("Kafka front door open at attempt %d", failedAttempts + 1);

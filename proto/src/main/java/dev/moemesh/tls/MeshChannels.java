@@ -7,7 +7,8 @@ import java.util.Optional;
 
 /**
  * The one place channels between mesh processes are built: plaintext (a laptop, the default) or mutual TLS on this
- * process's {@link MeshTls}. Callers add their own options (executor, message sizes) to the builder it returns.
+ * process's {@link MeshTls}, each call carrying the caller's trace context ({@link MeshTraceContext}). Callers add
+ * their own options (executor, message sizes) to the builder it returns.
  */
 public final class MeshChannels {
 
@@ -29,7 +30,7 @@ public final class MeshChannels {
 
     /** @param target {@code host:port} or any gRPC target */
     public NettyChannelBuilder forTarget(String target) {
-        NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target);
+        NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target).intercept(MeshTraceContext.INSTANCE);
         return tls == null ? builder.usePlaintext()
                 : builder.negotiationType(NegotiationType.TLS).sslContext(tls.clientContext());
     }

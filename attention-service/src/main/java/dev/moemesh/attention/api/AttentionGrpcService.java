@@ -3,6 +3,7 @@ package dev.moemesh.attention.api;
 import dev.moemesh.attention.AttentionBeans.Served;
 import dev.moemesh.attention.AttentionSettings;
 import dev.moemesh.attention.engine.EngineLoop;
+import dev.moemesh.attention.engine.GenerationTraces;
 import dev.moemesh.attention.metrics.AttentionMetrics;
 import dev.moemesh.core.engine.EngineStats;
 import dev.moemesh.core.engine.Generation;
@@ -41,9 +42,12 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
     private final AttentionMetrics metrics;
     private final Map<String, Boolean> live = new ConcurrentHashMap<>();
     private final Admission admission;
+    private final GenerationTraces traces;
 
-    AttentionGrpcService(EngineLoop loop, Served served, AttentionMetrics metrics, AttentionSettings config) {
+    AttentionGrpcService(EngineLoop loop, Served served, AttentionMetrics metrics, AttentionSettings config,
+                         GenerationTraces traces) {
         this.loop = loop;
+        this.traces = traces;
         this.served = served;
         this.metrics = metrics;
         this.admission = new Admission(config.maxSequences(), config.maxQueuedRequests());
@@ -76,7 +80,8 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
             });
         }
         try {
-            loop.submit(generation, new Streamer(id, events));
+            // a child of the call's span (Quarkus's gRPC instrumentation reads the caller's traceparent)
+            loop.submit(generation, traces.traced(id, request.getPromptTokenIdsCount(), new Streamer(id, events)));
         } catch (IllegalArgumentException e) {
             live.remove(id);
             admission.release();

@@ -4,6 +4,7 @@ import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineStats;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.TokenListener;
+import io.opentelemetry.context.Scope;
 import io.quarkus.logging.Log;
 
 import java.util.concurrent.TimeUnit;
@@ -16,12 +17,14 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class EngineLoop implements AutoCloseable {
     private final BatchingEngine engine;
+    private final GenerationTraces traces;
     private final Thread thread;
     private volatile IntConsumer stepObserver = sequences -> { };
     private volatile boolean stopping;
 
-    public EngineLoop(BatchingEngine engine) {
+    public EngineLoop(BatchingEngine engine, GenerationTraces traces) {
         this.engine = engine;
+        this.traces = traces;
         this.thread = Thread.ofPlatform().name("engine-loop").daemon().unstarted(this::loop);
         thread.start();
     }
@@ -50,7 +53,9 @@ public final class EngineLoop implements AutoCloseable {
         while (!stopping) {
             try {
                 if (engine.hasWork()) {
-                    engine.step();
+                    try (Scope ignored = traces.step()) { // its expert calls carry the step's trace context
+                        engine.step();
+                    }
                     stepObserver.accept(engine.stats().running());
                 } else {
                     LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));

@@ -7,6 +7,7 @@ import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.proto.RequestError;
 import dev.moemesh.proto.RunExpertsRequest;
 import dev.moemesh.proto.RunExpertsResponse;
+import dev.moemesh.tls.MeshTraceContext;
 import io.grpc.Status;
 import io.quarkus.logging.Log;
 
@@ -45,6 +46,8 @@ final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services
     private final PlacementTable placement;
     private final ReplicaChooser chooser;
     private final long started;
+    /** The step's trace context, on each request: a stream's headers carry only its first step's. */
+    private final String traceparent = MeshTraceContext.traceparent();
     private Sent[] sent;            // the first round, by client
     private Retries retries;        // null until a share fails
     private RuntimeException failure;
@@ -156,7 +159,8 @@ final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services
         for (int c = 0; c < out.length; c++) {
             if (rowsPerClient[c] == 0) continue;
             RunExpertsRequest.Builder request = RunExpertsRequest.newBuilder().setModelFingerprint(experts.fingerprint())
-                    .setPlacementVersion(placement.version()).setLayer(batch.layer()).setHidden(hidden);
+                    .setPlacementVersion(placement.version()).setLayer(batch.layer()).setHidden(hidden)
+                    .setTraceparent(traceparent);
             byte[] rows = new byte[rowsPerClient[c] * hidden * 2];
             int at = 0;
             int[] mine = new int[groups];

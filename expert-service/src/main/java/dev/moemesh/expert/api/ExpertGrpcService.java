@@ -19,9 +19,13 @@ import dev.moemesh.proto.RunExpertsRequest;
 import dev.moemesh.proto.RunExpertsResponse;
 import dev.moemesh.proto.UnloadExpertsRequest;
 import dev.moemesh.proto.UnloadExpertsResponse;
+import dev.moemesh.tls.MeshTraceContext;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
 
@@ -39,9 +43,11 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
     private final ExpertTokenCounters counters;
     private final ExpertSettings config;
     private final ExpertRun run;
+    private final Tracer tracer;
 
-    ExpertGrpcService(HeldExperts held, ExpertTokenCounters counters, ExpertSettings config) {
+    ExpertGrpcService(HeldExperts held, ExpertTokenCounters counters, ExpertSettings config, Tracer tracer) {
         this.held = held;
+        this.tracer = tracer;
         this.counters = counters;
         this.config = config;
         this.run = new ExpertRun(held, counters, config.minPlacementVersion());
@@ -102,6 +108,20 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
 
     /** Computes one stream request that reached the transport's thread at {@code arrived} ({@link System#nanoTime}). */
     private RunExpertsResponse answerOnStream(RunExpertsRequest request, long arrived) {
+        // a stream serves many steps: each request carries its step's trace context (unary calls carry theirs in
+        // their headers, read by Quarkus's gRPC instrumentation)
+        Context step = MeshTraceContext.parent(request.getTraceparent());
+        if (step == Context.root()) return answer(request, arrived);
+        Span span = tracer.spanBuilder("run experts").setParent(step).setAttribute("moemesh.layer", request.getLayer())
+                .setAttribute("moemesh.experts", request.getExpertIdsCount()).startSpan();
+        try {
+            return answer(request, arrived);
+        } finally {
+            span.end();
+        }
+    }
+
+    private RunExpertsResponse answer(RunExpertsRequest request, long arrived) {
         long started = System.nanoTime();
         RunExpertsResponse.Builder response = RunExpertsResponse.newBuilder().setSequence(request.getSequence())
                 .setQueueNanos(Math.max(0, started - arrived));

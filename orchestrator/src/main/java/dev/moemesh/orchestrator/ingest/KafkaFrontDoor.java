@@ -14,6 +14,11 @@ import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateRequest;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
+import io.smallrye.reactive.messaging.TracingMetadata;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.subscription.MultiEmitter;
 import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
@@ -76,6 +81,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
     private final Optional<Tokenizer> tokenizer;
     private final AttentionPool pool;
     private final DoorMeters meters;
+    private final Tracer tracer;
     private final CompletedIds completed;
     /** The requests running now, by id. */
     private final Map<String, Events> running = new ConcurrentHashMap<>();
@@ -94,10 +100,12 @@ public final class KafkaFrontDoor implements AutoCloseable {
      * @param completed the ids that already have terminal events (read back from the events topics at start)
      * @param admin     asks whether a {@code reply_topic} exists; closed with the door
      * @param pool      the attention services; closed with the door
+     * @param tracer    makes each traced request's span (docs/operations.md, Tracing)
      */
     public KafkaFrontDoor(FrontDoorOptions options, CompletedIds completed, Admin admin, AttentionPool pool,
-                          DoorMeters meters) {
+                          DoorMeters meters, Tracer tracer) {
         this.options = options;
+        this.tracer = tracer;
         this.completed = completed;
         this.admin = admin;
         this.pool = pool;
@@ -222,6 +230,8 @@ public final class KafkaFrontDoor implements AutoCloseable {
         private final TopicPartition partition;
         private final List<Message<byte[]>> records = new ArrayList<>(); // guarded by itself
         private final Metadata metadata;
+        /** Its span's context, current while its call starts; the root where its record carries no trace. */
+        private final Context trace;
         private final long takenNanos = System.nanoTime();
         private volatile MultiEmitter<? super Message<byte[]>> out;
         private volatile AttentionCall call;
@@ -232,15 +242,19 @@ public final class KafkaFrontDoor implements AutoCloseable {
             this.request = request;
             this.partition = partition;
             this.records.add(record);
-            this.metadata = Metadata.of(OutgoingKafkaRecordMetadata.<byte[]>builder()
+            this.trace = requestSpan(request, record);
+            var outgoing = OutgoingKafkaRecordMetadata.<byte[]>builder()
                     .withKey(request.id().getBytes(StandardCharsets.UTF_8))
-                    .withTopic(request.replyTopic().orElse(options.topics().responses())).build());
+                    .withTopic(request.replyTopic().orElse(options.topics().responses())).build();
+            // the connector writes the traceparent of this context (its publish span, a child of it) on each event
+            this.metadata = trace == Context.root() ? Metadata.of(outgoing)
+                    : Metadata.of(outgoing, TracingMetadata.withCurrent(trace));
         }
 
         /** The stream of its events: subscribed, it starts the request. */
         Multi<Message<byte[]>> stream() {
             // every token event of the request fits the buffer: a slow broker never makes the stream fail
-            return Multi.createFrom().emitter(emitter -> {
+            return Multi.createFrom().<Message<byte[]>>emitter(emitter -> {
                 out = emitter;
                 synchronized (this) {
                     if (abandoned) {
@@ -249,7 +263,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                     }
                 }
                 serve(request, this);
-            }, request.maxTokens() + 2);
+            }, request.maxTokens() + 2).onTermination().invoke(() -> Span.fromContext(trace).end());
         }
 
         void duplicate(Message<byte[]> record) {
@@ -461,10 +475,27 @@ public final class KafkaFrontDoor implements AutoCloseable {
             events.abandon();
             return;
         }
-        AttentionCall c = AttentionCall.start(pool, request, listener);
+        AttentionCall c;
+        try (Scope ignored = events.trace.makeCurrent()) { // the call carries it to the attention service
+            c = AttentionCall.start(pool, request, listener);
+        }
         events.call = c;
         if (stopped.get() != null) c.cancel("stop string");
         if (closing || events.abandoned()) c.cancel("the orchestrator is stopping, or the request's partition left");
+    }
+
+    /**
+     * Starts the request's span as a child of the trace its record carries (the connector's receive span, itself a
+     * child of the record's {@code traceparent}) and returns its context; the root when there is none, as with
+     * tracing off, so that an untraced request costs nothing.
+     */
+    private Context requestSpan(InferenceRequest request, Message<byte[]> record) {
+        Context parent = TracingMetadata.fromMessage(record).map(TracingMetadata::getCurrentContext)
+                .orElse(Context.root());
+        if (!Span.fromContext(parent).getSpanContext().isValid()) return Context.root();
+        Span span = tracer.spanBuilder("kafka door request").setParent(parent)
+                .setAttribute("moemesh.request_id", request.id()).startSpan();
+        return parent.with(span);
     }
 
     private static GenerateRequest generateRequest(InferenceRequest r, int[] promptIds) {
