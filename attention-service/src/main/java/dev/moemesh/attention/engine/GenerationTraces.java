@@ -2,6 +2,7 @@ package dev.moemesh.attention.engine;
 
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.TokenListener;
+import dev.moemesh.core.engine.TokenLogprobs;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanBuilder;
 import io.opentelemetry.api.trace.Tracer;
@@ -43,6 +44,11 @@ public final class GenerationTraces {
             @Override
             public void onToken(String id, int tokenId) {
                 listener.onToken(id, tokenId);
+            }
+
+            @Override
+            public void onToken(String id, int tokenId, TokenLogprobs logprobs) {
+                listener.onToken(id, tokenId, logprobs); // whole: with its logprobs
             }
 
             @Override
