@@ -6,9 +6,9 @@ import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.load.run.Arrivals;
 import dev.moemesh.load.scenario.ChaosRun;
 import dev.moemesh.load.scenario.Target;
-import dev.moemesh.load.workload.Lengths;
 import dev.moemesh.load.workload.Workload;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -35,6 +35,9 @@ import java.util.concurrent.TimeUnit;
                 + " per door: sent, answered, answered with wrong tokens, failures by kind, lost (no terminal event),"
                 + " repeated terminal events, the longest stall a client saw. Exit code 0 only when all are clean.")
 final class ChaosCommand implements Callable<Integer> {
+    @Mixin
+    DoorOptions doorOptions;
+
     @Option(names = "--kill", description = "the process to kill, by the name mesh up printed (expert-service-2,"
             + " attention-service-2, orchestrator-2, router-service, ...); read from <home>/processes")
     String kill;
@@ -63,27 +66,6 @@ final class ChaosCommand implements Callable<Integer> {
     @Option(names = "--distinct", defaultValue = "16", description = "distinct requests, repeated at random; each is answered once before the fault, the reference every later answer is checked against (default ${DEFAULT-VALUE})")
     int distinct;
 
-    @Option(names = "--prompt-tokens", defaultValue = "uniform:8-32", description = "fixed:N | uniform:MIN-MAX (default ${DEFAULT-VALUE})")
-    String promptTokens;
-
-    @Option(names = "--output-tokens", defaultValue = "fixed:16", description = "fixed:N | uniform:MIN-MAX (default ${DEFAULT-VALUE})")
-    String outputTokens;
-
-    @Option(names = "--seed", defaultValue = "1", description = "the workload's seed (default ${DEFAULT-VALUE})")
-    long seed;
-
-    @Option(names = "--rest", defaultValue = "http://localhost:8080", description = "the router's REST root (default ${DEFAULT-VALUE})")
-    String rest;
-
-    @Option(names = "--grpc", defaultValue = "localhost:9300", description = "the router's gRPC address (default ${DEFAULT-VALUE})")
-    String grpc;
-
-    @Option(names = "--kafka", defaultValue = "localhost:9092", description = "Kafka bootstrap servers (default ${DEFAULT-VALUE})")
-    String kafka;
-
-    @Option(names = "--model", description = "checkpoint directory: the served model's name and vocabulary (default: mesh up's tiny model)")
-    Path model;
-
     @Option(names = "--home", defaultValue = ".mesh", description = "mesh up's home: its process list, and where the result goes (default ${DEFAULT-VALUE})")
     Path home;
 
@@ -96,11 +78,12 @@ final class ChaosCommand implements Callable<Integer> {
         ProcessHandle victim = kill != null ? MeshPids.find(home, kill)
                 : ProcessHandle.of(killPid).orElseThrow(() -> new IllegalArgumentException("no process " + killPid));
         String fault = "SIGKILL " + (kill != null ? kill : "pid") + " (pid " + victim.pid() + ")";
-        Path dir = model != null ? model : UpCommand.tinyModel(home);
+        Path dir = doorOptions.model(home);
         int vocabulary = ModelConfig.load(dir).vocabSize();
-        Workload workload = new Workload(Lengths.parse(promptTokens), Lengths.parse(outputTokens), List.of(),
-                vocabulary, 0, seed, distinct);
-        Target target = new Target(rest, grpc, kafka, dir.getFileName().toString(), vocabulary, Map.of());
+        Workload workload = new Workload(doorOptions.prompt(), doorOptions.output(), List.of(), vocabulary, 0,
+                doorOptions.seed, distinct);
+        Target target = new Target(doorOptions.rest, doorOptions.grpc, doorOptions.kafka, dir.getFileName().toString(),
+                vocabulary, Map.of());
         ChaosRun run = new ChaosRun(target, workload, Arrivals.parse(arrivals), duration, drain, deadline, System.out);
         ChaosRun.Outcome outcome = run.run(doors, doors.contains("grpc") ? "grpc" : doors.get(0), after, fault, () -> {
             victim.destroyForcibly();

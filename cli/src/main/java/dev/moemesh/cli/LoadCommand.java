@@ -9,12 +9,12 @@ import dev.moemesh.load.scenario.ChaosHook;
 import dev.moemesh.load.scenario.LoadSettings;
 import dev.moemesh.load.scenario.Scenarios;
 import dev.moemesh.load.scenario.Target;
-import dev.moemesh.load.workload.Lengths;
 import dev.moemesh.load.workload.Workload;
 import dev.moemesh.localmesh.LocalMesh;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -46,6 +46,9 @@ final class LoadCommand implements Callable<Integer> {
     @Parameters(index = "0", defaultValue = "step", description = "step | sweep | compare | overload | soak | skew (default ${DEFAULT-VALUE})")
     String scenario;
 
+    @Mixin
+    DoorOptions doorOptions;
+
     @Option(names = "--door", defaultValue = "grpc", description = "rest | grpc | kafka, for step, sweep, soak and skew (default ${DEFAULT-VALUE})")
     String door;
 
@@ -76,35 +79,14 @@ final class LoadCommand implements Callable<Integer> {
     @Option(names = "--repeats", defaultValue = "2", description = "how many times compare alternates gRPC and Kafka (default ${DEFAULT-VALUE})")
     int repeats;
 
-    @Option(names = "--prompt-tokens", defaultValue = "uniform:8-32", description = "fixed:N | uniform:MIN-MAX (default ${DEFAULT-VALUE})")
-    String promptTokens;
-
-    @Option(names = "--output-tokens", defaultValue = "fixed:16", description = "fixed:N | uniform:MIN-MAX (default ${DEFAULT-VALUE})")
-    String outputTokens;
-
     @Option(names = "--trace", description = "a file of request sizes, one 'prompt_tokens,output_tokens' a line (instead of the two above)")
     Path trace;
-
-    @Option(names = "--seed", defaultValue = "1", description = "the workload's seed (default ${DEFAULT-VALUE})")
-    long seed;
 
     @Option(names = "--slo-ttft-ms", defaultValue = "1000", description = "goodput's time-to-first-token limit (default ${DEFAULT-VALUE})")
     double sloTtftMs;
 
     @Option(names = "--slo-tpot-ms", defaultValue = "200", description = "goodput's time-per-output-token limit (default ${DEFAULT-VALUE})")
     double sloTpotMs;
-
-    @Option(names = "--rest", defaultValue = "http://localhost:8080", description = "the router's REST root (default ${DEFAULT-VALUE})")
-    String rest;
-
-    @Option(names = "--grpc", defaultValue = "localhost:9300", description = "the router's gRPC address (default ${DEFAULT-VALUE})")
-    String grpc;
-
-    @Option(names = "--kafka", defaultValue = "localhost:9092", description = "Kafka bootstrap servers (default ${DEFAULT-VALUE})")
-    String kafka;
-
-    @Option(names = "--model", description = "checkpoint directory: the served model's name and vocabulary (default: mesh up's tiny model)")
-    Path model;
 
     @Option(names = "--watch", split = ",", description = "services whose /q/metrics to sample, NAME=HTTP_ROOT (default: router and orchestrator at mesh up's ports; with --up every service)")
     Map<String, String> watch = new LinkedHashMap<>();
@@ -133,10 +115,10 @@ final class LoadCommand implements Callable<Integer> {
         if (!Scenarios.NAMES.contains(scenario)) {
             throw new IllegalArgumentException("no scenario '" + scenario + "': one of " + Scenarios.NAMES);
         }
-        Path dir = model != null ? model : UpCommand.tinyModel(home);
+        Path dir = doorOptions.model(home);
         int vocabulary = ModelConfig.load(dir).vocabSize();
-        Workload workload = new Workload(Lengths.parse(promptTokens), Lengths.parse(outputTokens),
-                trace == null ? List.of() : Workload.readTrace(trace), vocabulary, 0, seed);
+        Workload workload = new Workload(doorOptions.prompt(), doorOptions.output(),
+                trace == null ? List.of() : Workload.readTrace(trace), vocabulary, 0, doorOptions.seed);
         LoadSettings settings = new LoadSettings(door, Arrivals.parse(arrivals), workload, duration, drain,
                 new Slo(sloTtftMs, sloTpotMs), rates, startRate, saturation, soak, repeats, Duration.ofMinutes(5), warmup);
         String started = DateTimeFormatter.ISO_INSTANT.format(Instant.now());
@@ -161,7 +143,8 @@ final class LoadCommand implements Callable<Integer> {
             } else {
                 Map<String, String> services = watch.isEmpty()
                         ? Map.of("router-service", "http://localhost:8080", "orchestrator", "http://localhost:8380") : watch;
-                target = new Target(rest, grpc, kafka, dir.getFileName().toString(), vocabulary, services);
+                target = new Target(doorOptions.rest, doorOptions.grpc, doorOptions.kafka,
+                        dir.getFileName().toString(), vocabulary, services);
             }
             Scenarios.Outcome outcome = new Scenarios(target, settings, ChaosHook.NONE, System.out).run(scenario);
             Map<String, String> where = new LinkedHashMap<>();
