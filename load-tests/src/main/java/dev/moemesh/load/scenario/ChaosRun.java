@@ -13,6 +13,7 @@ import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -125,17 +126,13 @@ public final class ChaosRun {
 
     private Map<String, int[]> reference(String door) {
         List<LoadRequest> distinct = workload.source("").distinctRequests();
-        Map<String, int[]> answers = new ConcurrentHashMap<>();
         CountDownLatch done = new CountDownLatch(distinct.size());
         List<RequestTrace> traces = new ArrayList<>();
         try (Door d = target.door(door, deadline)) {
             String prefix = "chaos-ref-" + ProcessHandle.current().pid() + "-" + System.nanoTime() + "-";
             for (int i = 0; i < distinct.size(); i++) {
                 LoadRequest r = distinct.get(i);
-                RequestTrace t = new RequestTrace(prefix + i, System.nanoTime(), ended -> {
-                    if (ended.answer() != null) answers.put(key(r), ended.answer());
-                    done.countDown();
-                });
+                RequestTrace t = new RequestTrace(prefix + i, System.nanoTime(), ended -> done.countDown());
                 traces.add(t);
                 d.send(new LoadRequest(prefix + i, r.promptIds(), r.maxTokens()), t);
             }
@@ -147,12 +144,15 @@ public final class ChaosRun {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while taking the reference answers");
         }
-        for (RequestTrace t : traces) {
+        Map<String, int[]> answers = new HashMap<>();
+        for (int i = 0; i < traces.size(); i++) {
+            RequestTrace t = traces.get(i);
             if (t.failure() != null || t.answer() == null) {
                 throw new IllegalStateException("reference request " + t.id() + " through " + door + " "
                         + (t.failure() != null ? "failed: " + t.failure() : "was answered without token ids")
                         + "; a chaos run needs a healthy mesh to start from");
             }
+            answers.put(key(distinct.get(i)), t.answer());
         }
         return answers;
     }
