@@ -66,6 +66,11 @@ final class ChaosCommand implements Callable<Integer> {
     @Option(names = "--distinct", defaultValue = "16", description = "distinct requests, repeated at random; each is answered once before the fault, the reference every later answer is checked against (default ${DEFAULT-VALUE})")
     int distinct;
 
+    @Option(names = "--client-resume", description = "REST and gRPC clients go on from the next token at another"
+            + " router (--rest/--grpc list several) when a stream breaks part-way, as a client of routers that may"
+            + " die would; counted as resumed. Without it such a stream is a failure")
+    boolean clientResume;
+
     @Option(names = "--home", defaultValue = ".mesh", description = "mesh up's home: its process list, and where the result goes (default ${DEFAULT-VALUE})")
     Path home;
 
@@ -84,19 +89,20 @@ final class ChaosCommand implements Callable<Integer> {
                 doorOptions.seed, distinct);
         Target target = new Target(doorOptions.rest, doorOptions.grpc, doorOptions.kafka, dir.getFileName().toString(),
                 vocabulary, Map.of());
-        ChaosRun run = new ChaosRun(target, workload, Arrivals.parse(arrivals), duration, drain, deadline, System.out);
+        ChaosRun run = new ChaosRun(target, workload, Arrivals.parse(arrivals), duration, drain, deadline,
+                clientResume, System.out);
         ChaosRun.Outcome outcome = run.run(doors, doors.contains("grpc") ? "grpc" : doors.get(0), after, fault, () -> {
             victim.destroyForcibly();
             victim.onExit().get(10, TimeUnit.SECONDS);
         });
         System.out.printf(Locale.ROOT, "%s at %.1f s%n", outcome.fault(), outcome.faultAtMs() / 1000);
-        System.out.printf(Locale.ROOT, "%-6s %6s %8s %6s %5s %9s %8s  %s%n", "door", "sent", "answered", "wrong",
-                "lost", "repeated", "stall_s", "failures");
+        System.out.printf(Locale.ROOT, "%-6s %6s %8s %6s %5s %9s %8s %6s %8s  %s%n", "door", "sent", "answered",
+                "wrong", "lost", "repeated", "stall_s", "again", "resumed", "failures");
         boolean clean = outcome.faultAtMs() >= 0;
         for (ChaosRun.DoorTally d : outcome.doors()) {
-            System.out.printf(Locale.ROOT, "%-6s %6d %8d %6d %5d %9d %8.1f  %s%n", d.door(), d.sent(), d.answered(),
-                    d.wrong(), d.lost(), d.repeatedTerminalEvents(), d.longestStallMs() / 1000,
-                    d.failures().isEmpty() ? "none" : d.failures());
+            System.out.printf(Locale.ROOT, "%-6s %6d %8d %6d %5d %9d %8.1f %6d %8d  %s%n", d.door(), d.sent(),
+                    d.answered(), d.wrong(), d.lost(), d.repeatedTerminalEvents(), d.longestStallMs() / 1000,
+                    d.sentAgain(), d.resumed(), d.failures().isEmpty() ? "none" : d.failures());
             if (d.unchecked() > 0) System.out.printf("       %d answers came without token ids (not checked)%n", d.unchecked());
             clean &= d.clean();
         }

@@ -10,10 +10,10 @@ import java.nio.file.Path;
  * listen ({@code mesh up}'s ports by default), the served model, and the requests' sizes and seed.
  */
 final class DoorOptions {
-    @Option(names = "--rest", defaultValue = "http://localhost:8080", description = "the router's REST root (default ${DEFAULT-VALUE})")
+    @Option(names = "--rest", defaultValue = "http://localhost:8080", description = "the router's REST root, or several routers' comma-separated, taken in turn (default ${DEFAULT-VALUE})")
     String rest;
 
-    @Option(names = "--grpc", defaultValue = "localhost:9300", description = "the router's gRPC address (default ${DEFAULT-VALUE})")
+    @Option(names = "--grpc", defaultValue = "localhost:9300", description = "the router's gRPC address, or several routers' comma-separated, taken in turn (default ${DEFAULT-VALUE})")
     String grpc;
 
     @Option(names = "--kafka", defaultValue = "localhost:9092", description = "Kafka bootstrap servers (default ${DEFAULT-VALUE})")

@@ -14,12 +14,13 @@ import java.util.List;
  * The processes {@code mesh up} and {@code mesh demo} start on one machine, in dependency order: a Kafka broker,
  * the orchestrator (the Kafka door and the control plane; more orchestrators add Kafka doors in the same consumer
  * group), N expert services that join the control plane holding disjoint slices of every layer's routed experts, one
- * or more attention services that follow the control plane's placement, and the router (gRPC and REST) over all of
- * them. Without the front doors: the expert services and an attention service that asks them what they hold.
+ * or more attention services that follow the control plane's placement, and one or more routers (gRPC and REST)
+ * over all of them. Without the front doors: the expert services and an attention service that asks them what they
+ * hold.
  */
 record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertServices,
                      List<LocalMesh.Service> attentionServices, List<LocalMesh.Service> orchestrators,
-                     LocalMesh.Service router) {
+                     List<LocalMesh.Service> routers) {
     private static final Duration READY = Duration.ofMinutes(5);
 
     /** Where each process listens; {@code broker} 0 leaves out the broker, the orchestrator and the router. */
@@ -55,20 +56,27 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
         return orchestrators.isEmpty() ? null : orchestrators.get(0);
     }
 
-    /** Starts them, one attention service and one orchestrator, printing a line per process to {@code report}. */
+    /** The first router (the one on the given ports); null without the front doors. */
+    LocalMesh.Service router() {
+        return routers.isEmpty() ? null : routers.get(0);
+    }
+
+    /** Starts them, one attention service, orchestrator and router, printing a line per process to {@code report}. */
     static MeshProcesses start(LocalMesh mesh, Path home, Path model, int expertServices, Ports ports,
                                List<String> attentionProperties, PrintStream report) {
-        return start(mesh, home, model, expertServices, 1, 1, ports, attentionProperties, report);
+        return start(mesh, home, model, expertServices, 1, 1, 1, ports, attentionProperties, report);
     }
 
     /**
-     * Starts them, printing a line per process to {@code report} as each becomes ready: the first attention service
-     * and orchestrator on the given ports, the others on free ones.
+     * Starts them, printing a line per process to {@code report} as each becomes ready: the first attention service,
+     * orchestrator and router on the given ports, the others on free ones.
      */
     static MeshProcesses start(LocalMesh mesh, Path home, Path model, int expertServices, int attentionServices,
-                               int orchestrators, Ports ports, List<String> attentionProperties, PrintStream report) {
+                               int orchestrators, int routers, Ports ports, List<String> attentionProperties,
+                               PrintStream report) {
         if (attentionServices < 1) throw new IllegalArgumentException("--attention-services must be at least 1");
         if (orchestrators < 1) throw new IllegalArgumentException("--orchestrators must be at least 1");
+        if (routers < 1) throw new IllegalArgumentException("--routers must be at least 1");
         int experts = ModelConfig.load(model).nRoutedExperts();
         // refuses a split that cannot be made, before anything starts; none: the attention service computes the experts
         if (expertServices > 0) LocalMesh.slice(0, expertServices, experts);
@@ -133,15 +141,26 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
             report.printf("redundancy            %s%n", Redundancy.of(Redundancy.current("localhost:" + ports.controlPlane(),
                     ModelFingerprint.of(model), mesh.channels()), ModelConfig.load(model)).line());
         }
-        if (broker == null) return new MeshProcesses(null, started, attentions, List.of(), null);
-        LocalMesh.Service router = mesh.startRouter("router-service", model, attentionAddresses,
-                ports.routerGrpc(), ports.routerHttp(), READY);
-        report.printf("router-service        %-15s  pid %-7d  log %s  (REST on http://localhost:%d/v1)%n",
-                router.address(), router.process().pid(), router.log(), router.httpPort());
-        return new MeshProcesses(broker, started, attentions, doors, router);
+        if (broker == null) return new MeshProcesses(null, started, attentions, List.of(), List.of());
+        List<LocalMesh.Service> routerServices = new ArrayList<>();
+        for (int i = 0; i < routers; i++) {
+            String name = i == 0 ? "router-service" : "router-service-" + (i + 1);
+            LocalMesh.Service router = mesh.startRouter(name, model, attentionAddresses,
+                    i == 0 ? ports.routerGrpc() : LocalMesh.freePort(), i == 0 ? ports.routerHttp() : LocalMesh.freePort(),
+                    READY);
+            routerServices.add(router);
+            report.printf("%-21s %-15s  pid %-7d  log %s  (REST on http://localhost:%d/v1)%n", name, router.address(),
+                    router.process().pid(), router.log(), router.httpPort());
+        }
+        return new MeshProcesses(broker, started, attentions, doors, routerServices);
     }
 
+    /** The first router's REST root. */
     String restBase() {
+        return restBase(router());
+    }
+
+    static String restBase(LocalMesh.Service router) {
         return "http://localhost:" + router.httpPort();
     }
 }

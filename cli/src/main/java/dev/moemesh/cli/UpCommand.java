@@ -43,6 +43,10 @@ final class UpCommand implements Callable<Integer> {
             + " ${DEFAULT-VALUE}): Kafka doors of one consumer group; the mesh follows the first one's control plane")
     int orchestrators;
 
+    @Option(names = "--routers", defaultValue = "1", description = "router processes (default ${DEFAULT-VALUE}):"
+            + " the first on 9300 (gRPC) and 8080 (REST), the others on free ports; each over every attention service")
+    int routers;
+
     @Option(names = "--port", defaultValue = "9200", description = "attention service gRPC port (default ${DEFAULT-VALUE});"
             + " expert services take the ports after it")
     int port;
@@ -77,7 +81,7 @@ final class UpCommand implements Callable<Integer> {
         }
         List<String> props = maxSeqLen > 0 ? List.of("-Dattention.max-seq-len=" + maxSeqLen) : List.of();
         MeshProcesses p = MeshProcesses.start(mesh, home, dir, expertServices, attentionServices, orchestrators,
-                MeshProcesses.Ports.defaults(port, !expertsOnly), props, System.out);
+                routers, MeshProcesses.Ports.defaults(port, !expertsOnly), props, System.out);
         MeshPids.write(home, mesh.services());
         if (!tls) {
             System.out.printf("ready: ./mesh generate --target %s --model %s --prompt-ids 0,17,42 --max-tokens 24"
@@ -93,6 +97,11 @@ final class UpCommand implements Callable<Integer> {
                     + "\"max_tokens\":16}; answers on inference.responses%n", p.broker().address(),
                     text ? "\"prompt\":\"Hello\"" : "\"prompt_token_ids\":[0,17,42]");
             if (!text) System.out.printf("       (no tokenizer.json in %s: prompts as token ids only)%n", dir);
+            if (p.routers().size() > 1) {
+                System.out.printf("       the routers for a client that takes them in turn (mesh load, mesh chaos): --rest %s"
+                        + " --grpc %s%n", String.join(",", p.routers().stream().map(MeshProcesses::restBase).toList()),
+                        String.join(",", p.routers().stream().map(LocalMesh.Service::address).toList()));
+            }
         }
         System.out.flush();
         new CountDownLatch(1).await(); // until interrupted; the shutdown hook stops the services

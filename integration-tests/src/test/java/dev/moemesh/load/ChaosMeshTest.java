@@ -23,10 +23,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@code mesh chaos}'s scenario on a real mesh, every part a process (a Kafka broker, two expert services that each
- * hold every expert, an attention service over both, the orchestrator, the router): steady greedy load through the
- * three doors at once, one expert service SIGKILLed part-way. Every request of every door is answered, with the
- * tokens a healthy mesh gave the same request before the kill; none lost, failed or answered twice.
+ * {@code mesh chaos}'s scenarios on a real mesh, every part a process (a Kafka broker, two expert services that each
+ * hold every expert, an attention service over both, the orchestrator, two routers): steady greedy load through the
+ * doors, one process SIGKILLed part-way: an expert service, or a router. Every request of every door is answered,
+ * with the tokens a healthy mesh gave the same request before the kill; none lost, failed or answered twice. The two
+ * kills leave a mesh that still serves everything, so either may come first.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ChaosMeshTest {
@@ -34,6 +35,7 @@ class ChaosMeshTest {
     private final Path model = TestModels.tiny(Preset.TINY_V3);
     private LocalMesh mesh;
     private LocalMesh.Service victim;
+    private LocalMesh.Service secondRouter;
     private Target target;
 
     @BeforeAll
@@ -50,8 +52,11 @@ class ChaosMeshTest {
                 LocalMesh.freePort(), LocalMesh.freePort(), List.of(), READY);
         LocalMesh.Service router = mesh.startRouter("router", model, List.of(attention.address()), LocalMesh.freePort(),
                 LocalMesh.freePort(), READY);
-        target = new Target("http://localhost:" + router.httpPort(), router.address(), broker.address(),
-                model.getFileName().toString(), ModelConfig.load(model).vocabSize(), Map.of());
+        secondRouter = mesh.startRouter("router-2", model, List.of(attention.address()), LocalMesh.freePort(),
+                LocalMesh.freePort(), READY);
+        target = new Target("http://localhost:" + router.httpPort() + ",http://localhost:" + secondRouter.httpPort(),
+                router.address() + "," + secondRouter.address(), broker.address(), model.getFileName().toString(),
+                ModelConfig.load(model).vocabSize(), Map.of());
     }
 
     @AfterAll
@@ -72,11 +77,36 @@ class ChaosMeshTest {
         assertTrue(outcome.faultAtMs() > 0, "the kill was done");
         assertTrue(!victim.process().isAlive());
         assertEquals(List.of("rest", "grpc", "kafka"), outcome.doors().stream().map(ChaosRun.DoorTally::door).toList());
+        outcome.doors().forEach(System.out::println);
         for (ChaosRun.DoorTally d : outcome.doors()) {
             assertTrue(d.sent() >= 10, d.door() + " sent " + d.sent());
             assertEquals(d.sent(), d.answered(), d.door() + ": " + d);
             assertEquals(0, d.unchecked(), d.door() + " answers carry their token ids: " + d);
             assertTrue(d.clean(), d.door() + ": " + d);
+        }
+    }
+
+    @Test
+    void aRouterKilledUnderLoadCostsNoRequestOfAClientThatGoesOnAtTheOtherRouter() {
+        // answers long enough that streams are open through the dying router when it dies
+        Workload workload = new Workload(Lengths.parse("uniform:4-12"), new Lengths.Fixed(24), List.of(),
+                target.vocabulary(), 0, 11, 8);
+        ChaosRun run = new ChaosRun(target, workload, new Arrivals.Poisson(2), Duration.ofSeconds(14),
+                Duration.ofSeconds(60), Duration.ofSeconds(60), true, System.out);
+
+        ChaosRun.Outcome outcome = run.run(List.of("rest", "grpc"), "grpc", Duration.ofSeconds(5),
+                "SIGKILL router-2", secondRouter::kill);
+
+        assertTrue(outcome.faultAtMs() > 0, "the kill was done");
+        assertTrue(!secondRouter.process().isAlive());
+        outcome.doors().forEach(System.out::println);
+        for (ChaosRun.DoorTally d : outcome.doors()) {
+            assertTrue(d.sent() >= 10, d.door() + " sent " + d.sent());
+            assertEquals(d.sent(), d.answered(), d.door() + ": " + d);
+            assertEquals(0, d.unchecked(), d.door() + " answers carry their token ids: " + d);
+            assertTrue(d.clean(), d.door() + ": " + d);
+            // half the requests after the kill go to the dead router first: the client went on at the other one
+            assertTrue(d.sentAgain() + d.resumed() > 0, d.door() + " did not meet the dead router: " + d);
         }
     }
 }

@@ -22,6 +22,8 @@ public final class RequestTrace {
     private int outputTokens;
     private int[] answer;
     private String failure;
+    private int failovers;
+    private int resumes;
 
     public RequestTrace(String id, long dueNanos, Consumer<RequestTrace> onEnd) {
         this.id = id;
@@ -72,6 +74,25 @@ public final class RequestTrace {
             failure = kind;
         }
         onEnd.accept(this);
+    }
+
+    /**
+     * The door sent the request again to another address: {@code resumed}, a stream that broke part-way, going on
+     * from its next token; otherwise a request no server had taken (its connection was refused).
+     */
+    public synchronized void sentAgain(boolean resumed) {
+        if (resumed) resumes++;
+        else failovers++;
+    }
+
+    /** Times the request went to another address because its connection was refused. */
+    public synchronized int failovers() {
+        return failovers;
+    }
+
+    /** Times its stream broke part-way and went on at another address. */
+    public synchronized int resumes() {
+        return resumes;
     }
 
     public synchronized boolean ended() {

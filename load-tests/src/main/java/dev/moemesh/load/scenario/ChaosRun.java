@@ -28,12 +28,16 @@ import java.util.concurrent.TimeUnit;
  * the fault (the reference), so every answer after it is checked token for token: sent, answered, answered with
  * other tokens than the reference, failures by kind, requests without any terminal event by the end of the drain
  * ({@code lost}), second terminal events for one id (the Kafka door's {@code repeated terminal events}), and the
- * longest a client waited for its next event (a token or the end) after sending.
+ * longest a client waited for its next event (a token or the end) after sending. Given several routers, the REST and
+ * gRPC clients take them in turn and send a request another router's way when its connection is refused
+ * ({@code sentAgain}); with {@code clientResume} they also go on from the next token when a stream breaks part-way
+ * ({@code resumed}), as a client of a mesh whose routers may die would.
  */
 public final class ChaosRun {
     /** What one door's clients saw. */
     public record DoorTally(String door, int sent, int answered, int wrong, int unchecked, int lost,
-                            Map<String, Integer> failures, long repeatedTerminalEvents, double longestStallMs) {
+                            Map<String, Integer> failures, long repeatedTerminalEvents, double longestStallMs,
+                            int sentAgain, int resumed) {
         /** Nothing lost, failed, wrong or answered twice. */
         public boolean clean() {
             return lost == 0 && failures.isEmpty() && wrong == 0 && repeatedTerminalEvents == 0;
@@ -56,10 +60,17 @@ public final class ChaosRun {
     private final Duration drain;
     private final Duration deadline;
     private final PrintStream progress;
+    private final boolean clientResume;
 
     /** @param workload must repeat distinct requests ({@link Workload#withDistinct}) */
     public ChaosRun(Target target, Workload workload, Arrivals arrivals, Duration duration, Duration drain,
                     Duration deadline, PrintStream progress) {
+        this(target, workload, arrivals, duration, drain, deadline, false, progress);
+    }
+
+    /** As above; {@code clientResume}: REST and gRPC streams broken part-way go on at the next router. */
+    public ChaosRun(Target target, Workload workload, Arrivals arrivals, Duration duration, Duration drain,
+                    Duration deadline, boolean clientResume, PrintStream progress) {
         if (workload.distinct() < 1) {
             throw new IllegalArgumentException("a chaos run checks answers against a reference: give the workload"
                     + " distinct requests to repeat");
@@ -71,6 +82,7 @@ public final class ChaosRun {
         this.drain = drain;
         this.deadline = deadline;
         this.progress = progress;
+        this.clientResume = clientResume;
     }
 
     /**
@@ -83,7 +95,7 @@ public final class ChaosRun {
         List<Door> clients = new ArrayList<>();
         Map<String, LoadRequest> sent = new ConcurrentHashMap<>();
         try {
-            for (String name : doors) clients.add(recording(target.door(name, deadline), sent));
+            for (String name : doors) clients.add(recording(target.door(name, deadline, clientResume), sent));
             List<StepRun> runs = new ArrayList<>(doors.size());
             for (int i = 0; i < doors.size(); i++) runs.add(null);
             long started = System.nanoTime();
@@ -165,8 +177,12 @@ public final class ChaosRun {
         int lost = 0;
         Map<String, Integer> failures = new TreeMap<>();
         long longestStall = 0;
+        int sentAgain = 0;
+        int resumed = 0;
         for (RequestTrace t : traces) {
             longestStall = Math.max(longestStall, longestGap(t));
+            if (t.failovers() > 0) sentAgain++;
+            if (t.resumes() > 0) resumed++;
             if (t.failure() == null) {
                 answered++;
                 LoadRequest r = sent.get(t.id());
@@ -181,7 +197,7 @@ public final class ChaosRun {
             }
         }
         return new DoorTally(door, traces.size(), answered, wrong, unchecked, lost, failures, repeatedTerminalEvents,
-                longestStall / 1e6);
+                longestStall / 1e6, sentAgain, resumed);
     }
 
     /** The longest wait between consecutive events of one request: sending, each token, its end. */
@@ -243,6 +259,8 @@ public final class ChaosRun {
             m.put("failures", d.failures());
             m.put("repeated_terminal_events", d.repeatedTerminalEvents());
             m.put("longest_stall_ms", d.longestStallMs());
+            m.put("sent_to_another_router", d.sentAgain());
+            m.put("resumed_at_another_router", d.resumed());
             doors.add(m);
         }
         out.put("doors", doors);

@@ -31,7 +31,10 @@ class ChaosRunTest {
         RequestTrace lost = trace("lost", t0);
         lost.failed(t0 + 900 * MS, "no_answer");
         RequestTrace refused = trace("refused", t0);
+        refused.sentAgain(false);
         refused.failed(t0 + MS, "UNAVAILABLE");
+        right.sentAgain(true);
+        right.sentAgain(false);
         Map<String, LoadRequest> sent = Map.of("right", a, "wrong", b, "no-ids", b, "lost", a, "refused", b);
 
         ChaosRun.DoorTally t = ChaosRun.tally("grpc", List.of(right, wrong, noIds, lost, refused), sent, reference, 2);
@@ -44,8 +47,11 @@ class ChaosRunTest {
         assertEquals(Map.of("UNAVAILABLE", 1), t.failures());
         assertEquals(2, t.repeatedTerminalEvents());
         assertEquals(2_000.0, t.longestStallMs(), 1e-9);
+        assertEquals(2, t.sentAgain(), "requests sent to another router after a refused connection");
+        assertEquals(1, t.resumed(), "requests whose stream went on at another router");
         assertFalse(t.clean());
-        assertTrue(new ChaosRun.DoorTally("rest", 1, 1, 0, 1, 0, Map.of(), 0, 1).clean(), "unchecked is not unclean");
+        assertTrue(new ChaosRun.DoorTally("rest", 1, 1, 0, 1, 0, Map.of(), 0, 1, 1, 1).clean(),
+                "unchecked, sent again or resumed is not unclean");
     }
 
     private static RequestTrace trace(String id, long t0) {
