@@ -20,7 +20,7 @@ final class MeshPids {
     private MeshPids() {
     }
 
-    static void write(Path home, List<LocalMesh.Service> services) {
+    static synchronized void write(Path home, List<LocalMesh.Service> services) {
         List<String> lines = new ArrayList<>();
         for (LocalMesh.Service s : services) lines.add(s.name() + " " + s.process().pid() + " " + s.address());
         try {

@@ -9,6 +9,7 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -62,6 +63,11 @@ final class UpCommand implements Callable<Integer> {
             description = "JVM options of each service process (default ${DEFAULT-VALUE})")
     String serviceJavaOpts;
 
+    @Option(names = "--restart-after", converter = LoadCommand.Durations.class, description = "start a service"
+            + " that exits (a crash, mesh chaos's kill) again this long after, as Kubernetes restarts a crashed pod,"
+            + " with the same ports and properties (default: never; the broker is never restarted)")
+    Duration restartAfter;
+
     @Option(names = "--tls", description = "mutual TLS inside the mesh: a new local CA and a certificate per process"
             + " naming its role, under --home/tls (the doors for clients stay as they are)")
     boolean tls;
@@ -83,6 +89,11 @@ final class UpCommand implements Callable<Integer> {
         MeshProcesses p = MeshProcesses.start(mesh, home, dir, expertServices, attentionServices, orchestrators,
                 routers, MeshProcesses.Ports.defaults(port, !expertsOnly), props, System.out);
         MeshPids.write(home, mesh.services());
+        if (restartAfter != null) {
+            for (LocalMesh.Service s : mesh.services()) {
+                if (s.httpPort() > 0) Thread.ofPlatform().daemon().name("restart-" + s.name()).start(() -> restarting(mesh, s));
+            }
+        }
         if (!tls) {
             System.out.printf("ready: ./mesh generate --target %s --model %s --prompt-ids 0,17,42 --max-tokens 24"
                     + " --json%n", p.attention().address(), dir);
@@ -106,6 +117,27 @@ final class UpCommand implements Callable<Integer> {
         System.out.flush();
         new CountDownLatch(1).await(); // until interrupted; the shutdown hook stops the services
         return 0;
+    }
+
+    /** Starts {@code s} again each time it exits, {@code --restart-after} later, until the mesh stops. */
+    private void restarting(LocalMesh mesh, LocalMesh.Service s) {
+        while (true) {
+            int code = s.process().onExit().join().exitValue();
+            if (mesh.closing()) return;
+            System.out.printf("%s (pid %d) exited with code %d: starting it again in %d ms%n", s.name(), s.process().pid(),
+                    code, restartAfter.toMillis());
+            try {
+                Thread.sleep(restartAfter.toMillis());
+                s = mesh.restart(s, Duration.ofMinutes(5));
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                if (!mesh.closing()) System.out.printf("%s could not be started again: %s%n", s.name(), e.getMessage());
+                return;
+            }
+            MeshPids.write(home, mesh.services());
+            System.out.printf("%-21s %-15s  pid %-7d  started again, ready%n", s.name(), s.address(), s.process().pid());
+        }
     }
 
     /** The tiny V3-shaped model under {@code home}, written on first use. */

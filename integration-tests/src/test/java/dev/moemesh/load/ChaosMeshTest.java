@@ -25,9 +25,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code mesh chaos}'s scenarios on a real mesh, every part a process (a Kafka broker, two expert services that each
  * hold every expert, an attention service over both, the orchestrator, two routers): steady greedy load through the
- * doors, one process SIGKILLed part-way: an expert service, or a router. Every request of every door is answered,
- * with the tokens a healthy mesh gave the same request before the kill; none lost, failed or answered twice. The two
- * kills leave a mesh that still serves everything, so either may come first.
+ * doors, one process SIGKILLed part-way: an expert service, a router, or the orchestrator (restarted 3 s later, as
+ * Kubernetes would). Every request of every door is answered, with the tokens a healthy mesh gave the same request
+ * before the kill; none lost, failed or answered twice. Each kill leaves a mesh that still serves everything, so they
+ * may come in any order.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ChaosMeshTest {
@@ -36,6 +37,7 @@ class ChaosMeshTest {
     private LocalMesh mesh;
     private LocalMesh.Service victim;
     private LocalMesh.Service secondRouter;
+    private LocalMesh.Service orchestrator;
     private Target target;
 
     @BeforeAll
@@ -48,7 +50,7 @@ class ChaosMeshTest {
         victim = mesh.startExpertService("experts-2", model, "*", LocalMesh.freePort(), READY);
         LocalMesh.Service attention = mesh.startAttentionService("attention", model,
                 List.of(survivor.address(), victim.address()), LocalMesh.freePort(), List.of(), READY);
-        mesh.startOrchestrator("orchestrator", model, broker.address(), List.of(attention.address()),
+        orchestrator = mesh.startOrchestrator("orchestrator", model, broker.address(), List.of(attention.address()),
                 LocalMesh.freePort(), LocalMesh.freePort(), List.of(), READY);
         LocalMesh.Service router = mesh.startRouter("router", model, List.of(attention.address()), LocalMesh.freePort(),
                 LocalMesh.freePort(), READY);
@@ -107,6 +109,33 @@ class ChaosMeshTest {
             assertTrue(d.clean(), d.door() + ": " + d);
             // half the requests after the kill go to the dead router first: the client went on at the other one
             assertTrue(d.sentAgain() + d.resumed() > 0, d.door() + " did not meet the dead router: " + d);
+        }
+    }
+
+    @Test
+    void theOnlyOrchestratorKilledAndStartedAgainUnderLoadOfAllThreeDoorsCostsNoRequest() {
+        Workload workload = new Workload(Lengths.parse("uniform:4-12"), new Lengths.Fixed(12), List.of(),
+                target.vocabulary(), 0, 13, 8);
+        ChaosRun run = new ChaosRun(target, workload, new Arrivals.Poisson(2), Duration.ofSeconds(16),
+                Duration.ofSeconds(60), Duration.ofSeconds(60), System.out);
+        LocalMesh.Service dead = orchestrator;
+
+        ChaosRun.Outcome outcome = run.run(List.of("rest", "grpc", "kafka"), "grpc", Duration.ofSeconds(5),
+                "SIGKILL orchestrator, started again 3 s later", () -> {
+                    dead.kill();
+                    Thread.sleep(3_000);
+                    orchestrator = mesh.restart(dead, READY);
+                });
+
+        assertTrue(outcome.faultAtMs() > 0, "the kill and the restart were done");
+        assertTrue(!dead.process().isAlive());
+        assertTrue(orchestrator.process().isAlive() && orchestrator.process().pid() != dead.process().pid());
+        outcome.doors().forEach(System.out::println);
+        for (ChaosRun.DoorTally d : outcome.doors()) {
+            assertTrue(d.sent() >= 10, d.door() + " sent " + d.sent());
+            assertEquals(d.sent(), d.answered(), d.door() + ": " + d);
+            assertEquals(0, d.unchecked(), d.door() + " answers carry their token ids: " + d);
+            assertTrue(d.clean(), d.door() + ": " + d);
         }
     }
 }

@@ -22,7 +22,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -34,7 +37,9 @@ public final class LocalMesh implements AutoCloseable {
     private final Path home;
     private final Path logs;
     private final List<String> jvmOptions;
-    private final List<Service> services = new ArrayList<>();
+    private final List<Service> services = new CopyOnWriteArrayList<>();
+    private final Map<String, List<String>> commands = new ConcurrentHashMap<>();
+    private volatile boolean closing;
     private final java.util.Set<String> recordingAot = new java.util.HashSet<>();
     /** where its certificates are and the CA that issues them; null: plaintext */
     private Path tlsDir;
@@ -355,10 +360,45 @@ public final class LocalMesh implements AutoCloseable {
                     .redirectOutput(log.toFile()).start();
             Service s = new Service(name, address, grpcPort, httpPort, p, log);
             services.add(s);
+            commands.put(name, List.copyOf(command));
             return s;
         } catch (IOException e) {
             throw new UncheckedIOException("could not start " + name + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Whether {@link #close} has begun: the services exit because they are being stopped. */
+    public boolean closing() {
+        return closing;
+    }
+
+    /**
+     * Starts a service that exited again, as Kubernetes restarts a crashed pod: its command as first started (same
+     * name, ports and properties; its log goes on in the same file), then waits for {@code /q/health/ready}. It takes
+     * the dead one's place in {@link #services()}. Quarkus services only: the broker formats its storage on start.
+     *
+     * @throws IllegalStateException when {@code dead} still runs, is not this mesh's, has no HTTP port, or the mesh is
+     *                               closing
+     */
+    public Service restart(Service dead, Duration ready) {
+        if (closing) throw new IllegalStateException("the mesh is stopping: " + dead.name() + " is not restarted");
+        if (dead.process().isAlive()) throw new IllegalStateException(dead.name() + " still runs");
+        List<String> command = commands.get(dead.name());
+        if (command == null || !services.contains(dead)) {
+            throw new IllegalStateException(dead.name() + " was not started by this mesh");
+        }
+        if (dead.httpPort() == 0) throw new IllegalStateException(dead.name() + " is not a Quarkus service: not restarted");
+        Service s;
+        try {
+            Process p = new ProcessBuilder(command).directory(home.toFile()).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dead.log().toFile())).start();
+            s = new Service(dead.name(), dead.address(), dead.grpcPort(), dead.httpPort(), p, dead.log());
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not start " + dead.name() + " again: " + e.getMessage(), e);
+        }
+        services.set(services.indexOf(dead), s);
+        awaitReady(s, ready, () -> httpReady(s.httpPort()));
+        return s;
     }
 
     private interface Probe {
@@ -420,6 +460,7 @@ public final class LocalMesh implements AutoCloseable {
      */
     @Override
     public void close() {
+        closing = true;
         List<Service> reversed = new ArrayList<>(services);
         Collections.reverse(reversed);
         for (Service s : reversed) {
