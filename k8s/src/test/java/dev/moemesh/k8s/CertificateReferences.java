@@ -1,6 +1,7 @@
 package dev.moemesh.k8s;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,9 +25,11 @@ import java.util.regex.Pattern;
  * on each renewal, renews before it expires and has a key the TLS registry reads; in a build that issues mesh
  * certificates every mesh container runs mutual TLS: its {@code quarkus.tls.<mesh>} environment (the registry entry
  * that mesh-tls's {@code MeshTlsSetup} reads) names the certificate, key and CA files cert-manager writes, in a
- * Secret volume the container mounts, which a Certificate of the build issues, of the role of the service the
- * container runs; and every address a mesh container dials by name is a DNS name of the certificate the pods behind
- * it present, or the handshake's host name check fails.
+ * Secret volume the container mounts, which a Certificate of the build issues, or in a volume of cert-manager's
+ * csi-driver ({@link CsiCertificates}: a certificate per pod, held to the same checks as a Certificate, naming the
+ * pod as its instance, which must be the id the service registers under), of the role of the service the container
+ * runs; and every address a mesh container dials by name is a DNS name of the certificate the pods behind it
+ * present, or the handshake's host name check fails.
  */
 final class CertificateReferences {
     /** The role each service module's certificate must name (the role it plays in {@code MeshAccess}'s table). */
@@ -37,19 +40,23 @@ final class CertificateReferences {
     private static final Pattern ENUM_CONSTANT = Pattern.compile("(?m)^\\s+([A-Z][A-Z_]*)\\s*[,;]\\s*$");
 
     /** The PEM settings of the registry entry and the file cert-manager writes each into its Secret. */
-    private record PemFile(String key, String file, String what) {
+    private record PemFile(String key, String file, String csiAttribute, String what) {
     }
 
     private static final List<PemFile> PEM = List.of(
-            new PemFile("key-store.pem.service.cert", "tls.crt", "certificate"),
-            new PemFile("key-store.pem.service.key", "tls.key", "private key"),
-            new PemFile("trust-store.pem.certs", "ca.crt", "issuing CA"));
+            new PemFile("key-store.pem.service.cert", "tls.crt", "certificate-file", "certificate"),
+            new PemFile("key-store.pem.service.key", "tls.key", "privatekey-file", "private key"),
+            new PemFile("trust-store.pem.certs", "ca.crt", "ca-file", "issuing CA"));
+    /** The instance a per-pod certificate names: the pod's name, as csi-driver fills it in. */
+    static final String POD_INSTANCE_URI = "urn:moemesh:instance:${POD_NAME}";
 
     private final BuildIndex build;
     private final String registryName;
     private final Set<String> roles;
     /** Deployment id → the Certificate its mesh container presents. */
     private final Map<String, JsonNode> presented = new HashMap<>();
+    /** Deployment id and volume name → the certificate its csi-driver volume requests, checked once. */
+    private final Map<String, JsonNode> perPod = new HashMap<>();
 
     private CertificateReferences(BuildIndex build, String registryName, Set<String> roles) {
         this.build = build;
@@ -199,9 +206,24 @@ final class CertificateReferences {
                     continue;
                 }
                 JsonNode volume = volumes.get(mount.get().path("name").asText());
+                if (volume != null && CsiCertificates.isCertificate(volume)) {
+                    String expected = mount.get().path("mountPath").asText().replaceAll("/$", "") + "/"
+                            + CsiCertificates.file(volume, pem.csiAttribute());
+                    if (!path.equals(expected)) {
+                        build.problem(where + ": " + name + " is " + path + ", but csi-driver writes the " + pem.what()
+                                + " as " + expected);
+                    }
+                    JsonNode requested = perPod(d, volume);
+                    if (certificate != null && certificate != requested) {
+                        build.problem(where + ": " + name + " reads volume " + volume.path("name").asText()
+                                + ", the other files another certificate's");
+                    }
+                    certificate = requested;
+                    continue;
+                }
                 if (volume == null || !volume.has("secret")) {
                     build.problem(where + ": " + name + " is " + path + ", in volume " + mount.get().path("name")
-                            .asText() + ", which is not a Secret");
+                            .asText() + ", which is not a Secret or a csi-driver volume");
                     continue;
                 }
                 String expected = mount.get().path("mountPath").asText().replaceAll("/$", "") + "/" + pem.file();
@@ -230,6 +252,7 @@ final class CertificateReferences {
             }
             if (certificate == null) continue;
             presented.put(id, certificate);
+            if (certificate.path("apiVersion").asText().equals(CsiCertificates.DRIVER)) checkInstance(where, c, certificate);
             String role = ROLE_OF_MODULE.get(module);
             List<String> named = new ArrayList<>();
             certificate.path("spec").path("uris").forEach(u -> {
@@ -242,6 +265,40 @@ final class CertificateReferences {
                 build.problem(where + ": presents " + Yaml.id(certificate) + ", of role " + named + ", but runs "
                         + module + ", whose certificate names role " + role);
             }
+        }
+    }
+
+    /** The certificate a csi-driver volume of {@code d} requests: checked as a Certificate (once), and as a volume. */
+    private JsonNode perPod(JsonNode d, JsonNode volume) {
+        return perPod.computeIfAbsent(Yaml.id(d) + " volume " + volume.path("name").asText(), where -> {
+            CsiCertificates.problems(where, volume).forEach(build::problem);
+            ObjectNode cert = CsiCertificates.asCertificate(d, volume);
+            checkCertificate(cert);
+            return cert;
+        });
+    }
+
+    /**
+     * A certificate per pod names the pod as its instance, and the service registers under that name (its
+     * {@code *_INSTANCE_ID} set, to the pod's name): otherwise the control plane's guard refuses its own registration
+     * (or, naming no instance, the certificate speaks for every pod).
+     */
+    private void checkInstance(String where, JsonNode container, JsonNode certificate) {
+        List<String> instances = new ArrayList<>();
+        certificate.path("spec").path("uris").forEach(u -> {
+            if (u.asText().startsWith("urn:moemesh:instance:")) instances.add(u.asText());
+        });
+        if (!instances.equals(List.of(POD_INSTANCE_URI))) {
+            build.problem(where + ": its certificate per pod names instances " + instances + ", not only "
+                    + POD_INSTANCE_URI + " (the pod it is issued to)");
+        }
+        // that a set *_INSTANCE_ID is the pod's name, ControlPlaneReferences checks; unset, the service registers as
+        // <host name>:<port>, which is not the pod's name
+        boolean named = false;
+        for (JsonNode e : container.path("env")) named |= e.path("name").asText().endsWith("_INSTANCE_ID");
+        if (!named) {
+            build.problem(where + ": sets no *_INSTANCE_ID, so it registers as <host>:<port>, an instance its"
+                    + " certificate per pod does not speak for");
         }
     }
 

@@ -184,16 +184,33 @@ class ManifestRejectionTest {
 
     static Stream<Named<TlsBreakage>> tlsBreakages() {
         return Stream.of(
-                Named.of("a Secret no Certificate issues", new TlsBreakage("Deployment", "attention-service",
-                        d -> volume(d, "mesh-tls").with("secret").put("secretName", "mesh-attention-tls-old"),
-                        List.of("attention-service container attention-service: mounts Secret mesh-attention-tls-old"
+                Named.of("a Secret no Certificate issues", new TlsBreakage("Deployment", "orchestrator",
+                        d -> volume(d, "mesh-tls").with("secret").put("secretName", "mesh-orchestrator-tls-old"),
+                        List.of("orchestrator container orchestrator: mounts Secret mesh-orchestrator-tls-old"
                                 + " for quarkus.tls.mesh, but no Certificate of the build issues it"))),
-                Named.of("a certificate of another role", new TlsBreakage("Certificate", "mesh-expert",
-                        c -> ((ArrayNode) c.path("spec").path("uris")).set(0, "urn:moemesh:role:attention"),
-                        List.of("expert-pool-g0 container expert-service: presents cert-manager.io/v1 Certificate"
-                                        + " moe-mesh/mesh-expert, of role [attention], but runs expert-service, whose"
-                                        + " certificate names role expert",
-                                "expert-pool-g1 container expert-service: presents"))),
+                Named.of("a certificate of another role", new TlsBreakage("Deployment", "expert-pool-g0",
+                        d -> csi(d).put("csi.cert-manager.io/uri-sans",
+                                "urn:moemesh:role:attention," + CertificateReferences.POD_INSTANCE_URI),
+                        List.of("expert-pool-g0 container expert-service: presents csi.cert-manager.io volume"
+                                + " moe-mesh/expert-pool-g0/mesh-tls, of role [attention], but runs expert-service, whose"
+                                + " certificate names role expert"))),
+                Named.of("a certificate per pod that names no pod", new TlsBreakage("Deployment", "expert-pool-g1",
+                        d -> csi(d).put("csi.cert-manager.io/uri-sans", "urn:moemesh:role:expert"),
+                        List.of("expert-pool-g1 container expert-service: its certificate per pod names instances [],"
+                                + " not only urn:moemesh:instance:${POD_NAME}"))),
+                Named.of("a per-pod certificate of a service registering as host:port", new TlsBreakage("Deployment",
+                        "attention-service", d -> removeIf(d.at(CONTAINER + "/env"),
+                                e -> e.path("name").asText().equals("ATTENTION_INSTANCE_ID")),
+                        List.of("attention-service container attention-service: sets no *_INSTANCE_ID"))),
+                Named.of("a per-pod key kept across renewals, in PKCS1", new TlsBreakage("Deployment", "attention-service",
+                        d -> csi(d).put("csi.cert-manager.io/reuse-private-key", "true")
+                                .remove("csi.cert-manager.io/key-encoding"),
+                        List.of("volume mesh-tls: key-encoding is not PKCS8",
+                                "attention-service/mesh-tls: privateKey.rotationPolicy is not Always"))),
+                Named.of("an attribute csi-driver does not know", new TlsBreakage("Deployment", "expert-pool-g0",
+                        d -> csi(d).put("csi.cert-manager.io/uri-san", "urn:moemesh:role:expert"),
+                        List.of("volume mesh-tls: volume attribute csi.cert-manager.io/uri-san is not one of"
+                                + " csi-driver's"))),
                 Named.of("a role the mesh does not know", new TlsBreakage("Certificate", "mesh-router",
                         c -> ((ArrayNode) c.path("spec").path("uris")).set(0, "urn:moemesh:role:admin"),
                         List.of("mesh-router: names role admin, which is not a MeshRole",
@@ -208,9 +225,13 @@ class ManifestRejectionTest {
                         d -> env(d, "QUARKUS_TLS_MESH_TRUST_STORE_PEM_CERTS").put("value", "/etc/ssl/ca.crt"),
                         List.of("QUARKUS_TLS_MESH_TRUST_STORE_PEM_CERTS is /etc/ssl/ca.crt, which is in no volume"
                                 + " the container mounts"))),
-                Named.of("the certificate where the key belongs", new TlsBreakage("Deployment", "expert-pool-g1",
+                Named.of("the certificate where the key belongs", new TlsBreakage("Deployment", "router-service",
                         d -> env(d, "QUARKUS_TLS_MESH_KEY_STORE_PEM_SERVICE_KEY").put("value", "/etc/moemesh/tls/tls.crt"),
                         List.of("QUARKUS_TLS_MESH_KEY_STORE_PEM_SERVICE_KEY is /etc/moemesh/tls/tls.crt, but cert-manager"
+                                + " writes the private key as /etc/moemesh/tls/tls.key"))),
+                Named.of("the per-pod certificate where the key belongs", new TlsBreakage("Deployment", "expert-pool-g1",
+                        d -> env(d, "QUARKUS_TLS_MESH_KEY_STORE_PEM_SERVICE_KEY").put("value", "/etc/moemesh/tls/tls.crt"),
+                        List.of("QUARKUS_TLS_MESH_KEY_STORE_PEM_SERVICE_KEY is /etc/moemesh/tls/tls.crt, but csi-driver"
                                 + " writes the private key as /etc/moemesh/tls/tls.key"))),
                 Named.of("a service left on plaintext", new TlsBreakage("Deployment", "router-service",
                         d -> removeIf(d.at(CONTAINER + "/env"), e -> e.path("name").asText()
@@ -224,22 +245,32 @@ class ManifestRejectionTest {
                                         + " (presented by apps/v1 Deployment moe-mesh/orchestrator) does not name",
                                 "expert-pool-g0 container expert-service EXPERT_CONTROL_PLANE: dials orchestrator",
                                 "expert-pool-g1 container expert-service EXPERT_CONTROL_PLANE: dials orchestrator"))),
-                Named.of("a misspelled field", new TlsBreakage("Certificate", "mesh-attention",
+                Named.of("a misspelled field", new TlsBreakage("Certificate", "mesh-orchestrator",
                         c -> c.with("spec").set("dnsName", ((ObjectNode) c.path("spec")).remove("dnsNames")),
                         List.of("field spec.dnsName is not in cert-manager's schema",
-                                "orchestrator container orchestrator ORCHESTRATOR_ATTENTION_SERVICES: dials"
-                                        + " attention-service",
+                                "attention-service container attention-service ATTENTION_CONTROL_PLANE: dials"
+                                        + " orchestrator",
+                                "expert-pool-g0 container expert-service EXPERT_CONTROL_PLANE: dials orchestrator",
+                                "expert-pool-g1 container expert-service EXPERT_CONTROL_PLANE: dials orchestrator"))),
+                Named.of("a per-pod certificate without the name it is dialed by", new TlsBreakage("Deployment",
+                        "attention-service", d -> csi(d).remove("csi.cert-manager.io/dns-names"),
+                        List.of("orchestrator container orchestrator ORCHESTRATOR_ATTENTION_SERVICES: dials"
+                                        + " attention-service, which csi.cert-manager.io volume"
+                                        + " moe-mesh/attention-service/mesh-tls",
                                 "router-service container router-service ROUTER_ATTENTION_SERVICES: dials"
                                         + " attention-service"))),
                 Named.of("a key kept across renewals", new TlsBreakage("Certificate", "mesh-router",
                         c -> c.with("spec").with("privateKey").put("rotationPolicy", "Never"),
                         List.of("mesh-router: privateKey.rotationPolicy is not Always"))),
-                Named.of("a certificate that cannot call", new TlsBreakage("Certificate", "mesh-attention",
+                Named.of("a certificate that cannot call", new TlsBreakage("Certificate", "mesh-router",
                         c -> removeIf(c.path("spec").path("usages"), u -> u.asText().equals("client auth")),
-                        List.of("mesh-attention: usages lack 'client auth'"))),
+                        List.of("mesh-router: usages lack 'client auth'"))),
+                Named.of("a per-pod certificate that cannot call", new TlsBreakage("Deployment", "expert-pool-g0",
+                        d -> csi(d).put("csi.cert-manager.io/key-usages", "digital signature,server auth"),
+                        List.of("expert-pool-g0/mesh-tls: usages lack 'client auth'"))),
                 Named.of("an ECDSA key in cert-manager's default encoding", new TlsBreakage("Certificate",
-                        "mesh-expert", c -> ((ObjectNode) c.path("spec").path("privateKey")).remove("encoding"),
-                        List.of("mesh-expert: an ECDSA key without encoding PKCS8"))),
+                        "mesh-router", c -> ((ObjectNode) c.path("spec").path("privateKey")).remove("encoding"),
+                        List.of("mesh-router: an ECDSA key without encoding PKCS8"))),
                 Named.of("a renewal due before issue", new TlsBreakage("Certificate", "mesh-orchestrator",
                         c -> c.with("spec").put("renewBefore", "3000h"),
                         List.of("mesh-orchestrator: renewBefore 3000h is not shorter than its duration 2160h"))),
@@ -267,6 +298,11 @@ class ManifestRejectionTest {
             if (v.path("name").asText().equals(name)) return (ObjectNode) v;
         }
         throw new AssertionError(Yaml.id(d) + " has no volume " + name);
+    }
+
+    /** The attributes of the Deployment's csi-driver volume {@code mesh-tls}. */
+    private static ObjectNode csi(ObjectNode d) {
+        return (ObjectNode) volume(d, "mesh-tls").path("csi").path("volumeAttributes");
     }
 
     private static void removeIf(JsonNode list, Predicate<JsonNode> which) {

@@ -119,13 +119,15 @@ class ManifestsTest {
     }
 
     /**
-     * Production runs mutual TLS inside the mesh: a Certificate per role (the operator's too), and every mesh
-     * Deployment presents one (the cross-references check that it is its role's, and the files; without this test,
-     * an overlay with no certificates at all would pass them).
+     * Production runs mutual TLS inside the mesh: a Certificate per role for the orchestrator, the router and the
+     * operator, a certificate per pod (cert-manager's csi-driver) for the attention services and the expert pools,
+     * and every mesh Deployment presents one (the cross-references check that it is its role's, and the files;
+     * without this test, an overlay with no certificates at all would pass them).
      */
     @Test
-    void productionOverlayIssuesACertificatePerRoleAndEveryMeshServicePresentsOne() {
+    void productionOverlayIssuesACertificateToEveryRoleAndEveryMeshServicePresentsOne() {
         List<ObjectNode> objects = Builds.of("overlays/production");
+        Set<String> issued = new TreeSet<>();
         Map<String, String> secretRoles = new TreeMap<>();
         for (ObjectNode o : objects) {
             if (!o.path("kind").asText().equals("Certificate") || o.path("spec").path("isCA").asBoolean()) continue;
@@ -136,18 +138,32 @@ class ManifestsTest {
                 }
             }
         }
-        Set<String> expected = new TreeSet<>(CertificateReferences.ROLE_OF_MODULE.values());
-        expected.add("operator");
-        assertEquals(expected, new TreeSet<>(secretRoles.values()));
+        issued.addAll(secretRoles.values());
+        Map<String, Set<String>> perPod = new TreeMap<>();
         for (ObjectNode d : deployments(objects)) {
             Set<String> mounted = new TreeSet<>();
             d.path("spec").path("template").path("spec").path("volumes").forEach(v -> {
                 if (secretRoles.containsKey(v.path("secret").path("secretName").asText())) {
                     mounted.add(secretRoles.get(v.path("secret").path("secretName").asText()));
                 }
+                if (CsiCertificates.isCertificate(v)) {
+                    for (String uri : CsiCertificates.attribute(v, "uri-sans").orElse("").split(",")) {
+                        if (uri.startsWith(CertificateReferences.ROLE_URI)) {
+                            String role = uri.substring(CertificateReferences.ROLE_URI.length());
+                            mounted.add(role);
+                            perPod.computeIfAbsent(role, r -> new TreeSet<>()).add(d.path("metadata").path("name").asText());
+                        }
+                    }
+                }
             });
             assertEquals(1, mounted.size(), Yaml.id(d) + " mounts the certificates of " + mounted);
         }
+        issued.addAll(perPod.keySet());
+        Set<String> expected = new TreeSet<>(CertificateReferences.ROLE_OF_MODULE.values());
+        expected.add("operator");
+        assertEquals(expected, issued);
+        assertEquals(Map.of("attention", Set.of("attention-service"), "expert", Set.of("expert-pool-g0", "expert-pool-g1")),
+                perPod, "the roles whose pods each have a certificate of their own, naming the pod");
     }
 
     /**
