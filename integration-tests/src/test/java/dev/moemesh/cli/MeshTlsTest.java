@@ -85,7 +85,8 @@ class MeshTlsTest {
                 assertTrue(s.getDescription().contains("it takes orchestrator or router certificates"), s.toString());
             }
             // a router's certificate may not run experts past the attention service
-            ManagedChannel channel = mesh.channelsAs("router-y", MeshRole.ROUTER).forTarget(experts.address()).build();
+            ManagedChannel channel = mesh.channelsAs("router-y", MeshRole.ROUTER).forTarget(experts.address(),
+                    MeshRole.EXPERT).build();
             try {
                 StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> ExpertServiceGrpc
                         .newBlockingStub(channel).runExperts(RunExpertsRequest.getDefaultInstance()));

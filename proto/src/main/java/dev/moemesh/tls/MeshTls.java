@@ -12,6 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.Map;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLException;
@@ -30,15 +33,20 @@ public final class MeshTls {
 
     private final KeyManagerFactory keys;
     private final TrustManagerFactory trust;
-    private final SslContext client;
+    private final Map<MeshRole, SslContext> clients; // by the role the server dialed must name
     private final SslContext server;
 
     private MeshTls(KeyManagerFactory keys, TrustManagerFactory trust) {
         this.keys = keys;
         this.trust = trust;
         try {
-            this.client = GrpcSslContexts.forClient().keyManager(keys).trustManager(new MeshPeerTrust(caTrust(trust)))
-                    .build();
+            X509TrustManager ca = caTrust(trust);
+            Map<MeshRole, SslContext> clients = new EnumMap<>(MeshRole.class);
+            for (MeshRole server : MeshRole.values()) {
+                clients.put(server, GrpcSslContexts.forClient().keyManager(keys)
+                        .trustManager(new MeshPeerTrust(ca, server)).build());
+            }
+            this.clients = Collections.unmodifiableMap(clients);
             this.server = GrpcSslContexts.configure(SslContextBuilder.forServer(keys)).trustManager(trust)
                     .clientAuth(ClientAuth.REQUIRE).build();
         } catch (SSLException e) {
@@ -85,11 +93,11 @@ public final class MeshTls {
     }
 
     /**
-     * for channels: presents this process's certificate, trusts servers the mesh CA signed that name a mesh role,
-     * at whatever address they are dialed ({@link MeshPeerTrust})
+     * for channels to a {@code server}: presents this process's certificate, trusts servers the mesh CA signed that
+     * name that role, at whatever address they are dialed ({@link MeshPeerTrust})
      */
-    public SslContext clientContext() {
-        return client;
+    public SslContext clientContext(MeshRole server) {
+        return clients.get(server);
     }
 
     /** for servers: requires a client certificate from the mesh CA */

@@ -12,6 +12,7 @@ import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.RunExpertsRequest;
 import dev.moemesh.proto.UnloadExpertsRequest;
 import dev.moemesh.tls.MeshChannels;
+import dev.moemesh.tls.MeshRole;
 import dev.moemesh.tls.MeshTls;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -72,7 +73,7 @@ class ExpertServiceTlsTest {
 
     @Test
     void aPlaintextClientIsRefused() {
-        ManagedChannel channel = MeshChannels.PLAINTEXT.forTarget("localhost:" + port).build();
+        ManagedChannel channel = MeshChannels.PLAINTEXT.forTarget("localhost:" + port, MeshRole.EXPERT).build();
         try {
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> ExpertServiceGrpc
                     .newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
@@ -97,7 +98,7 @@ class ExpertServiceTlsTest {
     }
 
     private <T> T call(MeshTls tls, Function<ManagedChannel, T> rpc) {
-        ManagedChannel channel = MeshChannels.tls(tls).forTarget("localhost:" + port).build();
+        ManagedChannel channel = MeshChannels.tls(tls).forTarget("localhost:" + port, MeshRole.EXPERT).build();
         try {
             return rpc.apply(channel);
         } finally {
