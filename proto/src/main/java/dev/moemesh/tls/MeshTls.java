@@ -31,23 +31,23 @@ import javax.net.ssl.X509TrustManager;
  */
 public final class MeshTls {
 
-    private final KeyManagerFactory keys;
+    private final RenewableKeys keys;
     private final TrustManagerFactory trust;
     private final Map<MeshRole, SslContext> clients; // by the role the server dialed must name
     private final SslContext server;
 
     private MeshTls(KeyManagerFactory keys, TrustManagerFactory trust) {
-        this.keys = keys;
+        this.keys = new RenewableKeys(keys);
         this.trust = trust;
         try {
             X509TrustManager ca = caTrust(trust);
             Map<MeshRole, SslContext> clients = new EnumMap<>(MeshRole.class);
             for (MeshRole server : MeshRole.values()) {
-                clients.put(server, GrpcSslContexts.forClient().keyManager(keys)
+                clients.put(server, GrpcSslContexts.forClient().keyManager(this.keys)
                         .trustManager(new MeshPeerTrust(ca, server)).build());
             }
             this.clients = Collections.unmodifiableMap(clients);
-            this.server = GrpcSslContexts.configure(SslContextBuilder.forServer(keys)).trustManager(trust)
+            this.server = GrpcSslContexts.configure(SslContextBuilder.forServer(this.keys)).trustManager(trust)
                     .clientAuth(ClientAuth.REQUIRE).build();
         } catch (SSLException e) {
             throw new IllegalArgumentException("the mesh TLS keys cannot make a TLS context: " + e.getMessage(), e);
@@ -105,8 +105,13 @@ public final class MeshTls {
         return server;
     }
 
-    public KeyManagerFactory keys() {
-        return keys;
+    /**
+     * Presents {@code renewed} (this process's renewed key and certificate) from the next TLS handshake on, in every
+     * channel and server built on this: connections open keep the certificate they were made with, as do sessions
+     * resumed from them (the JDK's session tickets live a day at most, well inside a renewal's margin).
+     */
+    public void renew(KeyManagerFactory renewed) {
+        keys.renew(renewed);
     }
 
     public TrustManagerFactory trust() {
