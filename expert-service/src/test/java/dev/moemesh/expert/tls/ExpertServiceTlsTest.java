@@ -19,10 +19,26 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.tls.CertificateUpdatedEvent;
+import io.quarkus.tls.TlsConfiguration;
+import io.quarkus.tls.TlsConfigurationRegistry;
+import jakarta.enterprise.event.Event;
+import jakarta.inject.Inject;
 
+import java.io.InputStream;
+import java.math.BigInteger;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
 
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;
@@ -41,6 +57,12 @@ class ExpertServiceTlsTest {
 
     @ConfigProperty(name = "quarkus.grpc.server.test-port")
     int port;
+
+    @Inject
+    TlsConfigurationRegistry registry;
+
+    @Inject
+    Event<CertificateUpdatedEvent> updates;
 
     @Test
     void anAttentionCertificateReachesTheExperts() {
@@ -89,6 +111,51 @@ class ExpertServiceTlsTest {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(as("stranger"),
                 ch -> ExpertServiceGrpc.newBlockingStub(ch).describe(DescribeRequest.getDefaultInstance())));
         assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
+    }
+
+    @Test
+    void aCertificateRenewedOnDiskIsPresentedToNewCallersOnceTheRegistryReloadsItWithoutARestart() throws Exception {
+        Path dir = Path.of(certs);
+        BigInteger before = serial(dir.resolve("expert.p12"));
+        BigInteger renewed = serial(dir.resolve("expert-renewed.p12"));
+        assertEquals(before, serverCertificateSerial());
+        // what quarkus.tls.mesh.reload-period does on its timer: reload the files, announce the new certificate
+        Files.copy(dir.resolve("expert-renewed.p12"), dir.resolve("expert.p12"), StandardCopyOption.REPLACE_EXISTING);
+        TlsConfiguration mesh = registry.get("mesh").orElseThrow();
+        assertTrue(mesh.reload());
+        updates.fire(new CertificateUpdatedEvent("mesh", mesh));
+        assertEquals(renewed, serverCertificateSerial());
+        // and a caller still gets its answer
+        assertTrue(call(as("attention"), ch -> ExpertServiceGrpc.newBlockingStub(ch)
+                .describe(DescribeRequest.getDefaultInstance())).getHeldCount() > 0);
+    }
+
+    /** The serial of the certificate the gRPC server presents in a new TLS handshake (an attention caller's). */
+    private BigInteger serverCertificateSerial() throws Exception {
+        char[] password = MeshCertsResource.PASSWORD.toCharArray();
+        Path dir = Path.of(certs);
+        KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        keys.init(load(dir.resolve("attention.p12")), password);
+        TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        trust.init(load(dir.resolve("ca.p12")));
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(keys.getKeyManagers(), trust.getTrustManagers(), null);
+        try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket("localhost", port)) {
+            socket.startHandshake();
+            return ((X509Certificate) socket.getSession().getPeerCertificates()[0]).getSerialNumber();
+        }
+    }
+
+    private static BigInteger serial(Path keyStore) throws Exception {
+        return ((X509Certificate) load(keyStore).getCertificate("mesh")).getSerialNumber();
+    }
+
+    private static KeyStore load(Path file) throws Exception {
+        KeyStore store = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(file)) {
+            store.load(in, MeshCertsResource.PASSWORD.toCharArray());
+        }
+        return store;
     }
 
     private MeshTls as(String name) {
