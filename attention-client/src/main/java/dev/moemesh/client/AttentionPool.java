@@ -1,6 +1,7 @@
 package dev.moemesh.client;
 
 import dev.moemesh.tls.MeshChannels;
+import dev.moemesh.tls.MeshRole;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.smallrye.faulttolerance.api.TypedGuard;
@@ -36,7 +37,7 @@ public final class AttentionPool implements AutoCloseable {
         private Member(String address, MeshChannels channels) {
             this.address = address;
             this.addressHash = mix(address.hashCode());
-            this.channel = channels.forTarget(address).build();
+            this.channel = channels.forTarget(address, MeshRole.ATTENTION).build();
         }
 
         public String address() {

@@ -10,6 +10,7 @@ import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.RunExpertsRequest;
 import dev.moemesh.proto.RunExpertsResponse;
 import dev.moemesh.tls.MeshChannels;
+import dev.moemesh.tls.MeshRole;
 import dev.moemesh.tls.MeshTls;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -88,7 +89,7 @@ final class ExpertPingCommand implements Callable<Integer> {
         try {
             List<DescribeResponse> described = new ArrayList<>();
             for (String target : targets) {
-                ManagedChannel channel = mesh.forTarget(target).directExecutor().build();
+                ManagedChannel channel = mesh.forTarget(target, MeshRole.EXPERT).directExecutor().build();
                 channels.add(channel);
                 described.add(describe(target, channel));
             }

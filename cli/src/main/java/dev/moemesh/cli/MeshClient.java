@@ -7,6 +7,7 @@ import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
 import dev.moemesh.tls.MeshChannels;
+import dev.moemesh.tls.MeshRole;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -25,7 +26,7 @@ public final class MeshClient implements AutoCloseable {
     /** @param channels plaintext, or mutual TLS on a certificate the attention service admits (a door's) */
     public MeshClient(String target, MeshChannels channels) {
         this.target = target;
-        this.channel = channels.forTarget(target).build();
+        this.channel = channels.forTarget(target, MeshRole.ATTENTION).build();
     }
 
     /**

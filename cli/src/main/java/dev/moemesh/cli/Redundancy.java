@@ -6,6 +6,7 @@ import dev.moemesh.proto.ExpertReplicas;
 import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.WatchPlacementRequest;
 import dev.moemesh.tls.MeshChannels;
+import dev.moemesh.tls.MeshRole;
 import io.grpc.ManagedChannel;
 
 import java.util.HashMap;
@@ -26,7 +27,7 @@ record Redundancy(long version, int services, int experts, int fewest, int most,
      * {@code channels} (the mesh's: plaintext, or mutual TLS as an operator under {@code mesh up --tls}).
      */
     static Placement current(String target, String fingerprint, MeshChannels channels) {
-        ManagedChannel channel = channels.forTarget(target).build();
+        ManagedChannel channel = channels.forTarget(target, MeshRole.ORCHESTRATOR).build();
         try {
             Iterator<Placement> watch = ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
                     .watchPlacement(WatchPlacementRequest.newBuilder().setInstanceId("mesh-cli")

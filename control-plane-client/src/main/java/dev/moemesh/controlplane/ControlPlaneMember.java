@@ -7,6 +7,7 @@ import dev.moemesh.proto.HeartbeatResponse;
 import dev.moemesh.proto.RegisterRequest;
 import dev.moemesh.proto.ReportUnreachableRequest;
 import dev.moemesh.proto.Role;
+import dev.moemesh.tls.MeshRole;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -105,7 +106,7 @@ public final class ControlPlaneMember implements AutoCloseable {
         this.options = options;
         this.nextRetry = options.firstRetry();
         this.status = "registering with the control plane at " + target + " as '" + identity.instanceId() + "'";
-        this.channel = options.channels().forTarget(target).build();
+        this.channel = options.channels().forTarget(target, MeshRole.ORCHESTRATOR).build();
         this.controlPlane = ControlPlaneGrpc.newBlockingStub(channel);
         this.loop = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("control-plane-member").unstarted(r));

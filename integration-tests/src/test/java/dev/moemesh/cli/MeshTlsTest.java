@@ -20,20 +20,30 @@ import dev.moemesh.proto.RunExpertsRequest;
 import dev.moemesh.tls.MeshChannels;
 import dev.moemesh.tls.MeshRole;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyServerBuilder;
 
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The mesh over mutual TLS with role certificates, as real processes: it serves the single-process engine's tokens,
- * and refuses plaintext callers and certificates of the wrong role.
+ * and refuses plaintext callers and certificates of the wrong role; its channels refuse a server whose certificate does
+ * not name the role they call.
  */
 class MeshTlsTest {
     private static final Duration READY = Duration.ofMinutes(3);
@@ -85,13 +95,65 @@ class MeshTlsTest {
                 assertTrue(s.getDescription().contains("it takes orchestrator or router certificates"), s.toString());
             }
             // a router's certificate may not run experts past the attention service
-            ManagedChannel channel = mesh.channelsAs("router-y", MeshRole.ROUTER).forTarget(experts.address()).build();
+            ManagedChannel channel = mesh.channelsAs("router-y", MeshRole.ROUTER).forTarget(experts.address(),
+                    MeshRole.EXPERT).build();
             try {
                 StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> ExpertServiceGrpc
                         .newBlockingStub(channel).runExperts(RunExpertsRequest.getDefaultInstance()));
                 assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(), e.toString());
             } finally {
                 channel.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void anExpertsAddressServedWithAnotherRolesCertificateIsSentNoHiddenStates(@TempDir Path certs) throws Exception {
+        Path model = TestModels.tiny(Preset.TINY_V3);
+        GenerationRequest request = new GenerationRequest("tls-2", new int[] {0, 17, 42},
+                new SamplingParams(6, 0f, 0, 1f, 0, null, true));
+        try (LocalMesh mesh = new LocalMesh(LocalMesh.home(),
+                LocalMesh.home().resolve("integration-tests/target/mesh-test-logs/tls-server-role"),
+                List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")).overTls(certs)) {
+            LocalMesh.Service experts = mesh.startExpertService("tls-experts-2", model, "*", LocalMesh.freePort(), READY);
+            // no waiting for a placement that heals: with the only expert service gone, a step fails at once
+            LocalMesh.Service attention = mesh.startAttentionService("tls-attention-2", model,
+                    List.of(experts.address()), LocalMesh.freePort(),
+                    List.of("-Dattention.expert-heal-timeout=0s", "-Dattention.expert-timeout=10s"), READY);
+            try (MeshClient door = new MeshClient(attention.address(), mesh.channelsAs("router-z", MeshRole.ROUTER))) {
+                // the expert service's own certificate: served
+                assertEquals(FinishReason.LENGTH, door.generate(request, "").finishReason());
+
+                // the expert service dies; a process holding a router's certificate of the same CA takes its port
+                experts.kill();
+                AtomicInteger calls = new AtomicInteger();
+                Server rogue = NettyServerBuilder.forAddress(new InetSocketAddress("localhost", experts.grpcPort()))
+                        .sslContext(mesh.channelsAs("rogue-router", MeshRole.ROUTER).meshTls().orElseThrow()
+                                .serverContext())
+                        .addService(ServerInterceptors.intercept(new ExpertServiceGrpc.ExpertServiceImplBase() {},
+                                new ServerInterceptor() {
+                                    @Override
+                                    public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call,
+                                            Metadata headers, ServerCallHandler<Q, A> next) {
+                                        calls.incrementAndGet();
+                                        return next.startCall(call, headers);
+                                    }
+                                }))
+                        .build().start();
+                try {
+                    Generation failed = door.generate(request, "");
+                    assertEquals(FinishReason.ERROR, failed.finishReason(), failed.error());
+                    assertTrue(failed.error().contains("UNAVAILABLE: refused the server at localhost:"
+                            + experts.grpcPort() + ": expected a certificate naming role expert, it presents [router]"),
+                            failed.error());
+                    assertEquals(0, calls.get(), "the rogue server was sent a call");
+                    // the attention service's channel refused the server in the TLS handshake, for its role
+                    String log = Files.readString(attention.log());
+                    assertTrue(log.contains("refused the server at localhost:" + experts.grpcPort() + ": expected a "
+                            + "certificate naming role expert, it presents [router] (CN=rogue-router"), log);
+                } finally {
+                    rogue.shutdownNow();
+                }
             }
         }
     }

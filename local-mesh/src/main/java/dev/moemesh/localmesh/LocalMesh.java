@@ -180,7 +180,7 @@ public final class LocalMesh implements AutoCloseable {
         props.add("-Dexpert.model-dir=" + model.toAbsolutePath());
         props.add("-Dexpert.experts=" + experts);
         Service s = startQuarkus(name, "expert-service", grpcPort, props);
-        awaitReady(s, ready, () -> grpcProbe(s, channel -> ExpertServiceGrpc.newBlockingStub(channel)
+        awaitReady(s, ready, () -> grpcProbe(s, MeshRole.EXPERT, channel -> ExpertServiceGrpc.newBlockingStub(channel)
                 .withDeadlineAfter(2, TimeUnit.SECONDS).describe(DescribeRequest.getDefaultInstance())));
         return s;
     }
@@ -193,7 +193,7 @@ public final class LocalMesh implements AutoCloseable {
         if (!expertAddresses.isEmpty()) props.add("-Dattention.expert-services=" + String.join(",", expertAddresses));
         props.addAll(extraProperties);
         Service s = startQuarkus(name, "attention-service", grpcPort, props);
-        awaitReady(s, ready, () -> grpcProbe(s, channel -> AttentionServiceGrpc.newBlockingStub(channel)
+        awaitReady(s, ready, () -> grpcProbe(s, MeshRole.ATTENTION, channel -> AttentionServiceGrpc.newBlockingStub(channel)
                 .withDeadlineAfter(2, TimeUnit.SECONDS).getAttentionStats(GetAttentionStatsRequest.getDefaultInstance())));
         return s;
     }
@@ -410,8 +410,8 @@ public final class LocalMesh implements AutoCloseable {
         void call(ManagedChannel channel);
     }
 
-    private void grpcProbe(Service s, GrpcCall call) {
-        ManagedChannel channel = probes.forTarget(s.address()).build();
+    private void grpcProbe(Service s, MeshRole role, GrpcCall call) {
+        ManagedChannel channel = probes.forTarget(s.address(), role).build();
         try {
             call.call(channel);
         } finally {

@@ -1,8 +1,18 @@
 package dev.moemesh.tls;
 
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ForwardingClientCallListener;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
 import io.grpc.netty.NegotiationType;
 import io.grpc.netty.NettyChannelBuilder;
 
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -28,11 +38,17 @@ public final class MeshChannels {
         return tls.map(MeshChannels::tls).orElse(PLAINTEXT);
     }
 
-    /** @param target {@code host:port} or any gRPC target */
-    public NettyChannelBuilder forTarget(String target) {
+    /**
+     * @param target {@code host:port} or any gRPC target
+     * @param server the role the server's certificate must name over TLS, or the handshake fails (the call gets
+     *               {@code UNAVAILABLE}, the log one line naming both roles); plaintext proves nothing of the server
+     */
+    public NettyChannelBuilder forTarget(String target, MeshRole server) {
+        Objects.requireNonNull(server, "the role of the server dialed");
         NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target).intercept(MeshTraceContext.INSTANCE);
         return tls == null ? builder.usePlaintext()
-                : builder.negotiationType(NegotiationType.TLS).sslContext(tls.clientContext());
+                : builder.negotiationType(NegotiationType.TLS).sslContext(tls.clientContext(server))
+                        .intercept(ServerRoleInStatus.INSTANCE);
     }
 
     public boolean isTls() {
@@ -41,6 +57,39 @@ public final class MeshChannels {
 
     public Optional<MeshTls> meshTls() {
         return Optional.ofNullable(tls);
+    }
+
+    /**
+     * A handshake refused for the server's role reaches the call as {@code UNAVAILABLE: ssl exception}, the reason
+     * only in its cause; this puts the reason (the expected and presented roles) in the status a caller logs.
+     */
+    private static final class ServerRoleInStatus implements ClientInterceptor {
+        static final ServerRoleInStatus INSTANCE = new ServerRoleInStatus();
+
+        @Override
+        public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
+                                                                   CallOptions options, Channel next) {
+            return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+                @Override
+                public void start(Listener<RespT> listener, Metadata headers) {
+                    super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
+                        @Override
+                        public void onClose(Status status, Metadata trailers) {
+                            super.onClose(explained(status), trailers);
+                        }
+                    }, headers);
+                }
+            };
+        }
+
+        private static Status explained(Status status) {
+            for (Throwable t = status.getCause(); t != null; t = t.getCause()) {
+                if (t instanceof MeshPeerTrust.WrongServerRole refused) {
+                    return status.withDescription(refused.getMessage());
+                }
+            }
+            return status;
+        }
     }
 
     @Override

@@ -8,39 +8,63 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.X509TrustManager;
 
+import org.jboss.logging.Logger;
+
 /**
- * How a channel checks the server it dials: signed by the mesh CA and naming a mesh role, whatever host it was
- * dialed at. Expert services are dialed at pod IPs (the placement names addresses, not host names), which no
- * issued certificate can name, so the host name check TLS clients make by default would fail those hops; what a
- * mesh process proves is the CA's signature and its role, and each server checks its callers' roles
- * ({@link RoleGuard}). Clients' certificates, on the server side, are checked by the CA alone, as before.
+ * How a channel checks the server it dials: signed by the mesh CA and naming the role the channel means to call,
+ * whatever host it was dialed at. Expert services are dialed at pod IPs (the placement names addresses, not host
+ * names), which no issued certificate can name, so the host name check TLS clients make by default would fail those
+ * hops; what a mesh process proves is the CA's signature and its role. Without the role, any holder of a mesh
+ * certificate (a router's, stolen) could serve at an expert's address and be sent its hidden states. Clients'
+ * certificates, on the server side, are checked by the CA alone: each server checks its callers' roles per RPC
+ * ({@link RoleGuard}).
  */
 final class MeshPeerTrust extends X509ExtendedTrustManager {
 
-    private final X509TrustManager ca;
+    private static final Logger LOG = Logger.getLogger(MeshPeerTrust.class);
 
-    MeshPeerTrust(X509TrustManager ca) {
+    /** A server of the mesh CA that does not name the role the channel expects: the handshake's failure. */
+    static final class WrongServerRole extends CertificateException {
+        WrongServerRole(String message) {
+            super(message);
+        }
+    }
+
+    private final X509TrustManager ca;
+    private final MeshRole expected;
+
+    MeshPeerTrust(X509TrustManager ca, MeshRole expected) {
         this.ca = ca;
+        this.expected = expected;
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
             throws CertificateException {
-        checkServerTrusted(chain, authType);
+        checkServer(chain, authType, engine == null || engine.getPeerHost() == null ? "a server"
+                : "the server at " + engine.getPeerHost() + ":" + engine.getPeerPort());
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
             throws CertificateException {
-        checkServerTrusted(chain, authType);
+        checkServer(chain, authType, socket == null ? "a server" : "the server at " + socket.getRemoteSocketAddress());
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        checkServer(chain, authType, "a server");
+    }
+
+    private void checkServer(X509Certificate[] chain, String authType, String server) throws CertificateException {
         ca.checkServerTrusted(chain, authType); // the chain to the mesh CA, validity, key usage; no host name
-        if (MeshIdentity.of(chain[0]).roles().isEmpty()) {
-            throw new CertificateException("the server's certificate (" + chain[0].getSubjectX500Principal().getName()
-                    + ") is signed by the mesh CA but names no mesh role (a urn:moemesh:role: URI)");
+        MeshIdentity presented = MeshIdentity.of(chain[0]);
+        if (!presented.has(expected)) {
+            WrongServerRole refused = new WrongServerRole("refused " + server + ": expected a certificate"
+                    + " naming role " + expected.label() + ", it presents " + presented.rolesLabel() + " ("
+                    + presented.subject() + ", signed by the mesh CA); nothing is sent to it");
+            LOG.warn(refused.getMessage());
+            throw refused;
         }
     }
 

@@ -12,6 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.Map;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLException;
@@ -28,18 +31,23 @@ import javax.net.ssl.X509TrustManager;
  */
 public final class MeshTls {
 
-    private final KeyManagerFactory keys;
+    private final RenewableKeys keys;
     private final TrustManagerFactory trust;
-    private final SslContext client;
+    private final Map<MeshRole, SslContext> clients; // by the role the server dialed must name
     private final SslContext server;
 
     private MeshTls(KeyManagerFactory keys, TrustManagerFactory trust) {
-        this.keys = keys;
+        this.keys = new RenewableKeys(keys);
         this.trust = trust;
         try {
-            this.client = GrpcSslContexts.forClient().keyManager(keys).trustManager(new MeshPeerTrust(caTrust(trust)))
-                    .build();
-            this.server = GrpcSslContexts.configure(SslContextBuilder.forServer(keys)).trustManager(trust)
+            X509TrustManager ca = caTrust(trust);
+            Map<MeshRole, SslContext> clients = new EnumMap<>(MeshRole.class);
+            for (MeshRole server : MeshRole.values()) {
+                clients.put(server, GrpcSslContexts.forClient().keyManager(this.keys)
+                        .trustManager(new MeshPeerTrust(ca, server)).build());
+            }
+            this.clients = Collections.unmodifiableMap(clients);
+            this.server = GrpcSslContexts.configure(SslContextBuilder.forServer(this.keys)).trustManager(trust)
                     .clientAuth(ClientAuth.REQUIRE).build();
         } catch (SSLException e) {
             throw new IllegalArgumentException("the mesh TLS keys cannot make a TLS context: " + e.getMessage(), e);
@@ -85,11 +93,11 @@ public final class MeshTls {
     }
 
     /**
-     * for channels: presents this process's certificate, trusts servers the mesh CA signed that name a mesh role,
-     * at whatever address they are dialed ({@link MeshPeerTrust})
+     * for channels to a {@code server}: presents this process's certificate, trusts servers the mesh CA signed that
+     * name that role, at whatever address they are dialed ({@link MeshPeerTrust})
      */
-    public SslContext clientContext() {
-        return client;
+    public SslContext clientContext(MeshRole server) {
+        return clients.get(server);
     }
 
     /** for servers: requires a client certificate from the mesh CA */
@@ -97,8 +105,13 @@ public final class MeshTls {
         return server;
     }
 
-    public KeyManagerFactory keys() {
-        return keys;
+    /**
+     * Presents {@code renewed} (this process's renewed key and certificate) from the next TLS handshake on, in every
+     * channel and server built on this: connections open keep the certificate they were made with, as do sessions
+     * resumed from them (the JDK's session tickets live a day at most, well inside a renewal's margin).
+     */
+    public void renew(KeyManagerFactory renewed) {
+        keys.renew(renewed);
     }
 
     public TrustManagerFactory trust() {

@@ -1,6 +1,7 @@
 package dev.moemesh.tls;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -28,9 +29,12 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
 import org.junit.jupiter.api.AfterAll;
@@ -49,6 +53,7 @@ class MeshAccessTest {
     private static final MeshCertificates OTHER_CA = MeshCertificates.newCa("someone else's CA");
     private static final List<String> LOCAL = List.of("localhost", "127.0.0.1");
     private static final List<RoleGuard.Refusal> REFUSALS = new CopyOnWriteArrayList<>();
+    private static final Map<Server, MeshRole> SERVES = new ConcurrentHashMap<>();
 
     private static Server controlPlane;
     private static Server experts;
@@ -57,7 +62,7 @@ class MeshAccessTest {
     @BeforeAll
     static void startServers() throws IOException {
         MeshTls tls = issue("orchestrator-0", MeshRole.ORCHESTRATOR, "orchestrator-0").meshTls();
-        controlPlane = start(tls, ServerInterceptors.intercept(new ControlPlaneGrpc.ControlPlaneImplBase() {
+        controlPlane = start(MeshRole.ORCHESTRATOR, tls, ServerInterceptors.intercept(new ControlPlaneGrpc.ControlPlaneImplBase() {
             @Override
             public void register(RegisterRequest request, StreamObserver<RegisterResponse> out) {
                 out.onNext(RegisterResponse.newBuilder().setPlacementVersion(7).build());
@@ -70,7 +75,7 @@ class MeshAccessTest {
                 out.onCompleted();
             }
         }, MeshAccess.controlPlane(REFUSALS::add)));
-        experts = start(issue("expert-0", MeshRole.EXPERT, "expert-0").meshTls(),
+        experts = start(MeshRole.EXPERT, issue("expert-0", MeshRole.EXPERT, "expert-0").meshTls(),
                 ServerInterceptors.intercept(new ExpertServiceGrpc.ExpertServiceImplBase() {
                     @Override
                     public void runExperts(RunExpertsRequest request, StreamObserver<RunExpertsResponse> out) {
@@ -85,7 +90,7 @@ class MeshAccessTest {
                     }
                 }, MeshAccess.expertService(REFUSALS::add)));
         // Generate is not implemented here: a call the guard admits gets the service's UNIMPLEMENTED
-        attention = start(issue("attention-0", MeshRole.ATTENTION, "attention-0").meshTls(),
+        attention = start(MeshRole.ATTENTION, issue("attention-0", MeshRole.ATTENTION, "attention-0").meshTls(),
                 ServerInterceptors.intercept(new AttentionServiceGrpc.AttentionServiceImplBase() {},
                         MeshAccess.attentionService(REFUSALS::add)));
     }
@@ -177,30 +182,56 @@ class MeshAccessTest {
     // --- the server as its callers check it
 
     @Test
-    void aServerIsTrustedForTheMeshCaAndItsRoleWhateverAddressItIsDialedAt() throws Exception {
+    void aServerIsTrustedForTheMeshCaAndTheRoleDialedWhateverAddressItIsDialedAt() throws Exception {
         // an expert pod is dialed at its IP, which its certificate (issued per role, naming Service host names) lacks
-        Server pod = start(CA.issue("expert-pool", Set.of(MeshRole.EXPERT), Set.of(), List.of("expert-pool.moemesh.svc"))
-                .meshTls(), answering(5));
-        // a certificate of the mesh CA that names no mesh role is no mesh server
-        Server roleless = start(CA.issue("stranger", Set.of(), Set.of(), LOCAL).meshTls(), answering(6));
+        AtomicInteger calls = new AtomicInteger();
+        Server pod = start(MeshRole.EXPERT, CA.issue("expert-pool", Set.of(MeshRole.EXPERT), Set.of(),
+                List.of("expert-pool.moemesh.svc")).meshTls(), answering(5, calls));
         try {
             assertEquals(5, call(pod, as(MeshRole.ATTENTION, "attention-0"),
                     ch -> ExpertServiceGrpc.newBlockingStub(ch).runExperts(RunExpertsRequest.getDefaultInstance()))
                     .getSequence());
-            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(roleless,
-                    as(MeshRole.ATTENTION, "attention-0"), ch -> ExpertServiceGrpc.newBlockingStub(ch)
-                            .withDeadlineAfter(10, TimeUnit.SECONDS).runExperts(RunExpertsRequest.getDefaultInstance())));
-            assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
+            assertEquals(1, calls.get());
         } finally {
             pod.shutdownNow();
-            roleless.shutdownNow();
         }
     }
 
-    private static io.grpc.ServerServiceDefinition answering(long sequence) {
+    @Test
+    void aServerOfTheWrongRoleAtAnExpertsAddressIsSentNothing() throws Exception {
+        // a stolen router certificate (or one naming no role) serving at an expert's address: the attention service's
+        // channel, which expects an expert, fails the handshake and sends it no hidden states
+        for (Set<MeshRole> presented : List.of(Set.of(MeshRole.ROUTER), Set.of(MeshRole.ATTENTION, MeshRole.OPERATOR),
+                Set.<MeshRole>of())) {
+            AtomicInteger calls = new AtomicInteger();
+            Server rogue = start(MeshRole.EXPERT, CA.issue("rogue", presented, Set.of(), LOCAL).meshTls(),
+                    answering(6, calls));
+            try {
+                StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(rogue,
+                        as(MeshRole.ATTENTION, "attention-0"), ch -> ExpertServiceGrpc.newBlockingStub(ch)
+                                .withDeadlineAfter(10, TimeUnit.SECONDS).runExperts(RunExpertsRequest.getDefaultInstance())));
+                assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
+                String roles = presented.isEmpty() ? "[none]" : new MeshIdentity(presented, Set.of(), "").rolesLabel();
+                assertTrue(e.getStatus().getDescription().contains("expected a certificate naming role expert, it "
+                        + "presents " + roles + " (CN=rogue"), e.getStatus().toString());
+                assertInstanceOf(MeshPeerTrust.WrongServerRole.class, rootCause(e), "the TLS handshake failed it");
+                assertEquals(0, calls.get(), "the rogue server received a call");
+            } finally {
+                rogue.shutdownNow();
+            }
+        }
+    }
+
+    private static Throwable rootCause(Throwable t) {
+        while (t.getCause() != null) t = t.getCause();
+        return t;
+    }
+
+    private static io.grpc.ServerServiceDefinition answering(long sequence, AtomicInteger calls) {
         return new ExpertServiceGrpc.ExpertServiceImplBase() {
             @Override
             public void runExperts(RunExpertsRequest request, StreamObserver<RunExpertsResponse> out) {
+                calls.incrementAndGet();
                 out.onNext(RunExpertsResponse.newBuilder().setSequence(sequence).build());
                 out.onCompleted();
             }
@@ -212,7 +243,8 @@ class MeshAccessTest {
     @Test
     void aPlaintextClientDoesNotGetPastTheHandshake() {
         for (Server server : new Server[] {controlPlane, experts, attention}) {
-            ManagedChannel channel = MeshChannels.PLAINTEXT.forTarget("localhost:" + server.getPort()).build();
+            ManagedChannel channel = MeshChannels.PLAINTEXT.forTarget("localhost:" + server.getPort(), SERVES.get(server))
+                    .build();
             try {
                 StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> ExpertServiceGrpc
                         .newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
@@ -255,13 +287,18 @@ class MeshAccessTest {
         return issue(instance, role, instance).meshTls();
     }
 
-    private static Server start(MeshTls tls, io.grpc.ServerServiceDefinition service) throws IOException {
-        return NettyServerBuilder.forAddress(new InetSocketAddress("localhost", 0)).sslContext(tls.serverContext())
-                .addService(service).build().start();
+    /** @param dialedAs the role its callers dial it as (a rogue server's certificate may name another) */
+    private static Server start(MeshRole dialedAs, MeshTls tls, io.grpc.ServerServiceDefinition service)
+            throws IOException {
+        Server server = NettyServerBuilder.forAddress(new InetSocketAddress("localhost", 0))
+                .sslContext(tls.serverContext()).addService(service).build().start();
+        SERVES.put(server, dialedAs);
+        return server;
     }
 
     private static <T> T call(Server server, MeshTls tls, Function<ManagedChannel, T> rpc) {
-        ManagedChannel channel = MeshChannels.tls(tls).forTarget("localhost:" + server.getPort()).build();
+        ManagedChannel channel = MeshChannels.tls(tls).forTarget("localhost:" + server.getPort(), SERVES.get(server))
+                .build();
         try {
             return rpc.apply(channel);
         } finally {

@@ -63,7 +63,7 @@ class MeshTraceContextTest {
                         out.onCompleted();
                     }
                 }, headers)).build().start();
-        channel = MeshChannels.PLAINTEXT.forTarget("localhost:" + server.getPort()).build();
+        channel = MeshChannels.PLAINTEXT.forTarget("localhost:" + server.getPort(), MeshRole.EXPERT).build();
     }
 
     @AfterAll

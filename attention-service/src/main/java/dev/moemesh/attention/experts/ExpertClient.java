@@ -6,6 +6,7 @@ import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.RunExpertsRequest;
 import dev.moemesh.proto.RunExpertsResponse;
 import dev.moemesh.tls.MeshChannels;
+import dev.moemesh.tls.MeshRole;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -42,7 +43,7 @@ public final class ExpertClient implements AutoCloseable {
 
     public ExpertClient(String address, MeshChannels channels) {
         this.address = address;
-        this.channel = channels.forTarget(address).directExecutor()
+        this.channel = channels.forTarget(address, MeshRole.EXPERT).directExecutor()
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
         this.stub = ExpertServiceGrpc.newStub(channel);
     }

@@ -12,16 +12,33 @@ import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.RunExpertsRequest;
 import dev.moemesh.proto.UnloadExpertsRequest;
 import dev.moemesh.tls.MeshChannels;
+import dev.moemesh.tls.MeshRole;
 import dev.moemesh.tls.MeshTls;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.tls.CertificateUpdatedEvent;
+import io.quarkus.tls.TlsConfiguration;
+import io.quarkus.tls.TlsConfigurationRegistry;
+import jakarta.enterprise.event.Event;
+import jakarta.inject.Inject;
 
+import java.io.InputStream;
+import java.math.BigInteger;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
 
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;
@@ -40,6 +57,12 @@ class ExpertServiceTlsTest {
 
     @ConfigProperty(name = "quarkus.grpc.server.test-port")
     int port;
+
+    @Inject
+    TlsConfigurationRegistry registry;
+
+    @Inject
+    Event<CertificateUpdatedEvent> updates;
 
     @Test
     void anAttentionCertificateReachesTheExperts() {
@@ -72,7 +95,7 @@ class ExpertServiceTlsTest {
 
     @Test
     void aPlaintextClientIsRefused() {
-        ManagedChannel channel = MeshChannels.PLAINTEXT.forTarget("localhost:" + port).build();
+        ManagedChannel channel = MeshChannels.PLAINTEXT.forTarget("localhost:" + port, MeshRole.EXPERT).build();
         try {
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> ExpertServiceGrpc
                     .newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
@@ -90,6 +113,51 @@ class ExpertServiceTlsTest {
         assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
     }
 
+    @Test
+    void aCertificateRenewedOnDiskIsPresentedToNewCallersOnceTheRegistryReloadsItWithoutARestart() throws Exception {
+        Path dir = Path.of(certs);
+        BigInteger before = serial(dir.resolve("expert.p12"));
+        BigInteger renewed = serial(dir.resolve("expert-renewed.p12"));
+        assertEquals(before, serverCertificateSerial());
+        // what quarkus.tls.mesh.reload-period does on its timer: reload the files, announce the new certificate
+        Files.copy(dir.resolve("expert-renewed.p12"), dir.resolve("expert.p12"), StandardCopyOption.REPLACE_EXISTING);
+        TlsConfiguration mesh = registry.get("mesh").orElseThrow();
+        assertTrue(mesh.reload());
+        updates.fire(new CertificateUpdatedEvent("mesh", mesh));
+        assertEquals(renewed, serverCertificateSerial());
+        // and a caller still gets its answer
+        assertTrue(call(as("attention"), ch -> ExpertServiceGrpc.newBlockingStub(ch)
+                .describe(DescribeRequest.getDefaultInstance())).getHeldCount() > 0);
+    }
+
+    /** The serial of the certificate the gRPC server presents in a new TLS handshake (an attention caller's). */
+    private BigInteger serverCertificateSerial() throws Exception {
+        char[] password = MeshCertsResource.PASSWORD.toCharArray();
+        Path dir = Path.of(certs);
+        KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        keys.init(load(dir.resolve("attention.p12")), password);
+        TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        trust.init(load(dir.resolve("ca.p12")));
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(keys.getKeyManagers(), trust.getTrustManagers(), null);
+        try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket("localhost", port)) {
+            socket.startHandshake();
+            return ((X509Certificate) socket.getSession().getPeerCertificates()[0]).getSerialNumber();
+        }
+    }
+
+    private static BigInteger serial(Path keyStore) throws Exception {
+        return ((X509Certificate) load(keyStore).getCertificate("mesh")).getSerialNumber();
+    }
+
+    private static KeyStore load(Path file) throws Exception {
+        KeyStore store = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(file)) {
+            store.load(in, MeshCertsResource.PASSWORD.toCharArray());
+        }
+        return store;
+    }
+
     private MeshTls as(String name) {
         char[] password = MeshCertsResource.PASSWORD.toCharArray();
         Path dir = Path.of(certs);
@@ -97,7 +165,7 @@ class ExpertServiceTlsTest {
     }
 
     private <T> T call(MeshTls tls, Function<ManagedChannel, T> rpc) {
-        ManagedChannel channel = MeshChannels.tls(tls).forTarget("localhost:" + port).build();
+        ManagedChannel channel = MeshChannels.tls(tls).forTarget("localhost:" + port, MeshRole.EXPERT).build();
         try {
             return rpc.apply(channel);
         } finally {

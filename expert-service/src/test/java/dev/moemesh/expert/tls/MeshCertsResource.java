@@ -18,7 +18,8 @@ import java.util.Set;
 /**
  * Starts the expert service on mutual TLS (quarkus.tls.mesh, its own expert certificate) and writes the callers'
  * certificates next to it: {@code <role>.p12} from the same CA, {@code stranger.p12} an attention certificate from
- * another CA, {@code ca.p12} the trust store. All with the password {@link #PASSWORD}.
+ * another CA, {@code ca.p12} the trust store, {@code expert-renewed.p12} the expert's certificate renewed. All with
+ * the password {@link #PASSWORD}.
  */
 public class MeshCertsResource implements QuarkusTestResourceLifecycleManager {
     static final String PASSWORD = "test-password";
@@ -33,6 +34,9 @@ public class MeshCertsResource implements QuarkusTestResourceLifecycleManager {
             List<String> local = List.of("localhost", "127.0.0.1");
             ca.issue("expert-0", Set.of(MeshRole.EXPERT), Set.of("expert-0"), local)
                     .writePkcs12(dir.resolve("expert.p12"), password);
+            // as cert-manager renews it: the same name and roles, a new key
+            ca.issue("expert-0", Set.of(MeshRole.EXPERT), Set.of("expert-0"), local)
+                    .writePkcs12(dir.resolve("expert-renewed.p12"), password);
             for (MeshRole role : List.of(MeshRole.ATTENTION, MeshRole.ROUTER, MeshRole.ORCHESTRATOR)) {
                 ca.issue(role.label() + "-0", Set.of(role), Set.of(), local)
                         .writePkcs12(dir.resolve(role.label() + ".p12"), password);

@@ -4,10 +4,12 @@ import dev.moemesh.tls.MeshChannels;
 import dev.moemesh.tls.MeshTls;
 import io.quarkus.grpc.api.ServerBuilderCustomizer;
 import io.quarkus.grpc.runtime.config.GrpcServerConfiguration;
+import io.quarkus.tls.CertificateUpdatedEvent;
 import io.quarkus.tls.TlsConfiguration;
 import io.quarkus.tls.TlsConfigurationRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.VertxServerBuilder;
+import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 
@@ -32,11 +34,13 @@ public class MeshTlsSetup implements ServerBuilderCustomizer<VertxServerBuilder>
 
     private final Optional<MeshTls> tls;
     private final boolean server;
+    private final Vertx vertx;
 
     MeshTlsSetup(TlsConfigurationRegistry registry, Vertx vertx,
                  @ConfigProperty(name = "moemesh.tls.mesh-server", defaultValue = "true") boolean server) {
         this.tls = registry.get(CONFIGURATION).map(c -> meshTls(c, vertx));
         this.server = server;
+        this.vertx = vertx;
         LOG.infof(server ? "mesh gRPC: %s" : "calls into the mesh: %s",
                 tls.isPresent() ? "mutual TLS (quarkus.tls.mesh)" : "plaintext");
     }
@@ -51,6 +55,22 @@ public class MeshTlsSetup implements ServerBuilderCustomizer<VertxServerBuilder>
                     config.getTrustStoreOptions().getTrustManagerFactory(vertx));
         } catch (Exception e) {
             throw new IllegalStateException("quarkus.tls.mesh: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The registry reloaded {@code quarkus.tls.mesh} (every {@code quarkus.tls.mesh.reload-period}, e.g. after
+     * cert-manager renewed the files): the gRPC server and every channel present the renewed certificate from their
+     * next handshake on, without a restart.
+     */
+    void renewed(@Observes CertificateUpdatedEvent updated) {
+        if (!CONFIGURATION.equals(updated.name()) || tls.isEmpty()) return;
+        try {
+            tls.get().renew(updated.tlsConfiguration().getKeyStoreOptions().getKeyManagerFactory(vertx));
+            LOG.info("mesh TLS: quarkus.tls.mesh reloaded; new connections present its certificate now");
+        } catch (Exception e) {
+            LOG.errorf("mesh TLS: the reloaded quarkus.tls.mesh key store cannot be used (%s); connections keep "
+                    + "presenting the certificate loaded before", e.getMessage());
         }
     }
 

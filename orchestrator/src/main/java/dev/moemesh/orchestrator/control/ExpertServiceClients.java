@@ -8,6 +8,7 @@ import dev.moemesh.proto.LayerExpert;
 import dev.moemesh.proto.LoadExpertsRequest;
 import dev.moemesh.proto.UnloadExpertsRequest;
 import dev.moemesh.tls.MeshChannels;
+import dev.moemesh.tls.MeshRole;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -88,7 +89,7 @@ final class ExpertServiceClients implements AutoCloseable {
     }
 
     private ManagedChannel channel(String address) {
-        return channels.computeIfAbsent(address, a -> mesh.forTarget(a).build());
+        return channels.computeIfAbsent(address, a -> mesh.forTarget(a, MeshRole.EXPERT).build());
     }
 
     private static List<LayerExpert> toProto(Collection<ExpertId> experts) {

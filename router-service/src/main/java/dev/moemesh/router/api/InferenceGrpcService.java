@@ -6,9 +6,7 @@ import dev.moemesh.client.DoorAdmission;
 import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.FinishReason;
-import dev.moemesh.core.engine.SamplingParams;
-import dev.moemesh.core.tokenizer.ChatMessage;
-import dev.moemesh.proto.ChatTurn;
+import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.InferenceEvent;
 import dev.moemesh.proto.InferenceRequest;
@@ -84,14 +82,10 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
     }
 
     private <T> void run(InferenceRequest request, StreamObserver<T> observer, Events<T> events) {
-        int[] prompt;
-        SamplingParams sampling;
+        GenerationRequest generation;
         KeyQuota key = ApiKeyInterceptor.KEY.get();
         try {
-            key.checkSize(request.getSerializedSize(), "grpc");
-            prompts.checkModel(request.getModel());
-            prompt = prompt(request);
-            sampling = sampling(request, key);
+            generation = InferenceRequests.toGeneration(events.id, request, prompts, key);
             key.take(1, "grpc");
         } catch (InvalidRequest e) {
             Status s = InvalidRequest.MODEL_NOT_FOUND.equals(e.code()) ? Status.NOT_FOUND : Status.INVALID_ARGUMENT;
@@ -110,42 +104,8 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
             observer.onError(admission.refusal().asRuntimeException());
             return;
         }
-        AttentionCall.startIn(Context.current(), pool, GenerationWire.request(events.id, prompt, sampling), admitted);
-    }
-
-    private int[] prompt(InferenceRequest r) {
-        int given = (r.getPrompt().isEmpty() ? 0 : 1) + (r.getPromptTokenIdsCount() == 0 ? 0 : 1)
-                + (r.getMessagesCount() == 0 ? 0 : 1);
-        if (given != 1) {
-            throw InvalidRequest.of("prompt", "send exactly one of prompt, prompt_token_ids and messages; got " + given);
-        }
-        if (!r.getPrompt().isEmpty()) return prompts.text(r.getPrompt(), "prompt");
-        if (r.getPromptTokenIdsCount() > 0) {
-            return prompts.tokenIds(r.getPromptTokenIdsList().stream().mapToInt(Integer::intValue).toArray(),
-                    "prompt_token_ids");
-        }
-        List<ChatMessage> messages = r.getMessagesList().stream().map(InferenceGrpcService::message).toList();
-        return prompts.chat(messages, "messages");
-    }
-
-    private static ChatMessage message(ChatTurn turn) {
-        try {
-            return new ChatMessage(turn.getRole(), turn.getContent());
-        } catch (IllegalArgumentException e) {
-            throw InvalidRequest.of("messages", "messages: " + e.getMessage());
-        }
-    }
-
-    private SamplingParams sampling(InferenceRequest r, KeyQuota key) {
-        if (!r.hasSampling()) throw InvalidRequest.of("sampling", "sampling is required (at least max_tokens)");
-        long maxTokens = prompts.checkMaxTokens(Integer.toUnsignedLong(r.getSampling().getMaxTokens()),
-                "sampling.max_tokens");
-        key.maxTokens(maxTokens, 0, "sampling.max_tokens", "grpc");
-        try {
-            return GenerationWire.sampling(r.getSampling());
-        } catch (IllegalArgumentException e) {
-            throw InvalidRequest.of("sampling", "sampling." + e.getMessage());
-        }
+        AttentionCall.startIn(Context.current(), pool, GenerationWire.request(generation.id(), generation.promptIds(),
+                generation.sampling()), admitted);
     }
 
     /** One call's generation events, ended the same way for both rpcs; subclasses say what a token and the answer send. */
