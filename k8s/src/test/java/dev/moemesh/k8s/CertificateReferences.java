@@ -189,6 +189,11 @@ final class CertificateReferences {
                 }
                 continue;
             }
+            String reload = envName(registryName, "reload-period");
+            if (BuildIndex.variable(c, reload).map(e -> e.path("value").asText("")).orElse("").isEmpty()) {
+                build.problem(where + ": sets no " + reload + ": a certificate renewed in place would be presented"
+                        + " only after a restart");
+            }
             JsonNode certificate = null;
             Set<String> unissued = new TreeSet<>();
             for (PemFile pem : PEM) {

@@ -245,6 +245,10 @@ class ManifestRejectionTest {
                                         + " (presented by apps/v1 Deployment moe-mesh/orchestrator) does not name",
                                 "expert-pool-g0 container expert-service EXPERT_CONTROL_PLANE: dials orchestrator",
                                 "expert-pool-g1 container expert-service EXPERT_CONTROL_PLANE: dials orchestrator"))),
+                Named.of("a certificate renewed but never reloaded", new TlsBreakage("Deployment", "expert-pool-g1",
+                        d -> removeIf(d.at(CONTAINER + "/env"), e -> e.path("name").asText()
+                                .equals("QUARKUS_TLS_MESH_RELOAD_PERIOD")),
+                        List.of("expert-pool-g1 container expert-service: sets no QUARKUS_TLS_MESH_RELOAD_PERIOD"))),
                 Named.of("a misspelled field", new TlsBreakage("Certificate", "mesh-orchestrator",
                         c -> c.with("spec").set("dnsName", ((ObjectNode) c.path("spec")).remove("dnsNames")),
                         List.of("field spec.dnsName is not in cert-manager's schema",
