@@ -11,6 +11,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.netty.NegotiationType;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.handler.ssl.SslContext;
 
 import java.util.Objects;
 import java.util.Optional;
@@ -44,11 +45,22 @@ public final class MeshChannels {
      *               {@code UNAVAILABLE}, the log one line naming both roles); plaintext proves nothing of the server
      */
     public NettyChannelBuilder forTarget(String target, MeshRole server) {
+        return forTarget(target, server, null);
+    }
+
+    /**
+     * As {@link #forTarget(String, MeshRole)}, to one instance of the role: over TLS a server certificate that names
+     * instances must name {@code instance} (one per pod does; one per role names none and speaks for any).
+     *
+     * @param instance the instance dialed, as the placement names it; null or empty when unknown
+     */
+    public NettyChannelBuilder forTarget(String target, MeshRole server, String instance) {
         Objects.requireNonNull(server, "the role of the server dialed");
         NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target).intercept(MeshTraceContext.INSTANCE);
-        return tls == null ? builder.usePlaintext()
-                : builder.negotiationType(NegotiationType.TLS).sslContext(tls.clientContext(server))
-                        .intercept(ServerRoleInStatus.INSTANCE);
+        if (tls == null) return builder.usePlaintext();
+        SslContext context = instance == null || instance.isEmpty() ? tls.clientContext(server)
+                : tls.clientContext(server, instance);
+        return builder.negotiationType(NegotiationType.TLS).sslContext(context).intercept(ServerRoleInStatus.INSTANCE);
     }
 
     public boolean isTls() {
@@ -84,7 +96,7 @@ public final class MeshChannels {
 
         private static Status explained(Status status) {
             for (Throwable t = status.getCause(); t != null; t = t.getCause()) {
-                if (t instanceof MeshPeerTrust.WrongServerRole refused) {
+                if (t instanceof MeshPeerTrust.WrongServer refused) {
                     return status.withDescription(refused.getMessage());
                 }
             }

@@ -23,19 +23,32 @@ final class MeshPeerTrust extends X509ExtendedTrustManager {
 
     private static final Logger LOG = Logger.getLogger(MeshPeerTrust.class);
 
-    /** A server of the mesh CA that does not name the role the channel expects: the handshake's failure. */
-    static final class WrongServerRole extends CertificateException {
-        WrongServerRole(String message) {
+    /**
+     * A server of the mesh CA that does not name the role the channel expects, or speaks for other instances than the
+     * one it dials: the handshake's failure.
+     */
+    static final class WrongServer extends CertificateException {
+        WrongServer(String message) {
             super(message);
         }
     }
 
     private final X509TrustManager ca;
     private final MeshRole expected;
+    private final String instance; // null: any instance of the role
 
     MeshPeerTrust(X509TrustManager ca, MeshRole expected) {
+        this(ca, expected, null);
+    }
+
+    /**
+     * @param instance the instance the channel dials (an expert service's, as the placement names it): a certificate
+     *                 that names instances must name it; one that names none (one per role) speaks for any
+     */
+    MeshPeerTrust(X509TrustManager ca, MeshRole expected, String instance) {
         this.ca = ca;
         this.expected = expected;
+        this.instance = instance;
     }
 
     @Override
@@ -60,8 +73,15 @@ final class MeshPeerTrust extends X509ExtendedTrustManager {
         ca.checkServerTrusted(chain, authType); // the chain to the mesh CA, validity, key usage; no host name
         MeshIdentity presented = MeshIdentity.of(chain[0]);
         if (!presented.has(expected)) {
-            WrongServerRole refused = new WrongServerRole("refused " + server + ": expected a certificate"
+            WrongServer refused = new WrongServer("refused " + server + ": expected a certificate"
                     + " naming role " + expected.label() + ", it presents " + presented.rolesLabel() + " ("
+                    + presented.subject() + ", signed by the mesh CA); nothing is sent to it");
+            LOG.warn(refused.getMessage());
+            throw refused;
+        }
+        if (instance != null && !presented.instances().isEmpty() && !presented.instances().contains(instance)) {
+            WrongServer refused = new WrongServer("refused " + server + ": expected the " + expected.label()
+                    + " instance '" + instance + "', its certificate speaks for " + presented.instances() + " ("
                     + presented.subject() + ", signed by the mesh CA); nothing is sent to it");
             LOG.warn(refused.getMessage());
             throw refused;

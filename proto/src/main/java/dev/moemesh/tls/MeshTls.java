@@ -15,6 +15,7 @@ import java.security.KeyStore;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLException;
@@ -34,13 +35,15 @@ public final class MeshTls {
     private final RenewableKeys keys;
     private final TrustManagerFactory trust;
     private final Map<MeshRole, SslContext> clients; // by the role the server dialed must name
+    private final Map<String, SslContext> instanceClients = new ConcurrentHashMap<>(); // by role and instance
+    private final X509TrustManager ca;
     private final SslContext server;
 
     private MeshTls(KeyManagerFactory keys, TrustManagerFactory trust) {
         this.keys = new RenewableKeys(keys);
         this.trust = trust;
         try {
-            X509TrustManager ca = caTrust(trust);
+            this.ca = caTrust(trust);
             Map<MeshRole, SslContext> clients = new EnumMap<>(MeshRole.class);
             for (MeshRole server : MeshRole.values()) {
                 clients.put(server, GrpcSslContexts.forClient().keyManager(this.keys)
@@ -98,6 +101,21 @@ public final class MeshTls {
      */
     public SslContext clientContext(MeshRole server) {
         return clients.get(server);
+    }
+
+    /**
+     * for channels to one instance of a {@code server} role (an expert service the placement names): as above, and a
+     * server certificate that names instances must name {@code instance} ({@link MeshPeerTrust})
+     */
+    public SslContext clientContext(MeshRole server, String instance) {
+        return instanceClients.computeIfAbsent(server.label() + " " + instance, k -> {
+            try {
+                return GrpcSslContexts.forClient().keyManager(keys).trustManager(new MeshPeerTrust(ca, server, instance))
+                        .build();
+            } catch (SSLException e) {
+                throw new IllegalArgumentException("the mesh TLS keys cannot make a TLS context: " + e.getMessage(), e);
+            }
+        });
     }
 
     /** for servers: requires a client certificate from the mesh CA */

@@ -214,7 +214,7 @@ class MeshAccessTest {
                 String roles = presented.isEmpty() ? "[none]" : new MeshIdentity(presented, Set.of(), "").rolesLabel();
                 assertTrue(e.getStatus().getDescription().contains("expected a certificate naming role expert, it "
                         + "presents " + roles + " (CN=rogue"), e.getStatus().toString());
-                assertInstanceOf(MeshPeerTrust.WrongServerRole.class, rootCause(e), "the TLS handshake failed it");
+                assertInstanceOf(MeshPeerTrust.WrongServer.class, rootCause(e), "the TLS handshake failed it");
                 assertEquals(0, calls.get(), "the rogue server received a call");
             } finally {
                 rogue.shutdownNow();

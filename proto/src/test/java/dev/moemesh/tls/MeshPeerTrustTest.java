@@ -40,7 +40,7 @@ class MeshPeerTrustTest {
     void aServerOfTheMeshCaNamingAnotherRoleIsRefusedNamingBothRoles() {
         for (MeshRole expected : MeshRole.values()) {
             for (MeshRole presented : EnumSet.complementOf(EnumSet.of(expected))) {
-                MeshPeerTrust.WrongServerRole e = assertThrows(MeshPeerTrust.WrongServerRole.class, () -> trust(expected)
+                MeshPeerTrust.WrongServer e = assertThrows(MeshPeerTrust.WrongServer.class, () -> trust(expected)
                         .checkServerTrusted(chain(CA, presented.label() + "-0", Set.of(presented), List.of()), AUTH));
                 assertEquals("refused a server: expected a certificate naming role " + expected.label()
                         + ", it presents [" + presented.label() + "] (CN=" + presented.label()
@@ -51,7 +51,7 @@ class MeshPeerTrustTest {
 
     @Test
     void aServerOfTheMeshCaNamingNoRoleIsRefused() {
-        MeshPeerTrust.WrongServerRole e = assertThrows(MeshPeerTrust.WrongServerRole.class, () -> trust(MeshRole.EXPERT)
+        MeshPeerTrust.WrongServer e = assertThrows(MeshPeerTrust.WrongServer.class, () -> trust(MeshRole.EXPERT)
                 .checkServerTrusted(chain(CA, "stranger", Set.of(), List.of("localhost")), AUTH));
         assertEquals("refused a server: expected a certificate naming role expert, it presents [none] "
                 + "(CN=stranger, signed by the mesh CA); nothing is sent to it", e.getMessage());
@@ -61,7 +61,23 @@ class MeshPeerTrustTest {
     void aServerOfAnotherCaIsRefusedBeforeItsRolesAreRead() {
         CertificateException e = assertThrows(CertificateException.class, () -> trust(MeshRole.EXPERT)
                 .checkServerTrusted(chain(OTHER_CA, "expert-0", Set.of(MeshRole.EXPERT), List.of()), AUTH));
-        assertFalse(e instanceof MeshPeerTrust.WrongServerRole, e.toString());
+        assertFalse(e instanceof MeshPeerTrust.WrongServer, e.toString());
+    }
+
+    @Test
+    void aServerDialedAsOneInstanceMustSpeakForItWhenItsCertificateNamesInstances() throws Exception {
+        MeshPeerTrust dialingB = trust(MeshRole.EXPERT, "expert-b");
+        dialingB.checkServerTrusted(chain(CA, "b", Set.of(MeshRole.EXPERT), Set.of("expert-b"), List.of()), AUTH);
+        // one certificate per role names no instance: it speaks for every instance of its role
+        dialingB.checkServerTrusted(chain(CA, "any", Set.of(MeshRole.EXPERT), Set.of(), List.of()), AUTH);
+        // a certificate per pod, stolen from pod a, serving at b's address
+        MeshPeerTrust.WrongServer e = assertThrows(MeshPeerTrust.WrongServer.class, () -> dialingB.checkServerTrusted(
+                chain(CA, "a", Set.of(MeshRole.EXPERT), Set.of("expert-a"), List.of()), AUTH));
+        assertEquals("refused a server: expected the expert instance 'expert-b', its certificate speaks for [expert-a]"
+                + " (CN=a, signed by the mesh CA); nothing is sent to it", e.getMessage());
+        // without an instance to expect (a fixed list of expert services), the role is all that is checked
+        trust(MeshRole.EXPERT).checkServerTrusted(chain(CA, "a", Set.of(MeshRole.EXPERT), Set.of("expert-a"),
+                List.of()), AUTH);
     }
 
     @Test
@@ -74,13 +90,22 @@ class MeshPeerTrustTest {
     }
 
     private static MeshPeerTrust trust(MeshRole expected) throws Exception {
+        return trust(expected, null);
+    }
+
+    private static MeshPeerTrust trust(MeshRole expected, String instance) throws Exception {
         TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         factory.init(CA.trustStore());
-        return new MeshPeerTrust((X509TrustManager) factory.getTrustManagers()[0], expected);
+        return new MeshPeerTrust((X509TrustManager) factory.getTrustManagers()[0], expected, instance);
     }
 
     private static X509Certificate[] chain(MeshCertificates ca, String name, Set<MeshRole> roles, List<String> hosts) {
-        MeshCertificates.Issued issued = ca.issue(name, roles, Set.of(), hosts);
+        return chain(ca, name, roles, Set.of(), hosts);
+    }
+
+    private static X509Certificate[] chain(MeshCertificates ca, String name, Set<MeshRole> roles, Set<String> instances,
+                                           List<String> hosts) {
+        MeshCertificates.Issued issued = ca.issue(name, roles, instances, hosts);
         return new X509Certificate[] {issued.certificate(), issued.ca()};
     }
 }

@@ -30,6 +30,7 @@ public final class ExpertClient implements AutoCloseable {
     private static final long CONNECT_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
 
     private final String address;
+    private final String instance;
     private final ManagedChannel channel;
     private final ExpertServiceGrpc.ExpertServiceStub stub;
     private final AtomicLong outstandingRows = new AtomicLong();
@@ -42,14 +43,28 @@ public final class ExpertClient implements AutoCloseable {
     }
 
     public ExpertClient(String address, MeshChannels channels) {
+        this(address, "", channels);
+    }
+
+    /**
+     * @param instance the instance registered at {@code address} (empty when not known): over TLS, a certificate that
+     *                 names instances must name it
+     */
+    public ExpertClient(String address, String instance, MeshChannels channels) {
         this.address = address;
-        this.channel = channels.forTarget(address, MeshRole.EXPERT).directExecutor()
+        this.instance = instance;
+        this.channel = channels.forTarget(address, MeshRole.EXPERT, instance).directExecutor()
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
         this.stub = ExpertServiceGrpc.newStub(channel);
     }
 
     public String address() {
         return address;
+    }
+
+    /** The instance registered at the address, as the placement named it; empty when not known. */
+    public String instance() {
+        return instance;
     }
 
     /** Rows sent and not yet answered: how busy the service is with this caller's work. */

@@ -11,17 +11,19 @@ import java.util.TreeMap;
 
 /**
  * Which expert services hold each routed expert: {@code replicas[layer][expert]} lists indexes into
- * {@link #addresses()}, ascending. An expert may have several replicas (any one computes it) or none (a request
- * routed to it fails).
+ * {@link #addresses()}, ascending, each with the instance id registered there ({@link #instance}; empty when not
+ * known). An expert may have several replicas (any one computes it) or none (a request routed to it fails).
  */
 public final class PlacementTable {
     private final long version;
     private final List<String> addresses;
+    private final List<String> instances;
     private final int[][][] replicas;
 
-    private PlacementTable(long version, List<String> addresses, int[][][] replicas) {
+    private PlacementTable(long version, List<String> addresses, List<String> instances, int[][][] replicas) {
         this.version = version;
         this.addresses = addresses;
+        this.instances = instances;
         this.replicas = replicas;
     }
 
@@ -37,6 +39,11 @@ public final class PlacementTable {
      * @throws IllegalArgumentException when a service is said to hold an expert this model does not have
      */
     public static PlacementTable of(long version, ModelConfig config, List<String> addresses, List<List<int[]>> held) {
+        return of(version, config, addresses, addresses.stream().map(a -> "").toList(), held);
+    }
+
+    private static PlacementTable of(long version, ModelConfig config, List<String> addresses, List<String> instances,
+                                     List<List<int[]>> held) {
         if (addresses.size() != held.size()) {
             throw new IllegalArgumentException(addresses.size() + " addresses but " + held.size() + " holdings");
         }
@@ -64,7 +71,7 @@ public final class PlacementTable {
                         : lists[l][e].stream().mapToInt(Integer::intValue).sorted().toArray();
             }
         }
-        return new PlacementTable(version, List.copyOf(addresses), replicas);
+        return new PlacementTable(version, List.copyOf(addresses), List.copyOf(instances), replicas);
     }
 
     /**
@@ -72,21 +79,29 @@ public final class PlacementTable {
      * are not read: the planner gives every replica of an expert the same share, and choosing the least busy replica
      * per group spreads rows at least as evenly.
      *
-     * @throws IllegalArgumentException when it names an empty address or an expert this model does not have
+     * @throws IllegalArgumentException when it names an empty address, one address for two instances, or an expert this
+     *                                  model does not have
      */
     public static PlacementTable of(Placement published, ModelConfig config) {
         TreeMap<String, List<int[]>> byAddress = new TreeMap<>();
+        TreeMap<String, String> instanceAt = new TreeMap<>();
         for (ExpertReplicas expert : published.getExpertsList()) {
             for (Replica replica : expert.getReplicasList()) {
                 if (replica.getAddress().isBlank()) {
                     throw new IllegalArgumentException("a replica of layer " + expert.getLayer() + " expert "
                             + expert.getExpert() + " has no address");
                 }
+                String instance = instanceAt.putIfAbsent(replica.getAddress(), replica.getInstanceId());
+                if (instance != null && !instance.equals(replica.getInstanceId())) {
+                    throw new IllegalArgumentException("address " + replica.getAddress() + " is named for instances '"
+                            + instance + "' and '" + replica.getInstanceId() + "'");
+                }
                 byAddress.computeIfAbsent(replica.getAddress(), a -> new ArrayList<>())
                         .add(new int[] {expert.getLayer(), expert.getExpert()});
             }
         }
-        return of(published.getVersion(), config, List.copyOf(byAddress.keySet()), List.copyOf(byAddress.values()));
+        return of(published.getVersion(), config, List.copyOf(byAddress.keySet()), List.copyOf(instanceAt.values()),
+                List.copyOf(byAddress.values()));
     }
 
     public long version() {
@@ -96,6 +111,11 @@ public final class PlacementTable {
     /** The expert services the placement names; a replica index is a position in this list. */
     public List<String> addresses() {
         return addresses;
+    }
+
+    /** The instance id registered at {@code addresses().get(c)}; empty when the placement did not say. */
+    public String instance(int c) {
+        return instances.get(c);
     }
 
     /** The services holding this expert, ascending; empty when none does. */

@@ -74,7 +74,9 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
             throw new IllegalArgumentException("clients for " + clients.stream().map(ExpertClient::address).toList()
                     + " but a placement over " + placement.addresses());
         }
-        for (ExpertClient client : clients) instances.put(client.address(), newInstance(client));
+        for (ExpertClient client : clients) {
+            instances.put(key(client.address(), client.instance()), newInstance(client));
+        }
         this.view = viewOf(placement);
     }
 
@@ -116,11 +118,13 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
 
     private synchronized void switchTo(PlacementTable next) {
         List<String> added = new ArrayList<>();
-        for (String address : next.addresses()) {
-            if (instances.containsKey(address)) continue;
-            ExpertClient client = new ExpertClient(address, channels);
+        for (int c = 0; c < next.addresses().size(); c++) {
+            String address = next.addresses().get(c);
+            String key = key(address, next.instance(c));
+            if (instances.containsKey(key)) continue;
+            ExpertClient client = new ExpertClient(address, next.instance(c), channels);
             client.connectedNow(); // starts connecting, so the first call finds the channel ready
-            instances.put(address, newInstance(client));
+            instances.put(key, newInstance(client));
             added.add(address);
         }
         PlacementView previous = view;
@@ -177,8 +181,15 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
 
     private PlacementView viewOf(PlacementTable placement) {
         ExpertInstance[] named = new ExpertInstance[placement.addresses().size()];
-        for (int c = 0; c < named.length; c++) named[c] = instances.get(placement.addresses().get(c));
+        for (int c = 0; c < named.length; c++) {
+            named[c] = instances.get(key(placement.addresses().get(c), placement.instance(c)));
+        }
         return new PlacementView(placement, named);
+    }
+
+    /** An open client's key: its address and the instance there (a new pod at an old address gets a new client). */
+    private static String key(String address, String instance) {
+        return address + " " + instance;
     }
 
     private ExpertInstance newInstance(ExpertClient client) {

@@ -8,6 +8,7 @@ import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
+import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -37,9 +38,15 @@ final class StandInExpertService implements AutoCloseable {
     private final List<Runnable> held = new ArrayList<>(); // guarded by itself: answers kept back under HOLD
 
     StandInExpertService() {
+        this(null);
+    }
+
+    /** @param tls the server's TLS (mutual, as {@code MeshTls.serverContext} makes it), or null for plaintext */
+    StandInExpertService(SslContext tls) {
         try {
-            server = NettyServerBuilder.forAddress(new InetSocketAddress("localhost", 0)).addService(new Service())
-                    .build().start();
+            NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("localhost", 0));
+            if (tls != null) builder.sslContext(tls);
+            server = builder.addService(new Service()).build().start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

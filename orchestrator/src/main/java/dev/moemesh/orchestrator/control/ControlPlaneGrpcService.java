@@ -114,7 +114,8 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
         p.placement().experts().forEach((e, replicas) -> {
             ExpertReplicas.Builder r = b.addExpertsBuilder().setLayer(e.layer()).setExpert(e.expert());
             for (Replica replica : replicas) {
-                r.addReplicasBuilder().setAddress(p.addresses().get(replica.instance())).setWeight(replica.weight());
+                r.addReplicasBuilder().setAddress(p.addresses().get(replica.instance())).setWeight(replica.weight())
+                        .setInstanceId(replica.instance());
             }
         });
         return b.build();
