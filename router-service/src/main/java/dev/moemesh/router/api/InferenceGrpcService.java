@@ -8,6 +8,7 @@ import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.tokenizer.ChatMessage;
+import dev.moemesh.core.tokenizer.TextDeltas;
 import dev.moemesh.proto.ChatTurn;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.InferenceEvent;
@@ -66,7 +67,7 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
     @Override
     public void generate(InferenceRequest request, StreamObserver<InferenceEvent> events) {
         run(request, events, new Events<>(events) {
-            private final TextDeltas deltas = new TextDeltas(prompts);
+            private final TextDeltas deltas = prompts.textDeltas();
 
             @Override
             void told(TokenEvent t) {
