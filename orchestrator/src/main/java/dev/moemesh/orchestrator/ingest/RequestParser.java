@@ -27,8 +27,8 @@ public final class RequestParser {
     /** The most {@code stop} strings a request may give (as OpenAI's API). */
     public static final int MAX_STOP_STRINGS = 4;
     private static final Set<String> FIELDS = Set.of("id", "prompt", "prompt_token_ids", "messages", "max_tokens",
-            "temperature", "top_p", "top_k", "seed", "stop_token_ids", "stop", "ignore_eos", "stream", "reply_topic", "logprobs",
-            "top_logprobs");
+            "temperature", "top_p", "top_k", "seed", "stop_token_ids", "stop", "ignore_eos", "stream", "reply_topic",
+            "logprobs", "top_logprobs");
     /** A legal Kafka topic name. */
     private static final Pattern TOPIC_NAME = Pattern.compile("[a-zA-Z0-9._-]{1,249}");
     private static final ObjectMapper JSON = new ObjectMapper();
