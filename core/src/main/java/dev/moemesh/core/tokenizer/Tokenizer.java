@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -32,6 +33,7 @@ public final class Tokenizer implements AutoCloseable {
 
     private final HuggingFaceTokenizer tokenizer;
     private final Map<String, Integer> vocab; // token -> id, model vocab and added tokens
+    private final BitSet special; // ids of the added tokens marked special: what decoding may skip
     private final OptionalInt bosId;
     private final OptionalInt eosId;
     private final Optional<ChatTemplate> chatTemplate;
@@ -39,11 +41,13 @@ public final class Tokenizer implements AutoCloseable {
     private Tokenizer(
             HuggingFaceTokenizer tokenizer,
             Map<String, Integer> vocab,
+            BitSet special,
             OptionalInt bosId,
             OptionalInt eosId,
             Optional<ChatTemplate> chatTemplate) {
         this.tokenizer = tokenizer;
         this.vocab = vocab;
+        this.special = special;
         this.bosId = bosId;
         this.eosId = eosId;
         this.chatTemplate = chatTemplate;
@@ -60,7 +64,8 @@ public final class Tokenizer implements AutoCloseable {
         if (!Files.isRegularFile(file)) {
             return Optional.empty();
         }
-        Map<String, Integer> vocab = vocabulary(readJson(file), file);
+        JsonNode json = readJson(file);
+        Map<String, Integer> vocab = vocabulary(json, file);
         TokenizerConfig config = TokenizerConfig.read(modelDir);
         HuggingFaceTokenizer tokenizer;
         try {
@@ -77,6 +82,7 @@ public final class Tokenizer implements AutoCloseable {
                 new Tokenizer(
                         tokenizer,
                         vocab,
+                        special(json),
                         idOf(vocab, config.bosToken()),
                         idOf(vocab, config.eosToken()),
                         template));
@@ -98,6 +104,11 @@ public final class Tokenizer implements AutoCloseable {
             wide[i] = ids[i];
         }
         return tokenizer.decode(wide, skipSpecialTokens);
+    }
+
+    /** Whether {@code id} is a special token: one that {@code decode} with {@code skipSpecialTokens} leaves out. */
+    public boolean isSpecial(int id) {
+        return id >= 0 && special.get(id);
     }
 
     /** Distinct tokens, added tokens included (the model's embedding may be padded beyond this). */
@@ -159,6 +170,14 @@ public final class Tokenizer implements AutoCloseable {
             vocab.put(added.path("content").asText(), added.path("id").asInt());
         }
         return vocab;
+    }
+
+    private static BitSet special(JsonNode root) {
+        BitSet ids = new BitSet();
+        for (JsonNode added : root.path("added_tokens")) {
+            if (added.path("special").asBoolean(false)) ids.set(added.path("id").asInt());
+        }
+        return ids;
     }
 
     private static OptionalInt idOf(Map<String, Integer> vocab, String token) {

@@ -23,6 +23,18 @@ class StopStringsTest {
     }
 
     @Test
+    void aGrowingStringBuilderIsSearchedAndHeldBackAsItsString() {
+        StopStrings stops = new StopStrings(List.of("END", "</s>"));
+        StringBuilder text = new StringBuilder("abcdEN");
+        assertEquals(-1, stops.find(text, 0));
+        assertEquals(2, stops.heldBack(text));
+        text.append("D and more");
+        assertEquals(4, stops.find(text, 6), "found where it starts in the whole text, not in the end searched");
+        assertEquals(1, stops.heldBack(new StringBuilder("x<")));
+        assertEquals(-1, stops.find(text, 40), "a search past the text's end finds nothing");
+    }
+
+    @Test
     void theTextsEndThatMayStillBecomeAStopStringIsHeldBack() {
         StopStrings stops = new StopStrings(List.of("</s>", "\n\n"));
         assertEquals(2, stops.heldBack("answer</"));

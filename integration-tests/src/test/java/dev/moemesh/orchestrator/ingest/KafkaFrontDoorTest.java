@@ -16,6 +16,7 @@ import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.engine.TokenLogprobs;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.core.tokenizer.ChatMessage;
@@ -25,6 +26,7 @@ import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.orchestrator.TestBroker;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.GetAttentionStatsRequest;
+import dev.moemesh.router.LocalEngineReference;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import dev.moemesh.orchestrator.TopicReader;
@@ -418,6 +420,102 @@ class KafkaFrontDoorTest {
         assertEquals(1, terminals(responsesUntilTerminal("st1"), "st1"));
         awaitMetric(door, "moemesh_door_generations_total{door=\"kafka\",outcome=\"stop\"}", 1); // not "cancelled"
         assertEquals(0, door.generations("cancelled"));
+    }
+
+    /**
+     * {@code logprobs} through the door: per token the single-process engine's figures (greedy: the token is its own
+     * top alternative), a streamed token event's entry the completed event's, a stop string's tokens one entry each;
+     * a request that asks wrongly is a dead letter with the reason, and the requests around it are served.
+     */
+    @Test
+    void logprobsAreTheSingleProcessEnginesAndEachTokenEventCarriesItsTokensEntry(TestInfo test) throws Exception {
+        doorWithTokenizer(test);
+        int[] prompt = {5, 17, 42, 7};
+        int maxTokens = 12;
+        List<TokenLogprobs> expected = LocalEngineReference.greedyLogprobs(prompt, maxTokens, 3);
+        int[] greedy = localEngineTokens(maxTokens, prompt);
+        String stop;
+        int n; // tokens up to the one that completes the stop string
+        try (Tokenizer tokenizer = Tokenizer.load(model).orElseThrow()) {
+            String text = tokenizer.decode(greedy, true);
+            int from = tokenizer.decode(Arrays.copyOf(greedy, 4), true).length();
+            assertTrue(text.length() >= from + 2, "the tiny model's greedy text is long enough: " + text);
+            stop = text.substring(from, from + 2);
+            n = 1;
+            while (!tokenizer.decode(Arrays.copyOf(greedy, n), true).contains(stop)) n++;
+        }
+        String asked = "\"prompt_token_ids\":" + Arrays.toString(prompt) + ",\"max_tokens\":" + maxTokens
+                + ",\"ignore_eos\":true,\"stream\":true";
+        send("lp1", "{\"id\":\"lp1\"," + asked + ",\"logprobs\":true,\"top_logprobs\":3}");
+        send("lp-bad-k", "{\"id\":\"lp-bad-k\"," + asked + ",\"logprobs\":true,\"top_logprobs\":21}");
+        send("lp-bad-alone", "{\"id\":\"lp-bad-alone\"," + asked + ",\"top_logprobs\":3}");
+        send("lp-stop", "{\"id\":\"lp-stop\"," + asked + ",\"logprobs\":true,\"top_logprobs\":3,\"stop\":"
+                + JSON.writeValueAsString(stop) + "}");
+        send("lp-none", "{\"id\":\"lp-none\"," + asked + "}");
+        List<JsonNode> events = events(responsesUntilTerminal("lp1", "lp-stop", "lp-none"));
+
+        JsonNode completed = terminalOf(events, "lp1");
+        assertEquals("completed", completed.get("type").asText(), completed.toString());
+        assertArrayEquals(greedy, ints(completed.get("token_ids")));
+        JsonNode logprobs = completed.get("logprobs");
+        assertEquals(maxTokens, logprobs.size(), "one entry per token of token_ids");
+        for (int i = 0; i < maxTokens; i++) {
+            JsonNode entry = logprobs.get(i);
+            TokenLogprobs e = expected.get(i);
+            assertEquals(greedy[i], entry.get("token_id").asInt(), "token " + i);
+            assertEquals(e.logprob(), entry.get("logprob").asDouble(), 1e-6, "token " + i);
+            JsonNode top = entry.get("top_logprobs");
+            assertEquals(3, top.size(), "token " + i + ": " + entry);
+            for (int j = 0; j < 3; j++) {
+                assertEquals(e.topIds()[j], top.get(j).get("token_id").asInt(), "token " + i + " alternative " + j);
+                assertEquals(e.topLogprobs()[j], top.get(j).get("logprob").asDouble(), 1e-6,
+                        "token " + i + " alternative " + j);
+            }
+            assertEquals(greedy[i], top.get(0).get("token_id").asInt(), "greedy: top-1 is the token " + i);
+            assertEquals(entry.get("logprob").asDouble(), top.get(0).get("logprob").asDouble(), 0.0);
+        }
+        List<JsonNode> tokens = tokenEventsOf(events, "lp1");
+        assertEquals(maxTokens, tokens.size());
+        for (int i = 0; i < maxTokens; i++) {
+            assertEquals(logprobs.get(i), tokens.get(i).get("logprobs"), "token event " + i + " carries its entry");
+        }
+
+        JsonNode stopped = terminalOf(events, "lp-stop");
+        assertEquals("stop", stopped.get("finish_reason").asText(), stopped.toString());
+        assertArrayEquals(Arrays.copyOf(greedy, n), ints(stopped.get("token_ids")));
+        assertEquals(n, stopped.get("logprobs").size(), "an entry per token up to the stop string's, none after");
+        for (int i = 0; i < n; i++) {
+            assertEquals(logprobs.get(i), stopped.get("logprobs").get(i), "stop request token " + i);
+            assertEquals(logprobs.get(i), tokenEventsOf(events, "lp-stop").get(i).get("logprobs"));
+        }
+
+        JsonNode plain = terminalOf(events, "lp-none");
+        assertArrayEquals(greedy, ints(plain.get("token_ids")));
+        assertTrue(!plain.has("logprobs"), "not asked, no logprobs field: " + plain);
+        assertTrue(tokenEventsOf(events, "lp-none").stream().noneMatch(t -> t.has("logprobs")));
+
+        List<ConsumerRecord<byte[], byte[]>> dead = readUntil(topics.dlq(), rs -> rs.size() >= 2);
+        assertEquals(2, dead.size());
+        for (ConsumerRecord<byte[], byte[]> d : dead) {
+            String reason = header(d, "dead-letter-reason");
+            switch (new String(d.key(), StandardCharsets.UTF_8)) {
+                case "lp-bad-k" -> assertEquals("field 'top_logprobs' must be an integer in [0, 20], got 21", reason);
+                case "lp-bad-alone" -> assertEquals("field 'top_logprobs' needs logprobs: true", reason);
+                default -> throw new AssertionError("unexpected dead letter " + d);
+            }
+        }
+        assertTrue(events.stream().noneMatch(e -> e.get("id").asText().startsWith("lp-bad")),
+                "a refused request has no events, only its dead letter");
+        awaitAllRequestsCommitted();
+    }
+
+    private static JsonNode terminalOf(List<JsonNode> events, String id) {
+        return events.stream().filter(e -> e.get("id").asText().equals(id) && terminal(e)).findFirst().orElseThrow();
+    }
+
+    private static List<JsonNode> tokenEventsOf(List<JsonNode> events, String id) {
+        return events.stream().filter(e -> e.get("id").asText().equals(id) && e.get("type").asText().equals("token"))
+                .toList();
     }
 
     @Test

@@ -3,8 +3,10 @@ package dev.moemesh.orchestrator.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moemesh.proto.TokenLogprobs;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -22,13 +24,20 @@ public final class ResponseEvents {
     /** How long a request took, in milliseconds: waiting here and there, prefill, decode, and in all. */
     public record Timings(double queueMs, double prefillMs, double decodeMs, double totalMs) {}
 
-    public static byte[] token(String id, int index, int tokenId) {
-        return bytes(JSON.createObjectNode().put("id", id).put("type", "token").put("index", index)
-                .put("token_id", tokenId));
+    /** A token event; with its {@code logprobs} entry when the request asked for them. */
+    public static byte[] token(String id, int index, int tokenId, Optional<TokenLogprobs> logprobs) {
+        ObjectNode o = JSON.createObjectNode().put("id", id).put("type", "token").put("index", index)
+                .put("token_id", tokenId);
+        logprobs.ifPresent(l -> logprobsEntry(o.putObject("logprobs"), tokenId, l));
+        return bytes(o);
     }
 
+    /**
+     * A completed event; {@code logprobs}, when the request asked for them, holds one per token of {@code tokenIds}
+     * (at least as many, in order).
+     */
     public static byte[] completed(String id, int[] tokenIds, Optional<String> text, String finishReason, int promptTokens,
-                                   String attentionService, Timings t) {
+                                   String attentionService, Timings t, Optional<List<TokenLogprobs>> logprobs) {
         ObjectNode o = JSON.createObjectNode().put("id", id).put("type", COMPLETED);
         var ids = o.putArray("token_ids");
         for (int tokenId : tokenIds) ids.add(tokenId);
@@ -38,7 +47,20 @@ public final class ResponseEvents {
         o.putObject("timings").put("queue_ms", t.queueMs()).put("prefill_ms", t.prefillMs())
                 .put("decode_ms", t.decodeMs()).put("total_ms", t.totalMs());
         o.put("attention_service", attentionService);
+        logprobs.ifPresent(all -> {
+            var entries = o.putArray("logprobs");
+            for (int i = 0; i < tokenIds.length; i++) logprobsEntry(entries.addObject(), tokenIds[i], all.get(i));
+        });
         return bytes(o);
+    }
+
+    /** {@code {token_id, logprob, top_logprobs: [{token_id, logprob}]}}: a token's, its alternatives most likely first. */
+    private static void logprobsEntry(ObjectNode entry, int tokenId, TokenLogprobs l) {
+        entry.put("token_id", tokenId).put("logprob", l.getLogprob());
+        var top = entry.putArray("top_logprobs");
+        for (int j = 0; j < l.getTopTokenIdsCount(); j++) {
+            top.addObject().put("token_id", l.getTopTokenIds(j)).put("logprob", l.getTopLogprobs(j));
+        }
     }
 
     public static byte[] error(String id, String code, String message) {

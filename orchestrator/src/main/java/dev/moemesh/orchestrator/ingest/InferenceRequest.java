@@ -1,5 +1,6 @@
 package dev.moemesh.orchestrator.ingest;
 
+import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.tokenizer.ChatMessage;
 
 import java.util.List;
@@ -15,9 +16,16 @@ import java.util.Optional;
  * @param messages       set when the request gave {@code messages}
  * @param stop           strings that end the generation when the text reaches one (not included in the text)
  * @param replyTopic     where its events go instead of {@code inference.responses}
+ * @param logprobs       {@code SamplingParams.NO_LOGPROBS}, or each generated token's log-probability with this many
+ *                       most likely alternatives (0 to 20)
  */
 public record InferenceRequest(String id, Optional<int[]> promptTokenIds, Optional<String> prompt,
                                Optional<List<ChatMessage>> messages, int maxTokens, float temperature, float topP,
                                int topK, long seed, int[] stopTokenIds, List<String> stop, boolean ignoreEos,
-                               boolean stream, Optional<String> replyTopic) {
+                               boolean stream, Optional<String> replyTopic, int logprobs) {
+
+    /** Whether its events carry each generated token's log-probabilities. */
+    public boolean wantsLogprobs() {
+        return logprobs != SamplingParams.NO_LOGPROBS;
+    }
 }

@@ -12,6 +12,8 @@ import dev.moemesh.core.tokenizer.Tokenizer;
 import dev.moemesh.orchestrator.api.ResponseEvents;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.GenerateRequest;
+import dev.moemesh.proto.TokenEvent;
+import dev.moemesh.proto.TokenLogprobs;
 import dev.moemesh.wire.GenerationWire;
 import io.grpc.Status;
 import io.opentelemetry.api.trace.Span;
@@ -34,6 +36,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -272,9 +275,9 @@ public final class KafkaFrontDoor implements AutoCloseable {
             }
         }
 
-        void token(int index, int tokenId) {
+        void token(int index, int tokenId, Optional<TokenLogprobs> logprobs) {
             if (closing || abandoned) return;
-            out.emit(Message.of(ResponseEvents.token(request.id(), index, tokenId), metadata,
+            out.emit(Message.of(ResponseEvents.token(request.id(), index, tokenId, logprobs), metadata,
                     () -> CompletableFuture.completedFuture(null),
                     e -> failed("event of request " + request.id() + " not written", e)));
         }
@@ -401,10 +404,22 @@ public final class KafkaFrontDoor implements AutoCloseable {
         AtomicLong firstTokenNanos = new AtomicLong();
         long takenNanos = events.takenNanos;
         AtomicReference<DoorMeters.Observed> observed = new AtomicReference<>();
+        // (tokens told) each token's, when the request asked for them
+        List<TokenLogprobs> logprobs = Collections.synchronizedList(new ArrayList<>());
         observed.set(meters.observe("kafka", new GenerationListener() {
             @Override
             public void token(int index, int tokenId) {
+                token(TokenEvent.newBuilder().setIndex(index).setTokenId(tokenId).build());
+            }
+
+            @Override
+            public void token(TokenEvent token) {
                 if (stopped.get() != null) return; // after the stop string: neither sent nor kept
+                int index = token.getIndex();
+                int tokenId = token.getTokenId();
+                Optional<TokenLogprobs> mine = r.wantsLogprobs() && token.hasLogprobs()
+                        ? Optional.of(token.getLogprobs()) : Optional.empty();
+                mine.ifPresent(logprobs::add);
                 if (index == 0) firstTokenNanos.set(System.nanoTime());
                 if (stops.isPresent()) {
                     Optional<StopStringWatch.Match> m = stops.get().add(tokenId);
@@ -415,7 +430,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
                         if (c != null) c.cancel("stop string"); // else cancelled as soon as start returns
                     }
                 }
-                if (r.stream()) events.token(index, tokenId);
+                if (r.stream()) events.token(index, tokenId, mine);
             }
 
             @Override
@@ -433,11 +448,29 @@ public final class KafkaFrontDoor implements AutoCloseable {
                     return;
                 }
                 int[] ids = c.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+                if (logprobsMissing(ids.length, attentionService)) return;
                 long now = System.nanoTime();
                 var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), c.getPrefillNanos() / 1e6,
                         c.getDecodeNanos() / 1e6, millis(now - takenNanos));
                 events.terminal(ResponseEvents.completed(r.id(), ids, tokenizer.map(tk -> tk.decode(ids, true)),
-                        reason.wireName(), c.getPromptTokens(), attentionService, timings));
+                        reason.wireName(), c.getPromptTokens(), attentionService, timings, logprobs()));
+            }
+
+            /** The tokens' logprobs, when asked for. */
+            private Optional<List<TokenLogprobs>> logprobs() {
+                return r.wantsLogprobs() ? Optional.of(List.copyOf(logprobs)) : Optional.empty();
+            }
+
+            /**
+             * Whether the request asked for logprobs and the service sent fewer than {@code tokens} (one that predates
+             * them): the request then ends in an error event rather than a completed one without what it asked.
+             */
+            private boolean logprobsMissing(int tokens, String attentionService) {
+                if (!r.wantsLogprobs() || logprobs.size() >= tokens) return false;
+                events.terminal(ResponseEvents.error(r.id(), ATTENTION_FAILED, "request " + r.id() + ": attention"
+                        + " service " + attentionService + " sent tokens without the logprobs asked for (a service"
+                        + " that predates them?)"));
+                return true;
             }
 
             @Override
@@ -464,10 +497,11 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
             private void stoppedAt(StopStringWatch.Match m, int promptTokens, String attentionService, double prefillMs,
                                    double decodeMs) {
+                if (logprobsMissing(m.tokenIds().length, attentionService)) return;
                 var timings = new ResponseEvents.Timings(millis(startNanos - takenNanos), prefillMs, decodeMs,
                         millis(System.nanoTime() - takenNanos));
                 events.terminal(ResponseEvents.completed(r.id(), m.tokenIds(), Optional.of(m.text()),
-                        FinishReason.STOP.wireName(), promptTokens, attentionService, timings));
+                        FinishReason.STOP.wireName(), promptTokens, attentionService, timings, logprobs()));
             }
         }));
         GenerationListener listener = observed.get();
@@ -500,7 +534,7 @@ public final class KafkaFrontDoor implements AutoCloseable {
 
     private static GenerateRequest generateRequest(InferenceRequest r, int[] promptIds) {
         return GenerationWire.request(r.id(), promptIds, new SamplingParams(r.maxTokens(), r.temperature(), r.topK(),
-                r.topP(), r.seed(), r.stopTokenIds(), r.ignoreEos()));
+                r.topP(), r.seed(), r.stopTokenIds(), r.ignoreEos(), r.logprobs()));
     }
 
     private static double millis(long nanos) {

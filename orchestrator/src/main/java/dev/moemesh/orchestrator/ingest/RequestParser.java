@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.tokenizer.ChatMessage;
 
 import java.io.IOException;
@@ -26,7 +27,8 @@ public final class RequestParser {
     /** The most {@code stop} strings a request may give (as OpenAI's API). */
     public static final int MAX_STOP_STRINGS = 4;
     private static final Set<String> FIELDS = Set.of("id", "prompt", "prompt_token_ids", "messages", "max_tokens",
-            "temperature", "top_p", "top_k", "seed", "stop_token_ids", "stop", "ignore_eos", "stream", "reply_topic");
+            "temperature", "top_p", "top_k", "seed", "stop_token_ids", "stop", "ignore_eos", "stream", "reply_topic",
+            "logprobs", "top_logprobs");
     /** A legal Kafka topic name. */
     private static final Pattern TOPIC_NAME = Pattern.compile("[a-zA-Z0-9._-]{1,249}");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -85,7 +87,20 @@ public final class RequestParser {
         long seed = integer(o, "seed", 0, 0, Long.MAX_VALUE);
         int[] stops = o.has("stop_token_ids") ? tokenIds(o, "stop_token_ids", false) : new int[0];
         return new InferenceRequest(id, ids, prompt, messages, maxTokens, temperature, topP, topK, seed, stops,
-                stopStrings(o), bool(o, "ignore_eos"), bool(o, "stream"), replyTopic(o));
+                stopStrings(o), bool(o, "ignore_eos"), bool(o, "stream"), replyTopic(o), logprobs(o));
+    }
+
+    /**
+     * {@code logprobs: true} with {@code top_logprobs} (0 to {@value SamplingParams#MAX_LOGPROBS}) alternatives, as
+     * the REST door's chat completions read them: {@link SamplingParams#NO_LOGPROBS} unless asked.
+     */
+    private static int logprobs(ObjectNode o) throws InvalidRequestException {
+        boolean asked = bool(o, "logprobs");
+        JsonNode top = o.get("top_logprobs");
+        if (top == null || top.isNull()) return asked ? 0 : SamplingParams.NO_LOGPROBS;
+        int k = (int) integer(o, "top_logprobs", 0, 0, SamplingParams.MAX_LOGPROBS);
+        if (!asked) throw new InvalidRequestException("field 'top_logprobs' needs logprobs: true");
+        return k;
     }
 
     private static String id(ObjectNode o, byte[] key) throws InvalidRequestException {

@@ -1,6 +1,7 @@
 package dev.moemesh.orchestrator.ingest;
 
 import dev.moemesh.core.tokenizer.StopStrings;
+import dev.moemesh.core.tokenizer.TextDeltas;
 import dev.moemesh.core.tokenizer.Tokenizer;
 
 import java.util.Arrays;
@@ -8,24 +9,24 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Watches one generation's text, token by token, for the first of its request's {@code stop} strings: the tokens
- * so far are decoded (special tokens skipped, as in the {@code text} of a completed event) and searched with
- * {@link StopStrings} (the search the REST door makes too) from a little before the last search's end, so a stop
- * string that spans tokens is found on the token that completes it. Each token decodes the whole generation again:
- * quadratic in its length, cheap at chat lengths.
+ * Watches one generation's text, token by token, for the first of its request's {@code stop} strings: each token's
+ * text ({@link TextDeltas}, special tokens skipped, as in the {@code text} of a completed event) is added and the
+ * text's end searched with {@link StopStrings} (the search the REST door makes too), so a stop string that spans
+ * tokens is found on the token that completes it, and each token costs its own text, not the generation's.
  */
 final class StopStringWatch {
     /** Where the generation stops: the tokens generated up to the one that completed a stop string, and the text before it. */
     record Match(int[] tokenIds, String text) {}
 
-    private final Tokenizer tokenizer;
+    private final TextDeltas deltas;
     private final StopStrings stops;
+    private final StringBuilder text = new StringBuilder();
     private int[] ids = new int[16];
     private int count;
-    private int searched;
+    private int searched; // characters of text (with the unfinished end) at the last search
 
     StopStringWatch(Tokenizer tokenizer, List<String> stops) {
-        this.tokenizer = tokenizer;
+        this.deltas = new TextDeltas(tokenizer);
         this.stops = new StopStrings(stops);
     }
 
@@ -33,10 +34,15 @@ final class StopStringWatch {
     Optional<Match> add(int tokenId) {
         if (count == ids.length) ids = Arrays.copyOf(ids, count * 2);
         ids[count++] = tokenId;
-        int[] sofar = Arrays.copyOf(ids, count);
-        String text = tokenizer.decode(sofar, true);
+        text.append(deltas.add(tokenId));
+        int told = text.length();
+        // the text as a whole decode has it, an unfinished character's U+FFFD included, as the search always read it
+        text.append(deltas.rest());
         int first = stops.find(text, searched);
         searched = text.length();
-        return first < 0 ? Optional.empty() : Optional.of(new Match(sofar, text.substring(0, first)));
+        Optional<Match> match = first < 0 ? Optional.empty()
+                : Optional.of(new Match(Arrays.copyOf(ids, count), text.substring(0, first)));
+        text.setLength(told);
+        return match;
     }
 }

@@ -3,6 +3,7 @@ package dev.moemesh.orchestrator.ingest;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.moemesh.core.engine.SamplingParams;
 
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -22,6 +23,7 @@ class RequestParserFuzzTest {
     @DictionaryEntries({"\"id\"", "\"prompt\"", "\"prompt_token_ids\"", "\"max_tokens\"", "\"temperature\"",
             "\"top_p\"", "\"top_k\"", "\"seed\"", "\"stop_token_ids\"", "\"ignore_eos\"", "\"stream\"", "true",
             "\"messages\"", "\"role\"", "\"content\"", "\"stop\"", "\"reply_topic\"", "\"replies.a\"",
+            "\"logprobs\"", "\"top_logprobs\"",
             "null", "-1", "1e400", "9223372036854775808", "[[[[[[[["})
     void recordParsesIntoARunnableRequestOrIsRefused(FuzzedDataProvider data) {
         byte[] key = data.consumeBoolean() ? data.consumeBytes(data.consumeInt(0, 300)) : null;
@@ -44,6 +46,8 @@ class RequestParserFuzzTest {
         assertTrue(Float.isFinite(request.temperature()) && request.temperature() >= 0, "temperature");
         assertTrue(request.topP() > 0 && request.topP() <= 1, "top_p " + request.topP());
         assertTrue(request.topK() >= 0 && request.seed() >= 0, "top_k or seed below 0");
+        assertTrue(request.logprobs() >= SamplingParams.NO_LOGPROBS && request.logprobs() <= SamplingParams.MAX_LOGPROBS,
+                "logprobs " + request.logprobs());
         for (int id : request.stopTokenIds()) assertTrue(id >= 0, "a negative stop token id");
         request.promptTokenIds().ifPresent(ids -> {
             for (int id : ids) assertTrue(id >= 0, "a negative prompt token id");

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.tokenizer.ChatMessage;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -36,6 +37,24 @@ class RequestParserTest {
         assertTrue(r.messages().isEmpty());
         assertFalse(r.stream());
         assertFalse(r.ignoreEos());
+        assertEquals(SamplingParams.NO_LOGPROBS, r.logprobs());
+        assertFalse(r.wantsLogprobs());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "\"logprobs\":true,\"top_logprobs\":3    | 3",
+        "\"logprobs\":true,\"top_logprobs\":20   | 20",
+        "\"logprobs\":true,\"top_logprobs\":0    | 0",
+        "\"logprobs\":true                        | 0",
+        "\"logprobs\":true,\"top_logprobs\":null | 0",
+        "\"logprobs\":false                       | -1",
+        "\"logprobs\":null,\"top_logprobs\":null | -1",
+    })
+    void logprobsAreAskedAsTheRestChatDoorAsksThem(String fields, int alternatives) throws Exception {
+        InferenceRequest r = parser.parse(null, utf8("{\"id\":\"lp\",\"prompt_token_ids\":[1]," + fields + "}"));
+        assertEquals(alternatives, r.logprobs(), fields);
+        assertEquals(alternatives >= 0, r.wantsLogprobs());
     }
 
     @Test
@@ -104,6 +123,12 @@ class RequestParserTest {
         "{\"id\":\"x\",\"prompt_token_ids\":[1],\"temperature\":\"hot\"} | field 'temperature' must be a number",
         "{\"id\":\"x\",\"prompt_token_ids\":[1],\"stream\":1} | field 'stream' must be true or false, got 1",
         "{\"id\":\"x\",\"prompt_token_ids\":[1],\"reply_to\":\"t\"} | unknown field 'reply_to'",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"logprobs\":true,\"top_logprobs\":21} | field 'top_logprobs' must be an integer in [0, 20], got 21",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"logprobs\":true,\"top_logprobs\":-1} | field 'top_logprobs' must be an integer in [0, 20], got -1",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"logprobs\":true,\"top_logprobs\":2.5} | field 'top_logprobs' must be an integer in [0, 20], got 2.5",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"top_logprobs\":3} | field 'top_logprobs' needs logprobs: true",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"logprobs\":false,\"top_logprobs\":3} | field 'top_logprobs' needs logprobs: true",
+        "{\"id\":\"x\",\"prompt_token_ids\":[1],\"logprobs\":3} | field 'logprobs' must be true or false, got 3",
     })
     void anInvalidRequestIsRefusedNamingTheField(String json, String reason) {
         var e = assertThrows(InvalidRequestException.class, () -> parser.parse(null, utf8(json)));

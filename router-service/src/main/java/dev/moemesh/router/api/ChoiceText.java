@@ -1,6 +1,7 @@
 package dev.moemesh.router.api;
 
 import dev.moemesh.core.tokenizer.StopStrings;
+import dev.moemesh.core.tokenizer.TextDeltas;
 
 import java.util.Optional;
 
@@ -25,15 +26,14 @@ final class ChoiceText {
     String add(int tokenId) {
         text.append(deltas.add(tokenId));
         if (stops.isEmpty()) return flush();
-        String sofar = text.toString();
-        int at = stops.get().find(sofar, searched);
-        searched = sofar.length();
+        int at = stops.get().find(text, searched);
+        searched = text.length();
         if (at >= 0) {
             stopped = true;
             text.setLength(at);
             return flush();
         }
-        return show(sofar.length() - stops.get().heldBack(sofar));
+        return show(text.length() - stops.get().heldBack(text));
     }
 
     /** Whether a stop string ended the text: no more tokens count. */

@@ -67,7 +67,7 @@ final class GenerationResponder {
         this.body = body;
         this.choices = new Choice[request.n()];
         for (int i = 0; i < choices.length; i++) {
-            choices[i] = new Choice(new ChoiceText(new TextDeltas(prompts), request.stops()),
+            choices[i] = new Choice(new ChoiceText(prompts.textDeltas(), request.stops()),
                     request.sampling().wantsLogprobs() ? new ChoiceLogprobs(request.chat(), prompts) : null);
         }
         this.open = choices.length;

@@ -7,6 +7,7 @@ import dev.moemesh.client.DoorMeters;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.core.engine.GenerationRequest;
+import dev.moemesh.core.tokenizer.TextDeltas;
 import dev.moemesh.proto.Completion;
 import dev.moemesh.proto.InferenceEvent;
 import dev.moemesh.proto.InferenceRequest;
@@ -64,7 +65,7 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
     @Override
     public void generate(InferenceRequest request, StreamObserver<InferenceEvent> events) {
         run(request, events, new Events<>(events) {
-            private final TextDeltas deltas = new TextDeltas(prompts);
+            private final TextDeltas deltas = prompts.textDeltas();
 
             @Override
             void told(TokenEvent t) {

@@ -2,6 +2,7 @@ package dev.moemesh.router.prompt;
 
 import dev.moemesh.core.tokenizer.ChatMessage;
 import dev.moemesh.core.tokenizer.ChatPrompt;
+import dev.moemesh.core.tokenizer.TextDeltas;
 import dev.moemesh.core.tokenizer.Tokenizer;
 
 import java.util.List;
@@ -36,6 +37,11 @@ public final class Prompts implements AutoCloseable {
     /** The generated ids as text; empty without a tokenizer (the answer's token ids carry the generation). */
     public String decode(int[] ids) {
         return tokenizer.map(t -> t.decode(ids, true)).orElse("");
+    }
+
+    /** A generation's text as its tokens come; none without a tokenizer. */
+    public TextDeltas textDeltas() {
+        return tokenizer.map(TextDeltas::new).orElseGet(TextDeltas::none);
     }
 
     /**
