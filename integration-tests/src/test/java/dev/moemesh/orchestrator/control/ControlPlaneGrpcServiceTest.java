@@ -345,6 +345,9 @@ class ControlPlaneGrpcServiceTest {
         assertTrue(hot.getVersion() > uniform.getVersion());
         assertEquals(Set.of(expertsA.address(), expertsB.address()),
                 replicas(hot, 1, 3).stream().map(Replica::getAddress).collect(Collectors.toSet()));
+        // each replica names the instance registered at its address: what a TLS client expects its certificate to name
+        assertEquals(Set.of("experts-a", "experts-b"),
+                replicas(hot, 1, 3).stream().map(Replica::getInstanceId).collect(Collectors.toSet()));
         replicas(hot, 1, 3).forEach(r -> assertEquals(0.5, r.getWeight(), 1e-12));
         assertTrue(held(expertsB).contains(new ExpertId(1, 3)), "B loaded 1:3 before the placement came out");
 
