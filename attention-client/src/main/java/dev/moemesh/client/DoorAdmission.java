@@ -70,11 +70,6 @@ public final class DoorAdmission {
         }
 
         @Override
-        public void token(int index, int tokenId) {
-            listener.token(index, tokenId);
-        }
-
-        @Override
         public void token(TokenEvent token) {
             listener.token(token);
         }

@@ -65,12 +65,6 @@ public final class DoorMeters {
         }
 
         @Override
-        public void token(int index, int tokenId) {
-            heard(index);
-            listener.token(index, tokenId);
-        }
-
-        @Override
         public void token(TokenEvent token) {
             heard(token.getIndex());
             listener.token(token);

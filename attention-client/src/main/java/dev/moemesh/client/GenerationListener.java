@@ -6,15 +6,12 @@ import io.grpc.Status;
 
 /** What becomes of one generation on an attention service: its tokens, then exactly one of the two endings. */
 public interface GenerationListener {
-    void token(int index, int tokenId);
-
     /**
-     * A token as its event came, with what it carries besides its id (its log-probabilities, when the request asked):
-     * what {@link AttentionCall} tells; a listener that passes tokens on passes this on whole.
+     * A token as its event came: its index, its id, and what it carries besides (its log-probabilities, when the
+     * request asked). The one token method: a listener that passes tokens on passes the event on whole, and one that
+     * forgets to does not compile.
      */
-    default void token(TokenEvent token) {
-        token(token.getIndex(), token.getTokenId());
-    }
+    void token(TokenEvent token);
 
     /** The service ({@code attentionService}) finished the generation; its finish reason may still be {@code error}. */
     void completed(Completion completion, String attentionService);

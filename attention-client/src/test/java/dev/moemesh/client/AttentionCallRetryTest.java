@@ -89,8 +89,8 @@ class AttentionCallRetryTest {
         volatile String message;
 
         @Override
-        public synchronized void token(int index, int tokenId) {
-            tokens.add(index + ":" + tokenId);
+        public synchronized void token(TokenEvent token) {
+            tokens.add(token.getIndex() + ":" + token.getTokenId());
         }
 
         @Override

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.TokenEvent;
 import io.grpc.Status;
 import org.junit.jupiter.api.Test;
 
@@ -20,8 +21,8 @@ class DoorAdmissionTest {
     private GenerationListener recorder(String name) {
         return new GenerationListener() {
             @Override
-            public void token(int index, int tokenId) {
-                heard.add(name + " token " + tokenId);
+            public void token(TokenEvent token) {
+                heard.add(name + " token " + token.getTokenId());
             }
 
             @Override
@@ -46,7 +47,7 @@ class DoorAdmissionTest {
         assertNull(admission.admit(recorder("c")), "a third is refused while two are in flight");
         assertEquals(2, admission.inFlight());
 
-        a.token(0, 7);
+        a.token(TokenEvent.newBuilder().setIndex(0).setTokenId(7).build());
         assertEquals(2, admission.inFlight(), "a token is no ending");
         a.completed(Completion.getDefaultInstance(), "localhost:9200");
         assertNotNull(admission.admit(recorder("d")), "a completed generation gives its place back");

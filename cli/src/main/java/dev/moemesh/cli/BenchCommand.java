@@ -9,6 +9,7 @@ import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.engine.TokenListener;
+import dev.moemesh.core.engine.TokenLogprobs;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.ModelOptions;
 import dev.moemesh.core.tensor.Parallel;
@@ -137,7 +138,7 @@ final class BenchCommand implements Callable<Integer> {
         AtomicInteger produced = new AtomicInteger();
         TokenListener listener = new TokenListener() {
             @Override
-            public void onToken(String id, int token) {
+            public void onToken(String id, int token, TokenLogprobs logprobs) {
                 produced.incrementAndGet();
             }
 

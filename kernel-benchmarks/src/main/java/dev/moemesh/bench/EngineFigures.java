@@ -6,6 +6,7 @@ import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.engine.TokenListener;
+import dev.moemesh.core.engine.TokenLogprobs;
 import dev.moemesh.core.model.Model;
 
 import java.lang.management.ManagementFactory;
@@ -57,7 +58,7 @@ public final class EngineFigures implements BiFunction<String, Integer, Double> 
         AtomicInteger produced = new AtomicInteger();
         TokenListener listener = new TokenListener() {
             @Override
-            public void onToken(String id, int token) {
+            public void onToken(String id, int token, TokenLogprobs logprobs) {
                 produced.incrementAndGet();
             }
 

@@ -126,10 +126,6 @@ public final class KeyQuota {
     public GenerationListener holding(GenerationListener listener) {
         AtomicBoolean held = new AtomicBoolean(true);
         return new GenerationListener() {
-            @Override
-            public void token(int index, int tokenId) {
-                listener.token(index, tokenId);
-            }
 
             @Override
             public void token(TokenEvent token) {

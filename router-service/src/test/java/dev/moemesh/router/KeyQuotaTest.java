@@ -3,6 +3,7 @@ package dev.moemesh.router;
 import com.google.rpc.RetryInfo;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.TokenEvent;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
@@ -87,7 +88,7 @@ class KeyQuotaTest {
     private static GenerationListener ignored() {
         return new GenerationListener() {
             @Override
-            public void token(int index, int tokenId) {}
+            public void token(TokenEvent token) {}
 
             @Override
             public void completed(Completion completion, String attentionService) {}

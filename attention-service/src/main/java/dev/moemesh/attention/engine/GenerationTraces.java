@@ -42,13 +42,8 @@ public final class GenerationTraces {
         running.put(arrival, span);
         return new TokenListener() {
             @Override
-            public void onToken(String id, int tokenId) {
-                listener.onToken(id, tokenId);
-            }
-
-            @Override
             public void onToken(String id, int tokenId, TokenLogprobs logprobs) {
-                listener.onToken(id, tokenId, logprobs); // whole: with its logprobs
+                listener.onToken(id, tokenId, logprobs);
             }
 
             @Override

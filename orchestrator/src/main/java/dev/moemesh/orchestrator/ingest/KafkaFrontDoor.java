@@ -407,10 +407,6 @@ public final class KafkaFrontDoor implements AutoCloseable {
         // (tokens told) each token's, when the request asked for them
         List<TokenLogprobs> logprobs = Collections.synchronizedList(new ArrayList<>());
         observed.set(meters.observe("kafka", new GenerationListener() {
-            @Override
-            public void token(int index, int tokenId) {
-                token(TokenEvent.newBuilder().setIndex(index).setTokenId(tokenId).build());
-            }
 
             @Override
             public void token(TokenEvent token) {

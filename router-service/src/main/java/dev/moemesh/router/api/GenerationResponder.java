@@ -76,10 +76,6 @@ final class GenerationResponder {
     /** What becomes of choice {@code index}'s generation, told to this responder. */
     GenerationListener listener(int index) {
         return new GenerationListener() {
-            @Override
-            public void token(int i, int tokenId) {
-                GenerationResponder.this.token(index, tokenId, null);
-            }
 
             @Override
             public void token(TokenEvent t) {

@@ -125,11 +125,6 @@ public class InferenceGrpcService extends InferenceServiceGrpc.InferenceServiceI
         void told(TokenEvent token) {}
 
         @Override
-        public void token(int index, int tokenId) {
-            token(TokenEvent.newBuilder().setIndex(index).setTokenId(tokenId).build());
-        }
-
-        @Override
         public void token(TokenEvent token) {
             if (token.hasLogprobs()) logprobs.add(token.getLogprobs());
             told(token);
