@@ -43,6 +43,7 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
     private final ExpertTokenCounters counters;
     private final ExpertSettings config;
     private final ExpertRun run;
+    private final ExpertControl control;
     private final Tracer tracer;
 
     ExpertGrpcService(HeldExperts held, ExpertTokenCounters counters, ExpertSettings config, Tracer tracer) {
@@ -51,6 +52,7 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
         this.counters = counters;
         this.config = config;
         this.run = new ExpertRun(held, counters, config.minPlacementVersion());
+        this.control = new ExpertControl(held, counters);
     }
 
     @Override
@@ -143,10 +145,8 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
     @Blocking
     public void loadExperts(LoadExpertsRequest request, StreamObserver<LoadExpertsResponse> response) {
         try {
-            List<ExpertId> ids = ids(request.getExpertsList());
-            held.load(ids);
-            ids.forEach(counters::track);
-            response.onNext(LoadExpertsResponse.newBuilder().addAllHeld(layerExperts(held.held())).build());
+            response.onNext(LoadExpertsResponse.newBuilder()
+                    .addAllHeld(layerExperts(control.load(request.getExpertsList()))).build());
             response.onCompleted();
         } catch (StatusRuntimeException e) {
             response.onError(e);
@@ -157,8 +157,8 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
     @Blocking
     public void unloadExperts(UnloadExpertsRequest request, StreamObserver<UnloadExpertsResponse> response) {
         try {
-            held.unload(ids(request.getExpertsList()));
-            response.onNext(UnloadExpertsResponse.newBuilder().addAllHeld(layerExperts(held.held())).build());
+            response.onNext(UnloadExpertsResponse.newBuilder()
+                    .addAllHeld(layerExperts(control.unload(request.getExpertsList()))).build());
             response.onCompleted();
         } catch (StatusRuntimeException e) {
             response.onError(e);
@@ -181,17 +181,6 @@ public class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
                 .addAllHeld(layerExperts(held.held())).setBackend(held.backend().device())
                 .setHidden(held.config().hiddenSize()).setMinPlacementVersion(config.minPlacementVersion()).build());
         response.onCompleted();
-    }
-
-    private List<ExpertId> ids(List<LayerExpert> experts) {
-        List<ExpertId> ids = experts.stream().map(e -> new ExpertId(e.getLayer(), e.getExpert())).toList();
-        for (ExpertId id : ids) {
-            if (!held.inModel(id.layer(), id.expert())) {
-                throw Status.INVALID_ARGUMENT.withDescription("layer " + id.layer() + " expert " + id.expert()
-                        + " is not a routed expert of this model").asRuntimeException();
-            }
-        }
-        return ids;
     }
 
     private static List<LayerExpert> layerExperts(List<ExpertId> ids) {
