@@ -150,7 +150,8 @@ public class AttentionBeans {
     @Singleton
     EngineLoop engineLoop(Served served, AttentionSettings config, GenerationTraces traces) {
         EngineOptions options = new EngineOptions(config.maxBatchTokens(), config.prefillChunk(), config.maxSequences(),
-                config.kvBlockTokens(), config.kvBlocks(), config.microBatches(), config.speculativeTokens());
+                config.kvBlockTokens(), config.kvBlocks(), config.microBatches(), config.speculativeTokens(),
+                config.speculativeMinAcceptance());
         return new EngineLoop(new BatchingEngine(served.model(), options), traces);
     }
 

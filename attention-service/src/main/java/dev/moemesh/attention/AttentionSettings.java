@@ -92,6 +92,15 @@ public interface AttentionSettings {
     @WithDefault("0")
     int speculativeTokens();
 
+    /**
+     * The share of its drafts a sequence must have accepted, once it has drafted 16 tokens, to go on drafting; below
+     * it, it decodes one token a step from then on (drafts that are rarely right cost a step more than they save). 0
+     * never stops drafting. Where a step with drafts costs much more than one without (a CPU, a shallow model: the
+     * MTP layer is a large share of it), raise it.
+     */
+    @WithDefault("0.3")
+    double speculativeMinAcceptance();
+
     /** The {@code attention.expert-breaker.*} settings. */
     interface ExpertBreaker {
 

@@ -47,6 +47,11 @@ final class BenchCommand implements Callable<Integer> {
             + " reports both, their ratio and the acceptance rate (default: off)")
     int speculativeTokens;
 
+    @Option(names = "--speculative-min-acceptance", defaultValue = "0.3", description = "with --speculative-tokens: the"
+            + " share of its drafts a sequence must have accepted after 16 to go on drafting; 0 never stops"
+            + " (default ${DEFAULT-VALUE})")
+    double speculativeMinAcceptance;
+
     @Option(names = "--mesh", defaultValue = "0", description = "also run the decode figures through a local mesh of"
             + " this many expert services (separate processes, loopback gRPC), after the local ones (default: none)")
     int meshExpertServices;
@@ -75,7 +80,8 @@ final class BenchCommand implements Callable<Integer> {
                 Math.min(Math.max(64, maxBatch / 4), maxBatch / (1 + speculativeTokens)), 16, 4096);
         BatchingEngine engine = new BatchingEngine(m, options);
         BatchingEngine speculating = speculativeTokens > 0
-                ? new BatchingEngine(m, options.withSpeculativeTokens(speculativeTokens)) : null;
+                ? new BatchingEngine(m, options.withSpeculativeTokens(speculativeTokens)
+                .withSpeculativeMinAcceptance(speculativeMinAcceptance)) : null;
 
         prefill(engine, 32); // warm-up: compiles the kernels
         double prefill = 0;

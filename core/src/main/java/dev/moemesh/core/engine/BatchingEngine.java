@@ -250,6 +250,12 @@ public final class BatchingEngine {
             }
             drafted += s.draftCount;
             accepted += kept;
+            s.drafted += s.draftCount;
+            s.accepted += kept;
+            if (s.drafted >= EngineOptions.SPECULATION_JUDGED_AFTER
+                    && s.accepted < options.speculativeMinAcceptance() * s.drafted) {
+                s.draftingStopped = true; // its own history alone decides: a seed still reproduces its answer
+            }
             s.draftCount = 0;
             i += group;
         }
@@ -291,9 +297,13 @@ public final class BatchingEngine {
         return true;
     }
 
-    /** Whether {@code s} drafts: speculation is on and it is still running. */
+    /**
+     * Whether {@code s} drafts: speculation is on, it is still running, and its drafts have been accepted often enough
+     * ({@link EngineOptions#speculativeMinAcceptance}). A sequence that stopped never drafts again, so the module's
+     * cache layer, no longer written for it, is never read for it either.
+     */
     private boolean drafts(Sequence s) {
-        return mtp != null && s.kv != null;
+        return mtp != null && s.kv != null && !s.draftingStopped;
     }
 
     /** The module's guess from {@code draftLogits} row {@code row}: its argmax, or for a sampled sequence a draw. */

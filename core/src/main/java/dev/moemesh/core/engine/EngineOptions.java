@@ -13,9 +13,23 @@ package dev.moemesh.core.engine;
  *                          the experts are remote)
  * @param speculativeTokens tokens the model's multi-token-prediction module drafts for each sequence, verified by
  *                          the next step; 0 turns speculative decoding off
+ * @param speculativeMinAcceptance the share of its drafts a sequence must have accepted, once it has drafted
+ *                          {@link #SPECULATION_JUDGED_AFTER} tokens, to go on drafting: below it the sequence decodes
+ *                          one token a step from then on (its drafts cost a step more than they save); 0 never stops
  */
 public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks,
-                            int microBatches, int speculativeTokens) {
+                            int microBatches, int speculativeTokens, double speculativeMinAcceptance) {
+
+    /** Drafted tokens after which a sequence's acceptance is judged ({@link #speculativeMinAcceptance}). */
+    public static final int SPECULATION_JUDGED_AFTER = 16;
+    /** Drafting goes on while at least this share is accepted: it stops drafts that are all but never right. */
+    public static final double DEFAULT_SPECULATIVE_MIN_ACCEPTANCE = 0.3;
+
+    public EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks,
+                         int microBatches, int speculativeTokens) {
+        this(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, microBatches, speculativeTokens,
+                DEFAULT_SPECULATIVE_MIN_ACCEPTANCE);
+    }
 
     public EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks) {
         this(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, 1, 0);
@@ -33,6 +47,10 @@ public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequenc
         }
         if (microBatches != 1 && microBatches != 2) {
             throw new IllegalArgumentException("micro-batches must be 1 or 2, got " + microBatches);
+        }
+        if (!(speculativeMinAcceptance >= 0 && speculativeMinAcceptance <= 1)) {
+            throw new IllegalArgumentException("the least acceptance to go on drafting must be in [0, 1], got "
+                    + speculativeMinAcceptance);
         }
         if (speculativeTokens < 0) {
             throw new IllegalArgumentException("speculative tokens must be 0 (off) or more, got " + speculativeTokens);
@@ -52,16 +70,21 @@ public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequenc
 
     public EngineOptions withPrefillChunk(int tokens) {
         return new EngineOptions(maxBatchTokens, tokens, maxSequences, kvBlockTokens, kvBlocks, microBatches,
-                speculativeTokens);
+                speculativeTokens, speculativeMinAcceptance);
     }
 
     public EngineOptions withMicroBatches(int count) {
         return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, count,
-                speculativeTokens);
+                speculativeTokens, speculativeMinAcceptance);
     }
 
     public EngineOptions withSpeculativeTokens(int tokens) {
         return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, microBatches,
-                tokens);
+                tokens, speculativeMinAcceptance);
+    }
+
+    public EngineOptions withSpeculativeMinAcceptance(double share) {
+        return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, microBatches,
+                speculativeTokens, share);
     }
 }

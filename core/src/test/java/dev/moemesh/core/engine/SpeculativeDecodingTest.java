@@ -94,6 +94,27 @@ class SpeculativeDecodingTest {
     }
 
     @Test
+    void aSequenceWhoseDraftsAreRarelyAcceptedStopsDraftingAndKeepsItsTokens() {
+        Path dir = checkpoint("random"); // the main model all but never accepts the random module's drafts
+        GenerationRequest r = greedy("r", prompt(6, 2), 60);
+        int[] plain = new BatchingEngine(Model.load(dir, 0), EngineOptions.defaults()).generate(List.of(r)).get(0)
+                .tokenIds();
+
+        BatchingEngine judged = new BatchingEngine(withMtp(dir), EngineOptions.defaults().withSpeculativeTokens(1));
+        BatchingEngine always = new BatchingEngine(withMtp(dir), EngineOptions.defaults().withSpeculativeTokens(1)
+                .withSpeculativeMinAcceptance(0));
+
+        assertArrayEquals(plain, judged.generate(List.of(r)).get(0).tokenIds());
+        assertArrayEquals(plain, always.generate(List.of(r)).get(0).tokenIds());
+        EngineStats.Speculation stopped = judged.stats().speculation();
+        EngineStats.Speculation drafting = always.stats().speculation();
+        assertTrue(drafting.accepted() < 0.3 * drafting.drafted(), "the drafts are rarely right: " + drafting);
+        // judged after 16 drafts, each step verifying one: no draft after the judgement
+        assertEquals(EngineOptions.SPECULATION_JUDGED_AFTER, stopped.drafted(), stopped.toString());
+        assertTrue(drafting.drafted() > 40, "with no least acceptance it drafts on every step: " + drafting);
+    }
+
+    @Test
     void stopTokenInsideAcceptedDraftsEndsTheSequenceThere() {
         Path dir = checkpoint("predictable");
         int[] free = new BatchingEngine(Model.load(dir, 0), EngineOptions.defaults())
