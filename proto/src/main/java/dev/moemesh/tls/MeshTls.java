@@ -15,7 +15,6 @@ import java.security.KeyStore;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLException;
@@ -35,7 +34,6 @@ public final class MeshTls {
     private final RenewableKeys keys;
     private final TrustManagerFactory trust;
     private final Map<MeshRole, SslContext> clients; // by the role the server dialed must name
-    private final Map<String, SslContext> instanceClients = new ConcurrentHashMap<>(); // by role and instance
     private final X509TrustManager ca;
     private final SslContext server;
 
@@ -104,18 +102,17 @@ public final class MeshTls {
     }
 
     /**
-     * for channels to one instance of a {@code server} role (an expert service the placement names): as above, and a
-     * server certificate that names instances must name {@code instance} ({@link MeshPeerTrust})
+     * for a channel to one instance of a {@code server} role (an expert service the placement names): as above, and a
+     * server certificate that names instances must name {@code instance} ({@link MeshPeerTrust}). A new context each
+     * time, not kept: a channel keeps its own for as long as it lives, and instances come and go (every pod a new one)
      */
     public SslContext clientContext(MeshRole server, String instance) {
-        return instanceClients.computeIfAbsent(server.label() + " " + instance, k -> {
-            try {
-                return GrpcSslContexts.forClient().keyManager(keys).trustManager(new MeshPeerTrust(ca, server, instance))
-                        .build();
-            } catch (SSLException e) {
-                throw new IllegalArgumentException("the mesh TLS keys cannot make a TLS context: " + e.getMessage(), e);
-            }
-        });
+        try {
+            return GrpcSslContexts.forClient().keyManager(keys).trustManager(new MeshPeerTrust(ca, server, instance))
+                    .build();
+        } catch (SSLException e) {
+            throw new IllegalArgumentException("the mesh TLS keys cannot make a TLS context: " + e.getMessage(), e);
+        }
     }
 
     /** for servers: requires a client certificate from the mesh CA */
