@@ -252,10 +252,6 @@ public final class BatchingEngine {
             accepted += kept;
             s.drafted += s.draftCount;
             s.accepted += kept;
-            if (s.drafted >= EngineOptions.SPECULATION_JUDGED_AFTER
-                    && s.accepted < options.speculativeMinAcceptance() * s.drafted) {
-                s.draftingStopped = true; // its own history alone decides: a seed still reproduces its answer
-            }
             s.draftCount = 0;
             i += group;
         }
@@ -303,7 +299,16 @@ public final class BatchingEngine {
      * cache layer, no longer written for it, is never read for it either.
      */
     private boolean drafts(Sequence s) {
-        return mtp != null && s.kv != null && !s.draftingStopped;
+        return mtp != null && s.kv != null && !draftsRarelyAccepted(s);
+    }
+
+    /**
+     * Whether {@code s} has drafted enough to judge and too few were accepted. Its own history alone decides, so a seed
+     * still reproduces its answer; once true it stays so (a sequence that does not draft adds to neither count).
+     */
+    private boolean draftsRarelyAccepted(Sequence s) {
+        return s.drafted >= EngineOptions.SPECULATION_JUDGED_AFTER
+                && s.accepted < options.speculativeMinAcceptance() * s.drafted;
     }
 
     /** The module's guess from {@code draftLogits} row {@code row}: its argmax, or for a sampled sequence a draw. */

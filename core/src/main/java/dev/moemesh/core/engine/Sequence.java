@@ -18,9 +18,8 @@ final class Sequence {
     int[] drafts = new int[0]; // the MTP module's guesses at the tokens after the last one, verified by the next step
     int draftCount;
     double[][] draftDistributions = new double[0][]; // sampled sequences: each draft's distribution, dense (vocab)
-    int drafted;          // tokens this sequence drafted, and of those the main model accepted
+    int drafted;  // tokens this sequence drafted, and of those the main model accepted
     int accepted;
-    boolean draftingStopped; // its drafts were accepted too rarely to pay: it decodes one token a step
 
     Sequence(GenerationRequest request, TokenListener listener) {
         this.request = request;
