@@ -3,11 +3,7 @@ package dev.moemesh.expert.api;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.google.protobuf.InvalidProtocolBufferException;
-import dev.moemesh.core.checkpoint.Preset;
-import dev.moemesh.core.model.LocalExperts;
-import dev.moemesh.core.model.TestModels;
 import dev.moemesh.core.moe.ExpertId;
-import dev.moemesh.expert.held.ExpertSelection;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
 import dev.moemesh.proto.LayerExpert;
@@ -40,8 +36,7 @@ class ExpertControlFuzzTest {
     @FuzzTest(maxDuration = "20s")
     void aCallChangesWhatIsHeldAsAskedOrIsRefusedChangingNothing(FuzzedDataProvider data) {
         if (control == null) {
-            held = HeldExperts.open(TestModels.tiny(Preset.TINY_V3), ExpertSelection.parse(TinyCheckpointResource.HELD),
-                    LocalExperts::new);
+            held = TinyCheckpointResource.openHeld();
             control = new ExpertControl(held, new ExpertTokenCounters(new SimpleMeterRegistry()));
         }
         int calls = data.consumeInt(1, 4);

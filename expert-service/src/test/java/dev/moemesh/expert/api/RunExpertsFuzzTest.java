@@ -4,10 +4,6 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
-import dev.moemesh.core.checkpoint.Preset;
-import dev.moemesh.core.model.LocalExperts;
-import dev.moemesh.core.model.TestModels;
-import dev.moemesh.expert.held.ExpertSelection;
 import dev.moemesh.expert.held.ExpertTokenCounters;
 import dev.moemesh.expert.held.HeldExperts;
 import dev.moemesh.proto.RunExpertsRequest;
@@ -39,8 +35,7 @@ class RunExpertsFuzzTest {
     @FuzzTest(maxDuration = "20s")
     void aRequestIsAnsweredAtItsSizeOrRefusedWithAClearStatus(FuzzedDataProvider data) {
         if (run == null) {
-            held = HeldExperts.open(TestModels.tiny(Preset.TINY_V3), ExpertSelection.parse(TinyCheckpointResource.HELD),
-                    LocalExperts::new);
+            held = TinyCheckpointResource.openHeld();
             run = new ExpertRun(held, new ExpertTokenCounters(new SimpleMeterRegistry()), MIN_PLACEMENT_VERSION);
         }
         RunExpertsRequest request;
