@@ -83,7 +83,14 @@ final class FrontDoors {
     }
 
     static Answer viaGrpc(String target, String model, String prompt, int maxTokens) {
-        ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+        // gRPC's own retry policy: a call that failed UNAVAILABLE before the server saw it (e.g. a connection reset
+        // by a router that has only just started) is sent again; one the router answered is never sent twice
+        ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().enableRetry()
+                .defaultServiceConfig(Map.of("methodConfig", List.of(Map.of(
+                        "name", List.of(Map.of("service", InferenceServiceGrpc.SERVICE_NAME)),
+                        "retryPolicy", Map.of("maxAttempts", 4.0, "initialBackoff", "0.5s", "maxBackoff", "2s",
+                                "backoffMultiplier", 2.0, "retryableStatusCodes", List.of("UNAVAILABLE"))))))
+                .build();
         try {
             InferenceResponse r = InferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.MINUTES)
                     .complete(InferenceRequest.newBuilder().setModel(model).setPrompt(prompt)
@@ -92,7 +99,7 @@ final class FrontDoors {
                     GenerationWire.finishReason(r).wireName());
         } catch (StatusRuntimeException e) {
             throw new IllegalStateException("router " + target + ": " + e.getStatus().getCode() + ": "
-                    + e.getStatus().getDescription(), e);
+                    + e.getStatus().getDescription() + (e.getCause() == null ? "" : " (" + e.getCause() + ")"), e);
         } finally {
             channel.shutdownNow();
         }

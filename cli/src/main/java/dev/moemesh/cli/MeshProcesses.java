@@ -145,8 +145,10 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
         List<LocalMesh.Service> routerServices = new ArrayList<>();
         for (int i = 0; i < routers; i++) {
             String name = i == 0 ? "router-service" : "router-service-" + (i + 1);
+            // members of the control plane, so that the routers share each API key's bounds
             LocalMesh.Service router = mesh.startRouter(name, model, attentionAddresses,
                     i == 0 ? ports.routerGrpc() : LocalMesh.freePort(), i == 0 ? ports.routerHttp() : LocalMesh.freePort(),
+                    List.of("-Drouter.control-plane=localhost:" + ports.controlPlane(), "-Drouter.instance-id=" + name),
                     READY);
             routerServices.add(router);
             report.printf("%-21s %-15s  pid %-7d  log %s  (REST on http://localhost:%d/v1)%n", name, router.address(),

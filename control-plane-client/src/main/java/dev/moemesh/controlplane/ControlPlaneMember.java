@@ -5,6 +5,7 @@ import dev.moemesh.proto.DrainRequest;
 import dev.moemesh.proto.HeartbeatRequest;
 import dev.moemesh.proto.HeartbeatResponse;
 import dev.moemesh.proto.RegisterRequest;
+import dev.moemesh.proto.RegisterResponse;
 import dev.moemesh.proto.ReportUnreachableRequest;
 import dev.moemesh.proto.Role;
 import dev.moemesh.tls.MeshRole;
@@ -199,7 +200,9 @@ public final class ControlPlaneMember implements AutoCloseable {
                 .setRole(identity.role()).setAddress(identity.address()).setModelFingerprint(identity.modelFingerprint());
         report.register(request);
         try {
-            long interval = call().register(request.build()).getHeartbeatIntervalMs();
+            RegisterResponse answer = call().register(request.build());
+            long interval = answer.getHeartbeatIntervalMs();
+            if (answer.hasPeers()) report.peers(answer.getPeers());
             heartbeatMillis = interval > 0 ? Math.max(SHORTEST_HEARTBEAT_MS, interval) : DEFAULT_HEARTBEAT_MS;
             registered = true;
             nextRetry = options.firstRetry();
@@ -248,6 +251,7 @@ public final class ControlPlaneMember implements AutoCloseable {
                 return 0;
             }
             report.heartbeatTaken();
+            if (answer.hasPeers()) report.peers(answer.getPeers());
             enter(State.REGISTERED, registeredStatus(), Logger.Level.INFO, "heartbeats to the control plane at "
                     + target + " get through again");
             if (watch != null) watch.published(answer.getPlacementVersion());
@@ -264,7 +268,11 @@ public final class ControlPlaneMember implements AutoCloseable {
     }
 
     private String roleName() {
-        return identity.role() == Role.ROLE_EXPERT ? "expert service" : "attention service";
+        return switch (identity.role()) {
+            case ROLE_EXPERT -> "expert service";
+            case ROLE_ROUTER -> "router";
+            default -> "attention service";
+        };
     }
 
     /**
@@ -307,8 +315,9 @@ public final class ControlPlaneMember implements AutoCloseable {
             long version = controlPlane.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
                     .drain(DrainRequest.newBuilder().setInstanceId(identity.instanceId()).build()).getPlacementVersion();
             enter(State.STOPPED, "drained from the control plane at " + target, Logger.Level.INFO,
-                    "drained: placement version %d of the control plane at %s no longer uses '%s'".formatted(version,
-                            target, identity.instanceId()));
+                    identity.role() == Role.ROLE_ROUTER ? "left the control plane at " + target
+                            : "drained: placement version %d of the control plane at %s no longer uses '%s'".formatted(
+                                    version, target, identity.instanceId()));
         } catch (StatusRuntimeException e) {
             enter(State.STOPPED, "stopped, not drained from the control plane at " + target, Logger.Level.WARN,
                     ("could not drain '%s' from the control plane at %s (%s); callers may route to it until the"

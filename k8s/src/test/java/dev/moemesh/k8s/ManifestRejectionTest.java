@@ -121,7 +121,9 @@ class ManifestRejectionTest {
                                 + " port (quarkus.grpc.server.port) of an orchestrator container"))),
                 Named.of("a control plane behind readiness", new Breakage("Service", "orchestrator",
                         "/spec/publishNotReadyAddresses", false,
-                        List.of("attention-service container attention-service ATTENTION_CONTROL_PLANE: Service"
+                        List.of("router-service container router-service ROUTER_CONTROL_PLANE: Service orchestrator"
+                                        + " does not set publishNotReadyAddresses",
+                                "attention-service container attention-service ATTENTION_CONTROL_PLANE: Service"
                                         + " orchestrator does not set publishNotReadyAddresses",
                                 "expert-pool-g0 container expert-service EXPERT_CONTROL_PLANE: Service orchestrator"
                                         + " does not set publishNotReadyAddresses",
@@ -240,7 +242,8 @@ class ManifestRejectionTest {
                                 + " in a build that issues mesh certificates"))),
                 Named.of("a control plane the certificate does not name", new TlsBreakage("Certificate",
                         "mesh-orchestrator", c -> ((ArrayNode) c.path("spec").path("dnsNames")).remove(0),
-                        List.of("attention-service container attention-service ATTENTION_CONTROL_PLANE: dials"
+                        List.of("router-service container router-service ROUTER_CONTROL_PLANE: dials orchestrator",
+                                "attention-service container attention-service ATTENTION_CONTROL_PLANE: dials"
                                         + " orchestrator, which cert-manager.io/v1 Certificate moe-mesh/mesh-orchestrator"
                                         + " (presented by apps/v1 Deployment moe-mesh/orchestrator) does not name",
                                 "expert-pool-g0 container expert-service EXPERT_CONTROL_PLANE: dials orchestrator",
@@ -252,6 +255,7 @@ class ManifestRejectionTest {
                 Named.of("a misspelled field", new TlsBreakage("Certificate", "mesh-orchestrator",
                         c -> c.with("spec").set("dnsName", ((ObjectNode) c.path("spec")).remove("dnsNames")),
                         List.of("field spec.dnsName is not in cert-manager's schema",
+                                "router-service container router-service ROUTER_CONTROL_PLANE: dials orchestrator",
                                 "attention-service container attention-service ATTENTION_CONTROL_PLANE: dials"
                                         + " orchestrator",
                                 "expert-pool-g0 container expert-service EXPERT_CONTROL_PLANE: dials orchestrator",

@@ -20,9 +20,9 @@ import java.util.function.Consumer;
  *
  * <table>
  * <tr><th>service</th><th>method</th><th>roles</th></tr>
- * <tr><td>control plane</td><td>Register</td><td>expert (as an expert) or attention (as an attention service), for
- * an instance its certificate names when it names any</td></tr>
- * <tr><td></td><td>Heartbeat</td><td>expert, attention (same instance rule)</td></tr>
+ * <tr><td>control plane</td><td>Register</td><td>expert (as an expert), attention (as an attention service) or
+ * router (as a router), for an instance its certificate names when it names any</td></tr>
+ * <tr><td></td><td>Heartbeat</td><td>expert, attention, router (same instance rule)</td></tr>
  * <tr><td></td><td>Drain</td><td>operator, or the instance itself (its certificate names it, or names no
  * instance)</td></tr>
  * <tr><td></td><td>ReportUnreachable</td><td>attention</td></tr>
@@ -60,10 +60,10 @@ public final class MeshAccess {
 
     private static RoleGuard.Builder controlPlane(RoleGuard.Builder rules) {
         return rules
-                .allowIf(ControlPlaneGrpc.getRegisterMethod(), MeshAccess::register, EXPERT, ATTENTION)
+                .allowIf(ControlPlaneGrpc.getRegisterMethod(), MeshAccess::register, EXPERT, ATTENTION, ROUTER)
                 .allowIf(ControlPlaneGrpc.getHeartbeatMethod(), (peer, r) -> sameInstance(peer, r.getInstanceId()),
-                        EXPERT, ATTENTION)
-                .allowIf(ControlPlaneGrpc.getDrainMethod(), MeshAccess::drain, OPERATOR, EXPERT, ATTENTION)
+                        EXPERT, ATTENTION, ROUTER)
+                .allowIf(ControlPlaneGrpc.getDrainMethod(), MeshAccess::drain, OPERATOR, EXPERT, ATTENTION, ROUTER)
                 .allow(ControlPlaneGrpc.getReportUnreachableMethod(), ATTENTION)
                 .allow(ControlPlaneGrpc.getWatchPlacementMethod(), ATTENTION, EXPERT, ROUTER, ORCHESTRATOR, OPERATOR);
     }
@@ -86,20 +86,24 @@ public final class MeshAccess {
     }
 
     private static String register(MeshIdentity peer, RegisterRequest request) {
-        MeshRole needed = request.getRole() == Role.ROLE_EXPERT ? EXPERT
-                : request.getRole() == Role.ROLE_ATTENTION ? ATTENTION : null;
+        MeshRole needed = switch (request.getRole()) {
+            case ROLE_EXPERT -> EXPERT;
+            case ROLE_ATTENTION -> ATTENTION;
+            case ROLE_ROUTER -> ROUTER;
+            default -> null;
+        };
         if (needed == null) {
             return "a registration names no role";
         }
         if (!peer.has(needed)) {
-            return "registering as " + needed.label() + " takes an " + needed.label() + " certificate, the caller's names "
+            return "registering as " + needed.label() + " takes a certificate of that role, the caller's names "
                     + peer.rolesLabel();
         }
         return sameInstance(peer, request.getInstanceId());
     }
 
     /**
-     * an operator drains any instance; an expert or attention certificate the instance it names, or any when it
+     * an operator drains any instance; an expert, attention or router certificate the instance it names, or any when it
      * names none (one certificate per role, as a Kubernetes Secret per Deployment gives: it registers and heartbeats
      * as any instance already, and a pod stopping must be able to drain itself)
      */

@@ -151,14 +151,32 @@ class MeshAccessTest {
         assertEquals(7, call(controlPlane, as(MeshRole.EXPERT, "expert-7"),
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).register(asExpert)).getPlacementVersion());
         assertRefused(controlPlane, as(MeshRole.ATTENTION, "expert-7"), "Register",
-                "registering as expert takes an expert certificate",
+                "registering as expert takes a certificate of that role",
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).register(asExpert));
         assertRefused(controlPlane, as(MeshRole.ROUTER, "expert-7"), "Register",
-                "it takes attention or expert certificates", ch -> ControlPlaneGrpc.newBlockingStub(ch).register(asExpert));
+                "registering as expert takes a certificate of that role",
+                ch -> ControlPlaneGrpc.newBlockingStub(ch).register(asExpert));
+        assertRefused(controlPlane, as(MeshRole.OPERATOR, "expert-7"), "Register",
+                "it takes attention or expert or router certificates",
+                ch -> ControlPlaneGrpc.newBlockingStub(ch).register(asExpert));
         // a rogue registration under another instance's name, with a real expert certificate of its own
         assertRefused(controlPlane, as(MeshRole.EXPERT, "expert-8"), "Register",
                 "the certificate speaks for [expert-8], not 'expert-7'",
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).register(asExpert));
+    }
+
+    @Test
+    void registeringAsARouterTakesARouterCertificate() {
+        RegisterRequest asRouter = RegisterRequest.newBuilder().setInstanceId("router-1").setRole(Role.ROLE_ROUTER)
+                .setAddress("localhost:9300").build();
+        assertEquals(7, call(controlPlane, as(MeshRole.ROUTER, "router-1"),
+                ch -> ControlPlaneGrpc.newBlockingStub(ch).register(asRouter)).getPlacementVersion());
+        assertRefused(controlPlane, as(MeshRole.EXPERT, "router-1"), "Register",
+                "registering as router takes a certificate of that role",
+                ch -> ControlPlaneGrpc.newBlockingStub(ch).register(asRouter));
+        assertRefused(controlPlane, as(MeshRole.ROUTER, "router-2"), "Register",
+                "the certificate speaks for [router-2], not 'router-1'",
+                ch -> ControlPlaneGrpc.newBlockingStub(ch).register(asRouter));
     }
 
     @Test
@@ -175,7 +193,10 @@ class MeshAccessTest {
                 "draining 'expert-3' takes an operator certificate or that instance's own",
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain));
         assertRefused(controlPlane, as(MeshRole.ROUTER, "router"), "Drain",
-                "it takes attention or expert or operator certificates",
+                "draining 'expert-3' takes an operator certificate or that instance's own",
+                ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain));
+        assertRefused(controlPlane, as(MeshRole.ORCHESTRATOR, "orchestrator-0"), "Drain",
+                "it takes attention or expert or operator or router certificates",
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain));
     }
 

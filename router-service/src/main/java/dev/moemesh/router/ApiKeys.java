@@ -40,12 +40,18 @@ public class ApiKeys {
     private final MeterRegistry registry;
 
     @Inject
-    public ApiKeys(RouterSettings settings, MeterRegistry registry) {
+    public ApiKeys(RouterSettings settings, RouterPeers peers, MeterRegistry registry) {
         this(settings.apiKeys().orElse(List.of()), settings.apiKeysFile(), KeyLimits.defaults(settings.keyDefaults()),
-                settings.retryAfter(), registry);
+                settings.retryAfter(), peers, registry);
     }
 
+    /** Keys of a router that shares them with no other. */
     ApiKeys(List<String> configured, Optional<Path> file, KeyLimits defaults, Duration retryAfter,
+            MeterRegistry registry) {
+        this(configured, file, defaults, retryAfter, RouterPeers.alone(registry), registry);
+    }
+
+    ApiKeys(List<String> configured, Optional<Path> file, KeyLimits defaults, Duration retryAfter, RouterPeers peers,
             MeterRegistry registry) {
         this.registry = registry;
         Map<String, KeyQuota> keys = new HashMap<>();
@@ -56,13 +62,13 @@ public class ApiKeys {
             String name = "router.api-keys[" + i + "]";
             String hash = entry.startsWith(SHA256) ? hashOf(entry, name) : ApiKeyHashes.hash(entry);
             if (!entry.startsWith(SHA256)) plain++;
-            keys.put(hash, new KeyQuota(name, name, KeyLimits.NONE, defaults, retryAfter, registry));
+            keys.put(hash, new KeyQuota(name, name, KeyLimits.NONE, defaults, retryAfter, peers, registry));
         }
         if (plain > 0) {
             LOG.warnf("router.api-keys holds %d key(s) in plain text: keep their hashes instead (mesh api-key NAME prints"
                     + " one; router.api-keys-file, docs/security.md)", plain);
         }
-        file.ifPresent(f -> keys.putAll(read(f, defaults, retryAfter, registry)));
+        file.ifPresent(f -> keys.putAll(read(f, defaults, retryAfter, peers, registry)));
         this.quotaByHash = Map.copyOf(keys);
         this.open = keys.isEmpty() ? KeyQuota.unbounded(registry) : null;
     }
@@ -107,7 +113,7 @@ public class ApiKeys {
                 hash == null ? "" : " (fingerprint " + hash.substring(0, 8) + ")");
     }
 
-    private static Map<String, KeyQuota> read(Path file, KeyLimits defaults, Duration retryAfter,
+    private static Map<String, KeyQuota> read(Path file, KeyLimits defaults, Duration retryAfter, RouterPeers peers,
                                               MeterRegistry registry) {
         List<String> lines;
         try {
@@ -132,7 +138,7 @@ public class ApiKeys {
                 throw new IllegalArgumentException(where + ": the name '" + parts[0] + "' is taken by an earlier line"
                         + " (metrics and logs tell keys by name)");
             }
-            KeyQuota quota = new KeyQuota(parts[0], where, own, defaults, retryAfter, registry);
+            KeyQuota quota = new KeyQuota(parts[0], where, own, defaults, retryAfter, peers, registry);
             if (keys.put(hashOf(parts[1], where), quota) != null) {
                 throw new IllegalArgumentException(where + ": the key of '" + parts[0] + "' is listed twice");
             }

@@ -22,8 +22,11 @@ public record KeyLimits(Optional<Rate> rate, OptionalInt concurrency, OptionalIn
     public static final KeyLimits NONE = new KeyLimits(Optional.empty(), OptionalInt.empty(), OptionalInt.empty(),
             OptionalLong.empty());
 
-    /** {@code permits} requests per {@code window}: {@code rate=<n>/<s|m|h>}. */
-    public record Rate(int permits, ChronoUnit window) {
+    /**
+     * {@code permits} requests per {@code windows} of {@code window}: {@code rate=<n>/<s|m|h>} is one window; a
+     * router's part of a rate shared with others may span several ({@link RouterPeers.Share#part(Rate)}).
+     */
+    public record Rate(int permits, int windows, ChronoUnit window) {
         static Rate parse(String value, String where) {
             int slash = value.indexOf('/');
             ChronoUnit window = slash < 0 ? null : switch (value.substring(slash + 1)) {
@@ -37,12 +40,12 @@ public record KeyLimits(Optional<Rate> rate, OptionalInt concurrency, OptionalIn
                 throw new IllegalArgumentException(where + ": rate must be <n>/s, <n>/m or <n>/h (n from 1), got '"
                         + value + "'");
             }
-            return new Rate(Integer.parseInt(permits), window);
+            return new Rate(Integer.parseInt(permits), 1, window);
         }
 
         @Override
         public String toString() {
-            return permits + "/" + switch (window) {
+            return permits + "/" + (windows == 1 ? "" : String.valueOf(windows)) + switch (window) {
                 case SECONDS -> "s";
                 case MINUTES -> "m";
                 default -> "h";

@@ -13,15 +13,17 @@ import io.smallrye.faulttolerance.api.RateLimitType;
 import org.jboss.logging.Logger;
 
 import java.time.Duration;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One API key's quota, shared by both doors: its rate (a SmallRye Fault Tolerance rate limit, rolling window), its
- * generations in flight, and its size and {@code max_tokens} bounds. A refusal throws {@link QuotaRefusal}, counted
- * in {@code moemesh_router_quota_refusals_total{door,key,reason}} and logged at most once a second per key.
+ * generations in flight, and its size and {@code max_tokens} bounds. With other routers ({@link RouterPeers}) this one
+ * admits its part of the key's rate and concurrency, so that together they admit the key's bounds, not one each. A
+ * refusal throws {@link QuotaRefusal}, counted in {@code moemesh_router_quota_refusals_total{door,key,reason}} and
+ * logged at most once a second per key.
  */
 public final class KeyQuota {
     private static final Logger LOG = Logger.getLogger(KeyQuota.class);
@@ -33,9 +35,9 @@ public final class KeyQuota {
     private final KeyLimits limits;
     private final Duration retryAfter;
     private final MeterRegistry registry;
-    private final Guard rate; // null: no rate of its own
-    private final int capacity;
-    private final Semaphore places;
+    private final RouterPeers peers;
+    private volatile RateGuard rate; // null: no rate of its own
+    private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicLong nextLog = new AtomicLong(System.nanoTime());
     private final AtomicLong unlogged = new AtomicLong();
 
@@ -45,25 +47,35 @@ public final class KeyQuota {
      * @param own        the bounds set for this key
      * @param defaults   {@code router.key-defaults.*}, for those it does not set
      * @param retryAfter what a key over its concurrency is told to wait ({@code router.retry-after})
+     * @param peers      the routers this one shares the key's rate and concurrency with
      */
-    KeyQuota(String name, String where, KeyLimits own, KeyLimits defaults, Duration retryAfter, MeterRegistry registry) {
+    KeyQuota(String name, String where, KeyLimits own, KeyLimits defaults, Duration retryAfter, RouterPeers peers,
+             MeterRegistry registry) {
         this.name = name;
         this.where = where;
         this.own = own;
         this.limits = own.or(defaults);
         this.retryAfter = retryAfter;
+        this.peers = peers;
         this.registry = registry;
-        this.rate = limits.rate().map(r -> Guard.create().withDescription("rate of API key " + name).withRateLimit()
-                .limit(r.permits()).window(1, r.window()).type(RateLimitType.ROLLING).done().build()).orElse(null);
-        this.capacity = limits.concurrency().orElse(Integer.MAX_VALUE);
-        this.places = new Semaphore(capacity);
-        Gauge.builder("moemesh.router.key.in.flight", places, p -> capacity - p.availablePermits()).tag("key", name)
+        this.rate = limits.rate().map(r -> rateGuard(r, peers.share())).orElse(null);
+        Gauge.builder("moemesh.router.key.in.flight", inFlight, AtomicInteger::get).tag("key", name)
                 .description("generations in flight per API key (a request of n choices runs n)").register(registry);
     }
 
     /** A quota without bounds: the doors' when no API key is set. */
     public static KeyQuota unbounded(MeterRegistry registry) {
-        return new KeyQuota("(open door)", "no API keys", KeyLimits.NONE, KeyLimits.NONE, Duration.ofSeconds(1), registry);
+        return new KeyQuota("(open door)", "no API keys", KeyLimits.NONE, KeyLimits.NONE, Duration.ofSeconds(1),
+                RouterPeers.alone(registry), registry);
+    }
+
+    /** The rate guard of one share of the routers: a new share gets a new guard (and an empty window). */
+    private record RateGuard(RouterPeers.Share share, KeyLimits.Rate part, Guard guard) {}
+
+    private RateGuard rateGuard(KeyLimits.Rate rate, RouterPeers.Share share) {
+        KeyLimits.Rate part = share.part(rate);
+        return new RateGuard(share, part, Guard.create().withDescription("rate of API key " + name).withRateLimit()
+                .limit(part.permits()).window(part.windows(), part.window()).type(RateLimitType.ROLLING).done().build());
     }
 
     public String name() {
@@ -72,15 +84,27 @@ public final class KeyQuota {
 
     /** Admits one more request at {@code door} within the key's rate, or refuses it with the wait until the next. */
     public void takeRate(String door) {
-        if (rate == null) return;
+        RateGuard current = rate;
+        if (current == null) return;
+        RouterPeers.Share share = peers.share();
+        if (!share.equals(current.share())) {
+            current = rateGuard(limits.rate().orElseThrow(), share);
+            rate = current; // two threads may both build one: either is right for this share
+        }
         try {
-            rate.get(() -> Boolean.TRUE, Boolean.class);
+            current.guard().get(() -> Boolean.TRUE, Boolean.class);
         } catch (RateLimitException e) {
             long millis = Math.max(1, e.getRetryAfterMillis());
             throw refused(door, new QuotaRefusal(QuotaRefusal.Reason.RATE, "API key '" + name + "' is over its rate of "
-                    + limits.rate().orElseThrow() + " (" + source(own.rate().isPresent(), "rate") + "); retry after "
-                    + millis + " ms", millis));
+                    + limits.rate().orElseThrow() + " (" + source(own.rate().isPresent(), "rate") + ")"
+                    + sharedAs(current.part().toString()) + "; retry after " + millis + " ms", millis));
         }
+    }
+
+    /** How this router's part reads in a refusal, when it shares the key with others. */
+    private String sharedAs(String part) {
+        RouterPeers.Share share = peers.share();
+        return share.count() == 1 ? "" : ", of which this router admits " + part + " as " + share;
     }
 
     /** Refuses a request of {@code bytes} over the key's {@code max-body}. */
@@ -110,16 +134,29 @@ public final class KeyQuota {
 
     /** Takes {@code generations} places of the key's concurrency, all or none; a refusal throws. */
     public void take(int generations, String door) {
-        if (places.tryAcquire(generations)) return;
-        throw refused(door, new QuotaRefusal(QuotaRefusal.Reason.CONCURRENCY, "API key '" + name + "' has "
-                + (capacity - places.availablePermits()) + " of its " + capacity + " generations in flight and asked for "
-                + generations + " more (" + source(own.concurrency().isPresent(), "concurrency") + "); retry after "
-                + retryAfter.toMillis() + " ms", retryAfter.toMillis()));
+        if (limits.concurrency().isEmpty()) {
+            inFlight.addAndGet(generations);
+            return;
+        }
+        int capacity = peers.share().part(limits.concurrency().getAsInt());
+        int held;
+        do {
+            held = inFlight.get();
+            if (held + generations > capacity) {
+                RouterPeers.Share share = peers.share();
+                String of = share.count() == 1 ? "its " + capacity : capacity + " (" + share + "'s part of its "
+                        + limits.concurrency().getAsInt() + ")";
+                throw refused(door, new QuotaRefusal(QuotaRefusal.Reason.CONCURRENCY, "API key '" + name + "' has "
+                        + held + " of " + of + " generations in flight and asked for " + generations + " more ("
+                        + source(own.concurrency().isPresent(), "concurrency") + "); retry after "
+                        + retryAfter.toMillis() + " ms", retryAfter.toMillis()));
+            }
+        } while (!inFlight.compareAndSet(held, held + generations));
     }
 
     /** Gives back places taken that no generation will hold. */
     public void giveBack(int generations) {
-        places.release(generations);
+        inFlight.addAndGet(-generations);
     }
 
     /** {@code listener}, holding one place taken until its one ending (whichever: done, failed or cancelled). */
@@ -134,13 +171,13 @@ public final class KeyQuota {
 
             @Override
             public void completed(Completion completion, String attentionService) {
-                if (held.getAndSet(false)) places.release();
+                if (held.getAndSet(false)) inFlight.decrementAndGet();
                 listener.completed(completion, attentionService);
             }
 
             @Override
             public void failed(Status status, String message) {
-                if (held.getAndSet(false)) places.release();
+                if (held.getAndSet(false)) inFlight.decrementAndGet();
                 listener.failed(status, message);
             }
 

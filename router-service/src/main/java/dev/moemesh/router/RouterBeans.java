@@ -52,6 +52,13 @@ public class RouterBeans {
         return new DoorAdmission(settings.maxInFlight(), "router.max-in-flight", settings.retryAfter());
     }
 
+    /** The routers sharing each key's bounds: this one alone until the control plane ({@link RouterMembership}) says. */
+    @Produces
+    @Singleton
+    RouterPeers peers(MeterRegistry registry) {
+        return new RouterPeers(registry);
+    }
+
     @Produces
     @Singleton
     DoorMeters doorMeters(MeterRegistry registry) {

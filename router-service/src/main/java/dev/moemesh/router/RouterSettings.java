@@ -26,6 +26,19 @@ public interface RouterSettings {
     List<String> attentionServices();
 
     /**
+     * The orchestrator's control plane (host:port): this router registers there to learn how many routers share each
+     * API key's rate and concurrency ({@link RouterPeers}). Unset: this router counts itself alone, and each router
+     * of several admits a key's whole bounds.
+     */
+    Optional<String> controlPlane();
+
+    /** This router's name at the control plane, stable across restarts; default {@code <hostname>:<gRPC port>}. */
+    Optional<String> instanceId();
+
+    /** Where clients reach this router's gRPC door, told to the control plane; default {@code localhost:<gRPC port>}. */
+    Optional<String> advertisedAddress();
+
+    /**
      * When set, {@code /v1/*} and gRPC require {@code Authorization: Bearer <one of them>}: each {@code sha256:<hex>}
      * of a key, or (warned about) the key itself.
      */

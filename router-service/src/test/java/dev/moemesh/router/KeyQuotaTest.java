@@ -3,6 +3,7 @@ package dev.moemesh.router;
 import com.google.rpc.RetryInfo;
 import dev.moemesh.client.GenerationListener;
 import dev.moemesh.proto.Completion;
+import dev.moemesh.proto.PeerShare;
 import dev.moemesh.proto.TokenEvent;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -11,6 +12,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -22,7 +24,7 @@ class KeyQuotaTest {
 
     private KeyQuota quota(String... bounds) {
         return new KeyQuota("alice", "keys line 1", KeyLimits.parse(List.of(bounds), "keys line 1"), KeyLimits.NONE,
-                Duration.ofSeconds(3), registry);
+                Duration.ofSeconds(3), RouterPeers.alone(registry), registry);
     }
 
     @Test
@@ -83,6 +85,57 @@ class KeyQuotaTest {
         assertEquals(Status.Code.INVALID_ARGUMENT, size.grpc().getStatus().getCode());
         assertTrue(size.getMessage().contains("65 bytes is over API key 'alice''s max-body of 64 bytes"),
                 size.getMessage());
+    }
+
+    @Test
+    void routersDivideAKeysConcurrencyAndRateSoThatTogetherTheyAdmitItsBoundsOnce() {
+        for (int routers = 1; routers <= 5; routers++) {
+            for (int total : new int[] {1, 2, 3, 5, 8, 100}) {
+                int sum = 0;
+                double rate = 0;
+                for (int rank = 0; rank < routers; rank++) {
+                    RouterPeers.Share share = new RouterPeers.Share(routers, rank);
+                    int part = share.part(total);
+                    assertTrue(part == total / routers || part == total / routers + 1, "parts differ by one at most");
+                    sum += part;
+                    KeyLimits.Rate r = share.part(new KeyLimits.Rate(total, 1, ChronoUnit.SECONDS));
+                    assertTrue(r.permits() >= 1, "every router admits some of a key's rate: " + r);
+                    rate += (double) r.permits() / r.windows();
+                }
+                assertEquals(total, sum, total + " places over " + routers + " routers");
+                assertTrue(rate <= total + 1e-9 && rate > total / 2.0, total + "/s over " + routers + " routers: " + rate);
+                if (total >= routers) assertEquals(total, rate, 1e-9, "a rate of at least one per router is exact");
+            }
+        }
+        assertEquals("1/3s", new RouterPeers.Share(3, 2).part(new KeyLimits.Rate(1, 1, ChronoUnit.SECONDS)).toString());
+        assertEquals("2/m", new RouterPeers.Share(3, 0).part(new KeyLimits.Rate(5, 1, ChronoUnit.MINUTES)).toString());
+        assertEquals("1/m", new RouterPeers.Share(3, 2).part(new KeyLimits.Rate(5, 1, ChronoUnit.MINUTES)).toString());
+    }
+
+    @Test
+    void aKeysQuotaFollowsTheRoutersAsTheControlPlaneCountsThem() {
+        RouterPeers peers = RouterPeers.alone(registry);
+        KeyQuota alice = new KeyQuota("alice", "keys line 1", KeyLimits.parse(List.of("concurrency=3", "rate=4/h"),
+                "keys line 1"), KeyLimits.NONE, Duration.ofSeconds(3), peers, registry);
+        peers.update(PeerShare.newBuilder().setCount(2).setRank(1).build());
+        assertEquals(2.0, registry.get("moemesh.router.peers").gauge().value());
+
+        alice.take(1, "rest");
+        QuotaRefusal concurrency = assertThrows(QuotaRefusal.class, () -> alice.take(1, "rest"),
+                "router 2 of 2 takes 1 of 3 places");
+        assertTrue(concurrency.getMessage().contains("has 1 of 1 (router 2 of 2's part of its 3) generations in flight"),
+                concurrency.getMessage());
+        alice.takeRate("rest");
+        alice.takeRate("grpc");
+        QuotaRefusal rate = assertThrows(QuotaRefusal.class, () -> alice.takeRate("rest"), "2 of 4 an hour");
+        assertTrue(rate.getMessage().contains("rate of 4/h (keys line 1), of which this router admits 2/h as router 2"
+                + " of 2"), rate.getMessage());
+
+        peers.update(PeerShare.newBuilder().setCount(1).setRank(0).build()); // the other router left
+        alice.take(2, "grpc");
+        assertThrows(QuotaRefusal.class, () -> alice.take(1, "grpc"), "alone, it takes all 3 places");
+        for (int i = 0; i < 4; i++) alice.takeRate("rest");
+        assertThrows(QuotaRefusal.class, () -> alice.takeRate("rest"), "alone, 4 an hour (a new window)");
     }
 
     private static GenerationListener ignored() {

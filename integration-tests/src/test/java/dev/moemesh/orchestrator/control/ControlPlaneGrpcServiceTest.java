@@ -327,7 +327,7 @@ class ControlPlaneGrpcServiceTest {
         var noRole = assertThrows(StatusRuntimeException.class, () -> stub().register(RegisterRequest.newBuilder()
                 .setInstanceId("experts-y").setAddress("localhost:1").setModelFingerprint(FINGERPRINT).build()));
         assertEquals(Status.Code.INVALID_ARGUMENT, noRole.getStatus().getCode());
-        assertEquals("instance 'experts-y' gives role ROLE_UNSPECIFIED; ROLE_ATTENTION or ROLE_EXPERT",
+        assertEquals("instance 'experts-y' gives role ROLE_UNSPECIFIED; ROLE_ATTENTION, ROLE_EXPERT or ROLE_ROUTER",
                 noRole.getStatus().getDescription());
     }
 

@@ -5,6 +5,7 @@ import dev.moemesh.orchestrator.membership.Instance;
 import dev.moemesh.orchestrator.membership.InstanceRole;
 import dev.moemesh.orchestrator.membership.Membership;
 import dev.moemesh.orchestrator.membership.ModelMismatchException;
+import dev.moemesh.orchestrator.membership.PeerShare;
 import dev.moemesh.orchestrator.membership.Registration;
 import dev.moemesh.orchestrator.membership.ServedModel;
 import dev.moemesh.orchestrator.membership.UnknownInstanceException;
@@ -209,6 +210,13 @@ public final class ControlPlane implements AutoCloseable {
      * @throws InsufficientSlotsException when the other instances cannot hold every expert (it is not drained)
      */
     public long drain(String instanceId) {
+        Optional<Instance> known = membership.instance(instanceId);
+        if (known.isPresent() && known.get().role() == InstanceRole.ROUTER) {
+            // a router is in no placement: draining is leaving, so that its peers take back its share at once
+            membership.remove(instanceId);
+            LOG.infof("router '%s' left", instanceId);
+            return placements.current().version();
+        }
         Future<Long> done = worker.submit(() -> {
             membership.drain(instanceId, true);
             try {
@@ -231,6 +239,11 @@ public final class ControlPlane implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while draining '" + instanceId + "'");
         }
+    }
+
+    /** The instance's peers of its role ({@link Membership#peers}); empty when it is not registered. */
+    public Optional<PeerShare> peers(String instanceId) {
+        return membership.peers(instanceId);
     }
 
     /**

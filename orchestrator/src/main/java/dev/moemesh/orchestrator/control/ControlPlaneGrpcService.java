@@ -3,6 +3,7 @@ package dev.moemesh.orchestrator.control;
 import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.orchestrator.membership.InstanceRole;
 import dev.moemesh.orchestrator.membership.ModelMismatchException;
+import dev.moemesh.orchestrator.membership.PeerShare;
 import dev.moemesh.orchestrator.membership.Registration;
 import dev.moemesh.orchestrator.membership.UnknownInstanceException;
 import dev.moemesh.orchestrator.placement.InsufficientSlotsException;
@@ -47,9 +48,11 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
             request.getHeldList().forEach(e -> held.add(new ExpertId(e.getLayer(), e.getExpert())));
             long version = controlPlane.register(new Registration(request.getInstanceId(), role(request),
                     request.getAddress(), request.getModelFingerprint(), request.getExpertSlots(), held));
-            response.onNext(RegisterResponse.newBuilder()
+            RegisterResponse.Builder answer = RegisterResponse.newBuilder()
                     .setHeartbeatIntervalMs(controlPlane.options().heartbeatInterval().toMillis())
-                    .setPlacementVersion(version).build());
+                    .setPlacementVersion(version);
+            controlPlane.peers(request.getInstanceId()).ifPresent(p -> answer.setPeers(toProto(p)));
+            response.onNext(answer.build());
             response.onCompleted();
         } catch (RuntimeException e) {
             response.onError(status(e));
@@ -60,8 +63,9 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
         return switch (request.getRole()) {
             case ROLE_ATTENTION -> InstanceRole.ATTENTION;
             case ROLE_EXPERT -> InstanceRole.EXPERT;
+            case ROLE_ROUTER -> InstanceRole.ROUTER;
             default -> throw new IllegalArgumentException("instance '" + request.getInstanceId() + "' gives role "
-                    + request.getRole() + "; ROLE_ATTENTION or ROLE_EXPERT");
+                    + request.getRole() + "; ROLE_ATTENTION, ROLE_EXPERT or ROLE_ROUTER");
         };
     }
 
@@ -73,8 +77,10 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
             rows.merge(new ExpertId(t.getLayer(), t.getExpert()), t.getTokens(), Long::sum);
         }
         boolean known = controlPlane.heartbeat(request.getInstanceId(), rows, request.getPlacementVersion());
-        response.onNext(HeartbeatResponse.newBuilder().setKnown(known)
-                .setPlacementVersion(controlPlane.current().version()).build());
+        HeartbeatResponse.Builder answer = HeartbeatResponse.newBuilder().setKnown(known)
+                .setPlacementVersion(controlPlane.current().version());
+        if (known) controlPlane.peers(request.getInstanceId()).ifPresent(p -> answer.setPeers(toProto(p)));
+        response.onNext(answer.build());
         response.onCompleted();
     }
 
@@ -107,6 +113,10 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
         } catch (RuntimeException e) {
             placements.onError(status(e));
         }
+    }
+
+    private static dev.moemesh.proto.PeerShare toProto(PeerShare p) {
+        return dev.moemesh.proto.PeerShare.newBuilder().setCount(p.count()).setRank(p.rank()).build();
     }
 
     static Placement toProto(PublishedPlacement p) {

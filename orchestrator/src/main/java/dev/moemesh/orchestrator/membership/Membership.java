@@ -146,6 +146,25 @@ public final class Membership {
         return model == null || model.experts().isEmpty() || model.experts().contains(e);
     }
 
+    /**
+     * The instance's peers: the registered, not draining, instances of its role, itself counted among them even when
+     * draining; its rank is its place among them by instance id (a draining one comes last).
+     *
+     * @return empty when the instance is not registered
+     */
+    public synchronized Optional<PeerShare> peers(String instanceId) {
+        Instance self = instances.get(instanceId);
+        if (self == null) return Optional.empty();
+        int count = 0;
+        int rank = 0;
+        for (Instance i : instances.values()) { // by id
+            if (i.role() != self.role() || (i.draining() && i != self)) continue;
+            if (i.id().compareTo(instanceId) < 0) rank++;
+            count++;
+        }
+        return Optional.of(self.draining() ? new PeerShare(count, count - 1) : new PeerShare(count, rank));
+    }
+
     /** The registered instances, by id. */
     public synchronized List<Instance> instances() {
         return List.copyOf(instances.values());

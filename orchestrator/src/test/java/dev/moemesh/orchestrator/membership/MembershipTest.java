@@ -83,6 +83,31 @@ class MembershipTest {
     }
 
     @Test
+    void eachInstanceIsToldHowManyLivePeersOfItsRoleThereAreAndItsPlaceAmongThem() {
+        Membership m = membership();
+        m.register(expert("e", "f1", layer1(0, 3)));
+        for (String id : List.of("router-b", "router-a", "router-c")) {
+            m.register(new Registration(id, InstanceRole.ROUTER, id + ":9300", "f1", 0, Set.of()));
+        }
+        assertEquals(Optional.of(new PeerShare(3, 0)), m.peers("router-a"));
+        assertEquals(Optional.of(new PeerShare(3, 1)), m.peers("router-b"));
+        assertEquals(Optional.of(new PeerShare(3, 2)), m.peers("router-c"));
+        assertEquals(Optional.of(new PeerShare(1, 0)), m.peers("e"), "an expert service's peers are expert services");
+        assertEquals(Optional.empty(), m.peers("router-x"));
+
+        m.drain("router-a", true);
+        assertEquals(Optional.of(new PeerShare(2, 0)), m.peers("router-b"), "a draining router counts no more");
+        assertEquals(Optional.of(new PeerShare(2, 1)), m.peers("router-c"));
+        assertEquals(Optional.of(new PeerShare(3, 2)), m.peers("router-a"), "to itself, it comes last");
+
+        clock.advance(Duration.ofSeconds(4));
+        m.heartbeat("router-b", Map.of(), 0);
+        clock.advance(Duration.ofSeconds(3));
+        m.expire();
+        assertEquals(Optional.of(new PeerShare(1, 0)), m.peers("router-b"), "routers that stop heartbeating are gone");
+    }
+
+    @Test
     void registeringAgainMakesAnInstanceKnownWithWhatItHoldsNow() {
         Membership m = membership();
         m.register(expert("a", "f1", layer1(0, 3)));
