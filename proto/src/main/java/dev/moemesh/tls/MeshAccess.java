@@ -23,8 +23,8 @@ import java.util.function.Consumer;
  * <tr><td>control plane</td><td>Register</td><td>expert (as an expert), attention (as an attention service) or
  * router (as a router), for an instance its certificate names when it names any</td></tr>
  * <tr><td></td><td>Heartbeat</td><td>expert, attention, router (same instance rule)</td></tr>
- * <tr><td></td><td>Drain</td><td>operator, or the instance itself (its certificate names it, or names no
- * instance)</td></tr>
+ * <tr><td></td><td>Drain</td><td>operator, or the instance itself (its certificate names it, or is an expert or
+ * attention certificate that names no instance)</td></tr>
  * <tr><td></td><td>ReportUnreachable</td><td>attention</td></tr>
  * <tr><td></td><td>WatchPlacement</td><td>any mesh role</td></tr>
  * <tr><td>expert service</td><td>RunExperts, RunExpertsStream</td><td>attention</td></tr>
@@ -103,12 +103,17 @@ public final class MeshAccess {
     }
 
     /**
-     * an operator drains any instance; an expert, attention or router certificate the instance it names, or any when it
-     * names none (one certificate per role, as a Kubernetes Secret per Deployment gives: it registers and heartbeats
-     * as any instance already, and a pod stopping must be able to drain itself)
+     * an operator drains any instance; an expert, attention or router certificate the instance it names; an expert or
+     * attention certificate that names none any (one certificate per role, as a Kubernetes Secret per Deployment
+     * gives: it registers and heartbeats as any instance already, and a pod stopping must be able to drain itself);
+     * a router's that names none, none (it would drain expert services; a router that cannot leave is counted until
+     * its heartbeats stop)
      */
     private static String drain(MeshIdentity peer, dev.moemesh.proto.DrainRequest request) {
-        if (peer.has(OPERATOR) || sameInstance(peer, request.getInstanceId()) == null) {
+        if (peer.has(OPERATOR) || peer.instances().contains(request.getInstanceId())) {
+            return null;
+        }
+        if (peer.instances().isEmpty() && (peer.has(EXPERT) || peer.has(ATTENTION))) {
             return null;
         }
         return "draining '" + request.getInstanceId() + "' takes an operator certificate or that instance's own";

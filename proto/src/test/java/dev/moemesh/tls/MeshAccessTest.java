@@ -195,6 +195,12 @@ class MeshAccessTest {
         assertRefused(controlPlane, as(MeshRole.ROUTER, "router"), "Drain",
                 "draining 'expert-3' takes an operator certificate or that instance's own",
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain));
+        assertRefused(controlPlane, CA.issue("router-pool", Set.of(MeshRole.ROUTER), Set.of(), LOCAL).meshTls(), "Drain",
+                "draining 'expert-3' takes an operator certificate or that instance's own",
+                ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain));
+        assertEquals(8, call(controlPlane, as(MeshRole.ROUTER, "router-1"), ch -> ControlPlaneGrpc.newBlockingStub(ch)
+                .drain(DrainRequest.newBuilder().setInstanceId("router-1").build())).getPlacementVersion(),
+                "a router leaves as itself");
         assertRefused(controlPlane, as(MeshRole.ORCHESTRATOR, "orchestrator-0"), "Drain",
                 "it takes attention or expert or operator or router certificates",
                 ch -> ControlPlaneGrpc.newBlockingStub(ch).drain(drain));

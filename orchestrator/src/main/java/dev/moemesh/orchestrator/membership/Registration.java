@@ -26,6 +26,10 @@ public record Registration(String instanceId, InstanceRole role, String address,
         if (expertSlots < 0) {
             throw new IllegalArgumentException("instance '" + instanceId + "' gives " + expertSlots + " expert slots");
         }
+        if (role == InstanceRole.ROUTER && (!held.isEmpty() || expertSlots != 0)) {
+            throw new IllegalArgumentException("router '" + instanceId + "' says it holds experts or has expert slots:"
+                    + " a router holds none");
+        }
         held = Collections.unmodifiableSortedSet(new TreeSet<>(held));
     }
 }

@@ -105,6 +105,8 @@ class MembershipTest {
         clock.advance(Duration.ofSeconds(3));
         m.expire();
         assertEquals(Optional.of(new PeerShare(1, 0)), m.peers("router-b"), "routers that stop heartbeating are gone");
+        assertThrows(IllegalArgumentException.class, () -> m.register(new Registration("router-z", InstanceRole.ROUTER,
+                "z:9300", "f1", 0, layer1(0, 0))), "a router that says it holds experts");
     }
 
     @Test
