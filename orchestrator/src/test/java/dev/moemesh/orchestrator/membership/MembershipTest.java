@@ -188,4 +188,18 @@ class MembershipTest {
                 () -> new Registration("a", InstanceRole.ATTENTION, "h:1", "", 0, Set.of()));
         assertEquals("instance 'a' gives no model_fingerprint", noModel.getMessage());
     }
+
+    @Test
+    void aRegistrationWhoseAddressIsNotHostAndPortIsRefused() {
+        for (String address : List.of(" experts-0:9100", "experts-0", "experts-0:0", "experts-0:65536",
+                "experts-0:9100/x", "u@experts-0:9100", "fd00::1:9100")) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> new Registration("a", InstanceRole.EXPERT, address, "f1", 0, Set.of()), address);
+            assertTrue(e.getMessage().startsWith("instance 'a' gives address '" + address + "', not host:port"),
+                    e.getMessage());
+        }
+        for (String address : List.of("experts-0.experts.mesh.svc:9100", "10.0.3.7:9101", "[fd00::1]:9100")) {
+            assertEquals(address, new Registration("a", InstanceRole.EXPERT, address, "f1", 0, Set.of()).address());
+        }
+    }
 }
