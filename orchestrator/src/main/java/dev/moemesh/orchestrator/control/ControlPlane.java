@@ -235,13 +235,26 @@ public final class ControlPlane implements AutoCloseable {
 
     /**
      * Calls {@code listener} with the current placement at once, then with each new version, in order, once each.
+     * A watcher that came before the model was known, of another model than the first registration brought, is
+     * sent none of its placements: {@code refused} is called instead, once, and the watch ends.
      *
      * @throws ModelMismatchException when the watcher serves another model
      */
     public PlacementStream.Subscription watch(String watcherId, String modelFingerprint,
-                                              Consumer<PublishedPlacement> listener) {
+                                              Consumer<PublishedPlacement> listener,
+                                              Consumer<ModelMismatchException> refused) {
         membership.acceptWatcher(watcherId, modelFingerprint);
-        return subscribe(p -> listener.accept(p.version() == 0 ? PublishedPlacement.none(modelFingerprint) : p));
+        return subscribe(p -> {
+            if (p.version() != 0 && !p.modelFingerprint().equals(modelFingerprint)) {
+                try {
+                    membership.acceptWatcher(watcherId, modelFingerprint); // the model is known now: it refuses
+                } catch (ModelMismatchException e) {
+                    refused.accept(e);
+                    throw e; // ends the subscription
+                }
+            }
+            listener.accept(p.version() == 0 ? PublishedPlacement.none(modelFingerprint) : p);
+        });
     }
 
     /** Calls {@code listener} with the current placement at once, then with each new version, in order, once each. */

@@ -63,7 +63,10 @@ public final class Membership {
     }
 
     /**
-     * Refuses a watcher of another model (one that comes before any registration sets the model).
+     * Refuses a watcher of another model than the mesh's. A watcher never decides the model: WatchPlacement is open
+     * to roles that may not register (a router, an operator's tool), and the first fingerprint would lock every
+     * expert service of the real model out; one that comes before the model is known is let in, and checked again
+     * against the fingerprint of each placement it is sent.
      *
      * @throws ModelMismatchException when {@code fingerprint} is not the mesh's
      */
@@ -71,8 +74,9 @@ public final class Membership {
         if (fingerprint == null || fingerprint.isBlank()) {
             throw new IllegalArgumentException("watcher '" + instanceId + "' gives no model_fingerprint");
         }
-        acceptModel("watcher '" + instanceId + "'", fingerprint,
-                "the fingerprint watcher '" + instanceId + "' came with first");
+        if (model != null && !model.fingerprint().equals(fingerprint)) {
+            throw new ModelMismatchException("watcher '" + instanceId + "'", fingerprint, model);
+        }
     }
 
     private void acceptModel(String who, String fingerprint, String source) {

@@ -132,6 +132,15 @@ class MembershipTest {
     }
 
     @Test
+    void aWatcherBeforeAnyRegistrationIsLetInButDoesNotDecideTheModel() {
+        Membership m = membership();
+        m.acceptWatcher("router-0", "0123456789abcdef"); // WatchPlacement is open to roles that may not register
+        m.register(expert("a", "44b7659eb99199fa", layer1(0, 3)));
+        assertEquals(Optional.of("44b7659eb99199fa"), m.modelFingerprint(), "the first registration decides");
+        assertThrows(ModelMismatchException.class, () -> m.acceptWatcher("router-0", "0123456789abcdef"));
+    }
+
+    @Test
     void theOrchestratorsModelDecidesBeforeAnyRegistration() {
         var served = new ServedModel("44b7659eb99199fa", "orchestrator.model-dir /models/tiny-v3", layer1(0, 15));
         Membership m = new Membership(clock, DEADLINE, HALF_LIFE, Optional.of(served));
