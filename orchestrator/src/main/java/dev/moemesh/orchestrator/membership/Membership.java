@@ -45,8 +45,17 @@ public final class Membership {
      * Adds the instance, or replaces what was known of it (an instance that restarted or missed its heartbeats).
      *
      * @throws ModelMismatchException when it serves another model than the mesh
+     * @throws IllegalArgumentException when its id is registered in the other role: two processes share the id
      */
     public synchronized Instance register(Registration r) {
+        Instance known = instances.get(r.instanceId());
+        if (known != null && known.role() != r.role()) {
+            // replacing it would drop a live expert service whose heartbeats still find its id, and leave the
+            // placement routing to an instance no longer registered as one
+            throw new IllegalArgumentException("instance '" + r.instanceId() + "' is registered as " + label(known.role())
+                    + " at " + known.address() + "; it cannot register again as " + label(r.role()) + " until that"
+                    + " one misses its heartbeats: give every process an instance id of its own");
+        }
         acceptModel("instance '" + r.instanceId() + "'", r.modelFingerprint(),
                 "the fingerprint instance '" + r.instanceId() + "' registered with first");
         for (ExpertId e : r.held()) {
@@ -77,6 +86,10 @@ public final class Membership {
         if (model != null && !model.fingerprint().equals(fingerprint)) {
             throw new ModelMismatchException("watcher '" + instanceId + "'", fingerprint, model);
         }
+    }
+
+    private static String label(InstanceRole role) {
+        return role == InstanceRole.EXPERT ? "an expert service" : "an attention service";
     }
 
     private void acceptModel(String who, String fingerprint, String source) {

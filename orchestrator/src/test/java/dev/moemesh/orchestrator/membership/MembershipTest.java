@@ -141,6 +141,19 @@ class MembershipTest {
     }
 
     @Test
+    void anInstanceIdRegisteredInOneRoleIsRefusedInTheOther() {
+        Membership m = membership();
+        m.register(expert("node-1", "44b7659eb99199fa", layer1(0, 3)));
+        var e = assertThrows(IllegalArgumentException.class, () -> m.register(new Registration("node-1",
+                InstanceRole.ATTENTION, "node-1:9200", "44b7659eb99199fa", 0, Set.of())));
+        assertEquals("instance 'node-1' is registered as an expert service at node-1:9100; it cannot register again as"
+                + " an attention service until that one misses its heartbeats: give every process an instance id of"
+                + " its own", e.getMessage());
+        assertEquals(InstanceRole.EXPERT, m.instance("node-1").orElseThrow().role());
+        assertEquals(layer1(0, 3), m.instance("node-1").orElseThrow().held());
+    }
+
+    @Test
     void theOrchestratorsModelDecidesBeforeAnyRegistration() {
         var served = new ServedModel("44b7659eb99199fa", "orchestrator.model-dir /models/tiny-v3", layer1(0, 15));
         Membership m = new Membership(clock, DEADLINE, HALF_LIFE, Optional.of(served));
