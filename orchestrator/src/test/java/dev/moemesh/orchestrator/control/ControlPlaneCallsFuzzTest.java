@@ -69,7 +69,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * {@code INTERNAL}, {@code UNKNOWN} or a thrown exception); a watch never decides the served model, and a watcher gets
  * only its model's placements, each newer than the last, naming only expert services at addresses they registered; a
  * report of an address no expert service registered is refused without dialing it or changing the membership; one of
- * a registered, closed address ends with no instance there; an address is probed once at a time.
+ * a registered, closed address ends with no instance there; an address is probed once at a time; and once the calls
+ * are done the placement routes only to expert services registered, not draining, at the addresses it gives.
  */
 class ControlPlaneCallsFuzzTest {
     private static final String FINGERPRINT = "f1";
@@ -111,6 +112,7 @@ class ControlPlaneCallsFuzzTest {
             }
             calls.settle();
             calls.checkWatchers();
+            calls.checkPlacement();
             assertEquals(0, TRIPWIRE.connections.get(), "an address no expert service registered was dialed");
             assertEquals(List.of(), List.copyOf(PROBED.violations), "an address probed twice at once");
         } finally {
@@ -273,6 +275,17 @@ class ControlPlaneCallsFuzzTest {
                 fail("the barrier instance is registered");
             } catch (UnknownInstanceException expected) {
                 // the worker got to it
+            }
+        }
+
+        /** Once the worker has done what the calls queued, the placement routes only to what is registered now. */
+        void checkPlacement() {
+            PublishedPlacement p = controlPlane.current();
+            for (String id : p.placement().instances()) {
+                Optional<Instance> i = controlPlane.instances().stream().filter(x -> x.id().equals(id)).findFirst();
+                assertTrue(i.isPresent() && i.get().role() == InstanceRole.EXPERT && !i.get().draining()
+                        && i.get().address().equals(p.addresses().get(id)), "placement " + p.version() + " routes to '"
+                        + id + "' at " + p.addresses().get(id) + ", registered now as " + i);
             }
         }
 
