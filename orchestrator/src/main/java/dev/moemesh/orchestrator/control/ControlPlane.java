@@ -148,28 +148,28 @@ public final class ControlPlane implements AutoCloseable {
 
     /**
      * An attention service's calls to the expert service at {@code address} fail: probes it at once (Describe within
-     * {@link #probeTimeout}) and, when it does not answer either, takes it for dead and re-plans without it, as its
-     * missed heartbeats would only later. A service that answers stays;
+     * {@link #probeTimeout}) and, when it does not answer either, takes every instance registered there for dead and
+     * re-plans without them, as their missed heartbeats would only later. A service that answers stays;
      * one taken for dead by mistake is told so at its next heartbeat and registers again.
      *
      * @return whether {@code address} is a registered expert service, now probed (or already being probed)
      */
     public boolean reportUnreachable(String reporterId, String address, String reason) {
-        Optional<Instance> suspect = membership.instances().stream()
-                .filter(i -> i.role() == InstanceRole.EXPERT && i.address().equals(address)).findFirst();
-        if (suspect.isEmpty()) return false;
+        // every instance registered there: one that restarted under a new id may not have expired yet
+        List<String> suspects = membership.instances().stream()
+                .filter(i -> i.role() == InstanceRole.EXPERT && i.address().equals(address)).map(Instance::id).toList();
+        if (suspects.isEmpty()) return false;
         if (!probing.add(address)) return true;
-        String id = suspect.get().id();
         Duration timeout = probeTimeout(options);
         holdings.probe(address, timeout).whenComplete((failure, e) -> {
             probing.remove(address);
             if (failure == null && e == null) {
-                LOG.infof("'%s' reports expert service '%s' at %s unreachable (%s), but it answers here: kept",
-                        reporterId, id, address, reason);
+                LOG.infof("'%s' reports expert service %s at %s unreachable (%s), but it answers here: kept",
+                        reporterId, suspects, address, reason);
                 return;
             }
             if (failure != null && failure.getCode() == Status.Code.CANCELLED) return; // closing: no verdict
-            worker.execute(guarded("dead on report", () -> takeForDead(id, address, reporterId, reason,
+            worker.execute(guarded("dead on report", () -> takeForDead(suspects, address, reporterId, reason,
                     failure != null ? failure.getCode() + (failure.getDescription() == null ? "" : ": "
                             + failure.getDescription()) : String.valueOf(e))));
         });
@@ -186,15 +186,21 @@ public final class ControlPlane implements AutoCloseable {
         return d.compareTo(SHORTEST_PROBE) < 0 ? SHORTEST_PROBE : d;
     }
 
-    private void takeForDead(String id, String address, String reporterId, String reason, String probe) {
-        Optional<Instance> still = membership.instance(id);
-        if (still.isEmpty() || !still.get().address().equals(address)) return; // gone or registered anew meanwhile
-        membership.remove(id);
+    private void takeForDead(List<String> suspects, String address, String reporterId, String reason, String probe) {
+        List<String> dead = new ArrayList<>();
+        for (String id : suspects) {
+            Optional<Instance> still = membership.instance(id);
+            if (still.isEmpty() || !still.get().address().equals(address)) continue; // gone or elsewhere meanwhile
+            membership.remove(id);
+            dead.add(id);
+            deadOnReport.incrementAndGet();
+        }
+        if (dead.isEmpty()) return;
         holdings.forget(address);
-        deadOnReport.incrementAndGet();
-        LOG.warnf("instance '%s' (expert service at %s) taken for dead: '%s' reports it unreachable (%s) and it does"
-                + " not answer a probe either (%s)", id, address, reporterId, reason, probe);
-        replan("'" + id + "' reported dead", Trigger.MEMBERSHIP);
+        String names = dead.stream().map(id -> "'" + id + "'").collect(Collectors.joining(", "));
+        LOG.warnf("instance %s (expert service at %s) taken for dead: '%s' reports it unreachable (%s) and it does"
+                + " not answer a probe either (%s)", names, address, reporterId, reason, probe);
+        replan(names + " reported dead", Trigger.MEMBERSHIP);
     }
 
     /** Expert services taken for dead on an attention service's report (before their heartbeat deadline), since start. */
@@ -248,13 +254,26 @@ public final class ControlPlane implements AutoCloseable {
 
     /**
      * Calls {@code listener} with the current placement at once, then with each new version, in order, once each.
+     * A watcher that came before the model was known, of another model than the first registration brought, is
+     * sent none of its placements: {@code refused} is called instead, once, and the watch ends.
      *
      * @throws ModelMismatchException when the watcher serves another model
      */
     public PlacementStream.Subscription watch(String watcherId, String modelFingerprint,
-                                              Consumer<PublishedPlacement> listener) {
+                                              Consumer<PublishedPlacement> listener,
+                                              Consumer<ModelMismatchException> refused) {
         membership.acceptWatcher(watcherId, modelFingerprint);
-        return subscribe(p -> listener.accept(p.version() == 0 ? PublishedPlacement.none(modelFingerprint) : p));
+        return subscribe(p -> {
+            if (p.version() != 0 && !p.modelFingerprint().equals(modelFingerprint)) {
+                try {
+                    membership.acceptWatcher(watcherId, modelFingerprint); // the model is known now: it refuses
+                } catch (ModelMismatchException e) {
+                    refused.accept(e);
+                    throw e; // ends the subscription
+                }
+            }
+            listener.accept(p.version() == 0 ? PublishedPlacement.none(modelFingerprint) : p);
+        });
     }
 
     /** Calls {@code listener} with the current placement at once, then with each new version, in order, once each. */

@@ -108,7 +108,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
     public void watchPlacement(WatchPlacementRequest request, StreamObserver<Placement> placements) {
         try {
             PlacementStream.Subscription s = controlPlane.watch(request.getInstanceId(), request.getModelFingerprint(),
-                    p -> placements.onNext(toProto(p)));
+                    p -> placements.onNext(toProto(p)), refused -> placements.onError(status(refused)));
             if (placements instanceof ServerCallStreamObserver<Placement> server) server.setOnCancelHandler(s::close);
         } catch (RuntimeException e) {
             placements.onError(status(e));

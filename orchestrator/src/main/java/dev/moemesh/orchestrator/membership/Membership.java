@@ -45,8 +45,17 @@ public final class Membership {
      * Adds the instance, or replaces what was known of it (an instance that restarted or missed its heartbeats).
      *
      * @throws ModelMismatchException when it serves another model than the mesh
+     * @throws IllegalArgumentException when its id is registered in the other role: two processes share the id
      */
     public synchronized Instance register(Registration r) {
+        Instance known = instances.get(r.instanceId());
+        if (known != null && known.role() != r.role()) {
+            // replacing it would drop a live expert service whose heartbeats still find its id, and leave the
+            // placement routing to an instance no longer registered as one
+            throw new IllegalArgumentException("instance '" + r.instanceId() + "' is registered as " + label(known.role())
+                    + " at " + known.address() + "; it cannot register again as " + label(r.role()) + " until that"
+                    + " one misses its heartbeats: give every process an instance id of its own");
+        }
         acceptModel("instance '" + r.instanceId() + "'", r.modelFingerprint(),
                 "the fingerprint instance '" + r.instanceId() + "' registered with first");
         for (ExpertId e : r.held()) {
@@ -63,7 +72,10 @@ public final class Membership {
     }
 
     /**
-     * Refuses a watcher of another model (one that comes before any registration sets the model).
+     * Refuses a watcher of another model than the mesh's. A watcher never decides the model: WatchPlacement is open
+     * to roles that may not register (a router, an operator's tool), and the first fingerprint would lock every
+     * expert service of the real model out; one that comes before the model is known is let in, and checked again
+     * against the fingerprint of each placement it is sent.
      *
      * @throws ModelMismatchException when {@code fingerprint} is not the mesh's
      */
@@ -71,8 +83,17 @@ public final class Membership {
         if (fingerprint == null || fingerprint.isBlank()) {
             throw new IllegalArgumentException("watcher '" + instanceId + "' gives no model_fingerprint");
         }
-        acceptModel("watcher '" + instanceId + "'", fingerprint,
-                "the fingerprint watcher '" + instanceId + "' came with first");
+        if (model != null && !model.fingerprint().equals(fingerprint)) {
+            throw new ModelMismatchException("watcher '" + instanceId + "'", fingerprint, model);
+        }
+    }
+
+    private static String label(InstanceRole role) {
+        return switch (role) {
+            case EXPERT -> "an expert service";
+            case ATTENTION -> "an attention service";
+            case ROUTER -> "a router";
+        };
     }
 
     private void acceptModel(String who, String fingerprint, String source) {

@@ -2,6 +2,9 @@ package dev.moemesh.orchestrator.membership;
 
 
 import dev.moemesh.core.moe.ExpertId;
+
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.Collections;
 import java.util.Set;
 import java.util.TreeSet;
@@ -20,6 +23,11 @@ public record Registration(String instanceId, InstanceRole role, String address,
         if (address == null || address.isBlank()) {
             throw new IllegalArgumentException("instance '" + instanceId + "' gives no address (host:port)");
         }
+        if (!isHostAndPort(address)) {
+            // the control plane dials it (LoadExperts, a probe) and the placement hands it to every attention service
+            throw new IllegalArgumentException("instance '" + instanceId + "' gives address '" + address + "', not"
+                    + " host:port (a host name or IP address, IPv6 in brackets, and a port 1-65535)");
+        }
         if (modelFingerprint == null || modelFingerprint.isBlank()) {
             throw new IllegalArgumentException("instance '" + instanceId + "' gives no model_fingerprint");
         }
@@ -31,5 +39,15 @@ public record Registration(String instanceId, InstanceRole role, String address,
                     + " a router holds none");
         }
         held = Collections.unmodifiableSortedSet(new TreeSet<>(held));
+    }
+
+    private static boolean isHostAndPort(String address) {
+        try {
+            URI uri = new URI("//" + address);
+            return uri.getHost() != null && uri.getUserInfo() == null && uri.getPort() >= 1 && uri.getPort() <= 65535
+                    && uri.getRawPath().isEmpty() && uri.getRawQuery() == null && uri.getRawFragment() == null;
+        } catch (URISyntaxException e) {
+            return false;
+        }
     }
 }

@@ -159,6 +159,28 @@ class MembershipTest {
     }
 
     @Test
+    void aWatcherBeforeAnyRegistrationIsLetInButDoesNotDecideTheModel() {
+        Membership m = membership();
+        m.acceptWatcher("router-0", "0123456789abcdef"); // WatchPlacement is open to roles that may not register
+        m.register(expert("a", "44b7659eb99199fa", layer1(0, 3)));
+        assertEquals(Optional.of("44b7659eb99199fa"), m.modelFingerprint(), "the first registration decides");
+        assertThrows(ModelMismatchException.class, () -> m.acceptWatcher("router-0", "0123456789abcdef"));
+    }
+
+    @Test
+    void anInstanceIdRegisteredInOneRoleIsRefusedInTheOther() {
+        Membership m = membership();
+        m.register(expert("node-1", "44b7659eb99199fa", layer1(0, 3)));
+        var e = assertThrows(IllegalArgumentException.class, () -> m.register(new Registration("node-1",
+                InstanceRole.ATTENTION, "node-1:9200", "44b7659eb99199fa", 0, Set.of())));
+        assertEquals("instance 'node-1' is registered as an expert service at node-1:9100; it cannot register again as"
+                + " an attention service until that one misses its heartbeats: give every process an instance id of"
+                + " its own", e.getMessage());
+        assertEquals(InstanceRole.EXPERT, m.instance("node-1").orElseThrow().role());
+        assertEquals(layer1(0, 3), m.instance("node-1").orElseThrow().held());
+    }
+
+    @Test
     void theOrchestratorsModelDecidesBeforeAnyRegistration() {
         var served = new ServedModel("44b7659eb99199fa", "orchestrator.model-dir /models/tiny-v3", layer1(0, 15));
         Membership m = new Membership(clock, DEADLINE, HALF_LIFE, Optional.of(served));
@@ -214,5 +236,19 @@ class MembershipTest {
         var noModel = assertThrows(IllegalArgumentException.class,
                 () -> new Registration("a", InstanceRole.ATTENTION, "h:1", "", 0, Set.of()));
         assertEquals("instance 'a' gives no model_fingerprint", noModel.getMessage());
+    }
+
+    @Test
+    void aRegistrationWhoseAddressIsNotHostAndPortIsRefused() {
+        for (String address : List.of(" experts-0:9100", "experts-0", "experts-0:0", "experts-0:65536",
+                "experts-0:9100/x", "u@experts-0:9100", "fd00::1:9100")) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> new Registration("a", InstanceRole.EXPERT, address, "f1", 0, Set.of()), address);
+            assertTrue(e.getMessage().startsWith("instance 'a' gives address '" + address + "', not host:port"),
+                    e.getMessage());
+        }
+        for (String address : List.of("experts-0.experts.mesh.svc:9100", "10.0.3.7:9101", "[fd00::1]:9100")) {
+            assertEquals(address, new Registration("a", InstanceRole.EXPERT, address, "f1", 0, Set.of()).address());
+        }
     }
 }
