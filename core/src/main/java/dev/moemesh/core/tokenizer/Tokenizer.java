@@ -66,6 +66,7 @@ public final class Tokenizer implements AutoCloseable {
         }
         JsonNode json = readJson(file);
         Map<String, Integer> vocab = vocabulary(json, file);
+        PrecompiledCharsmap.checkNormalizer(json.path("normalizer"), file);
         TokenizerConfig config = TokenizerConfig.read(modelDir);
         HuggingFaceTokenizer tokenizer;
         try {
