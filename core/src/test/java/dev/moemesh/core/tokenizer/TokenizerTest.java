@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +21,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class TokenizerTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir Path dir;
 
@@ -202,5 +207,58 @@ class TokenizerTest {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
 
         assertTrue(error.getMessage().contains(config.toString()), error.getMessage());
+    }
+
+    @Test
+    void anAddedTokenWithAnIdTheNativeTokenizerDoesNotGiveItIsRefused() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        // the native tokenizer gives a new added token the next id, 300, and only warns about the file's
+        ObjectNode json = tokenizerJson();
+        addSpecialToken(json, 5000, "<extra>");
+        writeTokenizerJson(json);
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains(dir.resolve("tokenizer.json") + ": added token '<extra>' has id 5000 but "
+                + "encodes as [300]"), error.getMessage());
+    }
+
+    @Test
+    void aTokenIdOutsideTheIntRangeIsRefusedNamingTheToken() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        ObjectNode json = tokenizerJson();
+        addSpecialToken(json, 4294967295L, "<far>");
+        writeTokenizerJson(json);
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains("token '<far>' has id 4294967295, not a whole number from 0 to 2147483647"),
+                error.getMessage());
+    }
+
+    @Test
+    void aPostProcessorAddingAnIdTheFileDoesNotHaveIsRefused() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        ObjectNode json = tokenizerJson();
+        ((ObjectNode) json.at("/post_processor/special_tokens/" + TokenizerWriter.BOS)).putArray("ids").add(99999);
+        writeTokenizerJson(json);
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains("its post_processor adds token id 99999"), error.getMessage());
+    }
+
+    private static void addSpecialToken(ObjectNode json, long id, String content) {
+        ((ArrayNode) json.get("added_tokens")).addObject().put("id", id).put("content", content)
+                .put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false)
+                .put("special", true);
+    }
+
+    private ObjectNode tokenizerJson() throws IOException {
+        return (ObjectNode) JSON.readTree(dir.resolve("tokenizer.json").toFile());
+    }
+
+    private void writeTokenizerJson(ObjectNode json) throws IOException {
+        JSON.writeValue(dir.resolve("tokenizer.json").toFile(), json);
     }
 }
