@@ -68,6 +68,7 @@ public final class Tokenizer implements AutoCloseable {
         }
         JsonNode json = readJson(file);
         Map<String, Integer> vocab = vocabulary(json, file);
+        checkUnknownToken(json.path("model"), file);
         PrecompiledCharsmap.checkNormalizer(json.path("normalizer"), file);
         TokenizerConfig config = TokenizerConfig.read(modelDir);
         HuggingFaceTokenizer tokenizer;
@@ -183,6 +184,23 @@ public final class Tokenizer implements AutoCloseable {
             vocab.put(content, id(added.path("id"), content, file));
         }
         return vocab;
+    }
+
+    /**
+     * The model's unknown token, where it has one, must be in model.vocab: the native tokenizer loads without it and
+     * then fails every text with a word or character it does not know. WordPiece and WordLevel have one by default.
+     */
+    private static void checkUnknownToken(JsonNode model, Path file) {
+        String unknown = switch (model.path("type").asText()) {
+            case "WordPiece" -> model.path("unk_token").asText("[UNK]");
+            case "WordLevel" -> model.path("unk_token").asText("<unk>");
+            case "Unigram" -> null; // its unk_id, an index, the native tokenizer checks itself
+            default -> model.path("unk_token").textValue();
+        };
+        if (unknown != null && !model.path("vocab").has(unknown)) {
+            throw new IllegalArgumentException("Cannot load tokenizer " + file + ": its model's unk_token '" + unknown
+                    + "' is not in model.vocab");
+        }
     }
 
     /** A token's id as the file gives it: the native tokenizer takes any u32, the mesh's token ids are ints. */

@@ -187,6 +187,17 @@ class TokenizerTest {
     }
 
     @Test
+    void chatTemplateJinjaThatIsNotUtf8IsRefusedNamingTheFile() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{}");
+        Path template = Files.write(dir.resolve("chat_template.jinja"), new byte[] {'{', '{', (byte) 0xC3, '}', '}'});
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains(template + ": it is not UTF-8 text"), error.getMessage());
+    }
+
+    @Test
     void tokenizerWithoutConfigHasNoSpecialIdsOrTemplate() throws IOException {
         TokenizerWriter.write(dir, 300);
         Files.delete(dir.resolve("tokenizer_config.json"));
@@ -246,6 +257,18 @@ class TokenizerTest {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
 
         assertTrue(error.getMessage().contains("its post_processor adds token id 99999"), error.getMessage());
+    }
+
+    @Test
+    void aModelWhoseUnknownTokenIsNotInItsVocabularyIsRefused() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        ObjectNode json = tokenizerJson();
+        ((ObjectNode) json.get("model")).put("type", "WordLevel").put("unk_token", "<unk>");
+        writeTokenizerJson(json);
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains("its model's unk_token '<unk>' is not in model.vocab"), error.getMessage());
     }
 
     private static void addSpecialToken(ObjectNode json, long id, String content) {
