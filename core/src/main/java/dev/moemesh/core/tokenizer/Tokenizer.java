@@ -70,6 +70,7 @@ public final class Tokenizer implements AutoCloseable {
         Map<String, Integer> vocab = vocabulary(json, file);
         checkUnknownToken(json.path("model"), file);
         PrecompiledCharsmap.checkNormalizer(json.path("normalizer"), file);
+        TemplatePostProcessor.check(json.path("post_processor"), file);
         TokenizerConfig config = TokenizerConfig.read(modelDir);
         HuggingFaceTokenizer tokenizer;
         try {

@@ -271,6 +271,32 @@ class TokenizerTest {
         assertTrue(error.getMessage().contains("its model's unk_token '<unk>' is not in model.vocab"), error.getMessage());
     }
 
+    @Test
+    void aTemplateUsingASpecialTokenItDoesNotDeclareIsRefusedNotAbortingTheProcess() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        ObjectNode json = tokenizerJson();
+        ((ObjectNode) json.at("/post_processor/single/0/SpecialToken")).put("id", "<undeclared>");
+        writeTokenizerJson(json);
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains("post_processor: the single template uses special token '<undeclared>', "
+                + "which special_tokens does not declare"), error.getMessage());
+    }
+
+    @Test
+    void aSingleTextTemplateNamingASecondTextIsRefusedNotAbortingTheProcess() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        ObjectNode json = tokenizerJson();
+        ((ObjectNode) json.at("/post_processor/single/1/Sequence")).put("id", "B");
+        writeTokenizerJson(json);
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains("post_processor: the single template uses sequence B"),
+                error.getMessage());
+    }
+
     private static void addSpecialToken(ObjectNode json, long id, String content) {
         ((ArrayNode) json.get("added_tokens")).addObject().put("id", id).put("content", content)
                 .put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false)
