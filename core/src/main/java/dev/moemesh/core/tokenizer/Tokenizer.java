@@ -71,6 +71,7 @@ public final class Tokenizer implements AutoCloseable {
         checkUnknownToken(json.path("model"), file);
         PrecompiledCharsmap.checkNormalizer(json.path("normalizer"), file);
         TemplatePostProcessor.check(json.path("post_processor"), file);
+        DecoderJson.check(json.path("decoder"), file);
         TokenizerConfig config = TokenizerConfig.read(modelDir);
         HuggingFaceTokenizer tokenizer;
         try {
