@@ -69,6 +69,7 @@ public final class Tokenizer implements AutoCloseable {
         JsonNode json = readJson(file);
         Map<String, Integer> vocab = vocabulary(json, file);
         checkUnknownToken(json.path("model"), file);
+        BpeMerges.check(json.path("model"), file);
         PrecompiledCharsmap.checkNormalizer(json.path("normalizer"), file);
         TemplatePostProcessor.check(json.path("post_processor"), file);
         DecoderJson.check(json.path("decoder"), file);

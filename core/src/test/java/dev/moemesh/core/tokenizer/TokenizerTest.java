@@ -297,6 +297,19 @@ class TokenizerTest {
                 error.getMessage());
     }
 
+    @Test
+    void aMergeShorterThanTheContinuingSubwordPrefixIsRefusedNotAbortingTheProcess() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        ObjectNode json = tokenizerJson();
+        ((ObjectNode) json.get("model")).put("continuing_subword_prefix", "####");
+        writeTokenizerJson(json);
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains("has a right side shorter than its continuing_subword_prefix \"####\""),
+                error.getMessage());
+    }
+
     private static void addSpecialToken(ObjectNode json, long id, String content) {
         ((ArrayNode) json.get("added_tokens")).addObject().put("id", id).put("content", content)
                 .put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false)
