@@ -68,6 +68,7 @@ public final class Tokenizer implements AutoCloseable {
         }
         JsonNode json = readJson(file);
         Map<String, Integer> vocab = vocabulary(json, file);
+        // what the native tokenizer would panic on (a panic aborts the JVM) or fail every text with, refused first
         checkUnknownToken(json.path("model"), file);
         BpeMerges.check(json.path("model"), file);
         PrecompiledCharsmap.checkNormalizer(json.path("normalizer"), file);
