@@ -99,7 +99,8 @@ final class PrecompiledCharsmap {
                     if (after != 0) return Optional.of("precompiled_charsmap's trie matches part of a character");
                     if (next >= units.length) return Optional.of("precompiled_charsmap's trie reads past its end");
                     long value = units[(int) next] & 0x7FFF_FFFFL;
-                    if (value > normalized.length || value < normalized.length && (normalized[(int) value] & 0xC0) == 0x80) {
+                    boolean insideACharacter = value < normalized.length && (normalized[(int) value] & 0xC0) == 0x80;
+                    if (value > normalized.length || insideACharacter) {
                         return Optional.of("precompiled_charsmap's trie points outside its replacement strings");
                     }
                 }

@@ -243,8 +243,8 @@ public final class Tokenizer implements AutoCloseable {
     private static void checkPostProcessor(HuggingFaceTokenizer tokenizer, Map<String, Integer> vocab, Path file) {
         for (long id : tokenizer.encode("", true, false).getIds()) {
             if (id > Integer.MAX_VALUE || !vocab.containsValue((int) id)) {
-                throw new IllegalArgumentException("Cannot load tokenizer " + file + ": its post_processor adds token id "
-                        + id + ", which is neither in model.vocab nor in added_tokens");
+                throw new IllegalArgumentException("Cannot load tokenizer " + file + ": its post_processor adds "
+                        + "token id " + id + ", which is neither in model.vocab nor in added_tokens");
             }
         }
     }
