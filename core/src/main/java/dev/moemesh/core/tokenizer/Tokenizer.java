@@ -8,8 +8,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.BitSet;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -33,7 +35,7 @@ public final class Tokenizer implements AutoCloseable {
 
     private final HuggingFaceTokenizer tokenizer;
     private final Map<String, Integer> vocab; // token -> id, model vocab and added tokens
-    private final BitSet special; // ids of the added tokens marked special: what decoding may skip
+    private final int[] special; // sorted ids of the added tokens marked special: what decoding may skip
     private final OptionalInt bosId;
     private final OptionalInt eosId;
     private final Optional<ChatTemplate> chatTemplate;
@@ -41,7 +43,7 @@ public final class Tokenizer implements AutoCloseable {
     private Tokenizer(
             HuggingFaceTokenizer tokenizer,
             Map<String, Integer> vocab,
-            BitSet special,
+            int[] special,
             OptionalInt bosId,
             OptionalInt eosId,
             Optional<ChatTemplate> chatTemplate) {
@@ -66,6 +68,12 @@ public final class Tokenizer implements AutoCloseable {
         }
         JsonNode json = readJson(file);
         Map<String, Integer> vocab = vocabulary(json, file);
+        // what the native tokenizer would panic on (a panic aborts the JVM) or fail every text with, refused first
+        checkUnknownToken(json.path("model"), file);
+        BpeMerges.check(json.path("model"), file);
+        PrecompiledCharsmap.checkNormalizer(json.path("normalizer"), file);
+        TemplatePostProcessor.check(json.path("post_processor"), file);
+        DecoderJson.check(json.path("decoder"), file);
         TokenizerConfig config = TokenizerConfig.read(modelDir);
         HuggingFaceTokenizer tokenizer;
         try {
@@ -76,13 +84,22 @@ public final class Tokenizer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException("Cannot load tokenizer " + file + ": " + e.getMessage(), e);
         }
+        int[] special;
+        try {
+            special = specialIds(tokenizer, json, file);
+            checkPostProcessor(tokenizer, vocab, file);
+        } catch (RuntimeException e) {
+            tokenizer.close();
+            throw e instanceof IllegalArgumentException refused ? refused
+                    : new IllegalArgumentException("Cannot load tokenizer " + file + ": " + e.getMessage(), e);
+        }
         Optional<ChatTemplate> template =
                 config.chatTemplate().map(source -> new ChatTemplate(source, config.bosToken(), config.eosToken()));
         return Optional.of(
                 new Tokenizer(
                         tokenizer,
                         vocab,
-                        special(json),
+                        special,
                         idOf(vocab, config.bosToken()),
                         idOf(vocab, config.eosToken()),
                         template));
@@ -108,7 +125,7 @@ public final class Tokenizer implements AutoCloseable {
 
     /** Whether {@code id} is a special token: one that {@code decode} with {@code skipSpecialTokens} leaves out. */
     public boolean isSpecial(int id) {
-        return id >= 0 && special.get(id);
+        return Arrays.binarySearch(special, id) >= 0;
     }
 
     /** Distinct tokens, added tokens included (the model's embedding may be padded beyond this). */
@@ -155,7 +172,7 @@ public final class Tokenizer implements AutoCloseable {
         JsonNode modelVocab = root.path("model").path("vocab");
         Map<String, Integer> vocab = new HashMap<>();
         if (modelVocab.isObject()) {
-            modelVocab.properties().forEach(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+            modelVocab.properties().forEach(e -> vocab.put(e.getKey(), id(e.getValue(), e.getKey(), file)));
         } else if (modelVocab.isArray()) {
             // Unigram models list [piece, score] pairs; the position is the id
             for (int id = 0; id < modelVocab.size(); id++) {
@@ -167,17 +184,69 @@ public final class Tokenizer implements AutoCloseable {
                             + root.path("model").path("type").asText("missing") + ")");
         }
         for (JsonNode added : root.path("added_tokens")) {
-            vocab.put(added.path("content").asText(), added.path("id").asInt());
+            String content = added.path("content").asText();
+            vocab.put(content, id(added.path("id"), content, file));
         }
         return vocab;
     }
 
-    private static BitSet special(JsonNode root) {
-        BitSet ids = new BitSet();
-        for (JsonNode added : root.path("added_tokens")) {
-            if (added.path("special").asBoolean(false)) ids.set(added.path("id").asInt());
+    /**
+     * The model's unknown token, where it has one, must be in model.vocab: the native tokenizer loads without it and
+     * then fails every text with a word or character it does not know. WordPiece and WordLevel have one by default.
+     */
+    private static void checkUnknownToken(JsonNode model, Path file) {
+        String unknown = switch (model.path("type").asText()) {
+            case "WordPiece" -> model.path("unk_token").asText("[UNK]");
+            case "WordLevel" -> model.path("unk_token").asText("<unk>");
+            case "Unigram" -> null; // its unk_id, an index, the native tokenizer checks itself
+            default -> model.path("unk_token").textValue();
+        };
+        if (unknown != null && !model.path("vocab").has(unknown)) {
+            throw new IllegalArgumentException("Cannot load tokenizer " + file + ": its model's unk_token '" + unknown
+                    + "' is not in model.vocab");
         }
-        return ids;
+    }
+
+    /** A token's id as the file gives it: the native tokenizer takes any u32, the mesh's token ids are ints. */
+    private static int id(JsonNode id, String token, Path file) {
+        if (!id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() < 0) {
+            throw new IllegalArgumentException("Cannot load tokenizer " + file + ": token '" + token + "' has id " + id
+                    + ", not a whole number from 0 to " + Integer.MAX_VALUE);
+        }
+        return id.intValue();
+    }
+
+    /**
+     * The sorted ids of the added tokens marked special, each checked against the id the native tokenizer gives its
+     * content: it takes an added token's id from model.vocab, or the next free one, whatever added_tokens says (and
+     * only warns), while isSpecial and tokenId answer from the file.
+     */
+    private static int[] specialIds(HuggingFaceTokenizer tokenizer, JsonNode root, Path file) {
+        List<Integer> special = new ArrayList<>();
+        for (JsonNode added : root.path("added_tokens")) {
+            String content = added.path("content").asText();
+            int id = added.path("id").intValue();
+            boolean isSpecial = added.path("special").asBoolean(false);
+            long[] given = tokenizer.encode(content, false, false).getIds();
+            // a token the normalizer or a special token splits cannot be checked; a special one must encode whole
+            if (given.length == 1 ? given[0] != id : isSpecial) {
+                throw new IllegalArgumentException("Cannot load tokenizer " + file + ": added token '" + content
+                        + "' has id " + id + " but encodes as " + Arrays.toString(given)
+                        + " (an added token's id is its id in model.vocab, or the next id after the vocabulary)");
+            }
+            if (isSpecial) special.add(id);
+        }
+        return special.stream().mapToInt(Integer::intValue).sorted().distinct().toArray();
+    }
+
+    /** The ids the post-processor adds (BOS and the like) are the file's tokens: it may name any id. */
+    private static void checkPostProcessor(HuggingFaceTokenizer tokenizer, Map<String, Integer> vocab, Path file) {
+        for (long id : tokenizer.encode("", true, false).getIds()) {
+            if (id > Integer.MAX_VALUE || !vocab.containsValue((int) id)) {
+                throw new IllegalArgumentException("Cannot load tokenizer " + file + ": its post_processor adds "
+                        + "token id " + id + ", which is neither in model.vocab nor in added_tokens");
+            }
+        }
     }
 
     private static OptionalInt idOf(Map<String, Integer> vocab, String token) {

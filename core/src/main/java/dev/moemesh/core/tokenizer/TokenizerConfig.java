@@ -2,7 +2,7 @@ package dev.moemesh.core.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -56,7 +56,9 @@ record TokenizerConfig(String bosToken, String eosToken, Optional<String> chatTe
         try {
             return Optional.of(Files.readString(file));
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read chat template " + file, e);
+            // MalformedInputException says only "Input length = 1": say what the file should be
+            String why = e instanceof CharacterCodingException ? "it is not UTF-8 text" : e.getMessage();
+            throw new IllegalArgumentException("Cannot read chat template " + file + ": " + why, e);
         }
     }
 }

@@ -6,18 +6,24 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.OptionalInt;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class TokenizerTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir Path dir;
 
@@ -182,6 +188,17 @@ class TokenizerTest {
     }
 
     @Test
+    void chatTemplateJinjaThatIsNotUtf8IsRefusedNamingTheFile() throws IOException {
+        TokenizerWriter.write(dir, 300);
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{}");
+        Path template = Files.write(dir.resolve("chat_template.jinja"), new byte[] {'{', '{', (byte) 0xC3, '}', '}'});
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains(template + ": it is not UTF-8 text"), error.getMessage());
+    }
+
+    @Test
     void tokenizerWithoutConfigHasNoSpecialIdsOrTemplate() throws IOException {
         TokenizerWriter.write(dir, 300);
         Files.delete(dir.resolve("tokenizer_config.json"));
@@ -202,5 +219,76 @@ class TokenizerTest {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
 
         assertTrue(error.getMessage().contains(config.toString()), error.getMessage());
+    }
+
+    @Test
+    void anAddedTokenWithAnIdTheNativeTokenizerDoesNotGiveItIsRefused() throws IOException {
+        // the native tokenizer gives a new added token the next id, 300, and only warns about the file's
+        String refused = refusalAfter(json -> addSpecialToken(json, 5000, "<extra>"));
+
+        assertTrue(refused.contains(dir.resolve("tokenizer.json") + ": added token '<extra>' has id 5000 but encodes as "
+                + "[300]"), refused);
+    }
+
+    @Test
+    void aTokenIdOutsideTheIntRangeIsRefusedNamingTheToken() throws IOException {
+        String refused = refusalAfter(json -> addSpecialToken(json, 4294967295L, "<far>"));
+
+        assertTrue(refused.contains("token '<far>' has id 4294967295, not a whole number from 0 to 2147483647"), refused);
+    }
+
+    @Test
+    void aPostProcessorAddingAnIdTheFileDoesNotHaveIsRefused() throws IOException {
+        String refused = refusalAfter(json ->
+                ((ObjectNode) json.at("/post_processor/special_tokens/" + TokenizerWriter.BOS)).putArray("ids").add(99999));
+
+        assertTrue(refused.contains("its post_processor adds token id 99999"), refused);
+    }
+
+    @Test
+    void aModelWhoseUnknownTokenIsNotInItsVocabularyIsRefused() throws IOException {
+        String refused = refusalAfter(json ->
+                ((ObjectNode) json.get("model")).put("type", "WordLevel").put("unk_token", "<unk>"));
+
+        assertTrue(refused.contains("its model's unk_token '<unk>' is not in model.vocab"), refused);
+    }
+
+    @Test
+    void aTemplateUsingASpecialTokenItDoesNotDeclareIsRefusedNotAbortingTheProcess() throws IOException {
+        String refused = refusalAfter(json ->
+                ((ObjectNode) json.at("/post_processor/single/0/SpecialToken")).put("id", "<undeclared>"));
+
+        assertTrue(refused.contains("post_processor: the single template uses special token '<undeclared>', which "
+                + "special_tokens does not declare"), refused);
+    }
+
+    @Test
+    void aSingleTextTemplateNamingASecondTextIsRefusedNotAbortingTheProcess() throws IOException {
+        String refused = refusalAfter(json -> ((ObjectNode) json.at("/post_processor/single/1/Sequence")).put("id", "B"));
+
+        assertTrue(refused.contains("post_processor: the single template uses sequence B"), refused);
+    }
+
+    @Test
+    void aMergeShorterThanTheContinuingSubwordPrefixIsRefusedNotAbortingTheProcess() throws IOException {
+        String refused = refusalAfter(json -> ((ObjectNode) json.get("model")).put("continuing_subword_prefix", "####"));
+
+        assertTrue(refused.contains("has a right side shorter than its continuing_subword_prefix \"####\""), refused);
+    }
+
+    /** What Tokenizer.load says refusing the written tokenizer once edit has changed its tokenizer.json. */
+    private String refusalAfter(Consumer<ObjectNode> edit) throws IOException {
+        TokenizerWriter.write(dir, 300);
+        Path file = dir.resolve("tokenizer.json");
+        ObjectNode json = (ObjectNode) JSON.readTree(file.toFile());
+        edit.accept(json);
+        JSON.writeValue(file.toFile(), json);
+        return assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir)).getMessage();
+    }
+
+    private static void addSpecialToken(ObjectNode json, long id, String content) {
+        ((ArrayNode) json.get("added_tokens")).addObject().put("id", id).put("content", content)
+                .put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false)
+                .put("special", true);
     }
 }
