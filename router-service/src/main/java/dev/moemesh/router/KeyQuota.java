@@ -97,13 +97,12 @@ public final class KeyQuota {
             long millis = Math.max(1, e.getRetryAfterMillis());
             throw refused(door, new QuotaRefusal(QuotaRefusal.Reason.RATE, "API key '" + name + "' is over its rate of "
                     + limits.rate().orElseThrow() + " (" + source(own.rate().isPresent(), "rate") + ")"
-                    + sharedAs(current.part().toString()) + "; retry after " + millis + " ms", millis));
+                    + sharedAs(current.part().toString(), current.share()) + "; retry after " + millis + " ms", millis));
         }
     }
 
     /** How this router's part reads in a refusal, when it shares the key with others. */
-    private String sharedAs(String part) {
-        RouterPeers.Share share = peers.share();
+    private static String sharedAs(String part, RouterPeers.Share share) {
         return share.count() == 1 ? "" : ", of which this router admits " + part + " as " + share;
     }
 
@@ -138,12 +137,12 @@ public final class KeyQuota {
             inFlight.addAndGet(generations);
             return;
         }
-        int capacity = peers.share().part(limits.concurrency().getAsInt());
+        RouterPeers.Share share = peers.share();
+        int capacity = share.part(limits.concurrency().getAsInt());
         int held;
         do {
             held = inFlight.get();
             if (held + generations > capacity) {
-                RouterPeers.Share share = peers.share();
                 String of = share.count() == 1 ? "its " + capacity : capacity + " (" + share + "'s part of its "
                         + limits.concurrency().getAsInt() + ")";
                 throw refused(door, new QuotaRefusal(QuotaRefusal.Reason.CONCURRENCY, "API key '" + name + "' has "
