@@ -45,7 +45,7 @@ public final class Membership {
      * Adds the instance, or replaces what was known of it (an instance that restarted or missed its heartbeats).
      *
      * @throws ModelMismatchException when it serves another model than the mesh
-     * @throws IllegalArgumentException when its id is registered in the other role: two processes share the id
+     * @throws IllegalArgumentException when its id is registered in another role: two processes share the id
      */
     public synchronized Instance register(Registration r) {
         Instance known = instances.get(r.instanceId());
