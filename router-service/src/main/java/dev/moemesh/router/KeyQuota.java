@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One API key's quota, shared by both doors: its rate (a SmallRye Fault Tolerance rate limit, rolling window), its
@@ -36,7 +37,7 @@ public final class KeyQuota {
     private final Duration retryAfter;
     private final MeterRegistry registry;
     private final RouterPeers peers;
-    private volatile RateGuard rate; // null: no rate of its own
+    private final AtomicReference<RateGuard> rate; // holds null: no rate of its own
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicLong nextLog = new AtomicLong(System.nanoTime());
     private final AtomicLong unlogged = new AtomicLong();
@@ -58,7 +59,7 @@ public final class KeyQuota {
         this.retryAfter = retryAfter;
         this.peers = peers;
         this.registry = registry;
-        this.rate = limits.rate().map(r -> rateGuard(r, peers.share())).orElse(null);
+        this.rate = new AtomicReference<>(limits.rate().map(r -> rateGuard(r, peers.share())).orElse(null));
         Gauge.builder("moemesh.router.key.in.flight", inFlight, AtomicInteger::get).tag("key", name)
                 .description("generations in flight per API key (a request of n choices runs n)").register(registry);
     }
@@ -84,12 +85,17 @@ public final class KeyQuota {
 
     /** Admits one more request at {@code door} within the key's rate, or refuses it with the wait until the next. */
     public void takeRate(String door) {
-        RateGuard current = rate;
+        RateGuard current = rate.get();
         if (current == null) return;
         RouterPeers.Share share = peers.share();
-        if (!share.equals(current.share())) {
-            current = rateGuard(limits.rate().orElseThrow(), share);
-            rate = current; // two threads may both build one: either is right for this share
+        while (!share.equals(current.share())) {
+            // one guard per share: requests that see a new share at once must not each count in a guard of their own
+            RateGuard fresh = rateGuard(limits.rate().orElseThrow(), share);
+            if (rate.compareAndSet(current, fresh)) {
+                current = fresh;
+            } else {
+                current = rate.get();
+            }
         }
         try {
             current.guard().get(() -> Boolean.TRUE, Boolean.class);
