@@ -8,14 +8,18 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moemesh.core.checkpoint.Preset;
+import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.FinishReason;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.SamplingParams;
+import dev.moemesh.core.model.LocalExperts;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
+import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
+import dev.moemesh.core.weights.WeightReader;
 import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.proto.AttentionServiceGrpc;
 import dev.moemesh.proto.AttentionStats;
@@ -29,7 +33,11 @@ import io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -167,6 +175,82 @@ class MeshIntegrationTest {
 
         mesh.startExpertService("experts-victim-again", model, "*:6-15", victimPort, READY);
         assertSameTokensAsTheLocalEngine(generateConcurrently(attention));
+    }
+
+    @Test
+    void whileTheOnlyHolderOfAnExpertIsDownOnlyTheRequestsRoutedToItWaitAndTheyGoOnWhenItIsBack() throws Exception {
+        // an expert some requests are routed to and others never are, from the model itself
+        Map<String, Set<Long>> used = expertsEachRequestUses();
+        long pick = used.values().stream().flatMap(Set::stream).distinct().sorted()
+                .filter(e -> used.values().stream().anyMatch(u -> !u.contains(e)))
+                .findFirst().orElseThrow(() -> new AssertionError("every request uses every expert"));
+        int layer = (int) (pick >>> 32);
+        int expert = (int) pick;
+        long routedToIt = used.values().stream().filter(u -> u.contains(pick)).count();
+        int experts = expertsPerLayer();
+        StringBuilder rest = new StringBuilder();
+        for (int l : ModelConfig.load(model).moeLayers()) {
+            if (l != layer) {
+                rest.append(',').append(l).append(":*");
+                continue;
+            }
+            if (expert > 0) rest.append(',').append(l).append(":0-").append(expert - 1);
+            if (expert < experts - 1) rest.append(',').append(l).append(':').append(expert + 1).append('-').append(experts - 1);
+        }
+        int port = LocalMesh.freePort();
+        LocalMesh.Service lone = mesh.startExpertService("experts-lone", model, layer + ":" + expert, port, READY);
+        LocalMesh.Service others = expert("experts-but-one", rest.substring(1));
+        LocalMesh.Service attention = attention("attention-7", List.of("-Dattention.expert-heal-timeout=2m",
+                "-Dattention.expert-breaker.open-for=300ms"), others, lone);
+        assertSameTokensAsTheLocalEngine(generateConcurrently(attention));
+
+        lone.kill();
+        CompletableFuture<List<Generation>> running = CompletableFuture.supplyAsync(() -> {
+            try {
+                return generateConcurrently(attention);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        // the requests never routed to it end; those routed to it wait, set aside
+        long giveUp = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        AttentionStats stats = stats(attention);
+        while (!(stats.getParkedSequences() == routedToIt && stats.getRunningSequences() == routedToIt
+                && stats.getWaitingSequences() == 0) && System.nanoTime() < giveUp) {
+            Thread.sleep(20);
+            stats = stats(attention);
+        }
+        assertEquals(routedToIt, stats.getParkedSequences(), "the requests routed to " + layer + ":" + expert
+                + " wait: " + stats);
+        assertEquals(routedToIt, stats.getRunningSequences(), "the others ended meanwhile: " + stats);
+        assertFalse(running.isDone());
+
+        mesh.startExpertService("experts-lone-again", model, layer + ":" + expert, port, READY);
+        assertSameTokensAsTheLocalEngine(running.get(2, TimeUnit.MINUTES));
+        assertEquals(0, stats(attention).getParkedSequences());
+    }
+
+    /** For each request, alone on the single-process engine: the (layer << 32 | expert) its tokens are routed to. */
+    private Map<String, Set<Long>> expertsEachRequestUses() {
+        Map<String, Set<Long>> used = new HashMap<>();
+        String[] current = {null};
+        try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.open(model)) {
+            LocalExperts local = LocalExperts.loadAll(new WeightReader(ckpt), ModelConfig.load(model));
+            Model recording = Model.load(model, 0, batch -> {
+                local.run(batch);
+                Set<Long> set = used.computeIfAbsent(current[0], k -> new HashSet<>());
+                for (int g = 0; g < batch.groups(); g++) set.add(((long) batch.layer() << 32) | batch.expertIds()[g]);
+            });
+            for (GenerationRequest r : requests) {
+                current[0] = r.id();
+                new BatchingEngine(recording, EngineOptions.defaults()).generate(List.of(r));
+            }
+        }
+        return used;
+    }
+
+    private int expertsPerLayer() {
+        return ModelConfig.load(model).nRoutedExperts();
     }
 
     @Test

@@ -101,7 +101,7 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
     public void getAttentionStats(GetAttentionStatsRequest request, StreamObserver<AttentionStats> response) {
         EngineStats s = loop.stats();
         AttentionStats.Builder stats = AttentionStats.newBuilder().setRunningSequences(s.running())
-                .setWaitingSequences(s.waiting()).setKvBlocksTotal(s.kvBlocksTotal()).setKvBlocksUsed(s.kvBlocksUsed())
+                .setWaitingSequences(s.waiting()).setParkedSequences(s.parked()).setKvBlocksTotal(s.kvBlocksTotal()).setKvBlocksUsed(s.kvBlocksUsed())
                 .setKvBlockTokens(s.kvBlockTokens()).setGeneratedTokens(s.generatedTokens())
                 .setPrefillTokens(s.prefillTokens());
         served.remote().ifPresent(r -> {

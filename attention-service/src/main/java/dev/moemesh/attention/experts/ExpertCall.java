@@ -34,10 +34,10 @@ import java.util.concurrent.TimeoutException;
  * {@code FAILED_PRECONDITION}: another model, a placement older than the service accepts; {@code OUT_OF_RANGE},
  * {@code PERMISSION_DENIED}, {@code UNAUTHENTICATED}). An answer still missing at the deadline fails the step, as
  * no time is left to re-send it; only a probe (the one call an open breaker lets through) waits half the time, so
- * a service that still hangs costs a re-send, not the step. The step fails, naming layer, expert and every service
- * tried, when some expert of a failed share has no replica left that has not failed in this call: that failure
- * ({@link NoLiveReplicaException}, as is an expert the placement gives to no service) is one {@link HealingCall}
- * may heal by calling again under a newer placement.
+ * a service that still hangs costs a re-send, not the step. An expert of a failed share with no replica left that has
+ * not failed in this call, or one the placement gives to no service, is left out: the call computes every other
+ * expert and then throws {@link NoLiveReplicaException} naming those left out (the first one's message names layer,
+ * expert and every service tried), which {@link HealingCall} turns into rows the step sets aside.
  */
 final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services {
     private final RemoteExperts experts;
@@ -51,6 +51,9 @@ final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services
     private Sent[] sent;            // the first round, by client
     private Retries retries;        // null until a share fails
     private RuntimeException failure;
+    private boolean[] unserved;       // by group: left out, no replica could compute it; null while none is
+    private String firstUnserved;     // why the first group left out was
+    private boolean unservedHeldByNone;
     private long deadline;
     private long probeDeadline;
     private long sentFirstRound;
@@ -91,10 +94,11 @@ final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services
         for (int g = 0; g < groups; g++) {
             int[] replicas = placement.replicas(batch.layer(), batch.expertIds()[g]);
             if (replicas.length == 0) {
-                throw new NoLiveReplicaException("layer " + batch.layer() + " expert " + batch.expertIds()[g]
-                        + " is held by no expert service (" + (placement.version() == 0 ? "nothing is placed yet"
-                        : "placement version " + placement.version()) + ")", batch.layer(), batch.expertIds()[g],
-                        placement.version(), true);
+                leaveOut(g, "layer " + batch.layer() + " expert " + batch.expertIds()[g] + " is held by no expert"
+                        + " service (" + (placement.version() == 0 ? "nothing is placed yet"
+                        : "placement version " + placement.version()) + ")", true);
+                target[g] = -1;
+                continue;
             }
             target[g] = chooser.choose(replicas, rowsPerClient);
             rowsPerClient[target[g]] += batch.groupSize(g);
@@ -118,6 +122,7 @@ final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services
             experts.release(view);
         }
         if (failure != null) throw failure;
+        if (unserved != null) throw unservedExperts();
         experts.latency().record(lastArrival - started, sentFirstRound - started, lastCompute, lastQueue);
     }
 
@@ -274,19 +279,21 @@ final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services
         int[] target = new int[batch.groups()];
         Arrays.fill(target, -1);
         int[] rowsPerClient = new int[view.size()];
+        int groups = 0;
         for (int i = 0; i < s.count; i++) {
             int g = s.groups[i];
             int expert = batch.expertIds()[g];
             int[] replicas = placement.replicas(batch.layer(), expert);
             int c = chooser.choose(replicas, rowsPerClient);
             if (c < 0) {
-                fail(new NoLiveReplicaException(noReplicaLeft(expert, replicas), batch.layer(), expert,
-                        placement.version(), false));
-                return;
+                leaveOut(g, noReplicaLeft(expert, replicas), false);
+                continue;
             }
             target[g] = c;
             rowsPerClient[c] += batch.groupSize(g);
+            groups++;
         }
+        if (groups == 0) return;
         if (retries.resent.isEmpty()) experts.callRetried();
         StringJoiner to = new StringJoiner(", ");
         for (Sent again : sendShares(target, rowsPerClient, false)) {
@@ -294,7 +301,7 @@ final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services
             retries.resent.add(again);
             to.add(view.client(again.client).address());
         }
-        Log.warnf("%s; re-sent its share (%d expert groups, %d rows) to %s", why, s.count, s.rows, to);
+        Log.warnf("%s; re-sent %d of its %d expert groups to %s", why, groups, s.count, to);
     }
 
     private String noReplicaLeft(int expert, int[] replicas) {
@@ -306,6 +313,24 @@ final class ExpertCall implements ExpertBackend.Pending, ReplicaChooser.Services
 
     private void fail(RuntimeException why) {
         if (failure == null) failure = why;
+    }
+
+    /** Group g has no replica that can compute it in this call: the others go on without it. */
+    private void leaveOut(int g, String why, boolean heldByNone) {
+        if (unserved == null) {
+            unserved = new boolean[batch.groups()];
+            firstUnserved = why;
+        }
+        unserved[g] = true;
+        unservedHeldByNone |= heldByNone;
+    }
+
+    private NoLiveReplicaException unservedExperts() {
+        int count = 0;
+        for (boolean u : unserved) if (u) count++;
+        int[] left = new int[count];
+        for (int g = 0, i = 0; g < unserved.length; g++) if (unserved[g]) left[i++] = batch.expertIds()[g];
+        return new NoLiveReplicaException(firstUnserved, batch.layer(), left, placement.version(), unservedHeldByNone);
     }
 
     /** One service's share of the call: the groups it was sent, by index into the batch, and its answer. */

@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -24,8 +23,9 @@ import java.util.function.Consumer;
  * Routed experts computed by expert services: a layer's groups are split by the service that holds each expert
  * (among replicas, the least busy one whose breaker is closed), sent to all of those services at once, and their
  * answers written back into the batch's output rows; a share whose service fails is re-sent to another replica
- * ({@link ExpertCall}); a call whose expert has no live replica left waits for a placement that serves it again,
- * within {@link Healing#timeout} ({@link HealingCall}). The outputs are the services' bf16 rows, exactly.
+ * ({@link ExpertCall}); an expert with no live replica left is left out of the call, and the sequences routed to it
+ * wait, set aside by the engine, for a placement that serves it again, within {@link Healing#timeout}
+ * ({@link HealingCall}). The outputs are the services' bf16 rows, exactly.
  *
  * <p>The placement can change while it serves ({@link #usePlacement}): the new one and its services' clients are
  * swapped in as one {@link PlacementView} between two layer calls, a call under way finishes with the view it
@@ -46,8 +46,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
     private volatile PlacementView view;
     private volatile Consumer<String> unreachable = address -> {};
     private volatile Healing healing = Healing.OFF;
-    private volatile HealListener healListener = (healed, rows, waitedNanos) -> {};
-    private final AtomicInteger healsWaiting = new AtomicInteger();
+    private volatile HealListener healListener = (healed, waitedNanos) -> {};
     private volatile long gaveUpUnder = -1; // the placement version under which a heal last timed out
 
     /**
@@ -240,10 +239,10 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
     }
 
     /**
-     * How a layer's call that finds an expert without a live replica heals ({@link HealingCall}).
+     * How the sequences routed to an expert without a live replica heal ({@link HealingCall}).
      *
-     * @param timeout      how long the step waits for a placement that serves the expert; zero fails it at once
-     * @param retryEvery   how often the call is sent again while no new placement comes (a holder may be back)
+     * @param timeout      how long such a sequence waits for a placement that serves the expert; zero ends it at once
+     * @param retryEvery   how often it tries again while no new placement comes (a holder may be back)
      * @param placed       whether a control plane places the experts, so that an expert no service holds may be
      *                     placed later; without one, the placement is a fixed list and such an expert never is
      */
@@ -255,7 +254,7 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
             if (retryEvery.compareTo(Duration.ofMillis(10)) < 0) retryEvery = Duration.ofMillis(10);
         }
 
-        /** Whether a call that failed this way waits for a placement, rather than failing its step at once. */
+        /** Whether the sequences of a call that failed this way wait for a placement, rather than end at once. */
         boolean mayHeal(NoLiveReplicaException why) {
             if (timeout.isZero()) return false;
             if (why.placementVersion() == 0) return false; // not ready: nothing was ever placed
@@ -272,19 +271,14 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
         return healing;
     }
 
-    /** Hears how each heal ended: healed or not, the token rows of the step that waited, and how long it waited. */
+    /** Hears how each sequence's wait for its experts ended: healed or not, and how long it waited. */
     public interface HealListener {
-        void ended(boolean healed, int rows, long waitedNanos);
+        void ended(boolean healed, long waitedNanos);
     }
 
     /** Replaces the heal listener (one at a time). */
     public void whenHealEnds(HealListener listener) {
         this.healListener = listener;
-    }
-
-    /** Layer calls waiting now for a placement that serves one of their experts. */
-    public int healsWaiting() {
-        return healsWaiting.get();
     }
 
     /**
@@ -299,13 +293,8 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
         gaveUpUnder = placementVersion;
     }
 
-    void healStarted() {
-        healsWaiting.incrementAndGet();
-    }
-
-    void healEnded(boolean healed, int rows, long waitedNanos) {
-        healsWaiting.decrementAndGet();
-        healListener.ended(healed, rows, waitedNanos);
+    void healEnded(boolean healed, long waitedNanos) {
+        healListener.ended(healed, waitedNanos);
     }
 
     String fingerprint() {

@@ -80,29 +80,25 @@ public class AttentionMetrics {
                 parts[3].record(queue, TimeUnit.NANOSECONDS);
                 parts[4].record(transport, TimeUnit.NANOSECONDS);
             });
-            Gauge.builder("moemesh.attention.expert.heals.waiting", remote, r -> r.healsWaiting())
-                    .description("layer calls waiting now for a placement that serves an expert without a live replica")
-                    .register(registry);
+            gauge("moemesh.attention.expert.heals.waiting", loop, s -> s.parked(),
+                    "sequences set aside now, waiting for a placement that serves a routed expert without a live"
+                            + " replica (the rest of the batch goes on)");
             Counter[] heals = new Counter[2];
-            Counter[] healRows = new Counter[2];
             Timer[] healWait = new Timer[2];
             for (int i = 0; i < 2; i++) {
                 String outcome = i == 0 ? "healed" : "timed_out";
                 heals[i] = Counter.builder("moemesh.attention.expert.heals").tag("outcome", outcome)
-                        .description("steps that found a routed expert without a live replica and waited for a"
-                                + " placement: healed, or timed_out (attention.expert-heal-timeout) and failed")
-                        .register(registry);
-                healRows[i] = Counter.builder("moemesh.attention.expert.heal.rows").tag("outcome", outcome)
-                        .description("token rows of those steps: every row of a step waits with it").register(registry);
+                        .description("sequences set aside for a routed expert without a live replica: healed (ran"
+                                + " on under a placement that serves it), or timed_out (attention.expert-heal-timeout)"
+                                + " and ended with the error").register(registry);
                 healWait[i] = Timer.builder("moemesh.attention.expert.heal.wait").tag("outcome", outcome)
-                        .description("how long a step waited for a placement that serves its expert")
+                        .description("how long a sequence set aside waited for a placement that serves its expert")
                         .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
                         .maximumExpectedValue(Duration.ofMinutes(2)).register(registry);
             }
-            remote.whenHealEnds((healed, rows, waitedNanos) -> {
+            remote.whenHealEnds((healed, waitedNanos) -> {
                 int i = healed ? 0 : 1;
                 heals[i].increment();
-                healRows[i].increment(rows);
                 healWait[i].record(waitedNanos, TimeUnit.NANOSECONDS);
             });
         });

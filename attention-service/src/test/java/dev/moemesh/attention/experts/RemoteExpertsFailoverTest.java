@@ -4,11 +4,14 @@ import static dev.moemesh.attention.experts.EchoBatches.CONFIG;
 import static dev.moemesh.attention.experts.EchoBatches.LAYER;
 import static dev.moemesh.attention.experts.EchoBatches.batch;
 import static dev.moemesh.attention.experts.EchoBatches.runAllRowsBack;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moemesh.attention.experts.StandInExpertService.Behaviour;
+import dev.moemesh.core.moe.ExpertsUnservedException;
 import dev.moemesh.core.moe.RoutedBatch;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -129,11 +132,13 @@ class RemoteExpertsFailoverTest {
     }
 
     @Test
-    void anExpertWhoseEveryReplicaFailedEndsTheStepNamingLayerExpertAndTheServicesTried() {
+    void anExpertWhoseEveryReplicaFailedIsNamedUnservedWithLayerExpertAndTheServicesTried() {
         RemoteExperts experts = replicas(2, Duration.ofSeconds(10), Duration.ofSeconds(30));
         for (StandInExpertService s : standIns) s.behaviour = Behaviour.BREAK;
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> experts.run(batch()));
+        ExpertsUnservedException e = assertThrows(ExpertsUnservedException.class, () -> experts.run(batch()));
         assertTrue(e.getMessage().matches("layer 1 expert \\d has no replica left to try: .*"), e.getMessage());
+        assertArrayEquals(new int[] {0, 1, 2, 3}, e.experts(), "every expert of the batch, none computed");
+        assertNull(e.outage(), "healing is off: the rows end at once");
         for (StandInExpertService s : standIns) {
             assertTrue(e.getMessage().contains("expert service " + s.address() + " failed on layer 1: UNAVAILABLE"),
                     e.getMessage());

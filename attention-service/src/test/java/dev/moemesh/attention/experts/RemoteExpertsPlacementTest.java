@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moemesh.attention.experts.StandInExpertService.Behaviour;
 import dev.moemesh.core.moe.ExpertBackend;
+import dev.moemesh.core.moe.ExpertsUnservedException;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.proto.ExpertReplicas;
 import dev.moemesh.proto.Placement;
@@ -75,7 +76,7 @@ class RemoteExpertsPlacementTest {
 
     @Test
     void beforeAnyPlacementABatchFailsNamingTheExpertNoServiceHolds() {
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> experts.run(batch()));
+        ExpertsUnservedException e = assertThrows(ExpertsUnservedException.class, () -> experts.run(batch()));
         assertEquals("layer 1 expert 0 is held by no expert service (nothing is placed yet)", e.getMessage());
     }
 

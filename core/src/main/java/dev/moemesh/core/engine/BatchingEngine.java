@@ -5,16 +5,21 @@ import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.MultiTokenPredictor;
 import dev.moemesh.core.model.StepRows;
 import dev.moemesh.core.model.Workspace;
+import dev.moemesh.core.moe.ExpertOutage;
+import dev.moemesh.core.moe.ExpertsUnservedException;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Continuous batching of many sequences over one {@link Model}: the single-process engine, and the attention
@@ -36,6 +41,13 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * Sampled sequences draft by sampling the module's distribution q and keep each draft by the speculative-sampling
  * rule ({@link Sampler#speculate}), so their tokens are distributed as without drafts; their seed still reproduces
  * their answer (an answer of its own: the stream is drawn in another order than without drafts).
+ *
+ * <p>A routed expert that no holder serves now ({@link ExpertsUnservedException}, from a remote backend) costs only
+ * the sequences routed to it: the step goes on for the others, which are exact, and those sequences are set aside
+ * (parked) with their step undone: no token, their prompt chunk to run again. Their cache entries for it are written
+ * over when they run again. They run again when their {@link ExpertOutage} says it is worth it (a newer placement, a
+ * holder that may be back) and end with its error once they have waited longer than its timeout in all; a cancel
+ * ends them at the next step. Sequences the backend says cannot wait (no outage) end at once with its error.
  */
 public final class BatchingEngine {
     private final Model model;
@@ -71,6 +83,8 @@ public final class BatchingEngine {
     private long drafted;
     private long accepted;
     private long decodeSteps;
+    /** How long a step with every running sequence set aside sleeps before looking at them again. */
+    private static final long PARKED_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
 
     public BatchingEngine(Model model, EngineOptions options) {
         this.model = model;
@@ -105,7 +119,9 @@ public final class BatchingEngine {
     }
 
     private void publishStats() {
-        stats = new EngineStats(running.size(), waiting.size() + incoming.size(), cache.totalBlocks(),
+        int parked = 0;
+        for (Sequence s : running) if (s.parkedSince != 0) parked++;
+        stats = new EngineStats(running.size(), waiting.size() + incoming.size(), parked, cache.totalBlocks(),
                 cache.totalBlocks() - cache.freeBlocks(), cache.blockTokens(), generatedTokens, prefillTokens,
                 new EngineStats.Speculation(options.speculativeTokens(), drafted, accepted, decodeSteps));
     }
@@ -174,6 +190,7 @@ public final class BatchingEngine {
     public void step() {
         for (Sequence s; (s = incoming.poll()) != null; ) waiting.add(s);
         applyCancellations();
+        reviewParked(System.nanoTime());
         admit();
         if (running.isEmpty()) {
             publishStats();
@@ -182,9 +199,12 @@ public final class BatchingEngine {
 
         int rows = 0;
         int logitCount = 0;
+        int sequences = 0;
         for (Sequence s : running) {
-            if (!s.decoding()) continue;
+            if (!s.decoding() || s.outage != null) continue;
             int last = s.length() - 1;
+            s.chunkFrom = -1;
+            sequences++;
             rows = addRow(rows, s, s.tokenAt(last), last);
             logitRows[logitCount] = rows - 1;
             logitOwner[logitCount++] = s;
@@ -196,9 +216,11 @@ public final class BatchingEngine {
             decodeSteps++;
         }
         for (Sequence s : running) {
-            if (s.decoding() || rows == options.maxBatchTokens()) continue;
+            if (s.decoding() || s.outage != null || rows == options.maxBatchTokens()) continue;
             int chunk = Math.min(Math.min(options.prefillChunk(), s.promptLength() - s.prefilled),
                     options.maxBatchTokens() - rows);
+            s.chunkFrom = s.prefilled;
+            sequences++;
             for (int i = 0; i < chunk; i++) rows = addRow(rows, s, s.request.promptIds()[s.prefilled + i], s.prefilled + i);
             s.prefilled += chunk;
             prefillTokens += chunk;
@@ -206,6 +228,12 @@ public final class BatchingEngine {
                 logitRows[logitCount] = rows - 1;
                 logitOwner[logitCount++] = s;
             }
+        }
+
+        if (rows == 0) { // every running sequence is set aside: nothing to run until one may run again
+            publishStats();
+            LockSupport.parkNanos(PARKED_POLL_NANOS);
+            return;
         }
 
         int vocab = model.config().vocabSize();
@@ -231,9 +259,15 @@ public final class BatchingEngine {
         }
 
         long now = System.nanoTime();
+        if (workspace.anyUnserved()) setAside(rows, sequences, now);
+        healed(rows, now);
         for (int i = 0; i < logitCount; ) {
             Sequence s = logitOwner[i];
             int group = 1 + s.draftCount; // the row of its last token, then one per draft
+            if (s.kv == null || s.outage != null) { // ended or set aside in this step: nothing to sample
+                i += group;
+                continue;
+            }
             int kept = 0;
             for (int c = 0; c < group; c++) {
                 int token;
@@ -271,6 +305,81 @@ public final class BatchingEngine {
     }
 
     /**
+     * Sets aside the sequences with a row that missed an expert in this step: their step is undone (no token; their
+     * prompt chunk runs again) and they wait for their outage, or end now with the error when it cannot be waited for.
+     * Each outage hears how many it set aside and how many of the step's {@code sequences} went on.
+     */
+    private void setAside(int rows, int sequences, long now) {
+        for (int r = 0; r < rows; r++) {
+            ExpertsUnservedException why = workspace.unserved(r);
+            if (why == null) continue;
+            Sequence s = rowOwner[r];
+            if (s.missed == null || (s.missed.outage() != null && why.outage() == null)) s.missed = why;
+        }
+        Map<ExpertOutage, int[]> parked = new IdentityHashMap<>(); // outage -> {first time, again}
+        int affected = 0;
+        for (int r = 0; r < rows; r++) {
+            Sequence s = rowOwner[r];
+            ExpertsUnservedException why = s.missed;
+            if (why == null) continue;
+            s.missed = null;
+            affected++;
+            if (s.chunkFrom >= 0) {
+                prefillTokens -= s.prefilled - s.chunkFrom;
+                s.prefilled = s.chunkFrom;
+            } else {
+                decodeSteps--;
+            }
+            if (why.outage() == null) {
+                finish(s, FinishReason.ERROR, now, why.getMessage());
+                continue;
+            }
+            int[] counts = parked.computeIfAbsent(why.outage(), o -> new int[2]);
+            if (s.parkedSince == 0) {
+                s.parkedSince = now;
+                counts[0]++;
+            } else {
+                counts[1]++;
+            }
+            s.outage = why.outage();
+            s.waitedFor = why.outage();
+        }
+        for (Map.Entry<ExpertOutage, int[]> e : parked.entrySet()) {
+            e.getKey().parked(e.getValue()[0], e.getValue()[1], sequences - affected);
+        }
+    }
+
+    /** Sequences that had waited and ran every layer of this step: healed. */
+    private void healed(int rows, long now) {
+        for (int r = 0; r < rows; r++) {
+            Sequence s = rowOwner[r];
+            if (s.parkedSince == 0 || s.outage != null || s.kv == null) continue;
+            s.waitedFor.healed(now - s.parkedSince);
+            s.parkedSince = 0;
+            s.waitedFor = null;
+        }
+    }
+
+    /**
+     * Before a step: a set-aside sequence that has waited longer than its outage's timeout ends with its error; one
+     * whose outage says it is worth it runs again in this step (it keeps waiting until a step runs it through).
+     */
+    private void reviewParked(long now) {
+        boolean ended = false;
+        for (Sequence s : running) {
+            if (s.outage == null) continue;
+            long waited = now - s.parkedSince;
+            if (waited >= s.outage.timeout().toNanos()) {
+                finish(s, FinishReason.ERROR, now, s.outage.gaveUp(waited));
+                ended = true;
+            } else if (s.outage.worthRetrying()) {
+                s.outage = null;
+            }
+        }
+        if (ended) running.removeIf(s -> s.kv == null);
+    }
+
+    /**
      * Hands {@code token}, chosen from the logits at {@code logitOffset}, to {@code s}; false when it ends the
      * sequence (a stop token, or max_tokens reached).
      */
@@ -299,7 +408,7 @@ public final class BatchingEngine {
      * cache layer, no longer written for it, is never read for it either.
      */
     private boolean drafts(Sequence s) {
-        return mtp != null && s.kv != null && !draftsRarelyAccepted(s);
+        return mtp != null && s.kv != null && s.outage == null && !draftsRarelyAccepted(s);
     }
 
     /**
@@ -354,11 +463,17 @@ public final class BatchingEngine {
         if (draftLogits.length < wanted * vocab) draftLogits = new float[wanted * vocab];
         mtp.forward(new StepRows(mtpTokens, mtpPositions, mtpSequences, n, model.rope(), model.config().qkRopeHeadDim()),
                 mtpIn, cache, workspace, mtpLogitRows, wanted, draftLogits, mtpOut);
+        int served = 0;
         for (int q = 0; q < wanted; q++) {
             Sequence s = mtpLogitOwner[q];
+            if (workspace.unserved(mtpLogitRows[q]) != null) continue; // the module missed an expert: no draft now
             s.drafts[0] = guess(s, q, 0, vocab);
             s.draftCount = 1;
+            mtpLogitRows[served] = mtpLogitRows[q];
+            mtpLogitOwner[served++] = s;
         }
+        Arrays.fill(mtpLogitOwner, served, wanted, null);
+        wanted = served;
         // chained drafts: the module again, on its own output state and its last draft, one position on
         for (int depth = 1; depth < options.speculativeTokens(); depth++) {
             int m = 0;
@@ -378,12 +493,17 @@ public final class BatchingEngine {
             if (m == 0) break;
             mtp.forward(new StepRows(mtpTokens, mtpPositions, mtpSequences, m, model.rope(),
                     model.config().qkRopeHeadDim()), mtpIn, cache, workspace, mtpLogitRows, m, draftLogits, mtpOut);
+            served = 0;
             for (int q = 0; q < m; q++) {
                 Sequence s = mtpLogitOwner[q];
+                if (workspace.unserved(q) != null) continue; // its chain ends with the drafts it has
                 s.drafts[depth] = guess(s, q, depth, vocab);
                 s.draftCount = depth + 1;
+                mtpLogitRows[served] = mtpLogitRows[q];
+                mtpLogitOwner[served++] = s;
             }
-            wanted = m;
+            Arrays.fill(mtpLogitOwner, served, m, null);
+            wanted = served;
         }
         Arrays.fill(mtpSequences, 0, n, null);
         Arrays.fill(mtpLogitOwner, 0, n, null);

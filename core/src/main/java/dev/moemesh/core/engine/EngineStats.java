@@ -5,11 +5,12 @@ package dev.moemesh.core.engine;
  *
  * @param running         sequences in the batch
  * @param waiting         sequences queued for KV blocks or a batch slot
+ * @param parked          of the running sequences, those set aside waiting for a routed expert to be served again
  * @param generatedTokens tokens sampled since start
  * @param prefillTokens   prompt tokens run since start
  * @param speculation     speculative decoding's counts since start (all 0 when it is off)
  */
-public record EngineStats(int running, int waiting, int kvBlocksTotal, int kvBlocksUsed, int kvBlockTokens,
+public record EngineStats(int running, int waiting, int parked, int kvBlocksTotal, int kvBlocksUsed, int kvBlockTokens,
                           long generatedTokens, long prefillTokens, Speculation speculation) {
 
     /**

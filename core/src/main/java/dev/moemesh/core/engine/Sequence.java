@@ -1,6 +1,8 @@
 package dev.moemesh.core.engine;
 
 import dev.moemesh.core.model.LatentKvCache;
+import dev.moemesh.core.moe.ExpertOutage;
+import dev.moemesh.core.moe.ExpertsUnservedException;
 
 import java.util.Arrays;
 
@@ -20,6 +22,12 @@ final class Sequence {
     double[][] draftDistributions = new double[0][]; // sampled sequences: each draft's distribution, dense (vocab)
     int drafted;  // tokens this sequence drafted, and of those the main model accepted
     int accepted;
+    // set aside for want of routed experts (BatchingEngine)
+    ExpertOutage outage;     // not null: set aside until it is worth trying again
+    ExpertOutage waitedFor;  // the outage it last waited for, until a step runs it through every layer
+    long parkedSince;        // nanoTime of the step that first set it aside; 0 when it is not waiting
+    int chunkFrom;           // this step: where its prompt chunk began, -1 when it decoded
+    ExpertsUnservedException missed; // this step: why its rows missed an expert, while the engine sorts them
 
     Sequence(GenerationRequest request, TokenListener listener) {
         this.request = request;

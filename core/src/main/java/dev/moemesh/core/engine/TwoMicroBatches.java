@@ -52,7 +52,8 @@ final class TwoMicroBatches {
      * thread. They take turns on the cores: each computes while it holds the cores and lets go while its routed
      * experts are away, so one's attention overlaps the other's expert round trip. Every row's result is what one
      * pass would give (rows are independent), and so are the logits and, when {@code normedOut} is not null, the
-     * final-normed hidden states of every row.
+     * final-normed hidden states of every row. The rows either micro-batch could not compute for want of an expert
+     * are marked in {@code workspace}, numbered as in the step.
      */
     void forward(int[] rowTokens, int[] rowPositions, LatentKvCache.Sequence[] rowSequences, int rows, int split,
                  int[] logitRows, int logitCount, Workspace workspace, float[] logits, int vocab, float[] normedOut) {
@@ -103,6 +104,7 @@ final class TwoMicroBatches {
         }
         workspace.takeTurnsOn(null);
         if (failure != null) throw failure;
+        workspace.addUnserved(secondWorkspace, split);
         System.arraycopy(secondLogits, 0, logits, firstLogits * vocab, l2 * vocab);
         if (normedOut != null) System.arraycopy(secondNormed, 0, normedOut, split * hidden, n2 * hidden);
     }

@@ -139,12 +139,15 @@ public final class Model {
 
     /**
      * As above, and when {@code normedOut} is not null, every row's hidden state after the final norm (the input of
-     * lm_head, and of the MTP module) into it, (rows, hidden).
+     * lm_head, and of the MTP module) into it, (rows, hidden). Rows routed to an expert the backend could not compute
+     * ({@link dev.moemesh.core.moe.ExpertsUnservedException}) are marked in {@code ws} ({@link Workspace#unserved(int)})
+     * and their results are wrong; every other row's are exact.
      */
     public void forward(StepRows step, LatentKvCache cache, Workspace ws, int[] logitRows, int logitCount,
                         float[] logits, float[] normedOut) {
         int rows = step.count();
         int hidden = config.hiddenSize();
+        ws.startPass();
         float[] x = ws.buffer(Workspace.Slot.HIDDEN, rows * hidden);
         for (int r = 0; r < rows; r++) {
             int token = step.token(r);

@@ -4,10 +4,13 @@ import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.config.TopkMethod;
 import dev.moemesh.core.moe.Dispatcher;
 import dev.moemesh.core.moe.ExpertBackend;
+import dev.moemesh.core.moe.ExpertsUnservedException;
 import dev.moemesh.core.moe.Gate;
 import dev.moemesh.core.moe.RoutedBatch;
 import dev.moemesh.core.moe.Routing;
 import dev.moemesh.core.weights.WeightReader;
+
+import java.util.Arrays;
 
 /**
  * DeepSeek's MoE feed-forward: route, dispatch the token rows to the routed experts, run the shared experts
@@ -52,16 +55,43 @@ public final class MoeFeedForward implements FeedForward {
                 ws.buffer(Workspace.Slot.GATE_SCRATCH, gate.scratchSize()));
         RoutedBatch batch = ws.routedBatch(hidden);
         Dispatcher.dispatch(layer, x, routing, nRouted, batch, ws.ints(Workspace.IntSlot.DISPATCH_COUNTS, 2 * nRouted));
-        ExpertBackend.Pending routed = experts.submit(batch);
+        ExpertBackend.Pending routed;
+        ExpertsUnservedException missed = null;
+        try {
+            routed = experts.submit(batch);
+        } catch (ExpertsUnservedException e) { // a backend that computes in this thread reports it here
+            routed = ExpertBackend.Pending.DONE;
+            missed = e;
+        }
         float[] s = null;
         if (shared != null) { // while the routed experts run elsewhere
             s = ws.buffer(Workspace.Slot.SHARED, rows * hidden);
             shared.apply(x, rows, s, ws);
         }
-        ws.awaitExperts(routed);
+        try {
+            ws.awaitExperts(routed);
+        } catch (ExpertsUnservedException e) {
+            missed = e;
+        }
+        if (missed != null) unserved(batch, missed, ws);
         Dispatcher.combine(batch, routing, out);
         if (s != null) {
             for (int i = 0; i < rows * hidden; i++) out[i] += s[i];
+        }
+    }
+
+    /**
+     * Some experts of the batch were not computed: their rows are marked in the workspace (the engine sets their
+     * sequences aside) and their outputs zeroed, so the pass goes on with finite values; no other row reads them.
+     */
+    private static void unserved(RoutedBatch batch, ExpertsUnservedException why, Workspace ws) {
+        int hidden = batch.hidden();
+        for (int g = 0; g < batch.groups(); g++) {
+            if (!why.unserved(batch.expertIds()[g])) continue;
+            for (int a = batch.groupStart()[g]; a < batch.groupStart()[g + 1]; a++) {
+                ws.unserved(batch.tokenRow()[a], why);
+                Arrays.fill(batch.output(), a * hidden, (a + 1) * hidden, 0f);
+            }
         }
     }
 }

@@ -67,7 +67,8 @@ public final class MultiTokenPredictor {
      * Writes every row's output state (before {@code shared_head.norm}, what vLLM's DeepSeek MTP chains) into
      * {@code hiddenOut} (rows, hidden) when it is not null (the next draft's input when drafts are chained), and the
      * logits of the rows in {@code logitRows} into {@code logits} (logitCount, vocab): the module's guess at the token
-     * two positions on.
+     * two positions on. Rows routed to an expert that could not be computed are marked in {@code ws}, as in
+     * {@link Model#forward}.
      *
      * @param previousHidden (rows, hidden): the main model's final-normed hidden states, or this module's own
      *                       output for a chained draft
@@ -75,6 +76,7 @@ public final class MultiTokenPredictor {
     public void forward(StepRows step, float[] previousHidden, LatentKvCache cache, Workspace ws, int[] logitRows,
                         int logitCount, float[] logits, float[] hiddenOut) {
         int rows = step.count();
+        ws.startPass();
         float[] in = ws.buffer(Workspace.Slot.MTP_INPUT, rows * 2 * hidden);
         for (int r = 0; r < rows; r++) embed.row(step.token(r), in, r * 2 * hidden);
         enorm.apply(in, 0, rows, 2 * hidden, in, 0, 2 * hidden);

@@ -1,8 +1,10 @@
 package dev.moemesh.core.model;
 
 import dev.moemesh.core.moe.ExpertBackend;
+import dev.moemesh.core.moe.ExpertsUnservedException;
 import dev.moemesh.core.moe.RoutedBatch;
 
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.concurrent.Semaphore;
 
@@ -23,6 +25,8 @@ public final class Workspace {
     private final EnumMap<IntSlot, int[]> intBuffers = new EnumMap<>(IntSlot.class);
     private RoutedBatch routed; // refilled by every MoE layer of the pass
     private Semaphore cores; // null: this pass has the cores to itself
+    private ExpertsUnservedException[] unserved = new ExpertsUnservedException[0]; // by row, this pass
+    private int unservedTo;  // rows [0, unservedTo) may have an entry
 
     /**
      * Makes this pass one of several that take turns on the cores (micro-batches): it computes only while it holds
@@ -43,6 +47,41 @@ public final class Workspace {
             routed.await();
         } finally {
             cores.acquireUninterruptibly();
+        }
+    }
+
+    /** Starts a forward pass: no row of it has missed an expert yet. */
+    public void startPass() {
+        Arrays.fill(unserved, 0, unservedTo, null);
+        unservedTo = 0;
+    }
+
+    /**
+     * Row {@code row} of this pass was routed to an expert that was not computed ({@code why}); its values are wrong
+     * from here on. A row keeps the first reason, unless a later one cannot be waited for (no outage): that one
+     * decides.
+     */
+    public void unserved(int row, ExpertsUnservedException why) {
+        if (row >= unserved.length) unserved = Arrays.copyOf(unserved, Math.max(row + 1, unserved.length * 2));
+        ExpertsUnservedException before = unserved[row];
+        if (before == null || (before.outage() != null && why.outage() == null)) unserved[row] = why;
+        unservedTo = Math.max(unservedTo, row + 1);
+    }
+
+    /** Why row {@code row} of this pass missed an expert; null when it did not. */
+    public ExpertsUnservedException unserved(int row) {
+        return row < unservedTo ? unserved[row] : null;
+    }
+
+    /** Whether some row of this pass missed an expert. */
+    public boolean anyUnserved() {
+        return unservedTo > 0;
+    }
+
+    /** Adds the rows another workspace's pass missed, numbered from {@code offset} in this one. */
+    public void addUnserved(Workspace other, int offset) {
+        for (int r = 0; r < other.unservedTo; r++) {
+            if (other.unserved[r] != null) unserved(offset + r, other.unserved[r]);
         }
     }
 

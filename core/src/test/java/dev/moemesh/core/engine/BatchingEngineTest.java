@@ -19,6 +19,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import static dev.moemesh.core.engine.TestRequests.greedy;
+import static dev.moemesh.core.engine.TestRequests.prompt;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -31,16 +33,6 @@ class BatchingEngineTest {
     @BeforeAll
     static void load() {
         model = Model.load(TestModels.tiny(Preset.TINY_V3), 0);
-    }
-
-    private static GenerationRequest greedy(String id, int[] prompt, int maxTokens) {
-        return new GenerationRequest(id, prompt, new SamplingParams(maxTokens, 0f, 0, 1f, 0, null, true));
-    }
-
-    private static int[] prompt(int length, int salt) {
-        int[] ids = new int[length];
-        for (int i = 0; i < length; i++) ids[i] = 2 + (i * 37 + salt * 101) % 500;
-        return ids;
     }
 
     private static int[] alone(GenerationRequest request, EngineOptions options) {

@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import static dev.moemesh.core.engine.TestRequests.greedy;
+import static dev.moemesh.core.engine.TestRequests.prompt;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -27,16 +29,6 @@ class SpeculativeDecodingTest {
 
     private static Model withMtp(Path dir) {
         return Model.load(dir, 0, null, ModelOptions.configured().withMtp(true));
-    }
-
-    private static GenerationRequest greedy(String id, int[] prompt, int maxTokens) {
-        return new GenerationRequest(id, prompt, new SamplingParams(maxTokens, 0f, 0, 1f, 0, null, true));
-    }
-
-    private static int[] prompt(int length, int salt) {
-        int[] ids = new int[length];
-        for (int i = 0; i < length; i++) ids[i] = 2 + (i * 37 + salt * 101) % 500;
-        return ids;
     }
 
     private static List<GenerationRequest> batch(int size) {
