@@ -87,28 +87,33 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
         List<LocalMesh.Service> doors = new ArrayList<>();
         List<String> joinExperts = List.of();
         List<String> joinAttention = List.of();
+        String controlPlane = null;
         if (ports.frontDoors()) {
             broker = mesh.startBroker("kafka", home.resolve("kafka"), ports.broker(), READY);
             report.printf("kafka                 %-15s  pid %-7d  log %s%n", broker.address(), broker.process().pid(),
                     broker.log());
             // the first placement waits for the expert services still starting, rather than loading every expert
-            // onto the first to register
+            // onto the first to register; several orchestrators elect the one that leads the control plane
+            List<String> orchestratorProperties = new ArrayList<>(List.of("-Dorchestrator.control-plane.settle-time=60s"));
+            if (orchestrators > 1) orchestratorProperties.add("-Dorchestrator.control-plane.election=kafka");
             LocalMesh.Service orchestrator = mesh.startOrchestrator("orchestrator", model, broker.address(),
-                    attentionAddresses, ports.orchestratorHttp(), ports.controlPlane(),
-                    List.of("-Dorchestrator.control-plane.settle-time=60s"), READY);
+                    attentionAddresses, ports.orchestratorHttp(), ports.controlPlane(), orchestratorProperties, READY);
             doors.add(orchestrator);
-            String controlPlane = "localhost:" + ports.controlPlane();
+            List<String> controlPlanes = new ArrayList<>(List.of("localhost:" + ports.controlPlane()));
             report.printf("orchestrator          %-15s  pid %-7d  log %s  (inference.requests -> inference.responses;"
                     + " control plane on %s)%n", orchestrator.address(), orchestrator.process().pid(), orchestrator.log(),
-                    controlPlane);
+                    controlPlanes.get(0));
             for (int i = 2; i <= orchestrators; i++) {
+                int controlPlanePort = LocalMesh.freePort();
                 LocalMesh.Service more = mesh.startOrchestrator("orchestrator-" + i, model, broker.address(),
-                        attentionAddresses, LocalMesh.freePort(), LocalMesh.freePort(), List.of(), READY);
+                        attentionAddresses, LocalMesh.freePort(), controlPlanePort, orchestratorProperties, READY);
                 doors.add(more);
+                controlPlanes.add("localhost:" + controlPlanePort);
                 report.printf("orchestrator-%-8d %-15s  pid %-7d  log %s  (a Kafka door of the same consumer group;"
-                        + " the mesh follows the first one's control plane)%n", i, more.address(),
-                        more.process().pid(), more.log());
+                        + " control plane on localhost:%d, standing by while another leads)%n", i, more.address(),
+                        more.process().pid(), more.log(), controlPlanePort);
             }
+            controlPlane = String.join(",", controlPlanes);
             joinExperts = List.of("-Dexpert.control-plane=" + controlPlane);
             joinAttention = List.of("-Dattention.control-plane=" + controlPlane);
         }
@@ -148,7 +153,7 @@ record MeshProcesses(LocalMesh.Service broker, List<LocalMesh.Service> expertSer
             // members of the control plane, so that the routers share each API key's bounds
             LocalMesh.Service router = mesh.startRouter(name, model, attentionAddresses,
                     i == 0 ? ports.routerGrpc() : LocalMesh.freePort(), i == 0 ? ports.routerHttp() : LocalMesh.freePort(),
-                    List.of("-Drouter.control-plane=localhost:" + ports.controlPlane(), "-Drouter.instance-id=" + name),
+                    List.of("-Drouter.control-plane=" + controlPlane, "-Drouter.instance-id=" + name),
                     READY);
             routerServices.add(router);
             report.printf("%-21s %-15s  pid %-7d  log %s  (REST on http://localhost:%d/v1)%n", name, router.address(),

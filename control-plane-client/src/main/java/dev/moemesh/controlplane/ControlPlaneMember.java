@@ -17,6 +17,8 @@ import org.jboss.logging.Logger;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -31,6 +33,11 @@ import java.util.concurrent.TimeoutException;
  * placement when asked to, and drains when it stops, if asked to. The calls run on a thread of their own and are
  * retried with back-off, so the service serves whether the orchestrator is there or not; each change of state is
  * logged once.
+ *
+ * <p>The target may name several orchestrators, comma-separated, of which one leads the control plane at a time
+ * ({@code orchestrator.control-plane.election}); the others answer {@code UNAVAILABLE}. A call that cannot reach the
+ * one in use, or is answered so, goes to the next; the new leader does not know this instance, so its first heartbeat
+ * there registers it again, and the placement watch follows.
  */
 public final class ControlPlaneMember implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ControlPlaneMember.class);
@@ -84,12 +91,14 @@ public final class ControlPlaneMember implements AutoCloseable {
         STOPPED
     }
 
-    private final String target;
+    private final List<String> targets;
     private final Identity identity;
     private final MemberReport report;
     private final MemberOptions options;
-    private final ManagedChannel channel;
-    private final ControlPlaneGrpc.ControlPlaneBlockingStub controlPlane;
+    private final List<ManagedChannel> channels = new ArrayList<>();
+    private final List<ControlPlaneGrpc.ControlPlaneBlockingStub> stubs = new ArrayList<>();
+    private volatile int at; // the target in use
+    private int triedInARow;  // the loop's own: targets that failed one after another since one answered
     private final ScheduledExecutorService loop;
     private final PlacementWatch watch; // null: no watch
     private volatile boolean registered;
@@ -101,23 +110,36 @@ public final class ControlPlaneMember implements AutoCloseable {
     private long heartbeatMillis = DEFAULT_HEARTBEAT_MS;
 
     private ControlPlaneMember(String target, Identity identity, MemberReport report, MemberOptions options) {
-        this.target = target;
+        this.targets = targets(target);
         this.identity = identity;
         this.report = report;
         this.options = options;
         this.nextRetry = options.firstRetry();
         this.status = "registering with the control plane at " + target + " as '" + identity.instanceId() + "'";
-        this.channel = options.channels().forTarget(target, MeshRole.ORCHESTRATOR).build();
-        this.controlPlane = ControlPlaneGrpc.newBlockingStub(channel);
+        for (String t : targets) {
+            ManagedChannel channel = options.channels().forTarget(t, MeshRole.ORCHESTRATOR).build();
+            channels.add(channel);
+            stubs.add(ControlPlaneGrpc.newBlockingStub(channel));
+        }
         this.loop = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("control-plane-member").unstarted(r));
-        this.watch = options.placements().map(listener -> new PlacementWatch(this, channel, listener)).orElse(null);
+        this.watch = options.placements().map(listener -> new PlacementWatch(this, listener)).orElse(null);
+    }
+
+    private static List<String> targets(String target) {
+        List<String> out = new ArrayList<>();
+        for (String t : target.split(",")) {
+            if (!t.isBlank()) out.add(t.strip());
+        }
+        if (out.isEmpty()) throw new IllegalArgumentException("no control plane named in '" + target + "'");
+        return List.copyOf(out);
     }
 
     /**
      * Starts the membership (and the watch) in the background and returns at once.
      *
-     * @param target the ControlPlane service, {@code host:port}
+     * @param target the ControlPlane service, {@code host:port}, or several comma-separated (orchestrators of which
+     *               one leads)
      */
     public static ControlPlaneMember start(String target, Identity identity, MemberReport report,
                                            MemberOptions options) {
@@ -127,8 +149,26 @@ public final class ControlPlaneMember implements AutoCloseable {
         return member;
     }
 
+    /** The control plane in use: the one that last answered, or the next to try. */
     public String target() {
-        return target;
+        return targets.get(at);
+    }
+
+    /** The channel to the control plane in use. */
+    ManagedChannel channel() {
+        return channels.get(at);
+    }
+
+    /**
+     * The control plane in use failed a call (unreachable, or standing by): the next of several is tried. True when
+     * every one has failed in a row since one last answered, so the caller backs off.
+     */
+    private boolean nextTarget() {
+        if (targets.size() == 1) return true;
+        at = (at + 1) % targets.size();
+        if (++triedInARow < targets.size()) return false;
+        triedInARow = 0;
+        return true;
     }
 
     public State state() {
@@ -164,11 +204,11 @@ public final class ControlPlaneMember implements AutoCloseable {
             try {
                 boolean probing = call().reportUnreachable(ReportUnreachableRequest.newBuilder()
                         .setInstanceId(identity.instanceId()).setAddress(address).setReason(reason).build()).getProbing();
-                LOG.infof("reported expert service %s unreachable to the control plane at %s (%s)%s", address, target,
+                LOG.infof("reported expert service %s unreachable to the control plane at %s (%s)%s", address, target(),
                         reason, probing ? "" : "; it is not a registered expert service there");
             } catch (StatusRuntimeException e) {
                 LOG.warnf("could not report expert service %s unreachable to the control plane at %s: %s", address,
-                        target, describe(e.getStatus()));
+                        target(), describe(e.getStatus()));
             }
         }, 0);
     }
@@ -199,6 +239,7 @@ public final class ControlPlaneMember implements AutoCloseable {
         RegisterRequest.Builder request = RegisterRequest.newBuilder().setInstanceId(identity.instanceId())
                 .setRole(identity.role()).setAddress(identity.address()).setModelFingerprint(identity.modelFingerprint());
         report.register(request);
+        String target = target();
         try {
             RegisterResponse answer = call().register(request.build());
             long interval = answer.getHeartbeatIntervalMs();
@@ -206,6 +247,8 @@ public final class ControlPlaneMember implements AutoCloseable {
             heartbeatMillis = interval > 0 ? Math.max(SHORTEST_HEARTBEAT_MS, interval) : DEFAULT_HEARTBEAT_MS;
             registered = true;
             nextRetry = options.firstRetry();
+            triedInARow = 0;
+            if (watch != null) watch.following(target);
             String held = identity.role() == Role.ROLE_EXPERT ? ", %d experts held, %s expert slots per MoE layer"
                     .formatted(request.getHeldCount(), request.getExpertSlots() == 0 ? "unlimited"
                             : request.getExpertSlots()) : "";
@@ -221,6 +264,7 @@ public final class ControlPlaneMember implements AutoCloseable {
                                 identity.instanceId(), describe(e.getStatus()), options.refusedRetry().toSeconds()));
                 return options.refusedRetry().toMillis();
             }
+            if (!nextTarget()) return 0; // the next orchestrator may lead
             long wait = nextRetry.toMillis();
             Duration doubled = nextRetry.multipliedBy(2);
             nextRetry = doubled.compareTo(options.longestRetry()) < 0 ? doubled : options.longestRetry();
@@ -241,6 +285,7 @@ public final class ControlPlaneMember implements AutoCloseable {
     private long heartbeat() {
         HeartbeatRequest.Builder beat = HeartbeatRequest.newBuilder().setInstanceId(identity.instanceId());
         report.heartbeat(beat);
+        String target = target();
         try {
             HeartbeatResponse answer = call().heartbeat(beat.build());
             if (!answer.getKnown()) {
@@ -251,20 +296,23 @@ public final class ControlPlaneMember implements AutoCloseable {
                 return 0;
             }
             report.heartbeatTaken();
+            triedInARow = 0;
             if (answer.hasPeers()) report.peers(answer.getPeers());
             enter(State.REGISTERED, registeredStatus(), Logger.Level.INFO, "heartbeats to the control plane at "
                     + target + " get through again");
             if (watch != null) watch.published(answer.getPlacementVersion());
         } catch (StatusRuntimeException e) {
             enter(State.HEARTBEATS_FAILING, registeredStatus() + ", but heartbeats fail: " + describe(e.getStatus()),
-                    Logger.Level.WARN, ("heartbeats to the control plane at %s fail (%s); retried every %d ms")
-                            .formatted(target, describe(e.getStatus()), heartbeatMillis));
+                    Logger.Level.WARN, ("heartbeats to the control plane at %s fail (%s); retried every %d ms%s")
+                            .formatted(target, describe(e.getStatus()), heartbeatMillis,
+                                    targets.size() > 1 ? ", at the next orchestrator of " + targets : ""));
+            if (!nextTarget()) return 0; // the next orchestrator may lead: it registers this instance again
         }
         return heartbeatMillis;
     }
 
     private String registeredStatus() {
-        return "registered with the control plane at " + target + " as '" + identity.instanceId() + "'";
+        return "registered with the control plane at " + target() + " as '" + identity.instanceId() + "'";
     }
 
     private String roleName() {
@@ -288,16 +336,17 @@ public final class ControlPlaneMember implements AutoCloseable {
             // on the loop's thread: after a registration in flight, never beside one
             loop.submit(this::leave).get(limit, TimeUnit.MILLISECONDS);
         } catch (ExecutionException | TimeoutException e) {
-            LOG.warnf("leaving the control plane at %s as '%s' did not finish: %s", target, identity.instanceId(), e);
+            LOG.warnf("leaving the control plane at %s as '%s' did not finish: %s", target(), identity.instanceId(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
             loop.shutdownNow();
-            channel.shutdownNow();
+            channels.forEach(ManagedChannel::shutdownNow);
         }
     }
 
     private void leave() {
+        String target = target();
         if (watch != null) watch.cancel(roleName() + " stopping");
         if (options.drainTimeout().isEmpty()) {
             enter(State.STOPPED, "stopped", Logger.Level.DEBUG, "left the control plane at " + target);
@@ -311,8 +360,9 @@ public final class ControlPlaneMember implements AutoCloseable {
     }
 
     private void drain(Duration timeout) {
+        String target = target();
         try {
-            long version = controlPlane.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+            long version = stubs.get(at).withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
                     .drain(DrainRequest.newBuilder().setInstanceId(identity.instanceId()).build()).getPlacementVersion();
             enter(State.STOPPED, "drained from the control plane at " + target, Logger.Level.INFO,
                     identity.role() == Role.ROLE_ROUTER ? "left the control plane at " + target
@@ -327,7 +377,7 @@ public final class ControlPlaneMember implements AutoCloseable {
     }
 
     private ControlPlaneGrpc.ControlPlaneBlockingStub call() {
-        return controlPlane.withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+        return stubs.get(at).withDeadlineAfter(CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Logs {@code logLine} when the state changes; {@code status} is what readiness shows from now on. */

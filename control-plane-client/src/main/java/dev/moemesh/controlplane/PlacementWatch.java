@@ -3,7 +3,6 @@ package dev.moemesh.controlplane;
 import dev.moemesh.proto.ControlPlaneGrpc;
 import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.WatchPlacementRequest;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
@@ -21,7 +20,6 @@ final class PlacementWatch {
     private static final int BEHIND_HEARTBEATS = 2;
 
     private final ControlPlaneMember member;
-    private final ManagedChannel channel;
     private final Consumer<Placement> listener;
     // the member's thread's own
     private long retryMillis;
@@ -29,11 +27,11 @@ final class PlacementWatch {
     private int generation;
     private int heartbeatsAhead;
     private ClientCallStreamObserver<WatchPlacementRequest> call;
+    private String watching;   // the control plane the watch in progress was sent to
     private volatile long watchedVersion = -1; // the newest version the watch delivered, written by its callbacks
 
-    PlacementWatch(ControlPlaneMember member, ManagedChannel channel, Consumer<Placement> listener) {
+    PlacementWatch(ControlPlaneMember member, Consumer<Placement> listener) {
         this.member = member;
-        this.channel = channel;
         this.listener = listener;
         this.retryMillis = member.options().firstRetry().toMillis();
     }
@@ -42,7 +40,8 @@ final class PlacementWatch {
         if (member.stopping()) return;
         int generation = ++this.generation;
         ControlPlaneMember.Identity self = member.identity();
-        ControlPlaneGrpc.newStub(channel).watchPlacement(WatchPlacementRequest.newBuilder()
+        watching = member.target();
+        ControlPlaneGrpc.newStub(member.channel()).watchPlacement(WatchPlacementRequest.newBuilder()
                 .setInstanceId(self.instanceId()).setModelFingerprint(self.modelFingerprint()).build(),
                 new ClientResponseObserver<WatchPlacementRequest, Placement>() {
                     @Override
@@ -69,13 +68,25 @@ final class PlacementWatch {
                 });
     }
 
+    /**
+     * The member registered with {@code target} (one of several orchestrators, the one leading now): a watch in
+     * progress at another is sent there again at once.
+     */
+    void following(String target) {
+        if (call == null || target.equals(watching)) return;
+        LOG.infof("the control plane is at %s now; watching the placement there", target);
+        call.cancel("the control plane moved to " + target, null);
+        call = null;
+        watch();
+    }
+
     /** A heartbeat's answer named the version the control plane publishes: a watch that died silently misses it. */
     void published(long version) {
         heartbeatsAhead = version > watchedVersion ? heartbeatsAhead + 1 : 0;
         if (heartbeatsAhead >= BEHIND_HEARTBEATS && call != null) {
             heartbeatsAhead = 0;
             LOG.warnf("control plane at %s publishes placement version %d but the watch delivered only %d; watching"
-                    + " again", member.target(), version, watchedVersion);
+                    + " again", watching, version, watchedVersion);
             call.cancel("the watch fell behind", null);
             call = null;
             watch();
@@ -87,7 +98,7 @@ final class PlacementWatch {
         retryMillis = member.options().firstRetry().toMillis();
         if (down) {
             down = false;
-            LOG.infof("watching the placement at %s again", member.target());
+            LOG.infof("watching the placement at %s again", watching);
         }
     }
 
@@ -97,7 +108,7 @@ final class PlacementWatch {
         if (!down) {
             down = true;
             LOG.warnf("placement watch at %s ended (%s); watching again, keeping the placement in use meanwhile",
-                    member.target(), why);
+                    watching, why);
         }
         member.later(this::watch, retryMillis);
         retryMillis = Math.min(2 * retryMillis, member.options().longestRetry().toMillis());

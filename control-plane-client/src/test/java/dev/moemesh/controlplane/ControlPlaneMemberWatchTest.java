@@ -7,7 +7,6 @@ import dev.moemesh.proto.Placement;
 import dev.moemesh.proto.RegisterRequest;
 import dev.moemesh.proto.Role;
 import dev.moemesh.testing.ControlPlaneStandIn;
-import dev.moemesh.testing.ControlPlaneStandIn;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -129,5 +128,31 @@ class ControlPlaneMemberWatchTest {
         controlPlane.publishUnseen(version(12));
         await(() -> versionsReceived().contains(12L), "watching again, the current placement at once");
         assertEquals(2, controlPlane.watches());
+    }
+
+    @Test
+    void ofSeveralControlPlanesItRegistersAndWatchesAtTheOneThatAnswersAndFollowsTheControlPlaneWhenItMoves()
+            throws Exception {
+        ControlPlaneStandIn other = new ControlPlaneStandIn(MODEL, 100);
+        try {
+            controlPlane.stop(); // the first named is down: the other orchestrator leads
+            other.publish(version(5));
+            link = ControlPlaneMember.start(controlPlane.address() + ", " + other.address(), ME,
+                    beat -> beat.setPlacementVersion(inUse.get()), quick);
+            await(() -> other.registrations().size() == 1, "registered with the second");
+            await(() -> versionsReceived().contains(5L), "the second's placement");
+            assertEquals(other.address(), link.target());
+
+            // the leader moves back to the first: its first heartbeat there is answered "unknown", so it registers
+            controlPlane.restart();
+            controlPlane.publish(version(7));
+            other.stop();
+            await(() -> controlPlane.registrations().size() == 1, "registered with the first");
+            await(() -> versionsReceived().contains(7L), "the first's placement, watched there");
+            assertEquals(controlPlane.address(), link.target());
+            assertEquals(List.of(5L, 7L), versionsReceived().stream().distinct().toList());
+        } finally {
+            other.close();
+        }
     }
 }

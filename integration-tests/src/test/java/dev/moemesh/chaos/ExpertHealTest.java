@@ -127,7 +127,7 @@ class ExpertHealTest {
         return LocalMesh.home().resolve("integration-tests/target/mesh-test-logs");
     }
 
-    private static void awaitTokensFromEach(List<Stream> streams) throws InterruptedException {
+    static void awaitTokensFromEach(List<Stream> streams) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (streams.stream().anyMatch(s -> s.heard.get() == 0) && System.nanoTime() < deadline) Thread.sleep(10);
         assertTrue(streams.stream().allMatch(s -> s.heard.get() > 0), "every generation started");
@@ -135,10 +135,15 @@ class ExpertHealTest {
 
     /** The value of one Prometheus counter of the attention service, by its outcome tag. */
     private static double metric(LocalMesh.Service attention, String name, String outcome) throws Exception {
+        return metric(attention, name + "{outcome=\"" + outcome + "\"}");
+    }
+
+    /** The value of one series ({@code name} or {@code name{tags}}, as Prometheus writes it) of a service. */
+    static double metric(LocalMesh.Service service, String series) throws Exception {
         String body = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:"
-                + attention.httpPort() + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("(?m)^" + name + "\\{outcome=\"" + outcome + "\"} (\\S+)$").matcher(body);
-        assertTrue(m.find(), name + "{outcome=" + outcome + "} in /q/metrics");
+                + service.httpPort() + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " (\\S+)$").matcher(body);
+        assertTrue(m.find(), series + " in /q/metrics of " + service.name());
         return Double.parseDouble(m.group(1));
     }
 
@@ -148,7 +153,7 @@ class ExpertHealTest {
     }
 
     /** One streamed Generate on the attention service: its tokens by index (checked in order, once) and its end. */
-    private static final class Stream {
+    static final class Stream {
         record Outcome(String finish, String error, List<Integer> tokens, List<Integer> completed) {}
 
         final String id;

@@ -129,5 +129,21 @@ public interface OrchestratorSettings {
          */
         @WithDefault("0s")
         Duration settleTime();
+
+        /**
+         * Who leads the control plane: {@code always}, this orchestrator (the one the members name); or {@code kafka},
+         * one of several orchestrators the members name, comma-separated: the one that holds the one partition of
+         * {@link #electionTopic} in the consumer group {@code <orchestrator.group-id>.control-plane}. The others
+         * stand by, refusing every call, until the leader stops or misses its session.
+         */
+        @WithDefault("always")
+        Election election();
+
+        /** The election's topic (one partition, no records), created when missing. */
+        @WithDefault("moemesh.control-plane")
+        String electionTopic();
     }
+
+    /** {@code orchestrator.control-plane.election}. */
+    enum Election { ALWAYS, KAFKA }
 }

@@ -74,7 +74,9 @@ public final class ControlPlane implements AutoCloseable {
     private final AtomicLong deadOnReport = new AtomicLong();
     private final Set<String> probing = ConcurrentHashMap.newKeySet(); // addresses probed now on a report
     private volatile int underReplicated;
-    private final Instant startedAt;
+    private volatile boolean leading = true;     // false: another orchestrator leads; every call is refused
+    private volatile Instant termStartedAt;      // since when this one leads: the settle time counts from it
+    private volatile boolean publishedThisTerm;
     // the worker's own
     private String lastRefusal;       // why the last plan could not place every expert; null once one could
     private boolean settleScheduled;
@@ -88,7 +90,7 @@ public final class ControlPlane implements AutoCloseable {
         this.placements = new PlacementStream(PublishedPlacement.none(model.map(ServedModel::fingerprint).orElse("")),
                 clock);
         this.holdings = new ExpertHoldings(options, clock, membership, placements, channels);
-        this.startedAt = clock.instant();
+        this.termStartedAt = clock.instant();
         this.worker = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("control-plane").unstarted(r));
     }
@@ -110,8 +112,9 @@ public final class ControlPlane implements AutoCloseable {
         ControlPlane cp = new ControlPlane(options, model, clock, channels);
         long beat = options.heartbeatInterval().toMillis();
         cp.worker.scheduleWithFixedDelay(cp.guarded("expiry", cp::expire), beat, beat, TimeUnit.MILLISECONDS);
-        cp.worker.scheduleWithFixedDelay(cp.guarded("unload", cp.holdings::unloadUnused), beat, beat,
-                TimeUnit.MILLISECONDS);
+        cp.worker.scheduleWithFixedDelay(cp.guarded("unload", () -> {
+            if (cp.leading) cp.holdings.unloadUnused();
+        }), beat, beat, TimeUnit.MILLISECONDS);
         long rebalance = options.rebalanceInterval().toMillis();
         cp.worker.scheduleWithFixedDelay(cp.guarded("load re-plan", () -> cp.replan("load", Trigger.LOAD)),
                 rebalance, rebalance, TimeUnit.MILLISECONDS);
@@ -120,6 +123,53 @@ public final class ControlPlane implements AutoCloseable {
 
     public ControlPlaneOptions options() {
         return options;
+    }
+
+    /** Whether this orchestrator leads the control plane; one that stands by refuses every call. */
+    public boolean leading() {
+        return leading;
+    }
+
+    /**
+     * Another orchestrator leads from now on ({@code orchestrator.control-plane.election}): this one refuses every
+     * call, ends its placement watches (their members go to the leader), forgets its instances (they register with the
+     * leader) and its placement (another leader's are newer), and stops expiring, unloading and planning, so that it
+     * never acts on expert services another placement uses.
+     */
+    public void standBy(String why) {
+        if (!leading) return;
+        leading = false;
+        worker.execute(guarded("stand by", () -> {
+            for (Instance i : membership.instances()) {
+                membership.remove(i.id());
+                if (i.role() == InstanceRole.EXPERT) holdings.forget(i.address());
+            }
+            placements.endAll(new IllegalStateException(STANDING_BY),
+                    PublishedPlacement.none(placements.current().modelFingerprint()));
+            LOG.warnf("this orchestrator's control plane stands by (%s): it refuses every call, and its members go to"
+                    + " the orchestrator that leads", why);
+        }));
+    }
+
+    /** Why a control plane that stands by refuses a call. */
+    public static final String STANDING_BY = "this orchestrator's control plane stands by: another orchestrator leads"
+            + " (orchestrator.control-plane.election); try the next one";
+
+    /**
+     * This orchestrator leads from now on: it takes calls again and starts a term of its own, whose first placement
+     * waits (up to {@code settle-time}) for the expert services that register with it to hold every expert between
+     * them, as at start; placement versions go on from the clock, past any the last leader published.
+     */
+    public void lead(String why) {
+        worker.execute(guarded("lead", () -> {
+            if (leading) return;
+            termStartedAt = clock.instant();
+            settled = false;
+            settleScheduled = false;
+            publishedThisTerm = false;
+            leading = true;
+            LOG.infof("this orchestrator leads the control plane now (%s)", why);
+        }));
     }
 
     /**
@@ -255,15 +305,16 @@ public final class ControlPlane implements AutoCloseable {
     /**
      * Calls {@code listener} with the current placement at once, then with each new version, in order, once each.
      * A watcher that came before the model was known, of another model than the first registration brought, is
-     * sent none of its placements: {@code refused} is called instead, once, and the watch ends.
+     * sent none of its placements: {@code refused} is called instead, once, and the watch ends; so it is when this
+     * control plane stands by ({@link #standBy}), with an {@link IllegalStateException} saying so.
      *
      * @throws ModelMismatchException when the watcher serves another model
      */
     public PlacementStream.Subscription watch(String watcherId, String modelFingerprint,
                                               Consumer<PublishedPlacement> listener,
-                                              Consumer<ModelMismatchException> refused) {
+                                              Consumer<RuntimeException> refused) {
         membership.acceptWatcher(watcherId, modelFingerprint);
-        return subscribe(p -> {
+        return placements.subscribe(p -> {
             if (p.version() != 0 && !p.modelFingerprint().equals(modelFingerprint)) {
                 try {
                     membership.acceptWatcher(watcherId, modelFingerprint); // the model is known now: it refuses
@@ -273,7 +324,7 @@ public final class ControlPlane implements AutoCloseable {
                 }
             }
             listener.accept(p.version() == 0 ? PublishedPlacement.none(modelFingerprint) : p);
-        });
+        }, refused);
     }
 
     /** Calls {@code listener} with the current placement at once, then with each new version, in order, once each. */
@@ -315,6 +366,7 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     private void expire() {
+        if (!leading) return;
         List<Instance> dead = membership.expire();
         for (Instance i : dead) {
             LOG.warnf("instance '%s' (%s at %s) sent no heartbeat for over %d ms: taken for dead", i.id(), i.role(),
@@ -332,6 +384,7 @@ public final class ControlPlane implements AutoCloseable {
      * plan is made again without it.
      */
     private void replan(String reason, Trigger trigger) {
+        if (!leading) return;
         while (true) {
             List<Instance> live = membership.instances().stream().filter(i -> i.role() == InstanceRole.EXPERT).toList();
             SortedMap<ExpertId, Double> loads = membership.expertLoads();
@@ -382,8 +435,8 @@ public final class ControlPlane implements AutoCloseable {
      */
     private boolean settling(ExpertPlacement held, SortedMap<ExpertId, Double> loads) {
         // the timer's end and the clock's can differ by a millisecond: once the timer has fired, the wait is over
-        if (settled || placements.current().version() != 0 || options.settleTime().isZero()) return false;
-        Duration left = Duration.between(clock.instant(), startedAt.plus(options.settleTime()));
+        if (settled || publishedThisTerm || options.settleTime().isZero()) return false;
+        Duration left = Duration.between(clock.instant(), termStartedAt.plus(options.settleTime()));
         if (left.isNegative() || left.isZero() || held.experts().keySet().containsAll(loads.keySet())) return false;
         if (!settleScheduled) {
             settleScheduled = true;
@@ -418,6 +471,7 @@ public final class ControlPlane implements AutoCloseable {
         long version = Math.max(before.version() + 1, clock.millis());
         String fingerprint = membership.modelFingerprint().orElse(before.modelFingerprint());
         PublishedPlacement next = new PublishedPlacement(version, fingerprint, plan, addresses, loads);
+        publishedThisTerm = true;
         LOG.infof("placement %d after %s: %d replicas of %d experts on %d expert services, %d not in the one"
                         + " before; max/mean %.3f", version, reason,
                 plan.experts().values().stream().mapToInt(List::size).sum(), plan.experts().size(),

@@ -31,7 +31,11 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeSet;
 
-/** The gRPC edge of the control plane: the ControlPlane service (Register, Heartbeat, WatchPlacement, Drain, ReportUnreachable). */
+/**
+ * The gRPC edge of the control plane: the ControlPlane service (Register, Heartbeat, WatchPlacement, Drain,
+ * ReportUnreachable). While this orchestrator stands by (another leads), every call is answered {@code UNAVAILABLE}
+ * with {@link ControlPlane#STANDING_BY}, which a member takes as "try the next orchestrator".
+ */
 @GrpcService
 public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBase {
     private final ControlPlane controlPlane;
@@ -43,6 +47,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
     @Override
     @Blocking
     public void register(RegisterRequest request, StreamObserver<RegisterResponse> response) {
+        if (standingBy(response)) return;
         try {
             TreeSet<ExpertId> held = new TreeSet<>();
             request.getHeldList().forEach(e -> held.add(new ExpertId(e.getLayer(), e.getExpert())));
@@ -72,6 +77,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
     @Override
     @Blocking
     public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> response) {
+        if (standingBy(response)) return;
         Map<ExpertId, Long> rows = new HashMap<>();
         for (ExpertTokens t : request.getTokensList()) {
             rows.merge(new ExpertId(t.getLayer(), t.getExpert()), t.getTokens(), Long::sum);
@@ -87,6 +93,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
     @Override
     @Blocking
     public void drain(DrainRequest request, StreamObserver<DrainResponse> response) {
+        if (standingBy(response)) return;
         try {
             long version = controlPlane.drain(request.getInstanceId());
             response.onNext(DrainResponse.newBuilder().setPlacementVersion(version).build());
@@ -98,6 +105,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
 
     @Override
     public void reportUnreachable(ReportUnreachableRequest request, StreamObserver<ReportUnreachableResponse> response) {
+        if (standingBy(response)) return;
         boolean probing = controlPlane.reportUnreachable(request.getInstanceId(), request.getAddress(),
                 request.getReason());
         response.onNext(ReportUnreachableResponse.newBuilder().setProbing(probing).build());
@@ -106,6 +114,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
 
     @Override
     public void watchPlacement(WatchPlacementRequest request, StreamObserver<Placement> placements) {
+        if (standingBy(placements)) return;
         try {
             PlacementStream.Subscription s = controlPlane.watch(request.getInstanceId(), request.getModelFingerprint(),
                     p -> placements.onNext(toProto(p)), refused -> placements.onError(status(refused)));
@@ -113,6 +122,13 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
         } catch (RuntimeException e) {
             placements.onError(status(e));
         }
+    }
+
+    /** Refuses the call when this orchestrator stands by; true when it did. */
+    private boolean standingBy(StreamObserver<?> response) {
+        if (controlPlane.leading()) return false;
+        response.onError(Status.UNAVAILABLE.withDescription(ControlPlane.STANDING_BY).asRuntimeException());
+        return true;
     }
 
     private static dev.moemesh.proto.PeerShare toProto(PeerShare p) {

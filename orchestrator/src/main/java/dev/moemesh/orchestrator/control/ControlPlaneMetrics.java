@@ -31,6 +31,9 @@ public final class ControlPlaneMetrics {
         this.groupSize = cp.options().expertGroupSize();
         Gauge.builder("moemesh.control.plane.placement.version", cp, c -> c.current().version())
                 .description("version of the placement published last (0: none yet)").register(registry);
+        Gauge.builder("moemesh.control.plane.leading", cp, c -> c.leading() ? 1 : 0)
+                .description("1 while this orchestrator leads the control plane, 0 while it stands by for another"
+                        + " (orchestrator.control-plane.election)").register(registry);
         Gauge.builder("moemesh.control.plane.placement.imbalance", this, m -> m.imbalance)
                 .description("max/mean instance load of the published placement, summed over MoE layers, for the"
                         + " load it was planned for (1.0 = perfectly even)").register(registry);

@@ -41,19 +41,44 @@ public final class PlacementStream {
 
     /** Calls {@code listener} with the current placement at once, then with each new version, in order, once each. */
     Subscription subscribe(Consumer<PublishedPlacement> listener) {
-        Subscription s = new Subscription(listener);
+        return subscribe(listener, why -> {});
+    }
+
+    /** As above; {@code ended} hears why, once, when {@link #endAll} ends the subscription. */
+    Subscription subscribe(Consumer<PublishedPlacement> listener, Consumer<RuntimeException> ended) {
+        Subscription s = new Subscription(listener, ended);
         subscriptions.add(s);
         s.deliver(published);
         return s;
     }
 
+    /**
+     * Ends every subscription, telling each why, and forgets the placement published last: a control plane that stands
+     * by publishes afresh when it leads again, newer than whatever another leader published meanwhile.
+     */
+    void endAll(RuntimeException why, PublishedPlacement none) {
+        published = none;
+        publishedAt = clock.instant();
+        endAll(why);
+    }
+
+    /** Ends every subscription, telling each why (this control plane stands by: its watchers go elsewhere). */
+    private void endAll(RuntimeException why) {
+        for (Subscription s : subscriptions) {
+            s.close();
+            s.ended.accept(why);
+        }
+    }
+
     /** A watcher's registration; closing it stops the calls. */
     public final class Subscription implements AutoCloseable {
         private final Consumer<PublishedPlacement> listener;
+        private final Consumer<RuntimeException> ended;
         private long delivered = -1;
 
-        private Subscription(Consumer<PublishedPlacement> listener) {
+        private Subscription(Consumer<PublishedPlacement> listener, Consumer<RuntimeException> ended) {
             this.listener = listener;
+            this.ended = ended;
         }
 
         private synchronized void deliver(PublishedPlacement p) {

@@ -3,6 +3,10 @@ package dev.moemesh.orchestrator.control;
 import dev.moemesh.core.moe.ExpertId;
 import dev.moemesh.orchestrator.membership.InstanceRole;
 import dev.moemesh.orchestrator.membership.Registration;
+import dev.moemesh.proto.HeartbeatRequest;
+import dev.moemesh.proto.HeartbeatResponse;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -14,8 +18,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The control plane on its own, its expert services at a loopback port held bound and never listened on. */
@@ -40,6 +48,59 @@ class ControlPlaneTest {
             while (!cp.instances().isEmpty() && System.nanoTime() < end) Thread.sleep(10);
             assertEquals(List.of(), cp.instances(), "instances left at " + address);
             assertEquals(2, cp.deadOnReport());
+        }
+    }
+
+    @Test
+    void standingByItRefusesEveryCallEndsItsWatchesAndForgetsItsInstancesThenLeadsAgainInANewTerm() throws Exception {
+        try (ControlPlane cp = ControlPlane.start(OPTIONS, Optional.empty(), Clock.systemUTC())) {
+            Registration experts = new Registration("experts-a", InstanceRole.EXPERT, "127.0.0.1:1", "f1", 0,
+                    Set.of(new ExpertId(1, 0)));
+            cp.register(experts);
+            await(() -> cp.current().version() != 0, "a placement");
+            long first = cp.current().version();
+            List<RuntimeException> ended = new CopyOnWriteArrayList<>();
+            cp.watch("attention-0", "f1", p -> {}, ended::add);
+
+            cp.standBy("another orchestrator was elected");
+            assertFalse(cp.leading());
+            await(() -> ended.size() == 1, "the watch ended");
+            assertInstanceOf(IllegalStateException.class, ended.getFirst());
+            assertEquals(ControlPlane.STANDING_BY, ended.getFirst().getMessage());
+            await(() -> cp.instances().isEmpty(), "its instances forgotten");
+            // its gRPC edge answers UNAVAILABLE, which a member takes as "the next orchestrator"
+            Status[] answered = new Status[1];
+            new ControlPlaneGrpcService(cp).heartbeat(HeartbeatRequest.newBuilder().setInstanceId("experts-a").build(),
+                    new StreamObserver<HeartbeatResponse>() {
+                        @Override
+                        public void onNext(HeartbeatResponse value) {
+                            throw new AssertionError("answered while standing by: " + value);
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            answered[0] = Status.fromThrowable(t);
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                        }
+                    });
+            assertEquals(Status.Code.UNAVAILABLE, answered[0].getCode());
+            assertEquals(ControlPlane.STANDING_BY, answered[0].getDescription());
+
+            cp.lead("elected again");
+            await(cp::leading, "leading");
+            cp.register(experts);
+            await(() -> cp.current().version() > first, "a placement of the new term, newer than the last");
+        }
+    }
+
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) throw new AssertionError("not within 10 s: " + what);
+            Thread.sleep(10);
         }
     }
 }
