@@ -37,7 +37,7 @@ final class PlacementWatch {
     }
 
     void watch() {
-        if (member.stopping()) return;
+        if (member.stopping() || call != null) return; // one watch at a time: a retry scheduled before this one began
         int generation = ++this.generation;
         ControlPlaneMember.Identity self = member.identity();
         watching = member.target();
@@ -70,13 +70,16 @@ final class PlacementWatch {
 
     /**
      * The member registered with {@code target} (one of several orchestrators, the one leading now): a watch in
-     * progress at another is sent there again at once.
+     * progress at another, or one waiting to be tried again, is sent there at once.
      */
     void following(String target) {
-        if (call == null || target.equals(watching)) return;
-        LOG.infof("the control plane is at %s now; watching the placement there", target);
-        call.cancel("the control plane moved to " + target, null);
-        call = null;
+        if (call != null && target.equals(watching)) return;
+        if (call != null) {
+            LOG.infof("the control plane is at %s now; watching the placement there", target);
+            call.cancel("the control plane moved to " + target, null);
+            call = null;
+        }
+        retryMillis = member.options().firstRetry().toMillis();
         watch();
     }
 
