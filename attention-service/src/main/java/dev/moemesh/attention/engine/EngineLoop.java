@@ -56,7 +56,9 @@ public final class EngineLoop implements AutoCloseable {
                     try (Scope ignored = traces.step()) { // its expert calls carry the step's trace context
                         engine.step();
                     }
-                    stepObserver.accept(engine.stats().running());
+                    EngineStats stats = engine.stats();
+                    // a step with every sequence set aside ran nothing (it waited 2 ms): no batch to count
+                    if (stats.running() > stats.parked()) stepObserver.accept(stats.running());
                 } else {
                     LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
                 }
