@@ -15,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -136,22 +135,6 @@ public final class RemoteExperts implements ExpertBackend, AutoCloseable {
                 added.isEmpty() ? "" : ", connecting to " + added,
                 missing.isEmpty() ? "" : "; routed experts without a service (layer:expert, first 8): " + missing);
         closeUnused();
-        notifyAll(); // calls waiting to heal try the new placement
-    }
-
-    /**
-     * Waits (at most {@code nanos}) until the placement in use is newer than {@code version}; returns at once when it
-     * already is. An interrupt ends the wait with the thread's flag set.
-     */
-    synchronized void awaitPlacementNewerThan(long version, long nanos) {
-        long until = System.nanoTime() + nanos;
-        try {
-            for (long left = nanos; view.placement.version() <= version && left > 0; left = until - System.nanoTime()) {
-                TimeUnit.NANOSECONDS.timedWait(this, left);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     /**
