@@ -150,7 +150,7 @@ class MeshIntegrationTest {
     void aDeadExpertServiceEndsRequestsWithAClearErrorAndServingResumesWhenItIsBack() throws Exception {
         int victimPort = LocalMesh.freePort();
         LocalMesh.Service victim = mesh.startExpertService("experts-victim", model, "*:6-15", victimPort, READY);
-        // a short heal timeout: the dead service is not back within it, so the steps wait that long, then fail
+        // a short heal timeout: the dead service is not back within it, so the requests wait that long, then fail
         LocalMesh.Service attention = attention("attention-4", List.of("-Dattention.expert-heal-timeout=2s"), low,
                 victim);
         assertSameTokensAsTheLocalEngine(generateConcurrently(attention));
@@ -163,7 +163,7 @@ class MeshIntegrationTest {
             assertTrue(g.error().contains(victim.address()), "the error names the dead service: " + g.error());
             assertTrue(g.error().matches("layer \\d+ expert \\d+ has no replica left to try: .*"),
                     "the error names the expert no other service holds: " + g.error());
-            // the first step waits the heal timeout; a step after it, under the same placement, does not wait again
+            // the first to wait waits the heal timeout; one after it, under the same placement, does not wait again
             assertTrue(g.error().endsWith("; no placement served it within 2000 ms (attention.expert-heal-timeout)")
                     || g.error().endsWith("; not waiting: a heal under placement version 1 timed out, and no newer"
                     + " placement has come"), "the error says why the step did not heal: " + g.error());
