@@ -76,7 +76,6 @@ public final class ControlPlane implements AutoCloseable {
     private volatile int underReplicated;
     private volatile boolean leading = true;     // false: another orchestrator leads; every call is refused
     private volatile Instant termStartedAt;      // since when this one leads: the settle time counts from it
-    private volatile boolean publishedThisTerm;
     // the worker's own
     private String lastRefusal;       // why the last plan could not place every expert; null once one could
     private boolean settleScheduled;
@@ -166,7 +165,6 @@ public final class ControlPlane implements AutoCloseable {
             termStartedAt = clock.instant();
             settled = false;
             settleScheduled = false;
-            publishedThisTerm = false;
             leading = true;
             LOG.infof("this orchestrator leads the control plane now (%s)", why);
         }));
@@ -435,7 +433,8 @@ public final class ControlPlane implements AutoCloseable {
      */
     private boolean settling(ExpertPlacement held, SortedMap<ExpertId, Double> loads) {
         // the timer's end and the clock's can differ by a millisecond: once the timer has fired, the wait is over
-        if (settled || publishedThisTerm || options.settleTime().isZero()) return false;
+        // a placement of this term: standing by forgets the last one (version 0 again)
+        if (settled || placements.current().version() != 0 || options.settleTime().isZero()) return false;
         Duration left = Duration.between(clock.instant(), termStartedAt.plus(options.settleTime()));
         if (left.isNegative() || left.isZero() || held.experts().keySet().containsAll(loads.keySet())) return false;
         if (!settleScheduled) {
@@ -471,7 +470,6 @@ public final class ControlPlane implements AutoCloseable {
         long version = Math.max(before.version() + 1, clock.millis());
         String fingerprint = membership.modelFingerprint().orElse(before.modelFingerprint());
         PublishedPlacement next = new PublishedPlacement(version, fingerprint, plan, addresses, loads);
-        publishedThisTerm = true;
         LOG.infof("placement %d after %s: %d replicas of %d experts on %d expert services, %d not in the one"
                         + " before; max/mean %.3f", version, reason,
                 plan.experts().values().stream().mapToInt(List::size).sum(), plan.experts().size(),
