@@ -15,8 +15,9 @@ import java.util.function.BiFunction;
  * Engine builds side by side in one JVM, figure by figure, alternating which goes first: on a shared machine the
  * load others put on it falls on all of them alike, so their ratios hold where their absolute figures do not.
  *
- * <p>Arguments: rounds, then one {@code LIB_DIR[@MODEL[@FP8_WEIGHTS]]} per build, {@code LIB_DIR} holding its jars
- * ({@code cli/target/lib} of a built checkout). {@code -Dcompare.figures} (default
+ * <p>Arguments: rounds, then one {@code LIB_DIR[@MODEL[@FP8_WEIGHTS[@KEY=VALUE...]]]} per build, {@code LIB_DIR}
+ * holding its jars ({@code cli/target/lib} of a built checkout), each {@code KEY=VALUE} a system property set while
+ * that build loads (e.g. {@code moemesh.vector-bits=256}: its kernels' vector width). {@code -Dcompare.figures} (default
  * {@code prefill:64,prefill:256,decode:1,decode:8,decode:32}), {@code -Dcompare.decode-tokens} (16). Prints each
  * round, then per figure each build's median and range and each build's ratio to the first, median and range,
  * in wall-clock and per CPU-second.
@@ -40,9 +41,16 @@ public final class EngineComparison {
             }
             System.setProperty("compare.model", spec.length > 1 ? spec[1] : "/tmp/bench");
             System.setProperty("moemesh.fp8-weights", spec.length > 2 ? spec[2] : "bf16");
+            List<String> set = new ArrayList<>();
+            for (int j = 3; j < spec.length; j++) {
+                String[] kv = spec[j].split("=", 2);
+                System.setProperty(kv[0], kv[1]);
+                set.add(kv[0]);
+            }
             ClassLoader loader = new URLClassLoader(urls.toArray(URL[]::new), ClassLoader.getPlatformClassLoader());
             builds[i] = (BiFunction<String, Integer, Double>) loader.loadClass(EngineFigures.class.getName())
                     .getConstructor().newInstance();
+            set.forEach(System::clearProperty); // read by the build's classes as they loaded; not the next build's
             builds[i].apply("prefill", 32); // warm-up: compiles the kernels
             builds[i].apply("decode", 4);
             System.out.printf("build %d = %s: greedy tokens hash %.0f%n", i, args[i + 1], builds[i].apply("tokens", 12));

@@ -3,13 +3,15 @@ package dev.moemesh.bench;
 import dev.moemesh.core.engine.EngineOptions;
 import dev.moemesh.core.engine.Generation;
 import dev.moemesh.core.engine.GenerationRequest;
-import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.engine.TokenListener;
-import dev.moemesh.core.engine.TokenLogprobs;
 import dev.moemesh.core.model.Model;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.management.ManagementFactory;
+import java.lang.reflect.Proxy;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -21,58 +23,93 @@ import java.util.function.BiFunction;
  * One engine build's figures, measured as {@code mesh bench} does, inside the class loader {@link EngineComparison}
  * gives that build: {@code ("prefill", n)} tokens per second of an n-token prompt, {@code ("decode", b)} aggregate
  * tokens per second of b sequences decoding, {@code ("cpu", 0)} the last figure per CPU-second of the process,
- * {@code ("tokens", n)} a hash of n greedy tokens. Uses only API that main e245dfa has too.
+ * {@code ("tokens", n)} a hash of n greedy tokens. Uses only API that main e245dfa has too; the engine's class
+ * ({@code BatchingEngine}, {@code LocalEngine} before) and the listener's {@code onToken} (which gained an argument)
+ * are looked up at run time so one harness drives both.
  */
 public final class EngineFigures implements BiFunction<String, Integer, Double> {
-    private final BatchingEngine engine;
+    private final Object engine;
+    private final MethodHandle generate, submit, step, hasWork;
     private final int decodeTokens;
     private double perCpuSecond;
 
-    public EngineFigures() {
+    public EngineFigures() throws ReflectiveOperationException {
         Model m = Model.load(Path.of(System.getProperty("compare.model", "/tmp/bench")), 0);
-        engine = new BatchingEngine(m, new EngineOptions(256, 256, 64, 16, 4096));
+        Class<?> type;
+        try {
+            type = Class.forName("dev.moemesh.core.engine.BatchingEngine");
+        } catch (ClassNotFoundException renamed) {
+            type = Class.forName("dev.moemesh.core.engine.LocalEngine");
+        }
+        engine = type.getConstructor(Model.class, EngineOptions.class)
+                .newInstance(m, new EngineOptions(256, 256, 64, 16, 4096));
+        MethodHandles.Lookup lookup = MethodHandles.publicLookup();
+        generate = lookup.findVirtual(type, "generate", MethodType.methodType(List.class, List.class)).bindTo(engine);
+        submit = lookup.findVirtual(type, "submit",
+                MethodType.methodType(void.class, GenerationRequest.class, TokenListener.class)).bindTo(engine);
+        step = lookup.findVirtual(type, "step", MethodType.methodType(void.class)).bindTo(engine);
+        hasWork = lookup.findVirtual(type, "hasWork", MethodType.methodType(boolean.class)).bindTo(engine);
         decodeTokens = Integer.getInteger("compare.decode-tokens", 16);
     }
 
     @Override
     public Double apply(String figure, Integer n) {
+        try {
+            return figure(figure, n);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    private double figure(String figure, int n) throws Throwable {
         return switch (figure) {
             case "cpu" -> perCpuSecond;
             case "prefill" -> prefill(n);
             case "decode" -> decode(n);
-            case "tokens" -> (double) Arrays.hashCode(engine.generate(List.of(new GenerationRequest("t", prompt(16, 3),
+            case "tokens" -> (double) Arrays.hashCode(generate(List.of(new GenerationRequest("t", prompt(16, 3),
                     new SamplingParams(n, 0f, 0, 1f, 0, null, true)))).get(0).tokenIds());
             default -> throw new IllegalArgumentException("unknown figure " + figure);
         };
     }
 
-    private double prefill(int tokens) {
+    @SuppressWarnings("unchecked")
+    private List<Generation> generate(List<GenerationRequest> requests) throws Throwable {
+        return (List<Generation>) generate.invoke(requests);
+    }
+
+    private double prefill(int tokens) throws Throwable {
         long c0 = cpuNanos();
-        Generation g = engine.generate(List.of(new GenerationRequest("p", prompt(tokens, 7),
+        Generation g = generate(List.of(new GenerationRequest("p", prompt(tokens, 7),
                 new SamplingParams(1, 0f, 0, 1f, 0, null, true)))).get(0);
         perCpuSecond = tokens / ((cpuNanos() - c0) / 1e9);
         return g.prefillTokensPerSecond();
     }
 
-    private double decode(int batch) {
+    private double decode(int batch) throws Throwable {
         AtomicInteger produced = new AtomicInteger();
-        TokenListener listener = new TokenListener() {
-            @Override
-            public void onToken(String id, int token, TokenLogprobs logprobs) {
-                produced.incrementAndGet();
-            }
-
-            @Override
-            public void onFinish(Generation g) {}
-        };
+        TokenListener listener = (TokenListener) Proxy.newProxyInstance(TokenListener.class.getClassLoader(),
+                new Class<?>[] {TokenListener.class}, (proxy, method, args) -> {
+                    return switch (method.getName()) {
+                        case "onToken" -> {
+                            produced.incrementAndGet();
+                            yield null;
+                        }
+                        case "hashCode" -> System.identityHashCode(proxy);
+                        case "equals" -> proxy == args[0];
+                        case "toString" -> "decode listener";
+                        default -> null;
+                    };
+                });
         for (int i = 0; i < batch; i++) {
-            engine.submit(new GenerationRequest("d" + i, prompt(16, 100 + i),
+            submit.invoke(new GenerationRequest("d" + i, prompt(16, 100 + i),
                     new SamplingParams(decodeTokens, 0f, 0, 1f, 0, null, true)), listener);
         }
-        while (produced.get() < batch) engine.step();
+        while (produced.get() < batch) step.invoke();
         int before = produced.get();
         long t0 = System.nanoTime(), c0 = cpuNanos();
-        while (engine.hasWork()) engine.step();
+        while ((boolean) hasWork.invoke()) step.invoke();
         perCpuSecond = (produced.get() - before) / ((cpuNanos() - c0) / 1e9);
         return (produced.get() - before) / ((System.nanoTime() - t0) / 1e9);
     }

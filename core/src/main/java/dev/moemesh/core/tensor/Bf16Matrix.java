@@ -5,32 +5,32 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
-import static dev.moemesh.core.tensor.Lanes.F;
-import static dev.moemesh.core.tensor.Lanes.I;
-import static dev.moemesh.core.tensor.Lanes.WIDTH;
+import static dev.moemesh.core.tensor.Lanes.PANEL_F;
+import static dev.moemesh.core.tensor.Lanes.PANEL_I;
+import static dev.moemesh.core.tensor.Lanes.PANEL;
 
 /**
- * A bf16 weight matrix packed for the kernel: panels of 8 output rows, and within a panel, for each pair of
- * columns {@code (2i, 2i+1)}, 8 ints whose low halves hold column 2i of the panel's rows and high halves column
- * 2i+1. Widening a pair to fp32 is one shift (even column) or one mask (odd column), and each widened vector
- * holds one column of 8 outputs, so the kernel is an outer product: broadcast {@code x[r][k]}, FMA into the 8
- * outputs' accumulators.
+ * A bf16 weight matrix packed for the kernel: panels of {@link Lanes#PANEL} output rows (16 where the machine has
+ * 512-bit vectors, else 8), and within a panel, for each pair of columns {@code (2i, 2i+1)}, one int per row whose
+ * low half holds column 2i and high half column 2i+1. Widening a pair to fp32 is one shift (even column) or one mask
+ * (odd column), and each widened vector holds one column of a panel's outputs, so the kernel is an outer product:
+ * broadcast {@code x[r][k]}, FMA into the panel's accumulators.
  *
  * <p>Every output element is {@code acc = 0; for k = 0 .. cols-1: acc = fma(W[n][k], x[r][k], acc)}, in that
  * order, whatever tile, batch, thread or JIT tier computes it; {@link #multiplyScalar} is that sentence in code.
  */
 public final class Bf16Matrix implements Matrix {
-    /** Panels per tile: 3 panels × 4 rows are 12 accumulators, which with 3 weights and 1 broadcast fill AVX2's 16 registers. */
+    /** Panels per tile: 3 panels × 4 rows are 12 accumulators, which with 3 weights and 1 broadcast fill AVX2's 16 registers (half of AVX-512's). */
     static final int PANELS = 3;
     static final int TILE_ROWS = 4;
-    static final int TILE = PANELS * WIDTH;
+    static final int TILE = PANELS * PANEL;
     /** Activation rows swept over the tiles at a time: a quarter of L2. */
     private static final int X_BLOCK_BYTES = 128 << 10;
 
     private final int rows;
     private final int cols;
-    private final int tiles;    // ceil(rows / (PANELS * WIDTH)); rows past `rows` are zero padding
-    private final int[] packed; // (tiles * PANELS, cols / 2, WIDTH)
+    private final int tiles;    // ceil(rows / (PANELS * PANEL)); rows past `rows` are zero padding
+    private final int[] packed; // (tiles * PANELS, cols / 2, PANEL)
 
     private Bf16Matrix(int rows, int cols, int tiles, int[] packed) {
         this.rows = rows;
@@ -45,7 +45,7 @@ public final class Bf16Matrix implements Matrix {
     }
 
     private static int tilesFor(int rows) {
-        return (rows + PANELS * WIDTH - 1) / (PANELS * WIDTH);
+        return (rows + PANELS * PANEL - 1) / (PANELS * PANEL);
     }
 
     private static int[] pack(int rows, int cols, int[] pairs) {
@@ -55,14 +55,14 @@ public final class Bf16Matrix implements Matrix {
                     + " pairs, got " + pairs.length);
         }
         int half = cols / 2;
-        long size = (long) tilesFor(rows) * PANELS * WIDTH * half;
+        long size = (long) tilesFor(rows) * PANELS * PANEL * half;
         if (size > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("bf16 matrix (" + rows + ", " + cols + ") is too large for one array");
         }
         int[] packed = new int[(int) size];
         for (int n = 0; n < rows; n++) {
-            int base = (n / WIDTH) * half * WIDTH + n % WIDTH;
-            for (int i = 0; i < half; i++) packed[base + i * WIDTH] = pairs[n * half + i];
+            int base = (n / PANEL) * half * PANEL + n % PANEL;
+            for (int i = 0; i < half; i++) packed[base + i * PANEL] = pairs[n * half + i];
         }
         return packed;
     }
@@ -85,8 +85,8 @@ public final class Bf16Matrix implements Matrix {
         int half = cols / 2;
         int[] out = new int[rows * half];
         for (int n = 0; n < rows; n++) {
-            int base = (n / WIDTH) * half * WIDTH + n % WIDTH;
-            for (int i = 0; i < half; i++) out[n * half + i] = packed[base + i * WIDTH];
+            int base = (n / PANEL) * half * PANEL + n % PANEL;
+            for (int i = 0; i < half; i++) out[n * half + i] = packed[base + i * PANEL];
         }
         return out;
     }
@@ -94,13 +94,13 @@ public final class Bf16Matrix implements Matrix {
     @Override
     public void multiply(float[] x, int batch, float[] y) {
         Matrix.checkOperands(this, x, batch, y);
-        Parallel.forRange(tiles, Math.max(1, Matrix.grain(cols, batch) / (PANELS * WIDTH)),
+        Parallel.forRange(tiles, Math.max(1, Matrix.grain(cols, batch) / (PANELS * PANEL)),
                 (from, to) -> multiplyTiles(x, batch, y, from, to));
     }
 
     /**
      * Output tiles {@code [from, to)} for every row, a block of rows at a time: the block's activations stay in L2
-     * while they sweep the tiles, and each tile's weights (24 rows) in L1/L2 while the block's rows pass four at a
+     * while they sweep the tiles, and each tile's weights (24 or 48 rows) in L1/L2 while the block's rows pass four at a
      * time, so neither is fetched from memory more than once per block.
      */
     private void multiplyTiles(float[] x, int batch, float[] y, int from, int to) {
@@ -130,50 +130,50 @@ public final class Bf16Matrix implements Matrix {
 
     /** Rows {@code r .. r+3} against tile {@code t}: each widened weight vector feeds 4 FMAs, each broadcast 3. */
     private void tile4(float[] x, int r, int t, float[] y, float[] spill) {
-        int step = cols / 2 * WIDTH;
+        int step = cols / 2 * PANEL;
         int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
         int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+        FloatVector a00 = FloatVector.zero(PANEL_F), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
         int half = cols / 2;
         for (int j = 0; j < half; j++) {
-            int k = 2 * j, i = j * WIDTH;
-            FloatVector e0 = even(IntVector.fromArray(I, packed, w0 + i));
-            FloatVector e1 = even(IntVector.fromArray(I, packed, w1 + i));
-            FloatVector e2 = even(IntVector.fromArray(I, packed, w2 + i));
-            FloatVector b = FloatVector.broadcast(F, x[x0 + k]);
+            int k = 2 * j, i = j * PANEL;
+            FloatVector e0 = even(IntVector.fromArray(PANEL_I, packed, w0 + i));
+            FloatVector e1 = even(IntVector.fromArray(PANEL_I, packed, w1 + i));
+            FloatVector e2 = even(IntVector.fromArray(PANEL_I, packed, w2 + i));
+            FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
             a00 = e0.fma(b, a00);
             a01 = e1.fma(b, a01);
             a02 = e2.fma(b, a02);
-            b = FloatVector.broadcast(F, x[x1 + k]);
+            b = FloatVector.broadcast(PANEL_F, x[x1 + k]);
             a10 = e0.fma(b, a10);
             a11 = e1.fma(b, a11);
             a12 = e2.fma(b, a12);
-            b = FloatVector.broadcast(F, x[x2 + k]);
+            b = FloatVector.broadcast(PANEL_F, x[x2 + k]);
             a20 = e0.fma(b, a20);
             a21 = e1.fma(b, a21);
             a22 = e2.fma(b, a22);
-            b = FloatVector.broadcast(F, x[x3 + k]);
+            b = FloatVector.broadcast(PANEL_F, x[x3 + k]);
             a30 = e0.fma(b, a30);
             a31 = e1.fma(b, a31);
             a32 = e2.fma(b, a32);
             // loaded again rather than kept: 12 accumulators, 3 weights and a broadcast fill the 16 registers
-            e0 = odd(IntVector.fromArray(I, packed, w0 + i));
-            e1 = odd(IntVector.fromArray(I, packed, w1 + i));
-            e2 = odd(IntVector.fromArray(I, packed, w2 + i));
-            b = FloatVector.broadcast(F, x[x0 + k + 1]);
+            e0 = odd(IntVector.fromArray(PANEL_I, packed, w0 + i));
+            e1 = odd(IntVector.fromArray(PANEL_I, packed, w1 + i));
+            e2 = odd(IntVector.fromArray(PANEL_I, packed, w2 + i));
+            b = FloatVector.broadcast(PANEL_F, x[x0 + k + 1]);
             a00 = e0.fma(b, a00);
             a01 = e1.fma(b, a01);
             a02 = e2.fma(b, a02);
-            b = FloatVector.broadcast(F, x[x1 + k + 1]);
+            b = FloatVector.broadcast(PANEL_F, x[x1 + k + 1]);
             a10 = e0.fma(b, a10);
             a11 = e1.fma(b, a11);
             a12 = e2.fma(b, a12);
-            b = FloatVector.broadcast(F, x[x2 + k + 1]);
+            b = FloatVector.broadcast(PANEL_F, x[x2 + k + 1]);
             a20 = e0.fma(b, a20);
             a21 = e1.fma(b, a21);
             a22 = e2.fma(b, a22);
-            b = FloatVector.broadcast(F, x[x3 + k + 1]);
+            b = FloatVector.broadcast(PANEL_F, x[x3 + k + 1]);
             a30 = e0.fma(b, a30);
             a31 = e1.fma(b, a31);
             a32 = e2.fma(b, a32);
@@ -183,49 +183,49 @@ public final class Bf16Matrix implements Matrix {
         float[] out = whole ? y : spill;
         int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
         a00.intoArray(out, o);
-        a01.intoArray(out, o + WIDTH);
-        a02.intoArray(out, o + 2 * WIDTH);
+        a01.intoArray(out, o + PANEL);
+        a02.intoArray(out, o + 2 * PANEL);
         a10.intoArray(out, o + stride);
-        a11.intoArray(out, o + stride + WIDTH);
-        a12.intoArray(out, o + stride + 2 * WIDTH);
+        a11.intoArray(out, o + stride + PANEL);
+        a12.intoArray(out, o + stride + 2 * PANEL);
         a20.intoArray(out, o + 2 * stride);
-        a21.intoArray(out, o + 2 * stride + WIDTH);
-        a22.intoArray(out, o + 2 * stride + 2 * WIDTH);
+        a21.intoArray(out, o + 2 * stride + PANEL);
+        a22.intoArray(out, o + 2 * stride + 2 * PANEL);
         a30.intoArray(out, o + 3 * stride);
-        a31.intoArray(out, o + 3 * stride + WIDTH);
-        a32.intoArray(out, o + 3 * stride + 2 * WIDTH);
+        a31.intoArray(out, o + 3 * stride + PANEL);
+        a32.intoArray(out, o + 3 * stride + 2 * PANEL);
         if (!whole) unspill(spill, TILE_ROWS, y, r, t);
     }
 
     /** Two rows against tile {@code t}, for what the 4-row tiles leave. */
     private void tile2(float[] x, int r, int t, float[] y, float[] spill) {
-        int step = cols / 2 * WIDTH;
+        int step = cols / 2 * PANEL;
         int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
         int x0 = r * cols, x1 = x0 + cols;
-        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+        FloatVector a00 = FloatVector.zero(PANEL_F), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
         int half = cols / 2;
         for (int j = 0; j < half; j++) {
-            int k = 2 * j, i = j * WIDTH;
-            IntVector v0 = IntVector.fromArray(I, packed, w0 + i);
-            IntVector v1 = IntVector.fromArray(I, packed, w1 + i);
-            IntVector v2 = IntVector.fromArray(I, packed, w2 + i);
+            int k = 2 * j, i = j * PANEL;
+            IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + i);
+            IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + i);
+            IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + i);
             FloatVector e0 = even(v0), e1 = even(v1), e2 = even(v2);
-            FloatVector b = FloatVector.broadcast(F, x[x0 + k]);
+            FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
             a00 = e0.fma(b, a00);
             a01 = e1.fma(b, a01);
             a02 = e2.fma(b, a02);
-            b = FloatVector.broadcast(F, x[x1 + k]);
+            b = FloatVector.broadcast(PANEL_F, x[x1 + k]);
             a10 = e0.fma(b, a10);
             a11 = e1.fma(b, a11);
             a12 = e2.fma(b, a12);
             e0 = odd(v0);
             e1 = odd(v1);
             e2 = odd(v2);
-            b = FloatVector.broadcast(F, x[x0 + k + 1]);
+            b = FloatVector.broadcast(PANEL_F, x[x0 + k + 1]);
             a00 = e0.fma(b, a00);
             a01 = e1.fma(b, a01);
             a02 = e2.fma(b, a02);
-            b = FloatVector.broadcast(F, x[x1 + k + 1]);
+            b = FloatVector.broadcast(PANEL_F, x[x1 + k + 1]);
             a10 = e0.fma(b, a10);
             a11 = e1.fma(b, a11);
             a12 = e2.fma(b, a12);
@@ -234,31 +234,31 @@ public final class Bf16Matrix implements Matrix {
         float[] out = whole ? y : spill;
         int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
         a00.intoArray(out, o);
-        a01.intoArray(out, o + WIDTH);
-        a02.intoArray(out, o + 2 * WIDTH);
+        a01.intoArray(out, o + PANEL);
+        a02.intoArray(out, o + 2 * PANEL);
         a10.intoArray(out, o + stride);
-        a11.intoArray(out, o + stride + WIDTH);
-        a12.intoArray(out, o + stride + 2 * WIDTH);
+        a11.intoArray(out, o + stride + PANEL);
+        a12.intoArray(out, o + stride + 2 * PANEL);
         if (!whole) unspill(spill, 2, y, r, t);
     }
 
     /** One row against tile {@code t}: three independent chains, enough while the weights stream from memory. */
     private void tile1(float[] x, int r, int t, float[] y, float[] spill) {
-        int step = cols / 2 * WIDTH;
+        int step = cols / 2 * PANEL;
         int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
         int x0 = r * cols;
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0;
+        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0;
         int half = cols / 2;
         for (int j = 0; j < half; j++) {
-            int k = 2 * j, i = j * WIDTH;
-            IntVector v0 = IntVector.fromArray(I, packed, w0 + i);
-            IntVector v1 = IntVector.fromArray(I, packed, w1 + i);
-            IntVector v2 = IntVector.fromArray(I, packed, w2 + i);
-            FloatVector b = FloatVector.broadcast(F, x[x0 + k]);
+            int k = 2 * j, i = j * PANEL;
+            IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + i);
+            IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + i);
+            IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + i);
+            FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
             a0 = even(v0).fma(b, a0);
             a1 = even(v1).fma(b, a1);
             a2 = even(v2).fma(b, a2);
-            b = FloatVector.broadcast(F, x[x0 + k + 1]);
+            b = FloatVector.broadcast(PANEL_F, x[x0 + k + 1]);
             a0 = odd(v0).fma(b, a0);
             a1 = odd(v1).fma(b, a1);
             a2 = odd(v2).fma(b, a2);
@@ -267,8 +267,8 @@ public final class Bf16Matrix implements Matrix {
         float[] out = whole ? y : spill;
         int o = whole ? r * rows + t * TILE : 0;
         a0.intoArray(out, o);
-        a1.intoArray(out, o + WIDTH);
-        a2.intoArray(out, o + 2 * WIDTH);
+        a1.intoArray(out, o + PANEL);
+        a2.intoArray(out, o + 2 * PANEL);
         if (!whole) unspill(spill, 1, y, r, t);
     }
 
@@ -297,7 +297,7 @@ public final class Bf16Matrix implements Matrix {
     }
 
     private float weight(int n, int k) {
-        int w = packed[((n / WIDTH) * (cols / 2) + k / 2) * WIDTH + n % WIDTH];
+        int w = packed[((n / PANEL) * (cols / 2) + k / 2) * PANEL + n % PANEL];
         return Float.intBitsToFloat(k % 2 == 0 ? w << 16 : w & 0xFFFF0000);
     }
 

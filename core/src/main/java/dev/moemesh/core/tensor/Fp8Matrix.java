@@ -5,17 +5,18 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
-import static dev.moemesh.core.tensor.Lanes.F;
-import static dev.moemesh.core.tensor.Lanes.I;
-import static dev.moemesh.core.tensor.Lanes.WIDTH;
+import static dev.moemesh.core.tensor.Lanes.PANEL_F;
+import static dev.moemesh.core.tensor.Lanes.PANEL_I;
+import static dev.moemesh.core.tensor.Lanes.PANEL;
 
 /**
  * An FP8 E4M3 weight matrix with block scales, kept at one byte a weight and dequantised inside the kernel in fp32:
  * weight (n, k) is {@code fp32(e4m3(n, k) · scale(n / blockRows, k / blockCols))}, exactly what dequantising the
  * whole tensor to fp32 would give.
  *
- * <p>Packed in panels of 8 output rows like {@link Bf16Matrix}: for each 4 columns, 8 ints, int j holding row j's 4
- * codes (column 4q + s in byte s), so one 256-bit load brings 32 weights and a code reaches its fp32 bits with
+ * <p>Packed in panels of output rows like {@link Bf16Matrix} (8 or 16, {@link Lanes#PANEL}): for each 4 columns, one int
+ * per row, int j holding row j's 4 codes (column 4q + s in byte s), so one vector load brings 4 weights of every
+ * row of the panel and a code reaches its fp32 bits with
  * two shifts and a mask, no byte-to-int conversion. The kernel
  * dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer, then every
  * activation row runs over that buffer, so the dequantisation costs once per product, not once per row. Each
@@ -24,8 +25,8 @@ import static dev.moemesh.core.tensor.Lanes.WIDTH;
  */
 public final class Fp8Matrix implements Matrix {
     static final int PANELS = Bf16Matrix.PANELS;
-    static final int TILE = PANELS * WIDTH;
-    /** Columns dequantised at a time: 128 columns of a 24-row tile are 12 KiB of fp32, half of L1. */
+    static final int TILE = PANELS * PANEL;
+    /** Columns dequantised at a time: 128 columns of a tile are 12 KiB of fp32 (24 rows) or 24 KiB (48). */
     static final int K_BLOCK = 128;
     /** The E4M3 bits placed into an fp32 exponent and mantissa read as the value times 2^-120; scales carry the 2^120. */
     private static final float UNBIAS = 0x1p120f;
@@ -37,8 +38,8 @@ public final class Fp8Matrix implements Matrix {
     private final int scaleCols;       // ceil(cols / blockCols)
     private final int blockCols;
     private final int quads;           // ceil(cols / 4)
-    private final int[] packed;        // (tiles * PANELS, quads, WIDTH): 4 codes an int
-    private final float[] panelScales; // (tiles * PANELS, scaleCols): the block's scale times 2^120
+    private final int[] packed;        // (tiles * PANELS, quads, PANEL): 4 codes an int
+    private final float[] panelScales; // (tiles * PANELS, scaleCols, PANEL): each row's block scale times 2^120
 
     private Fp8Matrix(int rows, int cols, int blockCols, int[] packed, float[] panelScales) {
         this.rows = rows;
@@ -53,8 +54,8 @@ public final class Fp8Matrix implements Matrix {
 
     /**
      * Packs row-major E4M3 codes with their (ceil(rows / blockRows), ceil(cols / blockCols)) scales, as DeepSeek-V3's
-     * release stores {@code weight} and {@code weight_scale_inv}. {@code blockRows} must be a multiple of 8 so every
-     * panel of 8 rows has one scale per column block.
+     * release stores {@code weight} and {@code weight_scale_inv} (any block shape: each row of a panel carries its own
+     * block's scale).
      *
      * @param name the tensor, for errors
      */
@@ -64,10 +65,6 @@ public final class Fp8Matrix implements Matrix {
             throw new IllegalArgumentException(name + ": FP8 matrix (" + rows + ", " + cols + ") needs "
                     + (long) rows * cols + " bytes, got " + codes.length);
         }
-        if (blockRows % WIDTH != 0) {
-            throw new IllegalArgumentException(name + ": FP8 block of " + blockRows + " rows is not a multiple of "
-                    + WIDTH + "; load FP8 weights as bf16 (-Dmoemesh.fp8-weights=bf16)");
-        }
         int scaleCols = (cols + blockCols - 1) / blockCols;
         int tiles = (rows + TILE - 1) / TILE;
         int quads = (cols + 3) / 4;
@@ -75,27 +72,27 @@ public final class Fp8Matrix implements Matrix {
             throw new IllegalArgumentException(name + ": FP8 matrix (" + rows + ", " + cols + ") is too large for one array");
         }
         int[] packed = new int[tiles * TILE * quads];
-        float[] scales = new float[tiles * PANELS * scaleCols];
+        float[] scales = new float[tiles * TILE * scaleCols];
         for (int n = 0; n < rows; n++) {
-            int base = (n / WIDTH) * quads * WIDTH + n % WIDTH;
+            int base = (n / PANEL) * quads * PANEL + n % PANEL;
             for (int k = 0; k < cols; k++) {
                 byte code = codes[n * cols + k];
                 if ((code & 0x7F) == 0x7F) {
                     throw new IllegalArgumentException(name + ": element (" + n + ", " + k + ") is an E4M3 NaN; the"
                             + " checkpoint is damaged");
                 }
-                packed[base + (k / 4) * WIDTH] |= (code & 0xFF) << (8 * (k % 4));
+                packed[base + (k / 4) * PANEL] |= (code & 0xFF) << (8 * (k % 4));
             }
         }
-        for (int p = 0; p < (rows + WIDTH - 1) / WIDTH; p++) {
+        for (int n = 0; n < rows; n++) {
             for (int c = 0; c < scaleCols; c++) {
-                float s = blockScales[(p * WIDTH / blockRows) * scaleCols + c];
+                float s = blockScales[(n / blockRows) * scaleCols + c];
                 float carried = s * UNBIAS;
                 if (!Float.isFinite(carried) || !(s >= 0)) {
-                    throw new IllegalArgumentException(name + ": block scale " + s + " at block (" + p * WIDTH / blockRows
+                    throw new IllegalArgumentException(name + ": block scale " + s + " at block (" + n / blockRows
                             + ", " + c + ") is not a finite non-negative number below 2^8");
                 }
-                scales[p * scaleCols + c] = carried;
+                scales[((n / PANEL) * scaleCols + c) * PANEL + n % PANEL] = carried;
             }
         }
         return new Fp8Matrix(rows, cols, blockCols, packed, scales);
@@ -130,7 +127,7 @@ public final class Fp8Matrix implements Matrix {
     }
 
     /**
-     * Tile {@code t}'s columns {@code [k0, k0 + kLen)} as fp32, laid out (column, 24 rows); {@code k0} is a multiple
+     * Tile {@code t}'s columns {@code [k0, k0 + kLen)} as fp32, laid out (column, TILE rows); {@code k0} is a multiple
      * of 4. Each code goes to the top byte (constant shifts, one scale per stretch of a column block), then down
      * by 4 with the sign repeated, and the mask leaves sign, exponent and mantissa.
      */
@@ -138,15 +135,15 @@ public final class Fp8Matrix implements Matrix {
         int kEnd = k0 + kLen;
         for (int j = 0; j < PANELS; j++) {
             int p = t * PANELS + j;
-            int base = p * quads * WIDTH;
+            int base = p * quads * PANEL;
             int scales = p * scaleCols;
-            int o = j * WIDTH - k0 * TILE;
+            int o = j * PANEL - k0 * TILE;
             for (int k = k0; k < kEnd; ) {
-                // one scale per stretch of a column block: no division in the loop
+                // one scale vector per stretch of a column block: no division in the loop
                 int end = Math.min(kEnd, (k / blockCols + 1) * blockCols);
-                float scale = panelScales[scales + k / blockCols];
+                FloatVector scale = FloatVector.fromArray(PANEL_F, panelScales, (scales + k / blockCols) * PANEL);
                 for (; k % 4 == 0 && k + 4 <= end; k += 4) {
-                    IntVector v = IntVector.fromArray(I, packed, base + (k >> 2) * WIDTH);
+                    IntVector v = IntVector.fromArray(PANEL_I, packed, base + (k >> 2) * PANEL);
                     v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 4)
                             .lanewise(VectorOperators.AND, FP32_BITS_MASK).reinterpretAsFloats().mul(scale)
                             .intoArray(out, o + k * TILE);
@@ -161,7 +158,7 @@ public final class Fp8Matrix implements Matrix {
                             .intoArray(out, o + (k + 3) * TILE);
                 }
                 for (; k < end && (k % 4 != 0 || k + 4 > end); k++) {
-                    for (int lane = 0; lane < WIDTH; lane++) out[o + k * TILE + lane] = weight(p * WIDTH + lane, k);
+                    for (int lane = 0; lane < PANEL; lane++) out[o + k * TILE + lane] = weight(p * PANEL + lane, k);
                 }
             }
         }
@@ -170,63 +167,63 @@ public final class Fp8Matrix implements Matrix {
     /** Rows {@code r .. r+3} over one dequantised column block, continuing their partial sums in {@code acc}. */
     private void rows4(float[] x, int r, int k0, int kLen, float[] w, float[] acc) {
         int s0 = r * TILE, s1 = s0 + TILE, s2 = s1 + TILE, s3 = s2 + TILE;
-        FloatVector a00 = FloatVector.fromArray(F, acc, s0), a01 = FloatVector.fromArray(F, acc, s0 + WIDTH);
-        FloatVector a02 = FloatVector.fromArray(F, acc, s0 + 2 * WIDTH), a10 = FloatVector.fromArray(F, acc, s1);
-        FloatVector a11 = FloatVector.fromArray(F, acc, s1 + WIDTH), a12 = FloatVector.fromArray(F, acc, s1 + 2 * WIDTH);
-        FloatVector a20 = FloatVector.fromArray(F, acc, s2), a21 = FloatVector.fromArray(F, acc, s2 + WIDTH);
-        FloatVector a22 = FloatVector.fromArray(F, acc, s2 + 2 * WIDTH), a30 = FloatVector.fromArray(F, acc, s3);
-        FloatVector a31 = FloatVector.fromArray(F, acc, s3 + WIDTH), a32 = FloatVector.fromArray(F, acc, s3 + 2 * WIDTH);
+        FloatVector a00 = FloatVector.fromArray(PANEL_F, acc, s0), a01 = FloatVector.fromArray(PANEL_F, acc, s0 + PANEL);
+        FloatVector a02 = FloatVector.fromArray(PANEL_F, acc, s0 + 2 * PANEL), a10 = FloatVector.fromArray(PANEL_F, acc, s1);
+        FloatVector a11 = FloatVector.fromArray(PANEL_F, acc, s1 + PANEL), a12 = FloatVector.fromArray(PANEL_F, acc, s1 + 2 * PANEL);
+        FloatVector a20 = FloatVector.fromArray(PANEL_F, acc, s2), a21 = FloatVector.fromArray(PANEL_F, acc, s2 + PANEL);
+        FloatVector a22 = FloatVector.fromArray(PANEL_F, acc, s2 + 2 * PANEL), a30 = FloatVector.fromArray(PANEL_F, acc, s3);
+        FloatVector a31 = FloatVector.fromArray(PANEL_F, acc, s3 + PANEL), a32 = FloatVector.fromArray(PANEL_F, acc, s3 + 2 * PANEL);
         int x0 = r * cols + k0, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
         for (int k = 0; k < kLen; k++) {
-            FloatVector w0 = FloatVector.fromArray(F, w, k * TILE);
-            FloatVector w1 = FloatVector.fromArray(F, w, k * TILE + WIDTH);
-            FloatVector w2 = FloatVector.fromArray(F, w, k * TILE + 2 * WIDTH);
-            FloatVector b = FloatVector.broadcast(F, x[x0 + k]);
+            FloatVector w0 = FloatVector.fromArray(PANEL_F, w, k * TILE);
+            FloatVector w1 = FloatVector.fromArray(PANEL_F, w, k * TILE + PANEL);
+            FloatVector w2 = FloatVector.fromArray(PANEL_F, w, k * TILE + 2 * PANEL);
+            FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
             a00 = w0.fma(b, a00);
             a01 = w1.fma(b, a01);
             a02 = w2.fma(b, a02);
-            b = FloatVector.broadcast(F, x[x1 + k]);
+            b = FloatVector.broadcast(PANEL_F, x[x1 + k]);
             a10 = w0.fma(b, a10);
             a11 = w1.fma(b, a11);
             a12 = w2.fma(b, a12);
-            b = FloatVector.broadcast(F, x[x2 + k]);
+            b = FloatVector.broadcast(PANEL_F, x[x2 + k]);
             a20 = w0.fma(b, a20);
             a21 = w1.fma(b, a21);
             a22 = w2.fma(b, a22);
-            b = FloatVector.broadcast(F, x[x3 + k]);
+            b = FloatVector.broadcast(PANEL_F, x[x3 + k]);
             a30 = w0.fma(b, a30);
             a31 = w1.fma(b, a31);
             a32 = w2.fma(b, a32);
         }
         a00.intoArray(acc, s0);
-        a01.intoArray(acc, s0 + WIDTH);
-        a02.intoArray(acc, s0 + 2 * WIDTH);
+        a01.intoArray(acc, s0 + PANEL);
+        a02.intoArray(acc, s0 + 2 * PANEL);
         a10.intoArray(acc, s1);
-        a11.intoArray(acc, s1 + WIDTH);
-        a12.intoArray(acc, s1 + 2 * WIDTH);
+        a11.intoArray(acc, s1 + PANEL);
+        a12.intoArray(acc, s1 + 2 * PANEL);
         a20.intoArray(acc, s2);
-        a21.intoArray(acc, s2 + WIDTH);
-        a22.intoArray(acc, s2 + 2 * WIDTH);
+        a21.intoArray(acc, s2 + PANEL);
+        a22.intoArray(acc, s2 + 2 * PANEL);
         a30.intoArray(acc, s3);
-        a31.intoArray(acc, s3 + WIDTH);
-        a32.intoArray(acc, s3 + 2 * WIDTH);
+        a31.intoArray(acc, s3 + PANEL);
+        a32.intoArray(acc, s3 + 2 * PANEL);
     }
 
     private void rows1(float[] x, int r, int k0, int kLen, float[] w, float[] acc) {
         int s0 = r * TILE;
-        FloatVector a0 = FloatVector.fromArray(F, acc, s0);
-        FloatVector a1 = FloatVector.fromArray(F, acc, s0 + WIDTH);
-        FloatVector a2 = FloatVector.fromArray(F, acc, s0 + 2 * WIDTH);
+        FloatVector a0 = FloatVector.fromArray(PANEL_F, acc, s0);
+        FloatVector a1 = FloatVector.fromArray(PANEL_F, acc, s0 + PANEL);
+        FloatVector a2 = FloatVector.fromArray(PANEL_F, acc, s0 + 2 * PANEL);
         int x0 = r * cols + k0;
         for (int k = 0; k < kLen; k++) {
-            FloatVector b = FloatVector.broadcast(F, x[x0 + k]);
-            a0 = FloatVector.fromArray(F, w, k * TILE).fma(b, a0);
-            a1 = FloatVector.fromArray(F, w, k * TILE + WIDTH).fma(b, a1);
-            a2 = FloatVector.fromArray(F, w, k * TILE + 2 * WIDTH).fma(b, a2);
+            FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
+            a0 = FloatVector.fromArray(PANEL_F, w, k * TILE).fma(b, a0);
+            a1 = FloatVector.fromArray(PANEL_F, w, k * TILE + PANEL).fma(b, a1);
+            a2 = FloatVector.fromArray(PANEL_F, w, k * TILE + 2 * PANEL).fma(b, a2);
         }
         a0.intoArray(acc, s0);
-        a1.intoArray(acc, s0 + WIDTH);
-        a2.intoArray(acc, s0 + 2 * WIDTH);
+        a1.intoArray(acc, s0 + PANEL);
+        a2.intoArray(acc, s0 + 2 * PANEL);
     }
 
     /** The scalar twin of {@link #multiply}: the same operations in the same order, one element at a time. */
@@ -243,8 +240,8 @@ public final class Fp8Matrix implements Matrix {
 
     /** The fp32 weight: the E4M3 value times its block's scale, rounded once. */
     private float weight(int n, int k) {
-        byte code = (byte) (packed[((n / WIDTH) * quads + k / 4) * WIDTH + n % WIDTH] >>> (8 * (k % 4)));
-        float scale = panelScales[(n / WIDTH) * scaleCols + k / blockCols] / UNBIAS;
+        byte code = (byte) (packed[((n / PANEL) * quads + k / 4) * PANEL + n % PANEL] >>> (8 * (k % 4)));
+        float scale = panelScales[((n / PANEL) * scaleCols + k / blockCols) * PANEL + n % PANEL] / UNBIAS;
         return Fp8E4m3.toFloat(code) * scale;
     }
 
@@ -267,19 +264,19 @@ public final class Fp8Matrix implements Matrix {
     /** Another FP8 matrix of the same column blocks stacks as FP8 when this one's rows fill whole panels. */
     @Override
     public Matrix stack(Matrix below) {
-        if (!(below instanceof Fp8Matrix b) || b.cols != cols || b.blockCols != blockCols || rows % WIDTH != 0) {
+        if (!(below instanceof Fp8Matrix b) || b.cols != cols || b.blockCols != blockCols || rows % PANEL != 0) {
             return F32Matrix.copyOf(this).stack(below);
         }
         int total = rows + b.rows;
         int tilesOut = (total + TILE - 1) / TILE;
         int[] p = new int[tilesOut * TILE * quads];
-        float[] s = new float[tilesOut * PANELS * scaleCols];
-        int topPanels = rows / WIDTH;
-        System.arraycopy(packed, 0, p, 0, topPanels * quads * WIDTH);
-        System.arraycopy(panelScales, 0, s, 0, topPanels * scaleCols);
-        int belowPanels = (b.rows + WIDTH - 1) / WIDTH;
-        System.arraycopy(b.packed, 0, p, topPanels * quads * WIDTH, belowPanels * quads * WIDTH);
-        System.arraycopy(b.panelScales, 0, s, topPanels * scaleCols, belowPanels * scaleCols);
+        float[] s = new float[tilesOut * TILE * scaleCols];
+        int topPanels = rows / PANEL;
+        System.arraycopy(packed, 0, p, 0, topPanels * quads * PANEL);
+        System.arraycopy(panelScales, 0, s, 0, topPanels * scaleCols * PANEL);
+        int belowPanels = (b.rows + PANEL - 1) / PANEL;
+        System.arraycopy(b.packed, 0, p, topPanels * quads * PANEL, belowPanels * quads * PANEL);
+        System.arraycopy(b.panelScales, 0, s, topPanels * scaleCols * PANEL, belowPanels * scaleCols * PANEL);
         return new Fp8Matrix(total, cols, blockCols, p, s);
     }
 }

@@ -11,6 +11,18 @@ final class Lanes {
     static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
     static final int WIDTH = 8;
 
+    /**
+     * The matrix kernels' vectors: 512 bits where the machine has them (AVX-512), else 256. Each output of a
+     * matrix product is one lane's own chain of FMAs in column order, so the width changes how many outputs a
+     * vector holds, never a result. {@code -Dmoemesh.vector-bits=256} keeps 256 on any machine.
+     */
+    static final VectorSpecies<Float> PANEL_F = Integer.getInteger("moemesh.vector-bits",
+            FloatVector.SPECIES_PREFERRED.vectorBitSize()) >= 512 ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
+    static final VectorSpecies<Integer> PANEL_I = PANEL_F.vectorBitSize() == 512 ? IntVector.SPECIES_512
+            : IntVector.SPECIES_256;
+    /** Output rows per panel: the lanes of {@link #PANEL_F}. */
+    static final int PANEL = PANEL_F.length();
+
     private Lanes() {}
 
     /** Sum of the 8 lanes as a fixed tree; {@code reduceLanes} leaves the order to the compiler tier. */

@@ -16,6 +16,15 @@ class Bf16MatrixTest {
         return v;
     }
 
+    /** The build runs these tests at each width ({@code -Dmoemesh.vector-bits}, core's pom): each run is the width it names. */
+    @Test
+    void panelsAreAsWideAsTheVectorsAskedFor() {
+        String bits = System.getProperty("moemesh.vector-bits");
+        if (bits != null) assertEquals(Integer.parseInt(bits) / Float.SIZE, Lanes.PANEL);
+        assertEquals(Lanes.PANEL_F.length(), Lanes.PANEL_I.length());
+        assertEquals(Bf16Matrix.PANELS * Lanes.PANEL, Bf16Matrix.TILE);
+    }
+
     /** Odd sizes (a padded last tile) and a batch that mixes 4-row tiles and single rows. */
     @Test
     void multiplyMatchesScalarDoublePrecision() {
@@ -39,7 +48,7 @@ class Bf16MatrixTest {
     /** Every tile shape (4-row tiles, single rows, the padded last tile) against the scalar twin, bit for bit. */
     @Test
     void vectorKernelEqualsItsScalarTwinBitForBit() {
-        for (int rows : new int[] {1, 8, 23, 24, 25, 50, 97}) {
+        for (int rows : new int[] {1, 8, 23, 24, 25, 47, 48, 50, 97}) {
             for (int cols : new int[] {2, 16, 34, 256}) {
                 Bf16Matrix w = Bf16Matrix.fromFloats(rows, cols, random(rows * cols, rows * 31L + cols));
                 for (int batch : new int[] {1, 3, 4, 7, 9}) {
