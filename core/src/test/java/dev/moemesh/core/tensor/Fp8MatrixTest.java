@@ -57,14 +57,17 @@ class Fp8MatrixTest {
         }
     }
 
-    /** Column blocks that cross the 128-column dequantisation block and the scale blocks; a padded last tile; row tails. */
+    /**
+     * Column blocks that cross the 128-column dequantisation block and the scale blocks; a padded last tile; row
+     * tails; one to three rows (dequantised in registers when the columns come in fours).
+     */
     @Test
     void vectorKernelEqualsItsScalarTwinBitForBit() {
         for (int rows : new int[] {8, 24, 40, 56}) {
             for (int cols : new int[] {16, 130, 300}) {
                 for (int block : new int[] {8, 128}) {
                     Fp8Matrix w = matrix(rows, cols, block, rows * 7L + cols);
-                    for (int batch : new int[] {1, 4, 6}) {
+                    for (int batch : new int[] {1, 2, 3, 4, 6}) {
                         float[] x = random(batch * cols, batch);
                         float[] fast = new float[batch * rows], scalar = new float[batch * rows];
                         w.multiply(x, batch, fast);
