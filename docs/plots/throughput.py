@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Writes throughput.svg: decode tok/s against batch size, main e245dfa vs this branch (figures of one in-process
-A/B run, docs/benchmarks.md). Plain SVG, no plotting library needed: python3 docs/plots/throughput.py"""
+"""Writes throughput.svg: decode tok/s against batch size, main e245dfa against today's engine with 256-bit and with
+512-bit kernels (figures of one in-process run, docs/benchmarks.md). Plain SVG, no plotting library needed:
+python3 docs/plots/throughput.py"""
 import math, pathlib
 
-# batch -> (main median, branch median), tok/s; filled in from the run quoted in docs/benchmarks.md
+# batch -> medians in the order of NAMES, tok/s; filled in from the run quoted in docs/benchmarks.md
+NAMES = [("main e245dfa", "#888"), ("256-bit kernels", "#36c"), ("512-bit kernels (default here)", "#c33")]
 SERIES = {
-    1: (6.5, 17.9),
-    8: (8.9, 13.9),
-    32: (35.7, 75.9),
+    1: (0, 0, 0),
 }
-W, H, L, R, T, B = 560, 340, 60, 150, 30, 50
+W, H, L, R, T, B = 620, 340, 60, 210, 30, 50
 
 
 def x_of(batch):
@@ -37,7 +37,7 @@ def main():
         tick += step * (2 if top / step > 8 else 1)
     for b in SERIES:
         out.append(f'<text x="{x_of(b):.1f}" y="{H - B + 16}" text-anchor="middle">{b}</text>')
-    for i, (name, colour) in enumerate([("main e245dfa", "#888"), ("engine branch", "#c33")]):
+    for i, (name, colour) in enumerate(NAMES):
         pts = " ".join(f"{x_of(b):.1f},{y_of(v[i], top):.1f}" for b, v in SERIES.items())
         out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
         for b, v in SERIES.items():

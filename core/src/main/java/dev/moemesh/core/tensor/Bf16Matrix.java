@@ -20,7 +20,10 @@ import static dev.moemesh.core.tensor.Lanes.PANEL;
  * order, whatever tile, batch, thread or JIT tier computes it; {@link #multiplyScalar} is that sentence in code.
  */
 public final class Bf16Matrix implements Matrix {
-    /** Panels per tile: 3 panels × 4 rows are 12 accumulators, which with 3 weights and 1 broadcast fill AVX2's 16 registers (half of AVX-512's). */
+    /**
+     * Panels per tile: 3 panels × 4 rows are 12 accumulators, which with 3 weights and 1 broadcast fill AVX2's 16
+     * registers (half of AVX-512's 32).
+     */
     static final int PANELS = 3;
     static final int TILE_ROWS = 4;
     static final int TILE = PANELS * PANEL;
