@@ -30,7 +30,7 @@ public final class Fp8Matrix implements Matrix {
     static final int PANELS = Bf16Matrix.PANELS;
     static final int TILE = PANELS * PANEL;
     /** Up to this many rows, each dequantises its own weights in registers ({@link #rowInRegisters}). */
-    static final int IN_REGISTERS_ROWS = Integer.getInteger("moemesh.fp8-in-registers-rows", 3);
+    static final int IN_REGISTERS_ROWS = 3;
     /** Columns dequantised at a time: 128 columns of a tile are 12 KiB of fp32 (24 rows) or 24 KiB (48). */
     static final int K_BLOCK = 128;
     /** The E4M3 bits placed into an fp32 exponent and mantissa read as the value times 2^-120; scales carry the 2^120. */
