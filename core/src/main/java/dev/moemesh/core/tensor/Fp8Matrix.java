@@ -175,7 +175,6 @@ public final class Fp8Matrix implements Matrix {
         if (!whole) System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
     }
 
-
     private void multiplyTile(float[] x, int batch, float[] y, int t, float[] weights, float[] acc) {
         java.util.Arrays.fill(acc, 0, batch * TILE, 0f);
         for (int k0 = 0; k0 < cols; k0 += K_BLOCK) {
