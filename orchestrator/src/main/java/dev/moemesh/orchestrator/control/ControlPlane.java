@@ -261,7 +261,8 @@ public final class ControlPlane implements AutoCloseable {
      *
      * @return that placement's version
      * @throws UnknownInstanceException when it is not registered
-     * @throws InsufficientSlotsException when the other instances cannot hold every expert (it is not drained)
+     * @throws InsufficientSlotsException when the other instances cannot hold every expert (it is not drained; an
+     *                                     instance that failed to load experts on the way is out of the placement)
      */
     public long drain(String instanceId) {
         Optional<Instance> known = membership.instance(instanceId);
@@ -277,6 +278,9 @@ public final class ControlPlane implements AutoCloseable {
                 replan("instance '" + instanceId + "' drains", Trigger.DRAIN);
             } catch (InsufficientSlotsException e) {
                 membership.drain(instanceId, false);
+                // the drain is refused, but an instance left out on the way (its LoadExperts failed) is gone all
+                // the same: the placement must stop routing to it before the refusal is answered
+                replan("instance '" + instanceId + "' cannot drain", Trigger.MEMBERSHIP);
                 throw e;
             }
             return placements.current().version();

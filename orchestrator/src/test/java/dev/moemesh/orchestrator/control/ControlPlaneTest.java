@@ -1,8 +1,11 @@
 package dev.moemesh.orchestrator.control;
 
 import dev.moemesh.core.moe.ExpertId;
+import dev.moemesh.orchestrator.membership.Instance;
 import dev.moemesh.orchestrator.membership.InstanceRole;
 import dev.moemesh.orchestrator.membership.Registration;
+import dev.moemesh.orchestrator.membership.ServedModel;
+import dev.moemesh.orchestrator.placement.InsufficientSlotsException;
 import dev.moemesh.proto.HeartbeatRequest;
 import dev.moemesh.proto.HeartbeatResponse;
 import io.grpc.Status;
@@ -24,6 +27,7 @@ import java.util.function.BooleanSupplier;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The control plane on its own, its expert services at a loopback port held bound and never listened on. */
@@ -93,6 +97,28 @@ class ControlPlaneTest {
             await(cp::leading, "leading");
             cp.register(experts);
             await(() -> cp.current().version() > first, "a placement of the new term, newer than the last");
+        }
+    }
+
+    @Test
+    void aDrainRefusedAfterAnotherInstanceFailedItsLoadLeavesNoPlacementRoutingToThatOne() throws Exception {
+        ServedModel model = new ServedModel("f1", "the test's", Set.of(new ExpertId(1, 0), new ExpertId(1, 1)));
+        try (Socket portA = new Socket(); Socket portB = new Socket();
+             ControlPlane cp = ControlPlane.start(OPTIONS, Optional.of(model), Clock.systemUTC())) {
+            portA.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)); // LoadExperts fails at once
+            portB.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            cp.register(new Registration("a", InstanceRole.EXPERT, "127.0.0.1:" + portA.getLocalPort(), "f1", 1,
+                    Set.of(new ExpertId(1, 0))));
+            cp.register(new Registration("b", InstanceRole.EXPERT, "127.0.0.1:" + portB.getLocalPort(), "f1", 2,
+                    Set.of(new ExpertId(1, 1))));
+            await(() -> cp.current().placement().instances().equals(Set.of("a", "b")), "both placed where they hold");
+
+            // draining 'a' asks 'b' to load (1, 0); 'b' fails and is left out, and 'a' alone cannot hold both experts
+            assertThrows(InsufficientSlotsException.class, () -> cp.drain("a"));
+
+            assertEquals(List.of("a"), cp.instances().stream().map(Instance::id).toList());
+            assertFalse(cp.instances().getFirst().draining(), "'a' drained although the drain was refused");
+            assertEquals(Set.of("a"), cp.current().placement().instances(), "the placement once the drain is refused");
         }
     }
 
