@@ -427,6 +427,9 @@ public final class ControlPlane implements AutoCloseable {
                 membership.remove(i.id());
                 holdings.forget(i.address());
             }
+            // the next plan is published whatever it does to the balance: the placement must not keep routing to
+            // instances no longer registered (a refused drain re-plans for the same reason)
+            if (trigger == Trigger.LOAD) trigger = Trigger.MEMBERSHIP;
         }
     }
 
