@@ -12,15 +12,12 @@ import dev.moemesh.proto.GenerateEvent;
 import dev.moemesh.proto.GenerateRequest;
 import dev.moemesh.proto.GetAttentionStatsRequest;
 import dev.moemesh.proto.SamplingParams;
+import dev.moemesh.testing.Prometheus;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,7 +28,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -139,12 +135,8 @@ class ExpertHealTest {
     }
 
     /** The value of one series ({@code name} or {@code name{tags}}, as Prometheus writes it) of a service. */
-    static double metric(LocalMesh.Service service, String series) throws Exception {
-        String body = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:"
-                + service.httpPort() + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " (\\S+)$").matcher(body);
-        assertTrue(m.find(), series + " in /q/metrics of " + service.name());
-        return Double.parseDouble(m.group(1));
+    static double metric(LocalMesh.Service service, String series) {
+        return Prometheus.sample(service.httpPort(), series);
     }
 
     private static List<Long> healWaits(String log) {

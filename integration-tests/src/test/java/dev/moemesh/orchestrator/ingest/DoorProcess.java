@@ -1,6 +1,7 @@
 package dev.moemesh.orchestrator.ingest;
 
 import dev.moemesh.localmesh.LocalMesh;
+import dev.moemesh.testing.Prometheus;
 
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -19,10 +20,7 @@ record DoorProcess(LocalMesh.Service process) {
             String body = HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + process.httpPort()
                     + "/q/metrics")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString())
                     .body();
-            for (String line : body.split("\n")) {
-                if (line.startsWith(series + " ")) return Double.parseDouble(line.substring(series.length() + 1));
-            }
-            return 0;
+            return Prometheus.find(body, series).orElse(0);
         } catch (Exception e) {
             throw new AssertionError("cannot read /q/metrics of " + process.name() + ": " + e, e);
         }

@@ -13,6 +13,7 @@ import dev.moemesh.proto.InferenceResponse;
 import dev.moemesh.proto.InferenceServiceGrpc;
 import dev.moemesh.proto.SamplingParams;
 import dev.moemesh.router.RouterAndAttentionService;
+import dev.moemesh.testing.Prometheus;
 import dev.moemesh.wire.ApiKeyHashes;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -269,11 +270,8 @@ class KeyQuotaTest {
 
     /** One sample of /q/metrics (name and labels as Prometheus prints them); 0 while it does not exist yet. */
     private double metric(String name) throws Exception {
-        for (String line : http.send(HttpRequest.newBuilder(base.resolve("/q/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body().split("\n")) {
-            if (line.startsWith(name + " ")) return Double.parseDouble(line.substring(name.length() + 1).strip());
-        }
-        return 0;
+        return Prometheus.find(http.send(HttpRequest.newBuilder(base.resolve("/q/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body(), name).orElse(0);
     }
 
     /** Waits (a minute at most) for the router to show {@code value}: the request has got there, or left. */

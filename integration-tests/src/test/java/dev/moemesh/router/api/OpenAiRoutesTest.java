@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moemesh.core.engine.BatchingEngine;
 import dev.moemesh.router.RouterAndAttentionService;
+import dev.moemesh.testing.Prometheus;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -90,10 +91,7 @@ class OpenAiRoutesTest {
 
     /** One sample of /q/metrics (name and labels as Prometheus prints them); 0 while it does not exist yet. */
     private double sample(String name) throws Exception {
-        for (String line : send(HttpRequest.newBuilder(base.resolve("/q/metrics")).build()).body().split("\n")) {
-            if (line.startsWith(name + " ")) return Double.parseDouble(line.substring(name.length() + 1).strip());
-        }
-        return 0;
+        return Prometheus.find(send(HttpRequest.newBuilder(base.resolve("/q/metrics")).build()).body(), name).orElse(0);
     }
 
     @Test

@@ -12,6 +12,7 @@ import dev.moemesh.localmesh.LocalMesh;
 import dev.moemesh.orchestrator.control.ControlPlane;
 import dev.moemesh.orchestrator.control.ControlPlaneGrpcService;
 import dev.moemesh.orchestrator.control.ControlPlaneOptions;
+import dev.moemesh.testing.Prometheus;
 import dev.moemesh.wire.ApiKeyHashes;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
@@ -182,12 +183,10 @@ class SharedKeyQuotaTest {
     /** One sample of a router's /q/metrics (name and labels as Prometheus prints them); 0 while it does not exist. */
     private static double metric(LocalMesh.Service router, String name) throws Exception {
         try (HttpClient client = HttpClient.newHttpClient()) {
-            for (String line : client.send(HttpRequest.newBuilder(URI.create("http://localhost:" + router.httpPort()
-                    + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body().split("\n")) {
-                if (line.startsWith(name + " ")) return Double.parseDouble(line.substring(name.length() + 1).strip());
-            }
+            return Prometheus.find(client.send(HttpRequest.newBuilder(URI.create("http://localhost:"
+                    + router.httpPort() + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body(), name)
+                    .orElse(0);
         }
-        return 0;
     }
 
     /** Waits (a minute at most) for the router to show {@code value}. */
