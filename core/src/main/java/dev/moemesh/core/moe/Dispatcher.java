@@ -1,6 +1,7 @@
 package dev.moemesh.core.moe;
 
-import dev.moemesh.core.numeric.Bf16;
+import dev.moemesh.core.tensor.Parallel;
+import dev.moemesh.core.tensor.Vectors;
 
 import java.util.Arrays;
 
@@ -12,6 +13,11 @@ import java.util.Arrays;
  * where its experts ran.
  */
 public final class Dispatcher {
+    /** Elements a parallel chunk of a copy or a combine should hold to be worth handing to another core. */
+    private static final int GRAIN = 32_768;
+    /** Columns of a combine's chunk: a multiple of any vector width. */
+    private static final int STRIP = 64;
+
     private Dispatcher() {}
 
     /** Builds the batch of {@code layer} for {@code x} (rows, hidden) routed by {@code routing}; inputs rounded to bf16. */
@@ -53,23 +59,31 @@ public final class Dispatcher {
                 int a = counts[nExperts + routing.expert(r, s)]++;
                 tokenRow[a] = r;
                 weight[a] = routing.weight(r, s);
-                for (int i = 0; i < hidden; i++) input[a * hidden + i] = Bf16.round(x[r * hidden + i]);
             }
         }
+        Parallel.forRange(total, Math.max(1, GRAIN / hidden), (from, to) -> {
+            for (int a = from; a < to; a++) Vectors.roundBf16(x, tokenRow[a] * hidden, input, a * hidden, hidden);
+        });
     }
 
-    /** {@code y[r] = Σ_experts ascending weight · bf16(output)} for every token row. */
+    /**
+     * {@code y[r] = Σ_experts ascending weight · bf16(output)} for every token row. The cores split the hidden
+     * columns, each walking every assignment over its columns, so each element's sum keeps its order.
+     */
     public static void combine(RoutedBatch batch, Routing routing, float[] y) {
         int hidden = batch.hidden();
+        int assignments = batch.assignments();
         Arrays.fill(y, 0, routing.rows() * hidden, 0f);
         // Groups are in ascending expert id, so walking them in order adds each token's experts in that order.
         float[] out = batch.output();
         float[] weight = batch.weights();
-        for (int a = 0; a < batch.assignments(); a++) {
-            float w = weight[a];
-            int r0 = batch.tokenRow()[a] * hidden;
-            int o0 = a * hidden;
-            for (int i = 0; i < hidden; i++) y[r0 + i] += w * Bf16.round(out[o0 + i]);
-        }
+        int[] tokenRow = batch.tokenRow();
+        int strips = (hidden + STRIP - 1) / STRIP;
+        Parallel.forRange(strips, Math.max(1, GRAIN / Math.max(1, assignments * STRIP)), (from, to) -> {
+            int c0 = from * STRIP, len = Math.min(hidden, to * STRIP) - c0;
+            for (int a = 0; a < assignments; a++) {
+                Vectors.addScaledBf16(weight[a], out, a * hidden + c0, y, tokenRow[a] * hidden + c0, len);
+            }
+        });
     }
 }

@@ -1,5 +1,6 @@
 package dev.moemesh.core.tensor;
 
+import dev.moemesh.core.numeric.Bf16;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -14,6 +15,8 @@ import static dev.moemesh.core.tensor.Lanes.WIDTH;
 public final class Vectors {
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[WIDTH]);
     private static final VectorSpecies<Short> S = ShortVector.SPECIES_128;
+    /** bf16's quiet NaN 0x7FC0 widened to fp32 bits. */
+    private static final int CANONICAL_NAN = 0x7FC00000;
 
     private Vectors() {}
 
@@ -52,6 +55,36 @@ public final class Vectors {
             a.fma(widen(x, x0 + i), FloatVector.fromArray(F, y, y0 + i)).intoArray(y, y0 + i);
         }
         for (; i < len; i++) y[y0 + i] = Math.fma(alpha, Float.intBitsToFloat(x[x0 + i] << 16), y[y0 + i]);
+    }
+
+    /**
+     * {@code out[o0 + i] = bf16(x[x0 + i])} as a float: {@link dev.moemesh.core.numeric.Bf16#round}, lane by lane
+     * (ties to even, NaN to PyTorch's quiet NaN).
+     */
+    public static void roundBf16(float[] x, int x0, float[] out, int o0, int len) {
+        int bound = F.loopBound(len);
+        int i = 0;
+        for (; i < bound; i += WIDTH) roundedBf16(FloatVector.fromArray(F, x, x0 + i)).intoArray(out, o0 + i);
+        for (; i < len; i++) out[o0 + i] = Bf16.round(x[x0 + i]);
+    }
+
+    /** {@code y[y0 + i] += alpha · bf16(x[x0 + i])}: a product and a sum, each rounded, as the scalar loop does. */
+    public static void addScaledBf16(float alpha, float[] x, int x0, float[] y, int y0, int len) {
+        int bound = F.loopBound(len);
+        FloatVector a = FloatVector.broadcast(F, alpha);
+        int i = 0;
+        for (; i < bound; i += WIDTH) {
+            FloatVector.fromArray(F, y, y0 + i).add(a.mul(roundedBf16(FloatVector.fromArray(F, x, x0 + i))))
+                    .intoArray(y, y0 + i);
+        }
+        for (; i < len; i++) y[y0 + i] += alpha * Bf16.round(x[x0 + i]);
+    }
+
+    private static FloatVector roundedBf16(FloatVector v) {
+        IntVector bits = v.reinterpretAsInts();
+        IntVector bias = bits.lanewise(VectorOperators.LSHR, 16).lanewise(VectorOperators.AND, 1).add(0x7FFF);
+        IntVector rounded = bits.add(bias).lanewise(VectorOperators.AND, 0xFFFF0000);
+        return rounded.blend(CANONICAL_NAN, v.test(VectorOperators.IS_NAN).cast(I)).reinterpretAsFloats();
     }
 
     private static FloatVector widen(short[] bits, int at) {

@@ -1,5 +1,6 @@
 package dev.moemesh.core.tensor;
 
+import dev.moemesh.core.numeric.Bf16;
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
@@ -53,5 +54,40 @@ class VectorsTest {
         for (int i = offset; i < offset + len; i++) sum += Math.exp(x[i] - max);
         assertEquals((float) max, Vectors.max(x, offset, len));
         assertEquals(sum, Vectors.sumExp(x, offset, len, (float) max), 1e-6 * sum);
+    }
+
+    /**
+     * The vector rounding to bf16 against {@link Bf16#round}, bit for bit: ties both ways, the largest finite values
+     * (which round to infinity), infinities, subnormals, signed zeros, NaNs of any payload, random bits; an odd
+     * length and offsets so the scalar tail runs too.
+     */
+    @Test
+    void roundingToBf16AndTheScaledSumMatchTheScalarRoundingBitForBit() {
+        float[] special = {0f, -0f, Float.MIN_VALUE, -Float.MIN_NORMAL, Float.MAX_VALUE, -Float.MAX_VALUE,
+                Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, Float.intBitsToFloat(0x7F800001),
+                Float.intBitsToFloat(0xFFC00001), Float.intBitsToFloat(0x3F808000), Float.intBitsToFloat(0x3F818000),
+                Float.intBitsToFloat(0xBF808000), Float.intBitsToFloat(0x3F807FFF), Float.intBitsToFloat(0x7F7F8000),
+                1f, -2.5f};
+        int offset = 5, len = 1000 + 3;
+        float[] x = new float[offset + len];
+        SplittableRandom r = new SplittableRandom(11);
+        for (int i = 0; i < x.length; i++) x[i] = Float.intBitsToFloat(r.nextInt());
+        System.arraycopy(special, 0, x, offset, special.length);
+        System.arraycopy(special, 0, x, offset + len - special.length, special.length); // the tail too
+        float[] rounded = new float[len + 2];
+        Vectors.roundBf16(x, offset, rounded, 2, len);
+        float[] y = new float[len + 1], expectedY = new float[len + 1];
+        for (int i = 0; i < y.length; i++) y[i] = expectedY[i] = (float) r.nextGaussian();
+        float alpha = 0.3712f;
+        Vectors.addScaledBf16(alpha, x, offset, y, 1, len);
+        for (int i = 0; i < len; i++) {
+            float expected = Bf16.round(x[offset + i]);
+            assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(rounded[2 + i]),
+                    "bf16 of bits " + Integer.toHexString(Float.floatToRawIntBits(x[offset + i])));
+            expectedY[1 + i] += alpha * expected;
+            assertEquals(Float.floatToRawIntBits(expectedY[1 + i]), Float.floatToRawIntBits(y[1 + i]),
+                    "y += a * bf16(x) at " + i);
+        }
+        assertEquals(Float.floatToRawIntBits(expectedY[0]), Float.floatToRawIntBits(y[0]), "outside the slice");
     }
 }
