@@ -152,6 +152,31 @@ public final class LatentKvCache {
         return Vectors.dotBf16(qLatent, latent0, e, at, kvLoraRank) + Vectors.dotBf16(qPe, pe0, e, at + kvLoraRank, rope);
     }
 
+    /**
+     * {@link #score} of four queries against the entry at {@code at}, each bit for bit the same, the entry read once:
+     * query j's latent part at {@code qLatent[offsets[j] ..]}, its rope part at {@code qPe[offsets[4 + j] ..]}; the
+     * scores into {@code out[0 .. 4)} ({@code out} holds 8: the rope parts pass through {@code out[4 .. 8)}).
+     */
+    public void score4(int layer, int at, float[] qLatent, float[] qPe, int[] offsets, float[] out) {
+        if (format == Format.F32) {
+            for (int j = 0; j < 4; j++) out[j] = score(layer, at, qLatent, offsets[j], qPe, offsets[4 + j]);
+            return;
+        }
+        short[] e = bf16[layer];
+        Vectors.dotBf16x4(qLatent, offsets, 0, e, at, kvLoraRank, out, 0);
+        Vectors.dotBf16x4(qPe, offsets, 4, e, at + kvLoraRank, width - kvLoraRank, out, 4);
+        for (int j = 0; j < 4; j++) out[j] = out[j] + out[4 + j];
+    }
+
+    /** {@link #addLatent} for four outputs of the same entry: {@code out[out0[j] ..] += p[j] · c_t}, the entry read once. */
+    public void addLatent4(int layer, int at, float[] p, float[] out, int[] out0) {
+        if (format == Format.F32) {
+            for (int j = 0; j < 4; j++) Vectors.axpy(p[j], f32[layer], at, out, out0[j], kvLoraRank);
+        } else {
+            Vectors.axpyBf16x4(p, bf16[layer], at, out, out0, kvLoraRank);
+        }
+    }
+
     /** {@code out[out0 ..] += p · c_t} for the entry at {@code at}. */
     public void addLatent(int layer, int at, float p, float[] out, int out0) {
         if (format == Format.F32) {

@@ -129,12 +129,20 @@ public final class Mla {
         }
         float[] outLatent = ws.buffer(Workspace.Slot.ATTN_LATENT, heads * rows * kvLora);
         float scale = step.softmaxScale();
-        Parallel.forRange(rows * heads, 1, (from, to) -> {
-            float[] scores = AttentionScratch.scores(step.maxPosition() + 1);
+        // heads four at a time where they come in fours: they read the same latents, once for the four
+        int group = heads % 4 == 0 ? 4 : 1;
+        Parallel.forRange(rows * (heads / group), 1, (from, to) -> {
+            AttentionScratch scratch = AttentionScratch.get(group * (step.maxPosition() + 1));
             for (int item = from; item < to; item++) {
-                int h = item / rows, r = item % rows;
-                attendOne(r, step, qLatent, (h * rows + r) * kvLora, q, (r * heads + h) * qkHead + nope, layer,
-                        cache, scale, scores, outLatent);
+                int h = item / rows * group, i = item % rows;
+                // early and late rows alternate, so a range of items holds its share of a prompt's causal work
+                int r = i % 2 == 0 ? i / 2 : rows - 1 - i / 2;
+                if (group == 4) {
+                    attendFour(r, h, step, qLatent, q, layer, cache, scale, scratch, outLatent);
+                } else {
+                    attendOne(r, step, qLatent, (h * rows + r) * kvLora, q, (r * heads + h) * qkHead + nope, layer,
+                            cache, scale, scratch.scores, outLatent);
+                }
             }
         });
         // project the attended latents out with W_UV, head by head: (rows, heads * v)
@@ -175,16 +183,65 @@ public final class Mla {
         }
     }
 
-    /** Per-thread softmax scores, grown to the longest context seen. */
-    private static final class AttentionScratch {
-        private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[256]);
-
-        static float[] scores(int positions) {
-            float[] s = SCORES.get();
-            if (s.length < positions) {
-                s = new float[Math.max(positions, s.length * 2)];
-                SCORES.set(s);
+    /**
+     * Heads {@code h0 .. h0+3} of row {@code r}, each exactly as {@link #attendOne} computes it: the same scores,
+     * softmax and weighted sum in the same order, bit for bit; the four read each cached latent once.
+     */
+    private void attendFour(int r, int h0, StepRows step, float[] qLatent, float[] q, int layer, LatentKvCache cache,
+                            float scale, AttentionScratch s, float[] outLatent) {
+        int kvLora = config.kvLoraRank();
+        int heads = config.numHeads();
+        int rows = step.count();
+        int[] at = s.offsets; // the heads' latent queries (and outputs) [0, 4), rope queries [4, 8)
+        for (int j = 0; j < 4; j++) {
+            at[j] = ((h0 + j) * rows + r) * kvLora;
+            at[4 + j] = (r * heads + h0 + j) * config.qkHeadDim() + config.qkNopeHeadDim();
+        }
+        LatentKvCache.Sequence seq = step.sequence(r);
+        int length = step.position(r) + 1;
+        float[] scores = s.scores; // head j's at [j * length, (j + 1) * length)
+        float[] four = s.four;
+        float[] max = s.max;
+        Arrays.fill(max, Float.NEGATIVE_INFINITY);
+        for (int t = 0; t < length; t++) {
+            cache.score4(layer, cache.offset(seq, t), qLatent, q, at, four);
+            for (int j = 0; j < 4; j++) {
+                float score = four[j] * scale;
+                scores[j * length + t] = score;
+                max[j] = Math.max(max[j], score);
             }
+        }
+        float[] sum = s.sum;
+        for (int j = 0; j < 4; j++) {
+            float total = 0f;
+            for (int t = j * length; t < (j + 1) * length; t++) {
+                float p = (float) Math.exp(scores[t] - max[j]);
+                scores[t] = p;
+                total += p;
+            }
+            sum[j] = total;
+            Arrays.fill(outLatent, at[j], at[j] + kvLora, 0f);
+        }
+        float[] weight = s.four;
+        for (int t = 0; t < length; t++) {
+            for (int j = 0; j < 4; j++) weight[j] = scores[j * length + t] / sum[j];
+            cache.addLatent4(layer, cache.offset(seq, t), weight, outLatent, at);
+        }
+    }
+
+    /** Per-thread softmax scores, grown to the longest context seen (times the heads a task attends), and small sums. */
+    private static final class AttentionScratch {
+        private static final ThreadLocal<AttentionScratch> SCRATCH = ThreadLocal.withInitial(AttentionScratch::new);
+
+        float[] scores = new float[256];
+        final int[] offsets = new int[8];
+        final float[] four = new float[8];
+        final float[] max = new float[4];
+        final float[] sum = new float[4];
+
+        static AttentionScratch get(int scores) {
+            AttentionScratch s = SCRATCH.get();
+            if (s.scores.length < scores) s.scores = new float[Math.max(scores, s.scores.length * 2)];
             return s;
         }
     }

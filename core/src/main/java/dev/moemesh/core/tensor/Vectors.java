@@ -46,6 +46,65 @@ public final class Vectors {
         return sum;
     }
 
+    /**
+     * Four {@link #dotBf16}s against the same {@code b}, of {@code a} at {@code a0[from .. from+3]}, into {@code
+     * out[o .. o+3]}: each the same lanes, lane-sum tree and scalar tail, bit for bit; {@code b} is read and widened
+     * once for the four.
+     */
+    public static void dotBf16x4(float[] a, int[] a0, int from, short[] b, int b0, int len, float[] out, int o) {
+        int p0 = a0[from], p1 = a0[from + 1], p2 = a0[from + 2], p3 = a0[from + 3];
+        int bound = F.loopBound(len);
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0;
+        for (; i < bound; i += WIDTH) {
+            FloatVector w = widen(b, b0 + i);
+            s0 = w.fma(FloatVector.fromArray(F, a, p0 + i), s0);
+            s1 = w.fma(FloatVector.fromArray(F, a, p1 + i), s1);
+            s2 = w.fma(FloatVector.fromArray(F, a, p2 + i), s2);
+            s3 = w.fma(FloatVector.fromArray(F, a, p3 + i), s3);
+        }
+        float[] lanes = LANES.get();
+        float r0 = Lanes.sum(s0, lanes), r1 = Lanes.sum(s1, lanes), r2 = Lanes.sum(s2, lanes), r3 = Lanes.sum(s3, lanes);
+        for (; i < len; i++) {
+            float w = Float.intBitsToFloat(b[b0 + i] << 16);
+            r0 = Math.fma(w, a[p0 + i], r0);
+            r1 = Math.fma(w, a[p1 + i], r1);
+            r2 = Math.fma(w, a[p2 + i], r2);
+            r3 = Math.fma(w, a[p3 + i], r3);
+        }
+        out[o] = r0;
+        out[o + 1] = r1;
+        out[o + 2] = r2;
+        out[o + 3] = r3;
+    }
+
+    /**
+     * Four {@link #axpyBf16}s of the same {@code x}: {@code y[y0[j] + i] += alpha[j] · x[x0 + i]} for j in 0..3, each
+     * bit for bit as the single one; {@code x} is read and widened once for the four.
+     */
+    public static void axpyBf16x4(float[] alpha, short[] x, int x0, float[] y, int[] y0, int len) {
+        int q0 = y0[0], q1 = y0[1], q2 = y0[2], q3 = y0[3];
+        float c0 = alpha[0], c1 = alpha[1], c2 = alpha[2], c3 = alpha[3];
+        int bound = F.loopBound(len);
+        FloatVector a0 = FloatVector.broadcast(F, c0), a1 = FloatVector.broadcast(F, c1);
+        FloatVector a2 = FloatVector.broadcast(F, c2), a3 = FloatVector.broadcast(F, c3);
+        int i = 0;
+        for (; i < bound; i += WIDTH) {
+            FloatVector w = widen(x, x0 + i);
+            a0.fma(w, FloatVector.fromArray(F, y, q0 + i)).intoArray(y, q0 + i);
+            a1.fma(w, FloatVector.fromArray(F, y, q1 + i)).intoArray(y, q1 + i);
+            a2.fma(w, FloatVector.fromArray(F, y, q2 + i)).intoArray(y, q2 + i);
+            a3.fma(w, FloatVector.fromArray(F, y, q3 + i)).intoArray(y, q3 + i);
+        }
+        for (; i < len; i++) {
+            float w = Float.intBitsToFloat(x[x0 + i] << 16);
+            y[q0 + i] = Math.fma(c0, w, y[q0 + i]);
+            y[q1 + i] = Math.fma(c1, w, y[q1 + i]);
+            y[q2 + i] = Math.fma(c2, w, y[q2 + i]);
+            y[q3 + i] = Math.fma(c3, w, y[q3 + i]);
+        }
+    }
+
     /** {@code y[y0 + i] += alpha · x[x0 + i]} with {@code x} bf16 bits. */
     public static void axpyBf16(float alpha, short[] x, int x0, float[] y, int y0, int len) {
         int bound = F.loopBound(len);

@@ -82,4 +82,62 @@ class MlaTest {
         wo.multiply(attn, rows, naive);
         for (int i = 0; i < naive.length; i++) assertEquals(naive[i], absorbed[i], 1e-4 * (1 + Math.abs(naive[i])), "element " + i);
     }
+
+    /**
+     * Heads attended four at a time (they read each cached latent once) give, head by head, what one head at a time
+     * gives bit for bit: the scores, softmax and weighted sum of latents written out here one head and one entry at
+     * a time with the cache's single-entry operations, against the attended latents the forward pass left.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Preset.class, names = {"TINY_V3", "TINY_V2LITE"})
+    void headsAttendedFourAtATimeEqualOneHeadAtATimeBitForBit(Preset preset) {
+        Model model = Model.load(TestModels.tiny(preset), 0);
+        ModelConfig c = model.config();
+        int heads = c.numHeads(), kvLora = c.kvLoraRank(), qk = c.qkHeadDim(), nope = c.qkNopeHeadDim();
+        assertEquals(0, heads % 4, "the tiny presets' heads come in fours, so the forward pass groups them");
+        Mla mla = model.block(1).attention();
+        int rows = 13;
+        float[] x = new float[rows * c.hiddenSize()];
+        SplittableRandom random = new SplittableRandom(8);
+        for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
+        LatentKvCache cache = model.newCache(4, 8);
+        LatentKvCache.Sequence seq = cache.newSequence();
+        cache.reserve(seq, rows);
+        int[] positions = new int[rows];
+        LatentKvCache.Sequence[] seqs = new LatentKvCache.Sequence[rows];
+        for (int r = 0; r < rows; r++) {
+            positions[r] = r;
+            seqs[r] = seq;
+        }
+        StepRows step = new StepRows(new int[rows], positions, seqs, rows, model.rope(), c.qkRopeHeadDim());
+        Workspace ws = new Workspace();
+        mla.forward(step, x, new float[rows * c.hiddenSize()], cache, 1, ws);
+        float[] q = ws.buffer(Workspace.Slot.Q, rows * heads * qk);
+        float[] qLatent = ws.buffer(Workspace.Slot.Q_ABSORBED, heads * rows * kvLora);
+        float[] attended = ws.buffer(Workspace.Slot.ATTN_LATENT, heads * rows * kvLora);
+
+        for (int r = 0; r < rows; r++) {
+            for (int h = 0; h < heads; h++) {
+                int latent0 = (h * rows + r) * kvLora;
+                float[] scores = new float[r + 1];
+                float max = Float.NEGATIVE_INFINITY;
+                for (int t = 0; t <= r; t++) {
+                    scores[t] = cache.score(1, cache.offset(seq, t), qLatent, latent0, q, (r * heads + h) * qk + nope)
+                            * step.softmaxScale();
+                    max = Math.max(max, scores[t]);
+                }
+                float sum = 0f;
+                for (int t = 0; t <= r; t++) {
+                    scores[t] = (float) Math.exp(scores[t] - max);
+                    sum += scores[t];
+                }
+                float[] expected = new float[kvLora];
+                for (int t = 0; t <= r; t++) cache.addLatent(1, cache.offset(seq, t), scores[t] / sum, expected, 0);
+                for (int i = 0; i < kvLora; i++) {
+                    assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(attended[latent0 + i]),
+                            "row " + r + " head " + h + " latent " + i);
+                }
+            }
+        }
+    }
 }

@@ -90,4 +90,32 @@ class VectorsTest {
         }
         assertEquals(Float.floatToRawIntBits(expectedY[0]), Float.floatToRawIntBits(y[0]), "outside the slice");
     }
+
+    /** Four dot products or axpys against one bf16 row, each bit for bit the single one; an odd length for the tail. */
+    @Test
+    void fourDotsAndAxpysOverOneBf16RowEqualTheSingleOnesBitForBit() {
+        int len = 77;
+        SplittableRandom r = new SplittableRandom(21);
+        short[] b = new short[3 + len];
+        for (int i = 0; i < b.length; i++) b[i] = Bf16.fromFloat((float) r.nextGaussian());
+        float[] a = new float[4 * 100];
+        for (int i = 0; i < a.length; i++) a[i] = (float) (r.nextGaussian() * 4);
+        int[] offsets = {9, 0, 210, 300, 123, 101, 250, 17}; // [4, 8): a second set, read with from = 4
+        float[] four = new float[8];
+        Vectors.dotBf16x4(a, offsets, 0, b, 3, len, four, 0);
+        Vectors.dotBf16x4(a, offsets, 4, b, 3, len, four, 4);
+        for (int j = 0; j < 8; j++) {
+            assertEquals(Float.floatToRawIntBits(Vectors.dotBf16(a, offsets[j], b, 3, len)),
+                    Float.floatToRawIntBits(four[j]), "dot " + j);
+        }
+        float[] alpha = {0.3f, -1.7f, 2.25f, 1e-3f};
+        float[] y = new float[4 * 100], expected = new float[4 * 100];
+        for (int i = 0; i < y.length; i++) y[i] = expected[i] = (float) r.nextGaussian();
+        int[] outs = {0, 100, 200, 300};
+        Vectors.axpyBf16x4(alpha, b, 3, y, outs, len);
+        for (int j = 0; j < 4; j++) Vectors.axpyBf16(alpha[j], b, 3, expected, outs[j], len);
+        for (int i = 0; i < y.length; i++) {
+            assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(y[i]), "y[" + i + "]");
+        }
+    }
 }
