@@ -20,28 +20,17 @@ class MlaTest {
     @ParameterizedTest
     @EnumSource(value = Preset.class, names = {"TINY_V3", "TINY_V2LITE"})
     void absorbedAttentionEqualsTheNaiveDecompressedForm(Preset preset) {
-        Model model = Model.load(TestModels.tiny(preset), 0);
+        int rows = 11;
+        Prompt prompt = Prompt.attended(preset, rows, 3);
+        Model model = prompt.model();
         ModelConfig c = model.config();
         Mla mla = model.block(1).attention();
-        int rows = 11;
         int hidden = c.hiddenSize();
-        float[] x = new float[rows * hidden];
-        SplittableRandom random = new SplittableRandom(3);
-        for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
-
-        LatentKvCache cache = model.newCache(4, 8);
-        LatentKvCache.Sequence seq = cache.newSequence();
-        cache.reserve(seq, rows);
-        int[] positions = new int[rows];
-        LatentKvCache.Sequence[] seqs = new LatentKvCache.Sequence[rows];
-        for (int r = 0; r < rows; r++) {
-            positions[r] = r;
-            seqs[r] = seq;
-        }
-        StepRows step = new StepRows(new int[rows], positions, seqs, rows, model.rope(), c.qkRopeHeadDim());
-        Workspace ws = new Workspace();
-        float[] absorbed = new float[rows * hidden];
-        mla.forward(step, x, absorbed, cache, 1, ws);
+        LatentKvCache cache = prompt.cache();
+        LatentKvCache.Sequence seq = prompt.sequence();
+        StepRows step = prompt.step();
+        Workspace ws = prompt.ws();
+        float[] absorbed = prompt.out();
 
         // naive: rebuild keys and values from the cached latents, then plain attention with the same queries
         int heads = c.numHeads(), nope = c.qkNopeHeadDim(), rope = c.qkRopeHeadDim(), v = c.vHeadDim();
@@ -91,27 +80,15 @@ class MlaTest {
     @ParameterizedTest
     @EnumSource(value = Preset.class, names = {"TINY_V3", "TINY_V2LITE"})
     void headsAttendedFourAtATimeEqualOneHeadAtATimeBitForBit(Preset preset) {
-        Model model = Model.load(TestModels.tiny(preset), 0);
-        ModelConfig c = model.config();
+        int rows = 13;
+        Prompt prompt = Prompt.attended(preset, rows, 8);
+        ModelConfig c = prompt.model().config();
         int heads = c.numHeads(), kvLora = c.kvLoraRank(), qk = c.qkHeadDim(), nope = c.qkNopeHeadDim();
         assertEquals(0, heads % 4, "the tiny presets' heads come in fours, so the forward pass groups them");
-        Mla mla = model.block(1).attention();
-        int rows = 13;
-        float[] x = new float[rows * c.hiddenSize()];
-        SplittableRandom random = new SplittableRandom(8);
-        for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
-        LatentKvCache cache = model.newCache(4, 8);
-        LatentKvCache.Sequence seq = cache.newSequence();
-        cache.reserve(seq, rows);
-        int[] positions = new int[rows];
-        LatentKvCache.Sequence[] seqs = new LatentKvCache.Sequence[rows];
-        for (int r = 0; r < rows; r++) {
-            positions[r] = r;
-            seqs[r] = seq;
-        }
-        StepRows step = new StepRows(new int[rows], positions, seqs, rows, model.rope(), c.qkRopeHeadDim());
-        Workspace ws = new Workspace();
-        mla.forward(step, x, new float[rows * c.hiddenSize()], cache, 1, ws);
+        LatentKvCache cache = prompt.cache();
+        LatentKvCache.Sequence seq = prompt.sequence();
+        StepRows step = prompt.step();
+        Workspace ws = prompt.ws();
         float[] q = ws.buffer(Workspace.Slot.Q, rows * heads * qk);
         float[] qLatent = ws.buffer(Workspace.Slot.Q_ABSORBED, heads * rows * kvLora);
         float[] attended = ws.buffer(Workspace.Slot.ATTN_LATENT, heads * rows * kvLora);
@@ -138,6 +115,32 @@ class MlaTest {
                             "row " + r + " head " + h + " latent " + i);
                 }
             }
+        }
+    }
+
+    /** Layer 1's attention run over a prompt of random hidden states, one sequence at positions 0 .. rows-1. */
+    private record Prompt(Model model, LatentKvCache cache, LatentKvCache.Sequence sequence, StepRows step,
+                          Workspace ws, float[] out) {
+        static Prompt attended(Preset preset, int rows, long seed) {
+            Model model = Model.load(TestModels.tiny(preset), 0);
+            ModelConfig c = model.config();
+            float[] x = new float[rows * c.hiddenSize()];
+            SplittableRandom random = new SplittableRandom(seed);
+            for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
+            LatentKvCache cache = model.newCache(4, 8);
+            LatentKvCache.Sequence seq = cache.newSequence();
+            cache.reserve(seq, rows);
+            int[] positions = new int[rows];
+            LatentKvCache.Sequence[] seqs = new LatentKvCache.Sequence[rows];
+            for (int r = 0; r < rows; r++) {
+                positions[r] = r;
+                seqs[r] = seq;
+            }
+            StepRows step = new StepRows(new int[rows], positions, seqs, rows, model.rope(), c.qkRopeHeadDim());
+            Workspace ws = new Workspace();
+            float[] out = new float[rows * c.hiddenSize()];
+            model.block(1).attention().forward(step, x, out, cache, 1, ws);
+            return new Prompt(model, cache, seq, step, ws, out);
         }
     }
 }
