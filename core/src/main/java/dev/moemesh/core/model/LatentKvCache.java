@@ -177,6 +177,24 @@ public final class LatentKvCache {
         }
     }
 
+    /**
+     * Four heads' attended latents: {@code out[out0[j] ..] = Σ_t p[j · length + t] · c_t} over the entries at {@code
+     * entries[0 .. length)}, t from 0 up, each element bit for bit what zeroing {@code out} and {@link #addLatent4} per
+     * entry give.
+     */
+    public void weightedLatents4(int layer, int[] entries, int length, float[] p, float[] out, int[] out0) {
+        if (format == Format.BF16) {
+            Vectors.weightedSumBf16x4(p, length, bf16[layer], entries, kvLoraRank, out, out0);
+            return;
+        }
+        for (int j = 0; j < 4; j++) {
+            Arrays.fill(out, out0[j], out0[j] + kvLoraRank, 0f);
+            for (int t = 0; t < length; t++) {
+                Vectors.axpy(p[j * length + t], f32[layer], entries[t], out, out0[j], kvLoraRank);
+            }
+        }
+    }
+
     /** {@code out[out0 ..] += p · c_t} for the entry at {@code at}. */
     public void addLatent(int layer, int at, float p, float[] out, int out0) {
         if (format == Format.F32) {

@@ -199,12 +199,14 @@ public final class Mla {
         }
         LatentKvCache.Sequence seq = step.sequence(r);
         int length = step.position(r) + 1;
+        int[] entries = s.entries;
+        for (int t = 0; t < length; t++) entries[t] = cache.offset(seq, t);
         float[] scores = s.scores; // head j's at [j * length, (j + 1) * length)
         float[] four = s.four;
         float[] max = s.max;
         Arrays.fill(max, Float.NEGATIVE_INFINITY);
         for (int t = 0; t < length; t++) {
-            cache.score4(layer, cache.offset(seq, t), qLatent, q, at, four);
+            cache.score4(layer, entries[t], qLatent, q, at, four);
             for (int j = 0; j < 4; j++) {
                 float score = four[j] * scale;
                 scores[j * length + t] = score;
@@ -220,13 +222,11 @@ public final class Mla {
                 total += p;
             }
             sum[j] = total;
-            Arrays.fill(outLatent, at[j], at[j] + kvLora, 0f);
         }
-        float[] weight = s.four;
-        for (int t = 0; t < length; t++) {
-            for (int j = 0; j < 4; j++) weight[j] = scores[j * length + t] / sum[j];
-            cache.addLatent4(layer, cache.offset(seq, t), weight, outLatent, at);
+        for (int j = 0; j < 4; j++) {
+            for (int t = j * length; t < (j + 1) * length; t++) scores[t] = scores[t] / sum[j];
         }
+        cache.weightedLatents4(layer, entries, length, scores, outLatent, at);
     }
 
     /** Per-thread softmax scores, grown to the longest context seen (times the heads a task attends), and small sums. */
@@ -234,6 +234,7 @@ public final class Mla {
         private static final ThreadLocal<AttentionScratch> SCRATCH = ThreadLocal.withInitial(AttentionScratch::new);
 
         float[] scores = new float[256];
+        int[] entries = new int[64];
         final int[] offsets = new int[8];
         final float[] four = new float[8];
         final float[] max = new float[4];
@@ -242,6 +243,7 @@ public final class Mla {
         static AttentionScratch get(int scores) {
             AttentionScratch s = SCRATCH.get();
             if (s.scores.length < scores) s.scores = new float[Math.max(scores, s.scores.length * 2)];
+            if (s.entries.length < scores) s.entries = new int[s.scores.length]; // at least the positions
             return s;
         }
     }

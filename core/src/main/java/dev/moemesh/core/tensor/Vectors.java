@@ -105,6 +105,59 @@ public final class Vectors {
         }
     }
 
+    /**
+     * Four weighted sums of the same bf16 rows: {@code y[y0[j] + i] = Σ_t p[j · length + t] · x[at[t] + i]} for j in
+     * 0..3, i in [0, len), t from 0 up, each element the fma chain that zeroing {@code y} and calling {@link
+     * #axpyBf16x4} once per row gives, bit for bit. A strip of 16 columns of the four sums stays in registers while
+     * the rows pass, so no partial sum is stored and reloaded per row.
+     */
+    public static void weightedSumBf16x4(float[] p, int length, short[] x, int[] at, int len, float[] y, int[] y0) {
+        int q0 = y0[0], q1 = y0[1], q2 = y0[2], q3 = y0[3];
+        int p1 = length, p2 = 2 * length, p3 = 3 * length;
+        int i = 0;
+        for (; i + 2 * WIDTH <= len; i += 2 * WIDTH) {
+            FloatVector s00 = FloatVector.zero(F), s01 = s00, s10 = s00, s11 = s00;
+            FloatVector s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+            for (int t = 0; t < length; t++) {
+                FloatVector w0 = widen(x, at[t] + i), w1 = widen(x, at[t] + i + WIDTH);
+                FloatVector b = FloatVector.broadcast(F, p[t]);
+                s00 = b.fma(w0, s00);
+                s01 = b.fma(w1, s01);
+                b = FloatVector.broadcast(F, p[p1 + t]);
+                s10 = b.fma(w0, s10);
+                s11 = b.fma(w1, s11);
+                b = FloatVector.broadcast(F, p[p2 + t]);
+                s20 = b.fma(w0, s20);
+                s21 = b.fma(w1, s21);
+                b = FloatVector.broadcast(F, p[p3 + t]);
+                s30 = b.fma(w0, s30);
+                s31 = b.fma(w1, s31);
+            }
+            s00.intoArray(y, q0 + i);
+            s01.intoArray(y, q0 + i + WIDTH);
+            s10.intoArray(y, q1 + i);
+            s11.intoArray(y, q1 + i + WIDTH);
+            s20.intoArray(y, q2 + i);
+            s21.intoArray(y, q2 + i + WIDTH);
+            s30.intoArray(y, q3 + i);
+            s31.intoArray(y, q3 + i + WIDTH);
+        }
+        for (; i < len; i++) {
+            float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+            for (int t = 0; t < length; t++) {
+                float w = Float.intBitsToFloat(x[at[t] + i] << 16);
+                s0 = Math.fma(p[t], w, s0);
+                s1 = Math.fma(p[p1 + t], w, s1);
+                s2 = Math.fma(p[p2 + t], w, s2);
+                s3 = Math.fma(p[p3 + t], w, s3);
+            }
+            y[q0 + i] = s0;
+            y[q1 + i] = s1;
+            y[q2 + i] = s2;
+            y[q3 + i] = s3;
+        }
+    }
+
     /** {@code y[y0 + i] += alpha · x[x0 + i]} with {@code x} bf16 bits. */
     public static void axpyBf16(float alpha, short[] x, int x0, float[] y, int y0, int len) {
         int bound = F.loopBound(len);

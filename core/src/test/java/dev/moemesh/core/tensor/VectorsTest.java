@@ -118,4 +118,33 @@ class VectorsTest {
             assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(y[i]), "y[" + i + "]");
         }
     }
+
+    /**
+     * The four weighted sums kept in registers across rows against zeroing and one {@link Vectors#axpyBf16x4} per
+     * row, bit for bit: a width that leaves a partial strip and a scalar tail, rows scattered in the array.
+     */
+    @Test
+    void fourWeightedSumsOfBf16RowsEqualOneAxpyPerRowBitForBit() {
+        int len = 16 * 2 + 8 + 3, length = 11;
+        SplittableRandom r = new SplittableRandom(33);
+        short[] x = new short[length * 100];
+        for (int i = 0; i < x.length; i++) x[i] = Bf16.fromFloat((float) r.nextGaussian());
+        int[] at = new int[length];
+        for (int t = 0; t < length; t++) at[t] = (length - 1 - t) * 100 + t; // not in order, not aligned
+        float[] p = new float[4 * length];
+        for (int i = 0; i < p.length; i++) p[i] = (float) r.nextDouble();
+        int[] outs = {50, 0, 150, 100};
+        float[] y = new float[200], expected = new float[200];
+        for (int i = 0; i < y.length; i++) y[i] = expected[i] = Float.NaN; // overwritten, not added to
+        Vectors.weightedSumBf16x4(p, length, x, at, len, y, outs);
+        for (int j = 0; j < 4; j++) java.util.Arrays.fill(expected, outs[j], outs[j] + len, 0f);
+        float[] weight = new float[4];
+        for (int t = 0; t < length; t++) {
+            for (int j = 0; j < 4; j++) weight[j] = p[j * length + t];
+            Vectors.axpyBf16x4(weight, x, at[t], expected, outs, len);
+        }
+        for (int i = 0; i < y.length; i++) {
+            assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(y[i]), "y[" + i + "]");
+        }
+    }
 }
