@@ -168,19 +168,10 @@ public final class LatentKvCache {
         for (int j = 0; j < 4; j++) out[j] = out[j] + out[4 + j];
     }
 
-    /** {@link #addLatent} for four outputs of the same entry: {@code out[out0[j] ..] += p[j] · c_t}, the entry read once. */
-    public void addLatent4(int layer, int at, float[] p, float[] out, int[] out0) {
-        if (format == Format.F32) {
-            for (int j = 0; j < 4; j++) Vectors.axpy(p[j], f32[layer], at, out, out0[j], kvLoraRank);
-        } else {
-            Vectors.axpyBf16x4(p, bf16[layer], at, out, out0, kvLoraRank);
-        }
-    }
-
     /**
      * Four heads' attended latents: {@code out[out0[j] ..] = Σ_t p[j · length + t] · c_t} over the entries at {@code
-     * entries[0 .. length)}, t from 0 up, each element bit for bit what zeroing {@code out} and {@link #addLatent4} per
-     * entry give.
+     * entries[0 .. length)}, t from 0 up, each element bit for bit what zeroing {@code out} and {@link #addLatent} per
+     * entry and head give.
      */
     public void weightedLatents4(int layer, int[] entries, int length, float[] p, float[] out, int[] out0) {
         if (format == Format.BF16) {

@@ -79,36 +79,9 @@ public final class Vectors {
     }
 
     /**
-     * Four {@link #axpyBf16}s of the same {@code x}: {@code y[y0[j] + i] += alpha[j] · x[x0 + i]} for j in 0..3, each
-     * bit for bit as the single one; {@code x} is read and widened once for the four.
-     */
-    public static void axpyBf16x4(float[] alpha, short[] x, int x0, float[] y, int[] y0, int len) {
-        int q0 = y0[0], q1 = y0[1], q2 = y0[2], q3 = y0[3];
-        float c0 = alpha[0], c1 = alpha[1], c2 = alpha[2], c3 = alpha[3];
-        int bound = F.loopBound(len);
-        FloatVector a0 = FloatVector.broadcast(F, c0), a1 = FloatVector.broadcast(F, c1);
-        FloatVector a2 = FloatVector.broadcast(F, c2), a3 = FloatVector.broadcast(F, c3);
-        int i = 0;
-        for (; i < bound; i += WIDTH) {
-            FloatVector w = widen(x, x0 + i);
-            a0.fma(w, FloatVector.fromArray(F, y, q0 + i)).intoArray(y, q0 + i);
-            a1.fma(w, FloatVector.fromArray(F, y, q1 + i)).intoArray(y, q1 + i);
-            a2.fma(w, FloatVector.fromArray(F, y, q2 + i)).intoArray(y, q2 + i);
-            a3.fma(w, FloatVector.fromArray(F, y, q3 + i)).intoArray(y, q3 + i);
-        }
-        for (; i < len; i++) {
-            float w = Float.intBitsToFloat(x[x0 + i] << 16);
-            y[q0 + i] = Math.fma(c0, w, y[q0 + i]);
-            y[q1 + i] = Math.fma(c1, w, y[q1 + i]);
-            y[q2 + i] = Math.fma(c2, w, y[q2 + i]);
-            y[q3 + i] = Math.fma(c3, w, y[q3 + i]);
-        }
-    }
-
-    /**
      * Four weighted sums of the same bf16 rows: {@code y[y0[j] + i] = Σ_t p[j · length + t] · x[at[t] + i]} for j in
      * 0..3, i in [0, len), t from 0 up, each element the fma chain that zeroing {@code y} and calling {@link
-     * #axpyBf16x4} once per row gives, bit for bit. A strip of 16 columns of the four sums stays in registers while
+     * #axpyBf16} once per row and sum gives, bit for bit. A strip of 16 columns of the four sums stays in registers while
      * the rows pass, so no partial sum is stored and reloaded per row.
      */
     public static void weightedSumBf16x4(float[] p, int length, short[] x, int[] at, int len, float[] y, int[] y0) {

@@ -91,9 +91,9 @@ class VectorsTest {
         assertEquals(Float.floatToRawIntBits(expectedY[0]), Float.floatToRawIntBits(y[0]), "outside the slice");
     }
 
-    /** Four dot products or axpys against one bf16 row, each bit for bit the single one; an odd length for the tail. */
+    /** Four dot products against one bf16 row, each bit for bit the single one; an odd length for the tail. */
     @Test
-    void fourDotsAndAxpysOverOneBf16RowEqualTheSingleOnesBitForBit() {
+    void fourDotsOverOneBf16RowEqualTheSingleOnesBitForBit() {
         int len = 77;
         SplittableRandom r = new SplittableRandom(21);
         short[] b = new short[3 + len];
@@ -108,20 +108,11 @@ class VectorsTest {
             assertEquals(Float.floatToRawIntBits(Vectors.dotBf16(a, offsets[j], b, 3, len)),
                     Float.floatToRawIntBits(four[j]), "dot " + j);
         }
-        float[] alpha = {0.3f, -1.7f, 2.25f, 1e-3f};
-        float[] y = new float[4 * 100], expected = new float[4 * 100];
-        for (int i = 0; i < y.length; i++) y[i] = expected[i] = (float) r.nextGaussian();
-        int[] outs = {0, 100, 200, 300};
-        Vectors.axpyBf16x4(alpha, b, 3, y, outs, len);
-        for (int j = 0; j < 4; j++) Vectors.axpyBf16(alpha[j], b, 3, expected, outs[j], len);
-        for (int i = 0; i < y.length; i++) {
-            assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(y[i]), "y[" + i + "]");
-        }
     }
 
     /**
-     * The four weighted sums kept in registers across rows against zeroing and one {@link Vectors#axpyBf16x4} per
-     * row, bit for bit: a width that leaves a partial strip and a scalar tail, rows scattered in the array.
+     * The four weighted sums kept in registers across rows against zeroing and one {@link Vectors#axpyBf16} per row
+     * and sum, bit for bit: a width that leaves a partial strip and a scalar tail, rows scattered in the array.
      */
     @Test
     void fourWeightedSumsOfBf16RowsEqualOneAxpyPerRowBitForBit() {
@@ -138,10 +129,8 @@ class VectorsTest {
         for (int i = 0; i < y.length; i++) y[i] = expected[i] = Float.NaN; // overwritten, not added to
         Vectors.weightedSumBf16x4(p, length, x, at, len, y, outs);
         for (int j = 0; j < 4; j++) java.util.Arrays.fill(expected, outs[j], outs[j] + len, 0f);
-        float[] weight = new float[4];
         for (int t = 0; t < length; t++) {
-            for (int j = 0; j < 4; j++) weight[j] = p[j * length + t];
-            Vectors.axpyBf16x4(weight, x, at[t], expected, outs, len);
+            for (int j = 0; j < 4; j++) Vectors.axpyBf16(p[j * length + t], x, at[t], expected, outs[j], len);
         }
         for (int i = 0; i < y.length; i++) {
             assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(y[i]), "y[" + i + "]");
