@@ -79,7 +79,12 @@ public final class PhaseSplit {
             } while (System.nanoTime() < end);
             recording.stop();
             recording.dump(file);
-            return split(RecordingFile.readAllEvents(file), Thread.currentThread().getName());
+            List<Phase> phases = split(RecordingFile.readAllEvents(file), Thread.currentThread().getName());
+            if (phases.isEmpty()) {
+                throw new IllegalStateException("JFR recorded no jdk.CPUTimeSample of this thread: the CPU-time"
+                        + " sampler needs JDK 25 or later on Linux");
+            }
+            return phases;
         } finally {
             Files.deleteIfExists(file);
         }
