@@ -23,9 +23,10 @@ import java.util.Map;
  * are evenly spread in time. A sample of the engine's own thread names its phase by the innermost frame of the
  * model's code on its stack, and a compute worker's sample counts for the phase the engine's thread was in at that
  * moment. (The time-based {@code jdk.ExecutionSample} missed most of a worker's samples inside the kernels: a
- * worker that ran half the chunks looked idle 85 % of the time.) A phase's share is its share of the engine thread's samples (wall-clock); its utilisation is
- * the samples doing work (a kernel's chunk, or serial code) over {@link Parallel#threads()} times the phase's
- * samples. What is not work: a worker spinning for the next job, the engine's thread waiting for the last chunks.
+ * worker that ran half the chunks looked idle 85 % of the time.) A phase's share is its share of the engine
+ * thread's samples (wall-clock); its utilisation is the samples doing work (a kernel's chunk, or serial code) over
+ * {@link Parallel#threads()} times the phase's samples. What is not work: a worker spinning for the next job, the
+ * engine's thread waiting for the last chunks.
  *
  * <p>Arguments: a checkpoint directory, then figures ({@code prefill:256 decode:1 decode:32}, the default), run as
  * {@link EngineFigures} does (a decode figure's sequences decode {@code -Dcompare.decode-tokens}, here 64, after
@@ -35,7 +36,6 @@ import java.util.Map;
 public final class PhaseSplit {
     /** Each figure runs until the recording holds about this much of the engine thread's time. */
     private static final Duration SAMPLED = Duration.ofSeconds(Long.getLong("phases.seconds", 10));
-    private static final String WORKER = "moemesh-compute-";
 
     private PhaseSplit() {}
 
@@ -97,10 +97,10 @@ public final class PhaseSplit {
             if (thread == null || e.getStackTrace() == null) continue;
             String name = thread.getJavaName();
             if (engineThread.equals(name)) engine.add(e);
-            else if (name != null && name.startsWith(WORKER)) workers.add(e);
+            else if (name != null && name.startsWith(Parallel.WORKER_NAME_PREFIX)) workers.add(e);
         }
         engine.sort((a, b) -> a.getStartTime().compareTo(b.getStartTime()));
-        long[] times = engine.stream().mapToLong(e -> nanos(e)).toArray();
+        long[] times = engine.stream().mapToLong(PhaseSplit::nanos).toArray();
         String[] phaseOf = new String[engine.size()];
         Map<String, int[]> counts = new LinkedHashMap<>(); // samples, engine busy, workers busy
         for (int i = 0; i < engine.size(); i++) {

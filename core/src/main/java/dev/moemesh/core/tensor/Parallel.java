@@ -18,6 +18,8 @@ public final class Parallel {
         void run(int from, int to);
     }
 
+    /** The compute workers' thread names start with this (a profile tells their samples apart by it). */
+    public static final String WORKER_NAME_PREFIX = "moemesh-compute-";
     private static final int THREADS = Integer.getInteger("moemesh.threads", Runtime.getRuntime().availableProcessors());
     /**
      * How long an idle worker spins before it parks: long enough to catch the next product of a step. Where
@@ -70,7 +72,7 @@ public final class Parallel {
     private Parallel(int threads) {
         workers = new Thread[Math.max(0, threads - 1)];
         for (int i = 0; i < workers.length; i++) {
-            workers[i] = Thread.ofPlatform().daemon(true).name("moemesh-compute-" + i).start(this::work);
+            workers[i] = Thread.ofPlatform().daemon(true).name(WORKER_NAME_PREFIX + i).start(this::work);
         }
     }
 

@@ -81,8 +81,8 @@ public final class Vectors {
     /**
      * Four weighted sums of the same bf16 rows: {@code y[y0[j] + i] = Σ_t p[j · length + t] · x[at[t] + i]} for j in
      * 0..3, i in [0, len), t from 0 up, each element the fma chain that zeroing {@code y} and calling {@link
-     * #axpyBf16} once per row and sum gives, bit for bit. A strip of 16 columns of the four sums stays in registers while
-     * the rows pass, so no partial sum is stored and reloaded per row.
+     * #axpyBf16} once per row and sum gives, bit for bit. A strip of 16 columns of the four sums stays in registers
+     * while the rows pass, so no partial sum is stored and reloaded per row.
      */
     public static void weightedSumBf16x4(float[] p, int length, short[] x, int[] at, int len, float[] y, int[] y0) {
         int q0 = y0[0], q1 = y0[1], q2 = y0[2], q3 = y0[3];
@@ -143,7 +143,7 @@ public final class Vectors {
     }
 
     /**
-     * {@code out[o0 + i] = bf16(x[x0 + i])} as a float: {@link dev.moemesh.core.numeric.Bf16#round}, lane by lane
+     * {@code out[o0 + i] = bf16(x[x0 + i])} as a float: {@link Bf16#round}, lane by lane
      * (ties to even, NaN to PyTorch's quiet NaN).
      */
     public static void roundBf16(float[] x, int x0, float[] out, int o0, int len) {

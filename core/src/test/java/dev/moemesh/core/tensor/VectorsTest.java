@@ -3,6 +3,7 @@ package dev.moemesh.core.tensor;
 import dev.moemesh.core.numeric.Bf16;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -128,7 +129,7 @@ class VectorsTest {
         float[] y = new float[200], expected = new float[200];
         for (int i = 0; i < y.length; i++) y[i] = expected[i] = Float.NaN; // overwritten, not added to
         Vectors.weightedSumBf16x4(p, length, x, at, len, y, outs);
-        for (int j = 0; j < 4; j++) java.util.Arrays.fill(expected, outs[j], outs[j] + len, 0f);
+        for (int j = 0; j < 4; j++) Arrays.fill(expected, outs[j], outs[j] + len, 0f);
         for (int t = 0; t < length; t++) {
             for (int j = 0; j < 4; j++) Vectors.axpyBf16(p[j * length + t], x, at[t], expected, outs[j], len);
         }
