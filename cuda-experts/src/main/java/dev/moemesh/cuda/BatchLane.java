@@ -58,7 +58,7 @@ final class BatchLane implements AutoCloseable {
 
     /** Queues the copy of the group table and the inputs (bf16) to the device. */
     void upload(RoutedBatch batch, DeviceExpert[] experts) {
-        table = GroupTable.plan(batch.groupStart());
+        table = GroupTable.plan(batch.groupStart(), batch.groups());
         rows = batch.assignments();
         inputOffset = (table.bytes() + ALIGN - 1) / ALIGN * ALIGN;
         long total = inputOffset + 2L * rows * hidden;

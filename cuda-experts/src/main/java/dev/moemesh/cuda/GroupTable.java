@@ -30,9 +30,12 @@ final class GroupTable {
         this.tiles = tiles;
     }
 
-    /** Plans the table of a batch whose group {@code g} has rows {@code [groupStart[g], groupStart[g+1])}. */
-    static GroupTable plan(int[] groupStart) {
-        int groups = groupStart.length - 1;
+    /**
+     * Plans the table of a batch of {@code groups} groups, group {@code g} with rows {@code [groupStart[g],
+     * groupStart[g+1])}. Entries of {@code groupStart} past {@code groups} are ignored: the engine's reusable
+     * batches keep their arrays at the largest layer seen, with stale values there.
+     */
+    static GroupTable plan(int[] groupStart, int groups) {
         int entries = 0;
         int small = 0;
         for (int g = 0; g < groups; g++) {

@@ -82,8 +82,10 @@ class CudaExpertsTest {
                 List<Generation> expected = new BatchingEngine(cpuModel, EngineOptions.defaults()).generate(requests);
                 List<Generation> actual = new BatchingEngine(gpuModel, EngineOptions.defaults()).generate(requests);
                 for (int i = 0; i < requests.size(); i++) {
-                    assertArrayEquals(expected.get(i).tokenIds(), actual.get(i).tokenIds(),
-                            "salt " + salt + ", sequence " + i + " (prompt " + lengths[i] + " tokens)");
+                    String what = "salt " + salt + ", sequence " + i + " (prompt " + lengths[i] + " tokens)";
+                    assertEquals(expected.get(i).finishReason(), actual.get(i).finishReason(),
+                            what + ": " + actual.get(i).error());
+                    assertArrayEquals(expected.get(i).tokenIds(), actual.get(i).tokenIds(), what);
                 }
             }
         }

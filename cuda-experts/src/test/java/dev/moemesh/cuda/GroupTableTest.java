@@ -12,7 +12,7 @@ class GroupTableTest {
     @Test
     void decodeSizedGroupsComeFirstAndLargeOnesCountTheirTiles() {
         // group sizes 1, 0, 300, 8, 9, 128, 129
-        GroupTable t = GroupTable.plan(new int[] {0, 1, 1, 301, 309, 318, 446, 575});
+        GroupTable t = GroupTable.plan(new int[] {0, 1, 1, 301, 309, 318, 446, 575}, 7);
         assertEquals(6, t.entries());
         assertEquals(2, t.small());
         assertEquals(4, t.large());
@@ -28,8 +28,21 @@ class GroupTableTest {
     }
 
     @Test
+    void groupStartsPastTheBatchsGroupsAreIgnored() {
+        // a reusable batch after a larger layer: 2 groups now (sizes 3, 10), stale starts of 5 more groups behind
+        int[] groupStart = {0, 3, 13, 300, 301, 309, 318, 446};
+        GroupTable t = GroupTable.plan(groupStart, 2);
+        assertEquals(2, t.entries());
+        assertEquals(1, t.small());
+        assertEquals(1, t.tiles());
+        ByteBuffer out = ByteBuffer.allocate(t.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+        t.write(out, new long[] {0x1000, 0x2000}, new long[] {0x1100, 0x2100});  // one address per group in use
+        assertEquals(0, out.remaining());
+    }
+
+    @Test
     void entriesAreTheKernelsStructLittleEndian() {
-        GroupTable t = GroupTable.plan(new int[] {0, 200, 203});
+        GroupTable t = GroupTable.plan(new int[] {0, 200, 203}, 2);
         ByteBuffer out = ByteBuffer.allocate(t.bytes()).order(ByteOrder.LITTLE_ENDIAN);
         t.write(out, new long[] {0x1000, 0x2000}, new long[] {0x1100, 0x2100});
         out.flip();
