@@ -41,7 +41,7 @@ public final class CudaExpertsBench {
     private static final int[] DECODE_ROWS = {1, 2, 4, 8};
     private static final int WARMUP = 3;
     private static final int REPEATS = 20;
-    private static final int RUN_REPEATS = 5;
+    private static final int RUN_REPEATS = 9;
 
     private CudaExpertsBench() {}
 
@@ -106,11 +106,13 @@ public final class CudaExpertsBench {
     private static void decode(CudaExperts experts, Shape shape, int rows) {
         RoutedBatch batch = batch(shape, shape.decodeExperts(), rows);
         double kernelMs = kernelMs(experts, batch);
+        double runMs = runMs(experts, batch);
         double weightBytes = 6.0 * shape.decodeExperts() * shape.hidden() * shape.inter();
         System.out.printf(Locale.ROOT, "{\"bench\":\"decode\",\"shape\":\"%s\",\"hidden\":%d,\"inter\":%d,"
-                        + "\"experts\":%d,\"rows_per_expert\":%d,\"kernel_ms\":%.4f,\"weight_gb_per_s\":%.1f}%n",
+                        + "\"experts\":%d,\"rows_per_expert\":%d,\"kernel_ms\":%.4f,\"weight_gb_per_s\":%.1f,"
+                        + "\"run_ms\":%.3f}%n",
                 shape.name(), shape.hidden(), shape.inter(), shape.decodeExperts(), rows, kernelMs,
-                weightBytes / kernelMs / 1e6);
+                weightBytes / kernelMs / 1e6, runMs);
     }
 
     /** {@code experts} groups (experts 0, 1, ...) of {@code rows} random bf16 rows each. */

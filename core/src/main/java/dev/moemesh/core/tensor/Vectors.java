@@ -153,6 +153,18 @@ public final class Vectors {
         for (; i < len; i++) out[o0 + i] = Bf16.round(x[x0 + i]);
     }
 
+    /** {@code out[o0 + i] = }{@link Bf16#fromFloat}{@code (x[x0 + i])}: the bf16 bits a device or a wire takes. */
+    public static void toBf16Bits(float[] x, int x0, short[] out, int o0, int len) {
+        int bound = F.loopBound(len);
+        int i = 0;
+        for (; i < bound; i += WIDTH) {
+            ((ShortVector) roundedBf16(FloatVector.fromArray(F, x, x0 + i)).reinterpretAsInts()
+                    .lanewise(VectorOperators.LSHR, 16).convertShape(VectorOperators.I2S, S, 0))
+                    .intoArray(out, o0 + i);
+        }
+        for (; i < len; i++) out[o0 + i] = Bf16.fromFloat(x[x0 + i]);
+    }
+
     /** {@code y[y0 + i] += alpha · bf16(x[x0 + i])}: a product and a sum, each rounded, as the scalar loop does. */
     public static void addScaledBf16(float alpha, float[] x, int x0, float[] y, int y0, int len) {
         int bound = F.loopBound(len);

@@ -58,9 +58,10 @@ class VectorsTest {
     }
 
     /**
-     * The vector rounding to bf16 against {@link Bf16#round}, bit for bit: ties both ways, the largest finite values
-     * (which round to infinity), infinities, subnormals, signed zeros, NaNs of any payload, random bits; an odd
-     * length and offsets so the scalar tail runs too.
+     * The vector rounding to bf16 (as floats, and as the bits a device takes) against {@link Bf16#round} and
+     * {@link Bf16#fromFloat}, bit for bit: ties both ways, the largest finite values (which round to infinity),
+     * infinities, subnormals, signed zeros, NaNs of any payload, random bits; an odd length and offsets so the scalar
+     * tail runs too.
      */
     @Test
     void roundingToBf16AndTheScaledSumMatchTheScalarRoundingBitForBit() {
@@ -90,6 +91,16 @@ class VectorsTest {
                     "y += a * bf16(x) at " + i);
         }
         assertEquals(Float.floatToRawIntBits(expectedY[0]), Float.floatToRawIntBits(y[0]), "outside the slice");
+
+        short[] bits = new short[len + 4];
+        Arrays.fill(bits, (short) 0x5A5A);
+        Vectors.toBf16Bits(x, offset, bits, 3, len);
+        for (int i = 0; i < len; i++) {
+            assertEquals(Bf16.fromFloat(x[offset + i]), bits[3 + i],
+                    "bf16 bits of " + Integer.toHexString(Float.floatToRawIntBits(x[offset + i])));
+        }
+        assertEquals((short) 0x5A5A, bits[2], "before the slice");
+        assertEquals((short) 0x5A5A, bits[3 + len], "after the slice");
     }
 
     /** Four dot products against one bf16 row, each bit for bit the single one; an odd length for the tail. */
