@@ -2,8 +2,10 @@
 // batch, one launch per stage for all groups. Weights and inputs are bf16, accumulation is fp32.
 //
 // Two paths, chosen per group by its row count (CudaExperts splits the group table in two):
-//   small (1..8 rows, decode): bandwidth-bound; a warp streams two weight rows once with 16-byte loads and
-//     multiplies them against every row of the group; the SiLU product stays fp32 between the stages.
+//   small (1..8 rows, decode): bandwidth-bound; tensor cores with the group's rows as the n = 8 side of
+//     mma.m16n8k16 and 16 weight rows as its m side, read straight from memory with 16-byte loads, so each weight
+//     is read once and the arithmetic costs nothing; the SiLU product stays fp32 between the stages (the down
+//     stage multiplies its bf16 high and low parts, about 16 bits of it).
 //   large (more rows): tensor cores (mma.sync m16n8k16 bf16, fp32 accumulate), 128x128x32 tiles fed by
 //     cp.async through four shared-memory stages; the gate/up tile holds 64 gate rows and the 64 matching
 //     up rows, so the epilogue applies silu(g) * u in registers and stores bf16 for the down GEMM.
@@ -24,7 +26,7 @@ struct Group {
 
 constexpr int THREADS = 256;
 constexpr int WARPS = THREADS / 32;
-constexpr int SMALL_DOWN_COLS = 2;  // output columns per warp in the bandwidth path
+constexpr int SMALL_COLS = 8;       // act columns (gate_up) per warp in the bandwidth path; 16 output columns (down)
 
 constexpr int BM = 128;              // rows of a tile
 constexpr int BN = 128;              // weight rows of a tile (gate/up: 64 gate + 64 up)
@@ -37,110 +39,6 @@ __device__ __forceinline__ float lo(uint32_t w) { return __uint_as_float(w << 16
 __device__ __forceinline__ float hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
 
 __device__ __forceinline__ float siluMul(float g, float u) { return g / (1.f + expf(-g)) * u; }
-
-__device__ __forceinline__ float dot8(uint4 w, const float (&x)[8], float acc) {
-    acc = fmaf(lo(w.x), x[0], acc);
-    acc = fmaf(hi(w.x), x[1], acc);
-    acc = fmaf(lo(w.y), x[2], acc);
-    acc = fmaf(hi(w.y), x[3], acc);
-    acc = fmaf(lo(w.z), x[4], acc);
-    acc = fmaf(hi(w.z), x[5], acc);
-    acc = fmaf(lo(w.w), x[6], acc);
-    acc = fmaf(hi(w.w), x[7], acc);
-    return acc;
-}
-
-// Sums each accumulator over the warp; afterwards every lane holds every total.
-template <int W, int R>
-__device__ __forceinline__ void warpSum(float (&acc)[W][R]) {
-#pragma unroll
-    for (int j = 0; j < W; j++) {
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) acc[j][r] += __shfl_xor_sync(0xffffffffu, acc[j][r], o);
-        }
-    }
-}
-
-// act[row, col] = silu(gate_col . x_row) * (up_col . x_row) for the R rows of group g: one warp, two weight rows.
-template <int R>
-__device__ __forceinline__ void smallGateUp(const Group& g, const uint16_t* __restrict__ x, float* __restrict__ act,
-                                            int hidden, int inter, int col, int lane) {
-    const uint4* w[2] = {reinterpret_cast<const uint4*>(g.w13 + (size_t)col * hidden),
-                         reinterpret_cast<const uint4*>(g.w13 + (size_t)(inter + col) * hidden)};
-    const int chunks = hidden / 8;
-    const uint4* xr = reinterpret_cast<const uint4*>(x + (size_t)g.rowStart * hidden);
-    float acc[2][R] = {};
-#pragma unroll 4
-    for (int c = lane; c < chunks; c += 32) {
-        uint4 wv[2] = {__ldg(w[0] + c), __ldg(w[1] + c)};
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            uint4 v = __ldg(xr + (size_t)r * chunks + c);
-            float xf[8] = {lo(v.x), hi(v.x), lo(v.y), hi(v.y), lo(v.z), hi(v.z), lo(v.w), hi(v.w)};
-            acc[0][r] = dot8(wv[0], xf, acc[0][r]);
-            acc[1][r] = dot8(wv[1], xf, acc[1][r]);
-        }
-    }
-    warpSum(acc);
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        if (lane == r) act[(size_t)(g.rowStart + r) * inter + col] = siluMul(acc[0][r], acc[1][r]);
-    }
-}
-
-// out[row, col + j] = down_{col+j} . act_row, j < 2, for the R rows of group g: one warp, two weight rows.
-template <int R>
-__device__ __forceinline__ void smallDown(const Group& g, const float* __restrict__ act, float* __restrict__ out,
-                                          int hidden, int inter, int col, int lane) {
-    const uint4* w[2] = {reinterpret_cast<const uint4*>(g.w2 + (size_t)col * inter),
-                         reinterpret_cast<const uint4*>(g.w2 + (size_t)min(col + 1, hidden - 1) * inter)};
-    const int chunks = inter / 8;
-    const float4* ar = reinterpret_cast<const float4*>(act + (size_t)g.rowStart * inter);
-    float acc[2][R] = {};
-#pragma unroll 4
-    for (int c = lane; c < chunks; c += 32) {
-        uint4 wv[2] = {__ldg(w[0] + c), __ldg(w[1] + c)};
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            float4 a0 = __ldg(ar + (size_t)r * (inter / 4) + 2 * c);
-            float4 a1 = __ldg(ar + (size_t)r * (inter / 4) + 2 * c + 1);
-            float xf[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-            acc[0][r] = dot8(wv[0], xf, acc[0][r]);
-            acc[1][r] = dot8(wv[1], xf, acc[1][r]);
-        }
-    }
-    warpSum(acc);
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        if (lane == r) {
-            float* o = out + (size_t)(g.rowStart + r) * hidden + col;
-            o[0] = acc[0][r];
-            if (col + 1 < hidden) o[1] = acc[1][r];
-        }
-    }
-}
-
-template <int N>
-struct Rows {
-    static constexpr int value = N;
-};
-
-// Calls f(Rows<rows>{}) for rows in 1..8, so that each row count of the bandwidth path gets its own unrolled code.
-template <typename F>
-__device__ __forceinline__ void withRows(int rows, F&& f) {
-    switch (rows) {
-        case 1: f(Rows<1>{}); break;
-        case 2: f(Rows<2>{}); break;
-        case 3: f(Rows<3>{}); break;
-        case 4: f(Rows<4>{}); break;
-        case 5: f(Rows<5>{}); break;
-        case 6: f(Rows<6>{}); break;
-        case 7: f(Rows<7>{}); break;
-        default: f(Rows<8>{}); break;
-    }
-}
 
 __device__ __forceinline__ uint32_t sharedAddress(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -298,26 +196,122 @@ __device__ __forceinline__ void largeTile(const Group* __restrict__ groups, int 
     }
 }
 
-// grid (ceil(inter / 8 warps), groups): x (rows, hidden) bf16 -> act (rows, inter) fp32.
+// The bandwidth path's products on tensor cores. In mma.m16n8k16, lane (g = lane / 4, q = lane % 4) holds the A
+// elements of rows g and g + 8 at k slots 2q, 2q + 1 and 2q + 8, 2q + 9, and the B elements of column g at the
+// same k slots. Here the lane reads 32 consecutive k (64 bytes of a bf16 row) instead, k0 + 32q .. k0 + 32q + 31,
+// of its two weight rows and of its batch row, and gives the k slots of eight mma the k of those reads in order:
+// the same permutation of k on both operands, so every product pairs the same weight and input as in memory. A
+// step covers 128 k, a quad reading 256 contiguous bytes of each row, all loads issued before the first mma.
+constexpr int STEP_K = 128;
+constexpr int LANE_K = STEP_K / 4;
+
+// c += the 8 mma of one step: w0 and w8 the lane's 32 k of weight rows g and g + 8, b the same k of its batch row
+__device__ __forceinline__ void mmaStep(float (&c)[4], const uint4 (&w0)[4], const uint4 (&w8)[4],
+                                        const uint32_t (&b)[16]) {
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        const uint32_t a1[4] = {w0[j].x, w8[j].x, w0[j].y, w8[j].y};
+        const uint32_t b1[2] = {b[4 * j], b[4 * j + 1]};
+        mma16816(c, a1, b1);
+        const uint32_t a2[4] = {w0[j].z, w8[j].z, w0[j].w, w8[j].w};
+        const uint32_t b2[2] = {b[4 * j + 2], b[4 * j + 3]};
+        mma16816(c, a2, b2);
+    }
+}
+
+// The lane's 32 k of a bf16 row at p (k0 + 32q of the row): four 16-byte loads, zeros past K (a multiple of 8).
+__device__ __forceinline__ void loadRow(uint4 (&r)[4], const uint16_t* p, int k, int K, bool valid) {
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        r[j] = valid && k + 8 * j < K ? __ldg(reinterpret_cast<const uint4*>(p) + j) : make_uint4(0, 0, 0, 0);
+    }
+}
+
+// grid (ceil(inter / (8 warps * 8)), groups): x (rows, hidden) bf16 -> act (rows, inter) fp32. A warp takes 8 act
+// columns: A rows 0..7 are their gate rows, rows 8..15 their up rows, so a lane ends with gate and up of one column.
 extern "C" __global__ void __launch_bounds__(THREADS) small_gate_up(const Group* __restrict__ groups,
                                                                      const uint16_t* __restrict__ x,
                                                                      float* __restrict__ act, int hidden, int inter) {
-    const Group g = groups[blockIdx.y];
-    const int lane = threadIdx.x % 32;
-    const int col = blockIdx.x * WARPS + threadIdx.x / 32;
-    if (col >= inter) return;
-    withRows(g.rows, [&](auto rows) { smallGateUp<decltype(rows)::value>(g, x, act, hidden, inter, col, lane); });
+    const Group grp = groups[blockIdx.y];
+    const int lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+    const int col0 = (blockIdx.x * WARPS + threadIdx.x / 32) * SMALL_COLS;
+    if (col0 >= inter) return;  // inter is a multiple of 8: a warp's columns are all in or all out
+    const uint16_t* gate = grp.w13 + (size_t)(col0 + g) * hidden + LANE_K * q;
+    const uint16_t* up = grp.w13 + (size_t)(inter + col0 + g) * hidden + LANE_K * q;
+    const bool hasRow = g < grp.rows;
+    const uint16_t* xr = x + (size_t)(grp.rowStart + (hasRow ? g : 0)) * hidden + LANE_K * q;
+    float c[4] = {};
+    // every lane takes part in each mma; k past hidden (a multiple of 8) and rows past the group's add zeros
+    for (int k0 = 0; k0 < hidden; k0 += STEP_K) {
+        const int k = k0 + LANE_K * q;
+        uint4 w0[4], w8[4], v[4];
+        loadRow(w0, gate + k0, k, hidden, true);
+        loadRow(w8, up + k0, k, hidden, true);
+        loadRow(v, xr + k0, k, hidden, hasRow);
+        const uint32_t b[16] = {v[0].x, v[0].y, v[0].z, v[0].w, v[1].x, v[1].y, v[1].z, v[1].w,
+                                v[2].x, v[2].y, v[2].z, v[2].w, v[3].x, v[3].y, v[3].z, v[3].w};
+        mmaStep(c, w0, w8, b);
+    }
+    const int row = 2 * q;  // c[0], c[1]: gate of column col0 + g for rows 2q, 2q + 1; c[2], c[3]: up
+    if (row < grp.rows) act[(size_t)(grp.rowStart + row) * inter + col0 + g] = siluMul(c[0], c[2]);
+    if (row + 1 < grp.rows) act[(size_t)(grp.rowStart + row + 1) * inter + col0 + g] = siluMul(c[1], c[3]);
 }
 
-// grid (ceil(hidden / (8 warps * 2)), groups): act (rows, inter) fp32 -> out (rows, hidden) fp32.
+// a bf16x2 register's bits: .x in the low half, as mma reads the lower k of a pair
+__device__ __forceinline__ uint32_t bits(__nv_bfloat162 v) {
+    return (uint32_t)__bfloat16_as_ushort(v.x) | ((uint32_t)__bfloat16_as_ushort(v.y) << 16);
+}
+
+// grid (ceil(hidden / (8 warps * 16)), groups): act (rows, inter) fp32 -> out (rows, hidden) fp32. A warp takes 16
+// output columns; each act value enters as its bf16 part plus the bf16 of what that part leaves out (about 16 bits).
 extern "C" __global__ void __launch_bounds__(THREADS) small_down(const Group* __restrict__ groups,
                                                                   const float* __restrict__ act,
                                                                   float* __restrict__ out, int hidden, int inter) {
-    const Group g = groups[blockIdx.y];
-    const int lane = threadIdx.x % 32;
-    const int col = (blockIdx.x * WARPS + threadIdx.x / 32) * SMALL_DOWN_COLS;
-    if (col >= hidden) return;
-    withRows(g.rows, [&](auto rows) { smallDown<decltype(rows)::value>(g, act, out, hidden, inter, col, lane); });
+    const Group grp = groups[blockIdx.y];
+    const int lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+    const int col0 = (blockIdx.x * WARPS + threadIdx.x / 32) * 2 * SMALL_COLS;
+    if (col0 >= hidden) return;
+    // hidden is a multiple of 8: the upper 8 columns of the last warp may be past it, and read row col0 + g instead
+    const bool upperIn = col0 + 8 < hidden;
+    const uint16_t* w0p = grp.w2 + (size_t)(col0 + g) * inter + LANE_K * q;
+    const uint16_t* w8p = grp.w2 + (size_t)(upperIn ? col0 + 8 + g : col0 + g) * inter + LANE_K * q;
+    const bool hasRow = g < grp.rows;
+    const float* ar = act + (size_t)(grp.rowStart + (hasRow ? g : 0)) * inter + LANE_K * q;
+    float c[4] = {};
+    for (int k0 = 0; k0 < inter; k0 += STEP_K) {
+        const int k = k0 + LANE_K * q;
+        uint4 w0[4], w8[4];
+        loadRow(w0, w0p + k0, k, inter, true);
+        loadRow(w8, w8p + k0, k, inter, true);
+        float4 a[8];
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            a[j] = hasRow && k + 4 * j < inter ? __ldg(reinterpret_cast<const float4*>(ar + k0) + j)
+                                               : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+        uint32_t hi[16], lo[16];
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            __nv_bfloat162 h0 = __floats2bfloat162_rn(a[j].x, a[j].y);
+            __nv_bfloat162 h1 = __floats2bfloat162_rn(a[j].z, a[j].w);
+            hi[2 * j] = bits(h0);
+            hi[2 * j + 1] = bits(h1);
+            lo[2 * j] = bits(__floats2bfloat162_rn(a[j].x - __low2float(h0), a[j].y - __high2float(h0)));
+            lo[2 * j + 1] = bits(__floats2bfloat162_rn(a[j].z - __low2float(h1), a[j].w - __high2float(h1)));
+        }
+        mmaStep(c, w0, w8, hi);
+        mmaStep(c, w0, w8, lo);
+    }
+    const int row = 2 * q;  // c[0], c[1]: column col0 + g for rows 2q, 2q + 1; c[2], c[3]: column col0 + 8 + g
+    float* o = out + (size_t)(grp.rowStart + row) * hidden + col0 + g;
+    if (row < grp.rows) {
+        o[0] = c[0];
+        if (upperIn) o[8] = c[2];
+    }
+    if (row + 1 < grp.rows) {
+        o[hidden] = c[1];
+        if (upperIn) o[hidden + 8] = c[3];
+    }
 }
 
 // grid (m-tiles * ceil(inter / 64)), 81920 bytes of dynamic shared memory: x bf16 -> act (rows, inter) bf16.

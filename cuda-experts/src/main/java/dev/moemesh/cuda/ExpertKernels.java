@@ -28,7 +28,8 @@ final class ExpertKernels implements AutoCloseable {
     // launch geometry; must agree with the constants of experts.cu
     private static final int THREADS = 256;
     private static final int WARPS = THREADS / 32;
-    private static final int SMALL_DOWN_COLS = 2;
+    /** Act columns a warp of small_gate_up computes; a warp of small_down computes twice as many output columns. */
+    private static final int SMALL_COLS = 8;
     private static final int TILE_WEIGHT_ROWS = 128;
     private static final int LARGE_SHARED_BYTES = 4 * (128 + 128) * (32 + 8) * 2;
     private static final int MAX_GRID_Y = 65535;
@@ -72,9 +73,9 @@ final class ExpertKernels implements AutoCloseable {
         for (int first = 0; first < table.small(); first += MAX_GRID_Y) {
             int count = Math.min(MAX_GRID_Y, table.small() - first);
             CUdeviceptr part = groups.withByteOffset((long) first * GroupTable.ENTRY_BYTES);
-            run(smallGateUp, ceilDiv(inter, WARPS), count, 0, stream,
+            run(smallGateUp, ceilDiv(inter, WARPS * SMALL_COLS), count, 0, stream,
                     Pointer.to(part), Pointer.to(x), Pointer.to(actF32), value(hidden), value(inter));
-            run(smallDown, ceilDiv(hidden, WARPS * SMALL_DOWN_COLS), count, 0, stream,
+            run(smallDown, ceilDiv(hidden, WARPS * 2 * SMALL_COLS), count, 0, stream,
                     Pointer.to(part), Pointer.to(actF32), Pointer.to(out), value(hidden), value(inter));
         }
         if (table.large() > 0) {
