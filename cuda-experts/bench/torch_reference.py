@@ -17,7 +17,8 @@ import sys
 SHAPES = [("bench", 1024, 512, 32, 256), ("v3", 7168, 2048, 16, 64)]  # name, hidden, inter, grouped, decode experts
 TOKENS_PER_EXPERT = [256, 512, 1024]
 DECODE_ROWS = [1, 2, 4, 8]
-HBM_SPEC_GB_PER_S = 3350  # H100 SXM5
+# datasheet HBM bandwidth by the name PyTorch gives the device; the comparison omits the column for others
+HBM_SPEC_GB_PER_S = {"H200": 4800, "H100": 3350}
 
 
 def median_ms(torch, fn, warmup=3, repeats=20):
@@ -123,13 +124,17 @@ def compare(ours_path, torch_path):
         print(f"{r['shape']:6} {r['hidden']:5}x{r['inter']:<5} {r['experts']:4} {r['tokens_per_expert']:8} "
               f"{r['tflops']:12.1f} {t['bmm_tflops']:10.1f} {t['loop_tflops']:11.1f} {t['ffn_tflops']:10.1f} "
               f"{100 * r['tflops'] / best:14.0f} %")
-    print("decode             experts rows/e  ours GB/s  % of copy  % of 3.35 TB/s  torch bmm GB/s")
+    name = next(r for r in ref if r["bench"] == "torch_device")["name"]
+    spec = next((v for k, v in HBM_SPEC_GB_PER_S.items() if k in name), None)
+    spec_head = f"  % of {spec / 1000:.2f} TB/s" if spec else ""
+    print(f"decode             experts rows/e  ours GB/s  % of copy{spec_head}  torch bmm GB/s")
     for r in (r for r in ours if r["bench"] == "decode"):
         t = next(t for t in ref if t["bench"] == "torch_decode" and t["shape"] == r["shape"]
                  and t["rows_per_expert"] == r["rows_per_expert"])
         gbs = r["weight_gb_per_s"]
+        spec_cell = f" {100 * gbs / spec:13.0f} %" if spec else ""
         print(f"{r['shape']:6} {r['hidden']:5}x{r['inter']:<5} {r['experts']:4} {r['rows_per_expert']:6} {gbs:10.0f} "
-              f"{100 * gbs / copy:9.0f} % {100 * gbs / HBM_SPEC_GB_PER_S:13.0f} % {t['weight_gb_per_s']:14.0f}")
+              f"{100 * gbs / copy:9.0f} %{spec_cell} {t['weight_gb_per_s']:14.0f}")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 //
 // Two paths, chosen per group by its row count (CudaExperts splits the group table in two):
 //   small (1..8 rows, decode): bandwidth-bound; tensor cores with the group's rows as the n = 8 side of
-//     mma.m16n8k16 and 16 weight rows as its m side, read straight from memory with 16-byte loads, so each weight
-//     is read once and the arithmetic costs nothing; the SiLU product stays fp32 between the stages (the down
-//     stage multiplies its bf16 high and low parts, about 16 bits of it).
+//     mma.m16n8k16 and 16 weight rows as its m side, read straight from memory (64 contiguous bytes of a row a
+//     lane per step), so each weight is read once and the arithmetic costs nothing; the SiLU product stays fp32
+//     between the stages (the down stage multiplies its bf16 high and low parts, about 16 bits of it).
 //   large (more rows): tensor cores (mma.sync m16n8k16 bf16, fp32 accumulate), 128x128x32 tiles fed by
 //     cp.async through four shared-memory stages; the gate/up tile holds 64 gate rows and the 64 matching
 //     up rows, so the epilogue applies silu(g) * u in registers and stores bf16 for the down GEMM.
