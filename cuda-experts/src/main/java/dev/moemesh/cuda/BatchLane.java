@@ -1,8 +1,6 @@
 package dev.moemesh.cuda;
 
 import dev.moemesh.core.moe.RoutedBatch;
-import dev.moemesh.core.tensor.Parallel;
-import dev.moemesh.core.tensor.Vectors;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 
@@ -24,8 +22,6 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
  */
 final class BatchLane implements AutoCloseable {
     private static final int ALIGN = 256;
-    /** Values per chunk when the host converts inputs to bf16 and copies outputs out of pinned memory. */
-    private static final int HOST_GRAIN = 1 << 16;
 
     private final ExpertKernels kernels;
     private final int hidden;
@@ -37,7 +33,6 @@ final class BatchLane implements AutoCloseable {
     private final DeviceBuffer actF32 = new DeviceBuffer();   // (rows, inter), bandwidth path
     private final DeviceBuffer actBf16 = new DeviceBuffer();  // (rows, inter), tensor-core path
     private final DeviceBuffer output = new DeviceBuffer();   // (rows, hidden) fp32
-    private short[] bits = new short[0];                      // the input rows as bf16, before staging
     private GroupTable table;
     private int rows;
     private long inputOffset;
@@ -75,15 +70,7 @@ final class BatchLane implements AutoCloseable {
         }
         table.write(host, w13, w2);
         ShortBuffer in = host.position((int) inputOffset).slice().order(host.order()).asShortBuffer();
-        if (bits.length < rows * hidden) bits = new short[rows * hidden];
-        float[] input = batch.input();
-        short[] staged = bits;
-        Parallel.forRange(rows, rowsPerChunk(), (from, to) -> {
-            int at = from * hidden;
-            int count = (to - from) * hidden;
-            Vectors.toBf16Bits(input, at, staged, at, count);
-            in.put(at, staged, at, count);
-        });
+        HostCopies.toBf16(batch.input(), rows * hidden, in);
         CUdeviceptr device = upload.ensure(total);
         actF32.ensure(4L * rows * inter);
         actBf16.ensure(2L * rows * inter);
@@ -104,13 +91,7 @@ final class BatchLane implements AutoCloseable {
         FloatBuffer host = results.ensure(bytes).asFloatBuffer();
         cuMemcpyDtoHAsync(results.pointer(), output.pointer(), bytes, stream);
         cuStreamSynchronize(stream);
-        float[] out = batch.output();
-        Parallel.forRange(rows, rowsPerChunk(), (from, to) -> host.get(from * hidden, out, from * hidden, (to - from) * hidden));
-    }
-
-    /** Rows a core converts or copies at a time: batches of decode size stay on the calling thread. */
-    private int rowsPerChunk() {
-        return Math.max(1, HOST_GRAIN / hidden);
+        HostCopies.copy(host, rows * hidden, batch.output());
     }
 
     @Override
