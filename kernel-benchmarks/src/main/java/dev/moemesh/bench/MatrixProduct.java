@@ -9,7 +9,12 @@ import org.openjdk.jmh.annotations.State;
 
 import java.util.SplittableRandom;
 
-/** One weight matrix of the bench model times {@code rows} activation rows, on all cores (core's {@code Parallel}). */
+/**
+ * One weight matrix of the bench model times {@code rows} activation rows, on all cores (core's {@code Parallel}).
+ * With {@code copies} above 1, each call takes the next of that many copies of the matrix, so the weights come from
+ * memory rather than cache, as a decode step's do (256 copies of the smallest shape, q_b, are 151 MB in bf16 and
+ * 76 MB in FP8, well past the L3).
+ */
 @State(Scope.Benchmark)
 public class MatrixProduct {
     @Param({"expert_gate_up", "expert_down", "q_b", "kv_a", "o_proj", "lm_head"})
@@ -21,21 +26,28 @@ public class MatrixProduct {
     @Param({"bf16", "fp8"})
     public String storage;
 
-    Matrix w;
+    @Param({"1"})
+    public int copies;
+
+    Matrix[] w;
+    int next;
     float[] x;
     float[] y;
 
     @Setup
     public void setUp() {
         int[] s = Shapes.MATRICES.get(shape);
-        w = RandomWeights.matrix(storage, s[0], s[1], new SplittableRandom(shape.hashCode()));
+        w = new Matrix[copies];
+        SplittableRandom random = new SplittableRandom(shape.hashCode());
+        for (int i = 0; i < copies; i++) w[i] = RandomWeights.matrix(storage, s[0], s[1], random);
         x = RandomWeights.floats(rows * s[1], new SplittableRandom(7));
         y = new float[rows * s[0]];
     }
 
     @Benchmark
     public float[] multiply() {
-        w.multiply(x, rows, y);
+        w[next].multiply(x, rows, y);
+        next = next + 1 == w.length ? 0 : next + 1;
         return y;
     }
 }
