@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.core.checkpoint.Preset;
 import dev.moemesh.core.checkpoint.RandomCheckpoint;
 import dev.moemesh.core.config.ModelConfig;
+import dev.moemesh.core.moe.ExpertPool;
 import dev.moemesh.core.safetensors.SafetensorsCheckpoint;
+import dev.moemesh.core.weights.WeightReader;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -33,6 +35,14 @@ final class Checkpoints {
     static SafetensorsCheckpoint open(Path dir) {
         int[] block = ModelConfig.load(dir).fp8BlockSize();
         return block == null ? SafetensorsCheckpoint.open(dir) : SafetensorsCheckpoint.open(dir, block[0], block[1]);
+    }
+
+    /** Every routed expert of every MoE layer of {@code config}, read from {@code reader}, into {@code pool}. */
+    static void loadAllExperts(ExpertPool pool, WeightReader reader, ModelConfig config) {
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            if (!config.isMoeLayer(layer)) continue;
+            for (int e = 0; e < config.nRoutedExperts(); e++) pool.add(reader, layer, e);
+        }
     }
 
     private static Path write(String name, ObjectNode config, boolean fp8, long shardBytes) {

@@ -51,20 +51,15 @@ public final class CudaEngineBench {
                     (System.nanoTime() - t0) / 1e9);
         }
         ModelConfig config = ModelConfig.load(dir);
-        try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(dir);
+        try (SafetensorsCheckpoint checkpoint = Checkpoints.open(dir);
              CudaExperts gpu = CudaExperts.open(config, 0)) {
-            WeightReader reader = new WeightReader(checkpoint);
-            for (int layer = 0; layer < config.numLayers(); layer++) {
-                if (!config.isMoeLayer(layer)) continue;
-                for (int e = 0; e < config.nRoutedExperts(); e++) gpu.add(reader, layer, e);
-            }
+            Checkpoints.loadAllExperts(gpu, new WeightReader(checkpoint), config);
             BatchingEngine[] engines = {
                 new BatchingEngine(Model.load(dir, 0), EngineOptions.defaults()),
                 new BatchingEngine(Model.load(dir, 0, gpu), EngineOptions.defaults()),
             };
-            String[] names = {"cpu", gpu.device()};
             System.out.printf(Locale.ROOT, "{\"bench\":\"engine\",\"threads\":%d,\"experts\":\"%s\"}%n",
-                    Parallel.threads(), names[1]);
+                    Parallel.threads(), gpu.device());
             int[][] tokens = new int[2][];
             for (int k = 0; k < 2; k++) tokens[k] = greedy(engines[k]);
             System.out.printf(Locale.ROOT, "{\"bench\":\"greedy\",\"tokens\":%d,\"same\":%b,\"first_difference\":%d}%n",
@@ -77,8 +72,8 @@ public final class CudaEngineBench {
                 for (int r = 0; r < rounds; r++) {
                     for (int k = 0; k < 2; k++) perRound[k][r] = figure(engines[k], figure);
                 }
-                double cpu = median(perRound[0]);
-                double onGpu = median(perRound[1]);
+                double cpu = CudaExpertsBench.median(perRound[0]);
+                double onGpu = CudaExpertsBench.median(perRound[1]);
                 System.out.printf(Locale.ROOT, "{\"bench\":\"%s\",\"cpu_tok_s\":%.1f,\"gpu_experts_tok_s\":%.1f,"
                         + "\"ratio\":%.2f,\"cpu_rounds\":%s,\"gpu_rounds\":%s}%n", figure, cpu, onGpu, onGpu / cpu,
                         rounded(perRound[0]), rounded(perRound[1]));
@@ -132,12 +127,6 @@ public final class CudaEngineBench {
         int[] ids = new int[length];
         for (int i = 0; i < length; i++) ids[i] = 2 + random.nextInt(500);
         return ids;
-    }
-
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
     }
 
     private static String rounded(double[] values) {

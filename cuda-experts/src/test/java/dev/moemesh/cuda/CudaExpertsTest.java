@@ -72,7 +72,7 @@ class CudaExpertsTest {
         ModelConfig config = ModelConfig.load(dir);
         try (SafetensorsCheckpoint checkpoint = Checkpoints.open(dir);
              CudaExperts gpu = CudaExperts.open(config, 0)) {
-            loadAll(gpu, new WeightReader(checkpoint), config);
+            Checkpoints.loadAllExperts(gpu, new WeightReader(checkpoint), config);
             Model cpuModel = Model.load(dir, 0);
             Model gpuModel = Model.load(dir, 0, gpu);
             int[] lengths = {1, 3, 17, 40, 9, 64, 2, 100};  // prefill up to 100 rows: both paths run
@@ -99,7 +99,7 @@ class CudaExpertsTest {
              CudaExperts gpu = CudaExperts.open(config, 0)) {
             WeightReader reader = new WeightReader(checkpoint);
             LocalExperts cpu = LocalExperts.loadAll(reader, config);
-            loadAll(gpu, reader, config);
+            Checkpoints.loadAllExperts(gpu, reader, config);
             RoutedBatch reference = batch(1, new int[] {0, 1, 2}, new int[] {2, 40, 5}, config.hiddenSize(), 3);
             cpu.run(reference);
             AtomicBoolean stop = new AtomicBoolean();
@@ -216,13 +216,6 @@ class CudaExpertsTest {
         for (int i = 0; i < input.length; i++) input[i] = Bf16.round((float) (random.nextDouble() * 2 - 1));
         return new RoutedBatch(layer, hidden, experts, start, new int[start[experts.length]], input,
                 new float[input.length]);
-    }
-
-    private static void loadAll(ExpertPool pool, WeightReader reader, ModelConfig config) {
-        for (int layer = 0; layer < config.numLayers(); layer++) {
-            if (!config.isMoeLayer(layer)) continue;
-            for (int e = 0; e < config.nRoutedExperts(); e++) pool.add(reader, layer, e);
-        }
     }
 
     private static GenerationRequest greedy(String id, int[] prompt) {
