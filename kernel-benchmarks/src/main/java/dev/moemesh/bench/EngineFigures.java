@@ -25,7 +25,8 @@ import java.util.function.BiFunction;
  * tokens per second of b sequences decoding, {@code ("cpu", 0)} the last figure per CPU-second of the process,
  * {@code ("tokens", n)} a hash of n greedy tokens. Uses only API that main e245dfa has too; the engine's class
  * ({@code BatchingEngine}, {@code LocalEngine} before) and the listener's {@code onToken} (which gained an argument)
- * are looked up at run time so one harness drives both.
+ * are looked up at run time so one harness drives both. With {@code -Dcompare.speculative-tokens=K} (K above 0, this
+ * project's builds only) the model loads its MTP module and the engine drafts K tokens a sequence a step.
  */
 public final class EngineFigures implements BiFunction<String, Integer, Double> {
     private final Object engine;
@@ -34,15 +35,22 @@ public final class EngineFigures implements BiFunction<String, Integer, Double> 
     private double perCpuSecond;
 
     public EngineFigures() throws ReflectiveOperationException {
-        Model m = Model.load(Path.of(System.getProperty("compare.model", "/tmp/bench")), 0);
+        Path dir = Path.of(System.getProperty("compare.model", "/tmp/bench"));
+        int drafts = Integer.getInteger("compare.speculative-tokens", 0);
+        Model m = drafts == 0 ? Model.load(dir, 0)
+                : Model.load(dir, 0, null, dev.moemesh.core.model.ModelOptions.configured().withMtp(true));
         Class<?> type;
         try {
             type = Class.forName("dev.moemesh.core.engine.BatchingEngine");
         } catch (ClassNotFoundException renamed) {
             type = Class.forName("dev.moemesh.core.engine.LocalEngine");
         }
-        engine = type.getConstructor(Model.class, EngineOptions.class)
-                .newInstance(m, new EngineOptions(256, 256, 64, 16, 4096));
+        EngineOptions options = new EngineOptions(256, 256, 64, 16, 4096);
+        if (drafts > 0) { // looked up: main e245dfa's options have no drafts
+            options = (EngineOptions) EngineOptions.class.getMethod("withSpeculativeTokens", int.class)
+                    .invoke(options, drafts);
+        }
+        engine = type.getConstructor(Model.class, EngineOptions.class).newInstance(m, options);
         MethodHandles.Lookup lookup = MethodHandles.publicLookup();
         generate = lookup.findVirtual(type, "generate", MethodType.methodType(List.class, List.class)).bindTo(engine);
         submit = lookup.findVirtual(type, "submit",

@@ -31,7 +31,8 @@ import java.util.Map;
  * <p>Arguments: a checkpoint directory, then figures ({@code prefill:256 decode:1 decode:32}, the default), run as
  * {@link EngineFigures} does (a decode figure's sequences decode {@code -Dcompare.decode-tokens}, here 64, after
  * their 16-token prompts). {@code -Dmoemesh.fp8-weights} and the engine's other settings apply as for {@code mesh
- * bench}.
+ * bench}; {@code -Dcompare.speculative-tokens=1} splits speculative decoding's steps, where "MTP module" is the
+ * module's own work (its input projection and head) and its decoder block counts in the phases of any layer's.
  */
 public final class PhaseSplit {
     /** Each figure runs until the recording holds about this much of the engine thread's time. */
