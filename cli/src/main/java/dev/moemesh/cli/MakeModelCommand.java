@@ -27,6 +27,10 @@ final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--fp8", description = "store linear weights as FP8 E4M3 with 128x128 block scales, as the V3 release")
     boolean fp8;
 
+    @Option(names = "--ue8m0", description = "with --fp8: block scales that are powers of two (scale_fmt ue8m0), as"
+            + " DeepSeek-V3.1's release; one to three rows then fold them into the activations, one multiply fewer a weight")
+    boolean ue8m0;
+
     @Option(names = "--mtp-layers", defaultValue = "0", description = "multi-token-prediction layers after the main"
             + " ones, as DeepSeek-V3's release has one (num_nextn_predict_layers; default ${DEFAULT-VALUE})")
     int mtpLayers;
@@ -46,13 +50,16 @@ final class MakeModelCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--predictable writes bf16 weights and one MTP layer: leave out --fp8"
                     + " and --mtp-layers above 1");
         }
+        if (ue8m0 && !fp8) throw new IllegalArgumentException("--ue8m0 describes FP8 block scales: add --fp8");
         long start = System.nanoTime();
         if (predictable != null) {
             PredictableCheckpoint.write(out, p, seed, predictable);
+        } else if (ue8m0) {
+            RandomCheckpoint.writeUe8m0(out, p, seed, mtpLayers);
         } else {
             RandomCheckpoint.write(out, p, seed, fp8, mtpLayers);
         }
-        System.out.printf("wrote %s%s%s to %s in %.1f s%n", p.cliName(), fp8 ? " (fp8)" : "",
+        System.out.printf("wrote %s%s%s to %s in %.1f s%n", p.cliName(), ue8m0 ? " (fp8, ue8m0 scales)" : fp8 ? " (fp8)" : "",
                 predictable != null ? " (predictable, drafts agreeing after " + predictable + " of the tokens)"
                         : mtpLayers > 0 ? " with " + mtpLayers + " MTP layer(s)" : "", out,
                 (System.nanoTime() - start) / 1e9);

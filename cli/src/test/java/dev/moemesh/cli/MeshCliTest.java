@@ -150,6 +150,14 @@ class MeshCliTest {
         Run unknown = run("make-model", "--preset", "huge", "--out", tmp.resolve("x").toString());
         assertEquals(1, unknown.code());
         assertTrue(unknown.err().contains("unknown preset"), unknown.err());
+        Run ue8m0 = run("make-model", "--preset", "tiny-v3", "--ue8m0", "--out", tmp.resolve("u").toString());
+        assertEquals(1, ue8m0.code(), "power-of-two scales are FP8's");
+        assertTrue(ue8m0.err().contains("--fp8"), ue8m0.err());
+        assertEquals(0, run("make-model", "--preset", "tiny-v3", "--fp8", "--ue8m0", "--out",
+                tmp.resolve("u").toString()).code());
+        Run generated = run("generate", "--model", tmp.resolve("u").toString(), "--prompt-ids", "0,17", "--max-tokens",
+                "4", "--ignore-eos", "--json");
+        assertEquals(0, generated.code(), generated.err());
     }
 
     @Test

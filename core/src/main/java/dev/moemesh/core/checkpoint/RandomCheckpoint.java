@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.config.TopkMethod;
 import dev.moemesh.core.numeric.Bf16;
+import dev.moemesh.core.numeric.Fp8E4m3;
 import dev.moemesh.core.safetensors.CheckpointWriter;
 import dev.moemesh.core.safetensors.CheckpointWriter.TensorSpec;
 import dev.moemesh.core.safetensors.DType;
@@ -28,6 +29,7 @@ import java.util.SplittableRandom;
 public final class RandomCheckpoint {
     private static final int TOKENIZER_VOCAB_MAX = 1024;
     private static final int FP8_BLOCK = 128;
+    private static final String UE8M0 = "ue8m0";
 
     private RandomCheckpoint() {}
 
@@ -41,6 +43,23 @@ public final class RandomCheckpoint {
      */
     public static void write(Path dir, Preset preset, long seed, boolean fp8, int mtpLayers) {
         write(dir, withMtpLayers(preset.config(), mtpLayers), seed, fp8, shardBytes(preset), null);
+    }
+
+    /**
+     * An FP8 checkpoint as above whose block scales are powers of two ({@code scale_fmt: ue8m0}, as DeepSeek-V3.1's
+     * release): the same random scales rounded up to one, as DeepSeek's UE8M0 quantisation rounds.
+     */
+    public static void writeUe8m0(Path dir, Preset preset, long seed, int mtpLayers) {
+        ObjectNode config = withMtpLayers(preset.config(), mtpLayers);
+        fp8Config(config).put("scale_fmt", UE8M0);
+        write(dir, config, seed, true, shardBytes(preset), null);
+    }
+
+    private static ObjectNode fp8Config(ObjectNode config) {
+        ObjectNode q = config.putObject("quantization_config").put("quant_method", "fp8").put("fmt", "e4m3")
+                .put("activation_scheme", "dynamic");
+        q.putArray("weight_block_size").add(FP8_BLOCK).add(FP8_BLOCK);
+        return q;
     }
 
     /** Writes a checkpoint for any DeepSeek config; {@code shardBytes} bounds each safetensors file. */
@@ -68,17 +87,15 @@ public final class RandomCheckpoint {
     static void write(Path dir, ObjectNode configJson, long seed, boolean fp8, long shardBytes, Fill chosen) {
         try {
             Files.createDirectories(dir);
-            if (fp8) {
-                configJson.putObject("quantization_config").put("quant_method", "fp8").put("fmt", "e4m3")
-                        .put("activation_scheme", "dynamic").putArray("weight_block_size").add(FP8_BLOCK).add(FP8_BLOCK);
-            }
+            if (fp8 && !configJson.has("quantization_config")) fp8Config(configJson);
+            boolean ue8m0 = fp8 && UE8M0.equals(configJson.path("quantization_config").path("scale_fmt").asText());
             Files.writeString(dir.resolve("config.json"),
                     new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(configJson));
             ModelConfig c = ModelConfig.parse(configJson, dir.resolve("config.json"));
             List<TensorSpec> specs = new ArrayList<>();
             tensors(c, fp8, specs);
             CheckpointWriter.write(dir, specs, shardBytes, (spec, out) -> {
-                if (chosen == null || !chosen.fill(spec, out)) fill(spec, out, seed);
+                if (chosen == null || !chosen.fill(spec, out)) fill(spec, out, seed, ue8m0);
             });
             TokenizerWriter.write(dir, Math.min(c.vocabSize(), TOKENIZER_VOCAB_MAX));
         } catch (IOException e) {
@@ -161,14 +178,17 @@ public final class RandomCheckpoint {
      * Random values for one tensor, seeded by the checkpoint seed and the tensor's name; an MTP layer's copies of the
      * embedding and the output head are seeded by the originals' names, so they are equal, as the report shares them.
      */
-    private static void fill(TensorSpec spec, ByteBuffer out, long seed) {
+    private static void fill(TensorSpec spec, ByteBuffer out, long seed, boolean ue8m0) {
         String name = spec.name();
         if (name.endsWith(".embed_tokens.weight")) name = "model.embed_tokens.weight";
         if (name.endsWith(".shared_head.head.weight")) name = "lm_head.weight";
         SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
         long count = spec.byteLength() / spec.dtype().bytes();
         if (name.endsWith("_scale_inv")) {
-            for (long i = 0; i < count; i++) out.putFloat((float) (0.02 + 0.02 * random.nextDouble()));
+            for (long i = 0; i < count; i++) {
+                float scale = (float) (0.02 + 0.02 * random.nextDouble());
+                out.putFloat(ue8m0 ? Fp8E4m3.ue8m0Scale(scale) : scale);
+            }
         } else if (name.endsWith("e_score_correction_bias")) {
             for (long i = 0; i < count; i++) out.putFloat((float) (0.1 * (random.nextDouble() * 2 - 1)));
         } else if (spec.dtype() == DType.F8_E4M3) {

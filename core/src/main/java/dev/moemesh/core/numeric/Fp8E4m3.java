@@ -33,4 +33,12 @@ public final class Fp8E4m3 {
                 : (1 + mantissa / 8f) * Math.scalb(1f, exponent - 7);
         return (code & 0x80) != 0 ? -magnitude : magnitude;
     }
+
+    /**
+     * A block scale as DeepSeek's UE8M0 format holds it: the power of two at or above {@code scale} (its exponent
+     * plus one, so a power of two itself doubles), for positive normal scales.
+     */
+    public static float ue8m0Scale(float scale) {
+        return Math.scalb(1f, Math.getExponent(scale) + 1);
+    }
 }

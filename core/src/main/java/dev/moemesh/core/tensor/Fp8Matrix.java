@@ -5,6 +5,8 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
+import java.util.Arrays;
+
 import static dev.moemesh.core.tensor.Lanes.PANEL_F;
 import static dev.moemesh.core.tensor.Lanes.PANEL_I;
 import static dev.moemesh.core.tensor.Lanes.PANEL;
@@ -24,7 +26,9 @@ import static jdk.incubator.vector.VectorOperators.LSHL;
  * dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer, then every
  * activation row runs over that buffer, so the dequantisation costs once per product, not once per row. Each
  * output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column order; partial sums wait in fp32
- * between column blocks, which keeps that order exactly ({@link #multiplyScalar} is the twin).
+ * between column blocks, which keeps that order exactly ({@link #multiplyScalar} is the twin). Tiles whose block scales
+ * are powers of two fold them into the activations for one to three rows ({@link #foldable}, {@link #rowFolded}):
+ * the same results, one multiply fewer a weight.
  */
 public final class Fp8Matrix implements Matrix {
     static final int PANELS = Bf16Matrix.PANELS;
@@ -45,6 +49,10 @@ public final class Fp8Matrix implements Matrix {
     private final int quads;           // ceil(cols / 4)
     private final int[] packed;        // (tiles * PANELS, quads, PANEL): 4 codes an int
     private final float[] panelScales; // (tiles * PANELS, scaleCols, PANEL): each row's block scale times 2^120
+    /** (tiles, scaleCols): the carried scale every row of the tile shares in that column block, NaN where none can fold. */
+    private final float[] tileScales;
+    private final boolean[] tileFolds; // every column block of the tile has a scale to fold
+    private final int foldingTiles;
 
     private Fp8Matrix(int rows, int cols, int blockCols, int[] packed, float[] panelScales) {
         this.rows = rows;
@@ -55,6 +63,41 @@ public final class Fp8Matrix implements Matrix {
         this.scaleCols = (cols + blockCols - 1) / blockCols;
         this.packed = packed;
         this.panelScales = panelScales;
+        this.tileScales = new float[tiles * scaleCols];
+        this.tileFolds = new boolean[tiles];
+        int folding = 0;
+        for (int t = 0; t < tiles; t++) {
+            boolean all = true;
+            for (int c = 0; c < scaleCols; c++) {
+                float shared = panelScales[((t * TILE / PANEL) * scaleCols + c) * PANEL];
+                for (int n = t * TILE + 1; n < Math.min(rows, (t + 1) * TILE); n++) {
+                    if (panelScales[((n / PANEL) * scaleCols + c) * PANEL + n % PANEL] != shared) shared = Float.NaN;
+                }
+                tileScales[t * scaleCols + c] = foldable(shared) ? shared : Float.NaN;
+                all &= foldable(shared);
+            }
+            tileFolds[t] = all;
+            if (all) folding++;
+        }
+        this.foldingTiles = folding;
+    }
+
+    /**
+     * Whether a carried scale {@code S = 2^E} (the block scale times 2^120) can move from the weight to the
+     * activation bit for bit: the weight {@code F · S} is exact (F, an E4M3 value times 2^-120, has 4 significant
+     * bits no finer than 2^-129, so E >= -20 keeps the product above fp32's 2^-149 grain), and then
+     * {@code fma(F, x · S, acc) == fma(F · S, x, acc)} whenever {@code x · S} is exact too, which {@link #fold}
+     * checks for every activation. DeepSeek-V3.1's checkpoints ({@code scale_fmt: ue8m0}) have only such scales.
+     */
+    static boolean foldable(float carried) {
+        int bits = Float.floatToRawIntBits(carried);
+        int field = bits >>> 23;
+        return bits > 0 && (bits & 0x007FFFFF) == 0 && field < 0xFF && field - 127 >= -20;
+    }
+
+    /** Tiles whose one-to-three-row products fold the block scales into the activations (for tests). */
+    int foldingTiles() {
+        return foldingTiles;
     }
 
     /**
@@ -114,8 +157,19 @@ public final class Fp8Matrix implements Matrix {
         Parallel.forRange(tiles, Math.max(1, Matrix.grain(cols, batch) / TILE), (from, to) -> {
             if (inRegisters) {
                 float[] spill = Scratch.tileOutput();
+                float[] folded = foldingTiles > 0 ? Scratch.foldedRows(batch * cols) : null;
+                int foldedFor = -1, exactRows = 0; // bit r: row r's fold for tile foldedFor's scales is exact
                 for (int t = from; t < to; t++) {
-                    for (int r = 0; r < batch; r++) rowInRegisters(x, r, t, y, spill);
+                    if (tileFolds[t] && (foldedFor < 0 || !Arrays.equals(tileScales, foldedFor * scaleCols,
+                            (foldedFor + 1) * scaleCols, tileScales, t * scaleCols, (t + 1) * scaleCols))) {
+                        exactRows = 0;
+                        for (int r = 0; r < batch; r++) if (fold(x, r, t, folded)) exactRows |= 1 << r;
+                        foldedFor = t;
+                    }
+                    for (int r = 0; r < batch; r++) {
+                        if (tileFolds[t] && (exactRows >>> r & 1) != 0) rowFolded(folded, r, t, y, spill);
+                        else rowInRegisters(x, r, t, y, spill);
+                    }
                 }
                 return;
             }
@@ -175,8 +229,74 @@ public final class Fp8Matrix implements Matrix {
         if (!whole) System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
     }
 
+    /**
+     * Row {@code r} of x times tile {@code t}'s scale of each column block, into the same place of {@code folded};
+     * true when every product is exact ({@link #foldable}): multiplying back by the inverse power of two gives x
+     * again exactly when nothing overflowed or lost bits below fp32's smallest subnormal.
+     */
+    private boolean fold(float[] x, int r, int t, float[] folded) {
+        boolean exact = true;
+        for (int c = 0; c < scaleCols; c++) {
+            float scale = tileScales[t * scaleCols + c];
+            float inverse = 1f / scale; // a power of two as well: exact
+            FloatVector s = FloatVector.broadcast(PANEL_F, scale), back = FloatVector.broadcast(PANEL_F, inverse);
+            int k = r * cols + c * blockCols, end = r * cols + Math.min(cols, (c + 1) * blockCols);
+            for (; k + PANEL <= end; k += PANEL) {
+                FloatVector v = FloatVector.fromArray(PANEL_F, x, k);
+                FloatVector f = v.mul(s);
+                f.intoArray(folded, k);
+                exact &= f.mul(back).eq(v).allTrue();
+            }
+            for (; k < end; k++) {
+                folded[k] = x[k] * scale;
+                exact &= folded[k] * inverse == x[k];
+            }
+        }
+        return exact;
+    }
+
+    /**
+     * {@link #rowInRegisters} for a tile whose scales {@link #fold} moved into the activations: the code's fp32
+     * bits go straight into the FMA, one multiply fewer a weight, the same results bit for bit.
+     */
+    private void rowFolded(float[] folded, int r, int t, float[] y, float[] spill) {
+        int step = quads * PANEL;
+        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int x0 = r * cols;
+        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0;
+        for (int k = 0; k < cols; k += 4) {
+            int q = (k >> 2) * PANEL;
+            IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
+            IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
+            IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
+            FloatVector b = FloatVector.broadcast(PANEL_F, folded[x0 + k]);
+            a0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a0);
+            a1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a1);
+            a2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 1]);
+            a0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a0);
+            a1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a1);
+            a2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 2]);
+            a0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a0);
+            a1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a1);
+            a2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 3]);
+            a0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a0);
+            a1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a1);
+            a2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a2);
+        }
+        boolean whole = (t + 1) * TILE <= rows;
+        float[] out = whole ? y : spill;
+        int o = whole ? r * rows + t * TILE : 0;
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + PANEL);
+        a2.intoArray(out, o + 2 * PANEL);
+        if (!whole) System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
+    }
+
     private void multiplyTile(float[] x, int batch, float[] y, int t, float[] weights, float[] acc) {
-        java.util.Arrays.fill(acc, 0, batch * TILE, 0f);
+        Arrays.fill(acc, 0, batch * TILE, 0f);
         for (int k0 = 0; k0 < cols; k0 += K_BLOCK) {
             int kLen = Math.min(K_BLOCK, cols - k0);
             dequantise(t, k0, kLen, weights);

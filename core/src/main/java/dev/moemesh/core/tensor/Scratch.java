@@ -8,7 +8,19 @@ final class Scratch {
             ThreadLocal.withInitial(() -> new float[Fp8Matrix.K_BLOCK * Fp8Matrix.TILE]);
     private static final ThreadLocal<float[]> FP8_SUMS = ThreadLocal.withInitial(() -> new float[0]);
 
+    private static final ThreadLocal<float[]> FOLDED = ThreadLocal.withInitial(() -> new float[0]);
+
     private Scratch() {}
+
+    /** Up to three activation rows times an FP8 tile's power-of-two scales, grown to the largest seen. */
+    static float[] foldedRows(int size) {
+        float[] s = FOLDED.get();
+        if (s.length < size) {
+            s = new float[size];
+            FOLDED.set(s);
+        }
+        return s;
+    }
 
     /** One FP8 tile's column block, dequantised. */
     static float[] fp8Weights() {

@@ -23,15 +23,20 @@ class ReferenceAgreementTest {
     /**
      * The KV cache in bf16 against a reference that rounds its cached latent and rope key to bf16 as DeepSeek's does;
      * in fp32 against one that does not. FP8 checkpoints with the weights kept FP8 (dequantised in fp32 in the kernel)
-     * and rounded to bf16 at load, each against the reference dequantising the same way.
+     * and rounded to bf16 at load, each against the reference dequantising the same way; {@code ue8m0}: FP8 with
+     * power-of-two block scales (DeepSeek-V3.1's), which the kernel folds into the activations.
      */
-    @ParameterizedTest(name = "{0} fp8={1} maxSeqLen={2} weights={3} kv={4}")
-    @CsvSource({"TINY_V3, false, 0, FP8, BF16", "TINY_V3, false, 64, FP8, BF16", "TINY_V2LITE, false, 0, FP8, BF16",
-            "TINY_V3, true, 0, FP8, BF16", "TINY_V3, true, 0, BF16, BF16", "TINY_V3, false, 0, FP8, F32",
-            "TINY_V2LITE, false, 0, FP8, F32", "TINY_V3, true, 0, FP8, F32"})
-    void greedyTokensAndLogitsMatchTheReference(Preset preset, boolean fp8, int maxSeqLen, WeightReader.Fp8Weights weights,
-                                                LatentKvCache.Format kv) {
-        Path dir = TestModels.tiny(preset, fp8);
+    @ParameterizedTest(name = "{0} {1} maxSeqLen={2} weights={3} kv={4}")
+    @CsvSource({"TINY_V3, bf16, 0, FP8, BF16", "TINY_V3, bf16, 64, FP8, BF16", "TINY_V2LITE, bf16, 0, FP8, BF16",
+            "TINY_V3, fp8, 0, FP8, BF16", "TINY_V3, fp8, 0, BF16, BF16", "TINY_V3, bf16, 0, FP8, F32",
+            "TINY_V2LITE, bf16, 0, FP8, F32", "TINY_V3, fp8, 0, FP8, F32", "TINY_V3, ue8m0, 0, FP8, BF16",
+            "TINY_V3, ue8m0, 0, BF16, BF16"})
+    void greedyTokensAndLogitsMatchTheReference(Preset preset, String storage, int maxSeqLen,
+                                                WeightReader.Fp8Weights weights, LatentKvCache.Format kv) {
+        Path dir = switch (storage) {
+            case "ue8m0" -> TestModels.tinyUe8m0(preset);
+            default -> TestModels.tiny(preset, storage.equals("fp8"));
+        };
         Model model = Model.load(dir, maxSeqLen, null, new ModelOptions(weights, kv, false));
         ReferenceDeepSeek reference = new ReferenceDeepSeek(dir, model.rope().yarnEngaged(), kv == LatentKvCache.Format.BF16,
                 weights == WeightReader.Fp8Weights.FP8);

@@ -24,6 +24,11 @@ public final class TestModels {
         return written(preset.cliName() + (fp8 ? "-fp8" : ""), dir -> RandomCheckpoint.write(dir, preset, 1, fp8));
     }
 
+    /** {@code preset} in FP8 with power-of-two block scales ({@code scale_fmt: ue8m0}). */
+    public static Path tinyUe8m0(Preset preset) {
+        return written(preset.cliName() + "-ue8m0", dir -> RandomCheckpoint.writeUe8m0(dir, preset, 1, 0));
+    }
+
     /** {@code preset} with one multi-token-prediction layer, random like the rest. */
     public static Path tinyWithMtp(Preset preset) {
         return written(preset.cliName() + "-mtp", dir -> RandomCheckpoint.write(dir, preset, 1, false, 1));

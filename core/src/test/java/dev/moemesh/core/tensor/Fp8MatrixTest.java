@@ -79,6 +79,67 @@ class Fp8MatrixTest {
         }
     }
 
+    /** Powers of two, 2^-12 .. 2^-3, as DeepSeek-V3.1's UE8M0 block scales are. */
+    private static float[] powerOfTwoScales(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] s = new float[n];
+        for (int i = 0; i < n; i++) s[i] = Math.scalb(1f, -3 - r.nextInt(10));
+        return s;
+    }
+
+    /**
+     * Power-of-two scales fold into the activations for one to three rows: the same results bit for bit, in tiles
+     * that share one scale a column block (folded) and tiles across a block's edge or with blocks of 8 rows (not).
+     */
+    @Test
+    void powerOfTwoScalesFoldIntoTheActivationsBitForBit() {
+        for (int rows : new int[] {40, 200, 300}) {
+            for (int cols : new int[] {16, 132, 300}) {
+                for (int block : new int[] {8, 128}) {
+                    int scaleRows = (rows + block - 1) / block, scaleCols = (cols + block - 1) / block;
+                    Fp8Matrix w = Fp8Matrix.of("w", rows, cols, codes(rows * cols, rows + cols),
+                            powerOfTwoScales(scaleRows * scaleCols, block), block, block);
+                    if (block == 128) assertTrue(w.foldingTiles() > 0, rows + "x" + cols + " folds nothing");
+                    for (int batch : new int[] {1, 2, 3}) {
+                        float[] x = random(batch * cols, batch + cols);
+                        float[] fast = new float[batch * rows], scalar = new float[batch * rows];
+                        w.multiply(x, batch, fast);
+                        w.multiplyScalar(x, batch, scalar);
+                        assertArrayEquals(scalar, fast, rows + "x" + cols + " block " + block + " batch " + batch);
+                    }
+                }
+            }
+        }
+        assertEquals(0, matrix(200, 256, 128, 5).foldingTiles(), "scales that are not powers of two never fold");
+    }
+
+    /**
+     * Activations whose product with a scale would overflow or drop bits take the multiplying path, row by row, and
+     * still give the scalar twin's results: a block scale of 2^6 is carried as 2^126, so folding 1e30 into it would
+     * overflow where the true products stay finite; a scale of 2^-130 (carried 2^-10) would round subnormals.
+     */
+    @Test
+    void activationsAFoldWouldRoundTakeTheMultiplyingPath() {
+        int rows = 96, cols = 256;
+        Fp8Matrix high = Fp8Matrix.of("w", rows, cols, codes(rows * cols, 1), new float[] {0x1p6f, 0x1p6f}, 128, 128);
+        Fp8Matrix low = Fp8Matrix.of("w", rows, cols, codes(rows * cols, 2), new float[] {0x1p-130f, 0x1p-130f}, 128,
+                128);
+        int tiles = (rows + Fp8Matrix.TILE - 1) / Fp8Matrix.TILE; // one row block: every tile folds
+        assertEquals(tiles, high.foldingTiles());
+        assertEquals(tiles, low.foldingTiles());
+        float[] x = random(3 * cols, 9);
+        x[5] = 1e30f;                          // row 0
+        x[cols + 7] = 3 * Float.MIN_VALUE;     // row 1
+        x[2 * cols + 11] = -1e-40f;            // row 2
+        for (Fp8Matrix w : new Fp8Matrix[] {high, low}) {
+            float[] fast = new float[3 * rows], scalar = new float[3 * rows];
+            w.multiply(x, 3, fast);
+            w.multiplyScalar(x, 3, scalar);
+            assertArrayEquals(scalar, fast);
+            for (float v : scalar) assertTrue(Float.isFinite(v), "the true products are finite");
+        }
+    }
+
     @Test
     void stackingKeepsFp8AndEveryValue() {
         Fp8Matrix top = matrix(16, 256, 128, 1), below = matrix(40, 256, 128, 2);
