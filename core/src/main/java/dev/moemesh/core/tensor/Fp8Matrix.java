@@ -433,15 +433,19 @@ public final class Fp8Matrix implements Matrix {
         for (int k = 0; k < cols; k++) out[offset + k] = weight(n, k);
     }
 
-    /** Slices and transposes (MLA's per-head absorption matrices) are small: they become fp32, with the same values. */
+    /**
+     * Slices and transposes (MLA's per-head absorption matrices) are small: they hold the same values in bf16 where
+     * every one is a bf16 value (power-of-two block scales: an E4M3 value times 2^e has 4 significant bits), else in
+     * fp32.
+     */
     @Override
     public Matrix sliceRows(int from, int count) {
-        return F32Matrix.copyOf(this).sliceRows(from, count);
+        return F32Matrix.copyOf(this).sliceRows(from, count).inBf16WhereExact();
     }
 
     @Override
     public Matrix transpose() {
-        return F32Matrix.copyOf(this).transpose();
+        return F32Matrix.copyOf(this).transpose().inBf16WhereExact();
     }
 
     /** Another FP8 matrix of the same column blocks stacks as FP8 when this one's rows fill whole panels. */

@@ -140,6 +140,27 @@ class Fp8MatrixTest {
         }
     }
 
+    /** MLA's per-head slices: bf16 where every value is one (power-of-two scales), else fp32; the same values. */
+    @Test
+    void slicesAndTransposesKeepEveryValueInBf16WhereExact() {
+        int rows = 256, cols = 96;
+        byte[] c = codes(rows * cols, 4);
+        Fp8Matrix pow2 = Fp8Matrix.of("w", rows, cols, c, powerOfTwoScales(2, 5), 128, 128);
+        Fp8Matrix any = Fp8Matrix.of("w", rows, cols, c, scales(2, 6), 128, 128);
+        for (Fp8Matrix w : new Fp8Matrix[] {pow2, any}) {
+            Matrix slice = w.sliceRows(128 + 32, 64), transposed = w.sliceRows(128, 32).transpose();
+            Class<?> expected = w == pow2 ? Bf16Matrix.class : F32Matrix.class;
+            assertEquals(expected, slice.getClass());
+            assertEquals(expected, transposed.getClass());
+            for (int n = 0; n < 64; n++) {
+                for (int k = 0; k < cols; k++) assertEquals(w.get(160 + n, k), slice.get(n, k));
+            }
+            for (int n = 0; n < cols; n++) {
+                for (int k = 0; k < 32; k++) assertEquals(w.get(128 + k, n), transposed.get(n, k));
+            }
+        }
+    }
+
     @Test
     void stackingKeepsFp8AndEveryValue() {
         Fp8Matrix top = matrix(16, 256, 128, 1), below = matrix(40, 256, 128, 2);
