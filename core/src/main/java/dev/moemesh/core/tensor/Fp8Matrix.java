@@ -21,20 +21,24 @@ import static jdk.incubator.vector.VectorOperators.LSHL;
  *
  * <p>Packed in panels of output rows like {@link Bf16Matrix} (8 or 16, {@link Lanes#PANEL}): for each 4 columns, one int
  * per row, int j holding row j's 4 codes (column 4q + s in byte s), so one vector load brings 4 weights of every
- * row of the panel and a code reaches its fp32 bits with
- * two shifts and a mask, no byte-to-int conversion. The kernel
- * dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer, then every
- * activation row runs over that buffer, so the dequantisation costs once per product, not once per row. Each
+ * row of the panel and a code reaches its fp32 bits with two shifts and a mask, no byte-to-int conversion. Up to
+ * {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for each pair of rows; for more it
+ * dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer that every
+ * activation row then runs over, so the dequantisation costs once per product, not once per row. Each
  * output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column order; partial sums wait in fp32
- * between column blocks, which keeps that order exactly ({@link #multiplyScalar} is the twin). Tiles whose block scales
- * are powers of two fold them into the activations for one to three rows ({@link #foldable}, {@link #rowFolded}):
- * the same results, one multiply fewer a weight.
+ * between column blocks, which keeps that order exactly ({@link #multiplyScalar} is the twin). Tiles whose block
+ * scales are powers of two fold them into the activations for up to {@link #IN_REGISTERS_ROWS} rows ({@link
+ * #foldable}, {@link #rowFolded}): the same results, one multiply fewer a weight.
  */
 public final class Fp8Matrix implements Matrix {
     static final int PANELS = Bf16Matrix.PANELS;
     static final int TILE = PANELS * PANEL;
-    /** Up to this many rows, each dequantises its own weights in registers ({@link #rowInRegisters}). */
-    static final int IN_REGISTERS_ROWS = 3;
+    /**
+     * Up to this many rows, weights dequantise in registers, once for each pair of rows ({@link #rowsInRegisters2});
+     * more share an fp32 buffer. JMH, expert gate+up from memory, 2 threads, 512 bits: in registers 1.5-1.7x the
+     * buffer at 4 rows, 1.1 at 8, level at 16 (256 bits: 1.3x at 4, 1.13x at 8).
+     */
+    static final int IN_REGISTERS_ROWS = 8;
     /** Columns dequantised at a time: 128 columns of a tile are 12 KiB of fp32 (24 rows) or 24 KiB (48). */
     static final int K_BLOCK = 128;
     /** The E4M3 bits placed into an fp32 exponent and mantissa read as the value times 2^-120; scales carry the 2^120. */
@@ -166,7 +170,12 @@ public final class Fp8Matrix implements Matrix {
                         for (int r = 0; r < batch; r++) if (fold(x, r, t, folded)) exactRows |= 1 << r;
                         foldedFor = t;
                     }
-                    for (int r = 0; r < batch; r++) {
+                    int r = 0;
+                    for (; r + 2 <= batch; r += 2) {
+                        if (tileFolds[t] && (exactRows >>> r & 3) == 3) rowsFolded2(folded, r, t, y, spill);
+                        else rowsInRegisters2(x, r, t, y, spill);
+                    }
+                    if (r < batch) {
                         if (tileFolds[t] && (exactRows >>> r & 1) != 0) rowFolded(folded, r, t, y, spill);
                         else rowInRegisters(x, r, t, y, spill);
                     }
@@ -180,11 +189,11 @@ public final class Fp8Matrix implements Matrix {
     }
 
     /**
-     * One row against tile {@code t}, each weight dequantised in a register just before its FMA: for up to three
-     * rows the fp32 buffer's stores and loads cost more than dequantising per row (expert_gate_up at one row: 2.9x
-     * the buffered kernel's throughput; at four the two are level). The same operations as the buffer's (code to
-     * fp32 bits, times the row's scale, then the FMA), so the same results bit for bit. The chains are written out:
-     * a helper taking the {@code IntVector} is not inlined once two vector shapes are loaded, and boxes every vector.
+     * One row against tile {@code t}, each weight dequantised in a register just before its FMA: the fp32 buffer's
+     * stores and loads cost more than that for few rows (expert_gate_up at one row: 2.9x the buffered kernel's
+     * throughput). The same operations as the buffer's (code to fp32 bits, times the row's scale, then the FMA), so
+     * the same results bit for bit. The chains are written out: a helper taking the {@code IntVector} is not inlined
+     * once two vector shapes are loaded, and boxes every vector.
      */
     private void rowInRegisters(float[] x, int r, int t, float[] y, float[] spill) {
         int step = quads * PANEL;
@@ -293,6 +302,158 @@ public final class Fp8Matrix implements Matrix {
         a1.intoArray(out, o + PANEL);
         a2.intoArray(out, o + 2 * PANEL);
         if (!whole) System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
+    }
+
+    /**
+     * Rows {@code r} and {@code r + 1} against tile {@code t}, each weight dequantised once in a register for both:
+     * {@link #rowInRegisters}'s operations, the decoding shared.
+     */
+    private void rowsInRegisters2(float[] x, int r, int t, float[] y, float[] spill) {
+        int step = quads * PANEL;
+        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
+        int x0 = r * cols, x1 = x0 + cols;
+        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
+        for (int c = 0; c < scaleCols; c++) {
+            FloatVector c0 = FloatVector.fromArray(PANEL_F, panelScales, s0 + c * PANEL);
+            FloatVector c1 = FloatVector.fromArray(PANEL_F, panelScales, s1 + c * PANEL);
+            FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
+            int end = Math.min(cols, (c + 1) * blockCols);
+            for (int k = c * blockCols; k < end; k += 4) {
+                int q = (k >> 2) * PANEL;
+                IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
+                IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
+                IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
+                FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                b = FloatVector.broadcast(PANEL_F, x[x0 + k + 1]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k + 1]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                b = FloatVector.broadcast(PANEL_F, x[x0 + k + 2]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k + 2]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                b = FloatVector.broadcast(PANEL_F, x[x0 + k + 3]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k + 3]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+            }
+        }
+        boolean whole = (t + 1) * TILE <= rows;
+        float[] out = whole ? y : spill;
+        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + PANEL);
+        a2.intoArray(out, o + 2 * PANEL);
+        d0.intoArray(out, o + stride);
+        d1.intoArray(out, o + stride + PANEL);
+        d2.intoArray(out, o + stride + 2 * PANEL);
+        if (!whole) {
+            System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
+            System.arraycopy(spill, TILE, y, (r + 1) * rows + t * TILE, rows - t * TILE);
+        }
+    }
+
+    /** {@link #rowsInRegisters2} for a tile whose scales both rows' {@link #fold} moved into the activations. */
+    private void rowsFolded2(float[] folded, int r, int t, float[] y, float[] spill) {
+        int step = quads * PANEL;
+        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int x0 = r * cols, x1 = x0 + cols;
+        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
+        for (int k = 0; k < cols; k += 4) {
+            int q = (k >> 2) * PANEL;
+            IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
+            IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
+            IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
+            FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            FloatVector b = FloatVector.broadcast(PANEL_F, folded[x0 + k]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 1]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 1]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 2]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 2]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 3]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 3]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+        }
+        boolean whole = (t + 1) * TILE <= rows;
+        float[] out = whole ? y : spill;
+        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + PANEL);
+        a2.intoArray(out, o + 2 * PANEL);
+        d0.intoArray(out, o + stride);
+        d1.intoArray(out, o + stride + PANEL);
+        d2.intoArray(out, o + stride + 2 * PANEL);
+        if (!whole) {
+            System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
+            System.arraycopy(spill, TILE, y, (r + 1) * rows + t * TILE, rows - t * TILE);
+        }
     }
 
     private void multiplyTile(float[] x, int batch, float[] y, int t, float[] weights, float[] acc) {
