@@ -28,7 +28,7 @@ final class MakeModelCommand implements Callable<Integer> {
     boolean fp8;
 
     @Option(names = "--ue8m0", description = "with --fp8: block scales that are powers of two (scale_fmt ue8m0), as"
-            + " DeepSeek-V3.1's release; up to eight rows then fold them into the activations, one multiply fewer a weight")
+            + " DeepSeek-V3.1's release; up to 16 rows then fold them into the activations, one multiply fewer a weight")
     boolean ue8m0;
 
     @Option(names = "--mtp-layers", defaultValue = "0", description = "multi-token-prediction layers after the main"

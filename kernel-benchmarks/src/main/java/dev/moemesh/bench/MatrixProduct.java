@@ -13,7 +13,7 @@ import java.util.SplittableRandom;
  * One weight matrix of the bench model times {@code rows} activation rows, on all cores (core's {@code Parallel}).
  * With {@code copies} above 1, each call takes the next of that many copies of the matrix, so the weights come from
  * memory rather than cache, as a decode step's do (256 copies of the smallest shape, q_b, are 151 MB in bf16 and
- * 76 MB in FP8, well past the L3). {@code storage=ue8m0}: FP8 with power-of-two block scales, which up to eight rows fold
+ * 76 MB in FP8, well past the L3). {@code storage=ue8m0}: FP8 with power-of-two block scales, which up to 16 rows fold
  * into the activations.
  */
 @State(Scope.Benchmark)

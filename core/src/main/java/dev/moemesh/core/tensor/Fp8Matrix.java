@@ -22,7 +22,7 @@ import static jdk.incubator.vector.VectorOperators.LSHL;
  * <p>Packed in panels of output rows like {@link Bf16Matrix} (8 or 16, {@link Lanes#PANEL}): for each 4 columns, one int
  * per row, int j holding row j's 4 codes (column 4q + s in byte s), so one vector load brings 4 weights of every
  * row of the panel and a code reaches its fp32 bits with two shifts and a mask, no byte-to-int conversion. Up to
- * {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for each pair of rows; for more it
+ * {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for four rows (two at 256 bits); for more it
  * dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer that every
  * activation row then runs over, so the dequantisation costs once per product, not once per row. Each
  * output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column order; partial sums wait in fp32
@@ -34,11 +34,12 @@ public final class Fp8Matrix implements Matrix {
     static final int PANELS = Bf16Matrix.PANELS;
     static final int TILE = PANELS * PANEL;
     /**
-     * Up to this many rows, weights dequantise in registers, once for each pair of rows ({@link #rowsInRegisters2});
-     * more share an fp32 buffer. JMH, expert gate+up from memory, 2 threads, 512 bits: in registers 1.5-1.7x the
-     * buffer at 4 rows, 1.1 at 8, level at 16 (256 bits: 1.3x at 4, 1.13x at 8).
+     * Up to this many rows, weights dequantise in registers, once for four rows with 512-bit vectors ({@link
+     * #rowsInRegisters4}), else for two ({@link #rowsInRegisters2}); more share an fp32 buffer. JMH, expert gate+up
+     * from memory, 2 threads: in registers 1.9x the buffer at 4 rows, 1.4x at 8, 1.17x at 12, 1.04x at 16 at 512
+     * bits; by pairs at 256 bits 1.3x at 4 and 1.13x at 8.
      */
-    static final int IN_REGISTERS_ROWS = 8;
+    static final int IN_REGISTERS_ROWS = 16;
     /** Columns dequantised at a time: 128 columns of a tile are 12 KiB of fp32 (24 rows) or 24 KiB (48). */
     static final int K_BLOCK = 128;
     /** The E4M3 bits placed into an fp32 exponent and mantissa read as the value times 2^-120; scales carry the 2^120. */
@@ -171,6 +172,10 @@ public final class Fp8Matrix implements Matrix {
                         foldedFor = t;
                     }
                     int r = 0;
+                    for (; PANEL == 16 && r + 4 <= batch; r += 4) {
+                        if (tileFolds[t] && (exactRows >>> r & 15) == 15) rowsFolded4(folded, r, t, y, spill);
+                        else rowsInRegisters4(x, r, t, y, spill);
+                    }
                     for (; r + 2 <= batch; r += 2) {
                         if (tileFolds[t] && (exactRows >>> r & 3) == 3) rowsFolded2(folded, r, t, y, spill);
                         else rowsInRegisters2(x, r, t, y, spill);
@@ -453,6 +458,234 @@ public final class Fp8Matrix implements Matrix {
         if (!whole) {
             System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
             System.arraycopy(spill, TILE, y, (r + 1) * rows + t * TILE, rows - t * TILE);
+        }
+    }
+
+    /**
+     * Rows {@code r .. r+3} against tile {@code t}, each weight dequantised once for the four (512-bit vectors only:
+     * 12 accumulators, 3 scales, 3 codes and 3 weights need more than AVX2's 16 registers).
+     */
+    private void rowsInRegisters4(float[] x, int r, int t, float[] y, float[] spill) {
+        int step = quads * PANEL;
+        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
+        int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
+        FloatVector g0 = a0, g1 = a0, g2 = a0, h0 = a0, h1 = a0, h2 = a0;
+        for (int c = 0; c < scaleCols; c++) {
+            FloatVector c0 = FloatVector.fromArray(PANEL_F, panelScales, s0 + c * PANEL);
+            FloatVector c1 = FloatVector.fromArray(PANEL_F, panelScales, s1 + c * PANEL);
+            FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
+            int end = Math.min(cols, (c + 1) * blockCols);
+            for (int k = c * blockCols; k < end; k += 4) {
+                int q = (k >> 2) * PANEL;
+                IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
+                IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
+                IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
+                FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                b = FloatVector.broadcast(PANEL_F, x[x2 + k]);
+                g0 = e0.fma(b, g0);
+                g1 = e1.fma(b, g1);
+                g2 = e2.fma(b, g2);
+                b = FloatVector.broadcast(PANEL_F, x[x3 + k]);
+                h0 = e0.fma(b, h0);
+                h1 = e1.fma(b, h1);
+                h2 = e2.fma(b, h2);
+                e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                b = FloatVector.broadcast(PANEL_F, x[x0 + k + 1]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k + 1]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                b = FloatVector.broadcast(PANEL_F, x[x2 + k + 1]);
+                g0 = e0.fma(b, g0);
+                g1 = e1.fma(b, g1);
+                g2 = e2.fma(b, g2);
+                b = FloatVector.broadcast(PANEL_F, x[x3 + k + 1]);
+                h0 = e0.fma(b, h0);
+                h1 = e1.fma(b, h1);
+                h2 = e2.fma(b, h2);
+                e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                b = FloatVector.broadcast(PANEL_F, x[x0 + k + 2]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k + 2]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                b = FloatVector.broadcast(PANEL_F, x[x2 + k + 2]);
+                g0 = e0.fma(b, g0);
+                g1 = e1.fma(b, g1);
+                g2 = e2.fma(b, g2);
+                b = FloatVector.broadcast(PANEL_F, x[x3 + k + 2]);
+                h0 = e0.fma(b, h0);
+                h1 = e1.fma(b, h1);
+                h2 = e2.fma(b, h2);
+                e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                b = FloatVector.broadcast(PANEL_F, x[x0 + k + 3]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k + 3]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                b = FloatVector.broadcast(PANEL_F, x[x2 + k + 3]);
+                g0 = e0.fma(b, g0);
+                g1 = e1.fma(b, g1);
+                g2 = e2.fma(b, g2);
+                b = FloatVector.broadcast(PANEL_F, x[x3 + k + 3]);
+                h0 = e0.fma(b, h0);
+                h1 = e1.fma(b, h1);
+                h2 = e2.fma(b, h2);
+            }
+        }
+        boolean whole = (t + 1) * TILE <= rows;
+        float[] out = whole ? y : spill;
+        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + PANEL);
+        a2.intoArray(out, o + 2 * PANEL);
+        d0.intoArray(out, o + stride);
+        d1.intoArray(out, o + stride + PANEL);
+        d2.intoArray(out, o + stride + 2 * PANEL);
+        g0.intoArray(out, o + 2 * stride);
+        g1.intoArray(out, o + 2 * stride + PANEL);
+        g2.intoArray(out, o + 2 * stride + 2 * PANEL);
+        h0.intoArray(out, o + 3 * stride);
+        h1.intoArray(out, o + 3 * stride + PANEL);
+        h2.intoArray(out, o + 3 * stride + 2 * PANEL);
+        if (!whole) {
+            for (int i = 0; i < 4; i++) System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
+        }
+    }
+
+    /** {@link #rowsInRegisters4} for a tile whose scales the four rows' {@link #fold} moved into the activations. */
+    private void rowsFolded4(float[] folded, int r, int t, float[] y, float[] spill) {
+        int step = quads * PANEL;
+        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
+        FloatVector g0 = a0, g1 = a0, g2 = a0, h0 = a0, h1 = a0, h2 = a0;
+        for (int k = 0; k < cols; k += 4) {
+            int q = (k >> 2) * PANEL;
+            IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
+            IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
+            IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
+            FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            FloatVector b = FloatVector.broadcast(PANEL_F, folded[x0 + k]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            b = FloatVector.broadcast(PANEL_F, folded[x2 + k]);
+            g0 = e0.fma(b, g0);
+            g1 = e1.fma(b, g1);
+            g2 = e2.fma(b, g2);
+            b = FloatVector.broadcast(PANEL_F, folded[x3 + k]);
+            h0 = e0.fma(b, h0);
+            h1 = e1.fma(b, h1);
+            h2 = e2.fma(b, h2);
+            e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 1]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 1]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 1]);
+            g0 = e0.fma(b, g0);
+            g1 = e1.fma(b, g1);
+            g2 = e2.fma(b, g2);
+            b = FloatVector.broadcast(PANEL_F, folded[x3 + k + 1]);
+            h0 = e0.fma(b, h0);
+            h1 = e1.fma(b, h1);
+            h2 = e2.fma(b, h2);
+            e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 2]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 2]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 2]);
+            g0 = e0.fma(b, g0);
+            g1 = e1.fma(b, g1);
+            g2 = e2.fma(b, g2);
+            b = FloatVector.broadcast(PANEL_F, folded[x3 + k + 2]);
+            h0 = e0.fma(b, h0);
+            h1 = e1.fma(b, h1);
+            h2 = e2.fma(b, h2);
+            e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 3]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 3]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 3]);
+            g0 = e0.fma(b, g0);
+            g1 = e1.fma(b, g1);
+            g2 = e2.fma(b, g2);
+            b = FloatVector.broadcast(PANEL_F, folded[x3 + k + 3]);
+            h0 = e0.fma(b, h0);
+            h1 = e1.fma(b, h1);
+            h2 = e2.fma(b, h2);
+        }
+        boolean whole = (t + 1) * TILE <= rows;
+        float[] out = whole ? y : spill;
+        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + PANEL);
+        a2.intoArray(out, o + 2 * PANEL);
+        d0.intoArray(out, o + stride);
+        d1.intoArray(out, o + stride + PANEL);
+        d2.intoArray(out, o + stride + 2 * PANEL);
+        g0.intoArray(out, o + 2 * stride);
+        g1.intoArray(out, o + 2 * stride + PANEL);
+        g2.intoArray(out, o + 2 * stride + 2 * PANEL);
+        h0.intoArray(out, o + 3 * stride);
+        h1.intoArray(out, o + 3 * stride + PANEL);
+        h2.intoArray(out, o + 3 * stride + 2 * PANEL);
+        if (!whole) {
+            for (int i = 0; i < 4; i++) System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
         }
     }
 
