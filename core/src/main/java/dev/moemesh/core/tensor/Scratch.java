@@ -7,19 +7,13 @@ final class Scratch {
     private static final ThreadLocal<float[]> FP8_WEIGHTS =
             ThreadLocal.withInitial(() -> new float[Fp8Matrix.K_BLOCK * Fp8Matrix.TILE]);
     private static final ThreadLocal<float[]> FP8_SUMS = ThreadLocal.withInitial(() -> new float[0]);
-
     private static final ThreadLocal<float[]> FOLDED = ThreadLocal.withInitial(() -> new float[0]);
 
     private Scratch() {}
 
-    /** Up to three activation rows times an FP8 tile's power-of-two scales, grown to the largest seen. */
+    /** The activation rows times an FP8 tile's power-of-two scales ({@code Fp8Matrix.fold}), grown to the largest seen. */
     static float[] foldedRows(int size) {
-        float[] s = FOLDED.get();
-        if (s.length < size) {
-            s = new float[size];
-            FOLDED.set(s);
-        }
-        return s;
+        return grown(FOLDED, size);
     }
 
     /** One FP8 tile's column block, dequantised. */
@@ -29,10 +23,14 @@ final class Scratch {
 
     /** The partial sums of one FP8 tile over a batch, grown to the largest batch seen. */
     static float[] fp8Sums(int size) {
-        float[] s = FP8_SUMS.get();
+        return grown(FP8_SUMS, size);
+    }
+
+    private static float[] grown(ThreadLocal<float[]> buffer, int size) {
+        float[] s = buffer.get();
         if (s.length < size) {
             s = new float[size];
-            FP8_SUMS.set(s);
+            buffer.set(s);
         }
         return s;
     }
