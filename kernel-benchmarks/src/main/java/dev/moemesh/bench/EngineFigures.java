@@ -6,6 +6,7 @@ import dev.moemesh.core.engine.GenerationRequest;
 import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.engine.TokenListener;
 import dev.moemesh.core.model.Model;
+import dev.moemesh.core.model.ModelOptions;
 
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -38,7 +39,7 @@ public final class EngineFigures implements BiFunction<String, Integer, Double> 
         Path dir = Path.of(System.getProperty("compare.model", "/tmp/bench"));
         int drafts = Integer.getInteger("compare.speculative-tokens", 0);
         Model m = drafts == 0 ? Model.load(dir, 0)
-                : Model.load(dir, 0, null, dev.moemesh.core.model.ModelOptions.configured().withMtp(true));
+                : Model.load(dir, 0, null, ModelOptions.configured().withMtp(true));
         Class<?> type;
         try {
             type = Class.forName("dev.moemesh.core.engine.BatchingEngine");

@@ -47,7 +47,7 @@ public final class RandomCheckpoint {
 
     /**
      * An FP8 checkpoint as above whose block scales are powers of two ({@code scale_fmt: ue8m0}, as DeepSeek-V3.1's
-     * release): the same random scales rounded up to one, as DeepSeek's UE8M0 quantisation rounds.
+     * release): the same random scales rounded up to a power of two, as DeepSeek's UE8M0 quantisation rounds.
      */
     public static void writeUe8m0(Path dir, Preset preset, long seed, int mtpLayers) {
         ObjectNode config = withMtpLayers(preset.config(), mtpLayers);

@@ -35,10 +35,11 @@ public final class Fp8E4m3 {
     }
 
     /**
-     * A block scale as DeepSeek's UE8M0 format holds it: the power of two at or above {@code scale} (its exponent
-     * plus one, so a power of two itself doubles), for positive normal scales.
+     * A block scale as DeepSeek's UE8M0 format holds it: {@code 2^ceil(log2(scale))}, the smallest power of two at or
+     * above {@code scale}, for positive normal scales.
      */
     public static float ue8m0Scale(float scale) {
-        return Math.scalb(1f, Math.getExponent(scale) + 1);
+        float below = Math.scalb(1f, Math.getExponent(scale));
+        return scale == below ? scale : 2 * below;
     }
 }

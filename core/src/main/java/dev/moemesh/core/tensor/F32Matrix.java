@@ -69,7 +69,7 @@ public final class F32Matrix implements Matrix {
         return new F32Matrix(count, cols, v);
     }
 
-    /** The same values as a {@link Bf16Matrix} (half the bytes, its faster kernel) when each is a bf16 value, else this. */
+    /** The same values as a {@link Bf16Matrix} (half the bytes, its faster kernel) when each is a bf16 value. */
     Matrix inBf16WhereExact() {
         if (cols % 2 != 0) return this;
         for (float v : values) {

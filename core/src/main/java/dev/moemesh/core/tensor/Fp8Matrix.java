@@ -22,8 +22,8 @@ import static jdk.incubator.vector.VectorOperators.LSHL;
  * <p>Packed in panels of output rows like {@link Bf16Matrix} (8 or 16, {@link Lanes#PANEL}): for each 4 columns, one int
  * per row, int j holding row j's 4 codes (column 4q + s in byte s), so one vector load brings 4 weights of every
  * row of the panel and a code reaches its fp32 bits with two shifts and a mask, no byte-to-int conversion. Up to
- * {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for four rows (two at 256 bits); for more it
- * dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer that every
+ * {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for four rows (two at 256 bits); for
+ * more it dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer that every
  * activation row then runs over, so the dequantisation costs once per product, not once per row. Each
  * output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column order; partial sums wait in fp32
  * between column blocks, which keeps that order exactly ({@link #multiplyScalar} is the twin). Tiles whose block
@@ -54,7 +54,7 @@ public final class Fp8Matrix implements Matrix {
     private final int quads;           // ceil(cols / 4)
     private final int[] packed;        // (tiles * PANELS, quads, PANEL): 4 codes an int
     private final float[] panelScales; // (tiles * PANELS, scaleCols, PANEL): each row's block scale times 2^120
-    /** (tiles, scaleCols): the carried scale every row of the tile shares in that column block, NaN where none can fold. */
+    /** (tiles, scaleCols): the carried scale all the tile's rows share in that column block, NaN if none can fold. */
     private final float[] tileScales;
     private final boolean[] tileFolds; // every column block of the tile has a scale to fold
     private final int foldingTiles;
@@ -100,7 +100,7 @@ public final class Fp8Matrix implements Matrix {
         return bits > 0 && (bits & 0x007FFFFF) == 0 && field < 0xFF && field - 127 >= -20;
     }
 
-    /** Tiles whose one-to-three-row products fold the block scales into the activations (for tests). */
+    /** Tiles whose in-register products fold the block scales into the activations (for tests). */
     int foldingTiles() {
         return foldingTiles;
     }
