@@ -22,9 +22,9 @@ import static jdk.incubator.vector.VectorOperators.LSHL;
  * <p>Packed in panels of output rows like {@link Bf16Matrix} (8 or 16, {@link Lanes#PANEL}): for each 4 columns, one int
  * per row, int j holding row j's 4 codes (column 4q + s in byte s), so one vector load brings 4 weights of every
  * row of the panel and a code reaches its fp32 bits with two shifts and a mask, no byte-to-int conversion. Up to
- * {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for four rows (two at 256 bits); for
- * more it dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer that every
- * activation row then runs over, so the dequantisation costs once per product, not once per row. Each
+ * {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for four or three rows (two at 256
+ * bits); for more it dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer
+ * that every activation row then runs over, so the dequantisation costs once per product, not once per row. Each
  * output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column order; partial sums wait in fp32
  * between column blocks, which keeps that order exactly ({@link #multiplyScalar} is the twin). Tiles whose block
  * scales are powers of two fold them into the activations for up to {@link #IN_REGISTERS_ROWS} rows ({@link
@@ -35,9 +35,10 @@ public final class Fp8Matrix implements Matrix {
     static final int TILE = PANELS * PANEL;
     /**
      * Up to this many rows, weights dequantise in registers, once for four rows with 512-bit vectors ({@link
-     * #rowsInRegisters4}), else for two ({@link #rowsInRegisters2}); more share an fp32 buffer. JMH, expert gate+up
-     * from memory, 2 threads: in registers 1.9x the buffer at 4 rows, 1.4x at 8, 1.17x at 12, 1.04x at 16 at 512
-     * bits; by pairs at 256 bits 1.3x at 4 and 1.13x at 8.
+     * #rowsInRegisters4}; three when three are left, {@link #rowsInRegisters3}), else for two ({@link
+     * #rowsInRegisters2}); more share an fp32 buffer. JMH, expert gate+up from memory, 2 threads: in registers 1.9x
+     * the buffer at 4 rows, 1.4x at 8, 1.17x at 12, 1.04x at 16 at 512 bits; by pairs at 256 bits 1.3x at 4 and 1.13x
+     * at 8.
      */
     static final int IN_REGISTERS_ROWS = 16;
     /** Columns dequantised at a time: 128 columns of a tile are 12 KiB of fp32 (24 rows) or 24 KiB (48). */
@@ -175,6 +176,11 @@ public final class Fp8Matrix implements Matrix {
                     for (; PANEL == 16 && r + 4 <= batch; r += 4) {
                         if (tileFolds[t] && (exactRows >>> r & 15) == 15) rowsFolded4(folded, r, t, y, spill);
                         else rowsInRegisters4(x, r, t, y, spill);
+                    }
+                    if (PANEL == 16 && batch - r == 3) {
+                        if (tileFolds[t] && (exactRows >>> r & 7) == 7) rowsFolded3(folded, r, t, y, spill);
+                        else rowsInRegisters3(x, r, t, y, spill);
+                        r += 3;
                     }
                     for (; r + 2 <= batch; r += 2) {
                         if (tileFolds[t] && (exactRows >>> r & 3) == 3) rowsFolded2(folded, r, t, y, spill);
@@ -686,6 +692,193 @@ public final class Fp8Matrix implements Matrix {
         h2.intoArray(out, o + 3 * stride + 2 * PANEL);
         if (!whole) {
             for (int i = 0; i < 4; i++) System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
+        }
+    }
+
+    /** Rows {@code r .. r+2} against tile {@code t}, each weight dequantised once for the three (512-bit vectors). */
+    private void rowsInRegisters3(float[] x, int r, int t, float[] y, float[] spill) {
+        int step = quads * PANEL;
+        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
+        int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols;
+        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
+        FloatVector g0 = a0, g1 = a0, g2 = a0;
+        for (int c = 0; c < scaleCols; c++) {
+            FloatVector c0 = FloatVector.fromArray(PANEL_F, panelScales, s0 + c * PANEL);
+            FloatVector c1 = FloatVector.fromArray(PANEL_F, panelScales, s1 + c * PANEL);
+            FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
+            int end = Math.min(cols, (c + 1) * blockCols);
+            for (int k = c * blockCols; k < end; k += 4) {
+                int q = (k >> 2) * PANEL;
+                IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
+                IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
+                IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
+                FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                b = FloatVector.broadcast(PANEL_F, x[x2 + k]);
+                g0 = e0.fma(b, g0);
+                g1 = e1.fma(b, g1);
+                g2 = e2.fma(b, g2);
+                e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                b = FloatVector.broadcast(PANEL_F, x[x0 + k + 1]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k + 1]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                b = FloatVector.broadcast(PANEL_F, x[x2 + k + 1]);
+                g0 = e0.fma(b, g0);
+                g1 = e1.fma(b, g1);
+                g2 = e2.fma(b, g2);
+                e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                b = FloatVector.broadcast(PANEL_F, x[x0 + k + 2]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k + 2]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                b = FloatVector.broadcast(PANEL_F, x[x2 + k + 2]);
+                g0 = e0.fma(b, g0);
+                g1 = e1.fma(b, g1);
+                g2 = e2.fma(b, g2);
+                e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
+                e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
+                e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                b = FloatVector.broadcast(PANEL_F, x[x0 + k + 3]);
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
+                b = FloatVector.broadcast(PANEL_F, x[x1 + k + 3]);
+                d0 = e0.fma(b, d0);
+                d1 = e1.fma(b, d1);
+                d2 = e2.fma(b, d2);
+                b = FloatVector.broadcast(PANEL_F, x[x2 + k + 3]);
+                g0 = e0.fma(b, g0);
+                g1 = e1.fma(b, g1);
+                g2 = e2.fma(b, g2);
+            }
+        }
+        boolean whole = (t + 1) * TILE <= rows;
+        float[] out = whole ? y : spill;
+        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + PANEL);
+        a2.intoArray(out, o + 2 * PANEL);
+        d0.intoArray(out, o + stride);
+        d1.intoArray(out, o + stride + PANEL);
+        d2.intoArray(out, o + stride + 2 * PANEL);
+        g0.intoArray(out, o + 2 * stride);
+        g1.intoArray(out, o + 2 * stride + PANEL);
+        g2.intoArray(out, o + 2 * stride + 2 * PANEL);
+        if (!whole) {
+            for (int i = 0; i < 3; i++) System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
+        }
+    }
+
+    /** {@link #rowsInRegisters3} for a tile whose scales the three rows' {@link #fold} moved into the activations. */
+    private void rowsFolded3(float[] folded, int r, int t, float[] y, float[] spill) {
+        int step = quads * PANEL;
+        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols;
+        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
+        FloatVector g0 = a0, g1 = a0, g2 = a0;
+        for (int k = 0; k < cols; k += 4) {
+            int q = (k >> 2) * PANEL;
+            IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
+            IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
+            IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
+            FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            FloatVector b = FloatVector.broadcast(PANEL_F, folded[x0 + k]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            b = FloatVector.broadcast(PANEL_F, folded[x2 + k]);
+            g0 = e0.fma(b, g0);
+            g1 = e1.fma(b, g1);
+            g2 = e2.fma(b, g2);
+            e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 1]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 1]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 1]);
+            g0 = e0.fma(b, g0);
+            g1 = e1.fma(b, g1);
+            g2 = e2.fma(b, g2);
+            e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 2]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 2]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 2]);
+            g0 = e0.fma(b, g0);
+            g1 = e1.fma(b, g1);
+            g2 = e2.fma(b, g2);
+            e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 3]);
+            a0 = e0.fma(b, a0);
+            a1 = e1.fma(b, a1);
+            a2 = e2.fma(b, a2);
+            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 3]);
+            d0 = e0.fma(b, d0);
+            d1 = e1.fma(b, d1);
+            d2 = e2.fma(b, d2);
+            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 3]);
+            g0 = e0.fma(b, g0);
+            g1 = e1.fma(b, g1);
+            g2 = e2.fma(b, g2);
+        }
+        boolean whole = (t + 1) * TILE <= rows;
+        float[] out = whole ? y : spill;
+        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + PANEL);
+        a2.intoArray(out, o + 2 * PANEL);
+        d0.intoArray(out, o + stride);
+        d1.intoArray(out, o + stride + PANEL);
+        d2.intoArray(out, o + stride + 2 * PANEL);
+        g0.intoArray(out, o + 2 * stride);
+        g1.intoArray(out, o + 2 * stride + PANEL);
+        g2.intoArray(out, o + 2 * stride + 2 * PANEL);
+        if (!whole) {
+            for (int i = 0; i < 3; i++) System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
         }
     }
 

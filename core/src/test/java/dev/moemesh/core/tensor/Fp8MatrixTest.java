@@ -59,8 +59,8 @@ class Fp8MatrixTest {
 
     /**
      * Column blocks that cross the 128-column dequantisation block and the scale blocks; a padded last tile; row
-     * tails; up to 16 rows (dequantised in registers four or two rows at a time and the last alone, when the columns
-     * come in fours), and more (through the fp32 buffer).
+     * tails; up to 16 rows (dequantised in registers four, three or two rows at a time and the last alone, when the
+     * columns come in fours), and more (through the fp32 buffer).
      */
     @Test
     void vectorKernelEqualsItsScalarTwinBitForBit() {
