@@ -197,7 +197,7 @@ public final class Bf16Matrix implements Matrix {
         a30.intoArray(out, o + 3 * stride);
         a31.intoArray(out, o + 3 * stride + PANEL);
         a32.intoArray(out, o + 3 * stride + 2 * PANEL);
-        if (!whole) unspill(spill, TILE_ROWS, y, r, t);
+        if (!whole) Scratch.unspill(spill, TILE_ROWS, y, rows, r, t);
     }
 
     /** Two rows against tile {@code t}, for what the 4-row tiles leave. */
@@ -242,7 +242,7 @@ public final class Bf16Matrix implements Matrix {
         a10.intoArray(out, o + stride);
         a11.intoArray(out, o + stride + PANEL);
         a12.intoArray(out, o + stride + 2 * PANEL);
-        if (!whole) unspill(spill, 2, y, r, t);
+        if (!whole) Scratch.unspill(spill, 2, y, rows, r, t);
     }
 
     /** One row against tile {@code t}: three independent chains, enough while the weights stream from memory. */
@@ -272,19 +272,12 @@ public final class Bf16Matrix implements Matrix {
         a0.intoArray(out, o);
         a1.intoArray(out, o + PANEL);
         a2.intoArray(out, o + 2 * PANEL);
-        if (!whole) unspill(spill, 1, y, r, t);
+        if (!whole) Scratch.unspill(spill, 1, y, rows, r, t);
     }
 
     /** Whether tile {@code t} has no padding rows, so its outputs go straight into y. */
     private boolean wholeTile(int t) {
         return (t + 1) * TILE <= rows;
-    }
-
-    /** Copies {@code count} rows of the last tile's outputs from {@code spill}, less the padding. */
-    private void unspill(float[] spill, int count, float[] y, int r, int t) {
-        for (int i = 0; i < count; i++) {
-            System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
-        }
     }
 
     /** The scalar twin of {@link #multiply}: the same operations in the same order, one element at a time. */

@@ -172,22 +172,23 @@ public final class Fp8Matrix implements Matrix {
                         for (int r = 0; r < batch; r++) if (fold(x, r, t, folded)) exactRows |= 1 << r;
                         foldedFor = t;
                     }
+                    int folds = tileFolds[t] ? exactRows : 0; // bit r: row r takes the folded kernels here
                     int r = 0;
                     for (; PANEL == 16 && r + 4 <= batch; r += 4) {
-                        if (tileFolds[t] && (exactRows >>> r & 15) == 15) rowsFolded4(folded, r, t, y, spill);
+                        if ((folds >>> r & 15) == 15) rowsFolded4(folded, r, t, y, spill);
                         else rowsInRegisters4(x, r, t, y, spill);
                     }
                     if (PANEL == 16 && batch - r == 3) {
-                        if (tileFolds[t] && (exactRows >>> r & 7) == 7) rowsFolded3(folded, r, t, y, spill);
+                        if ((folds >>> r & 7) == 7) rowsFolded3(folded, r, t, y, spill);
                         else rowsInRegisters3(x, r, t, y, spill);
                         r += 3;
                     }
                     for (; r + 2 <= batch; r += 2) {
-                        if (tileFolds[t] && (exactRows >>> r & 3) == 3) rowsFolded2(folded, r, t, y, spill);
+                        if ((folds >>> r & 3) == 3) rowsFolded2(folded, r, t, y, spill);
                         else rowsInRegisters2(x, r, t, y, spill);
                     }
                     if (r < batch) {
-                        if (tileFolds[t] && (exactRows >>> r & 1) != 0) rowFolded(folded, r, t, y, spill);
+                        if ((folds >>> r & 1) != 0) rowFolded(folded, r, t, y, spill);
                         else rowInRegisters(x, r, t, y, spill);
                     }
                 }
@@ -246,7 +247,7 @@ public final class Fp8Matrix implements Matrix {
         a0.intoArray(out, o);
         a1.intoArray(out, o + PANEL);
         a2.intoArray(out, o + 2 * PANEL);
-        if (!whole) System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
+        if (!whole) Scratch.unspill(spill, 1, y, rows, r, t);
     }
 
     /**
@@ -312,7 +313,7 @@ public final class Fp8Matrix implements Matrix {
         a0.intoArray(out, o);
         a1.intoArray(out, o + PANEL);
         a2.intoArray(out, o + 2 * PANEL);
-        if (!whole) System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
+        if (!whole) Scratch.unspill(spill, 1, y, rows, r, t);
     }
 
     /**
@@ -390,10 +391,7 @@ public final class Fp8Matrix implements Matrix {
         d0.intoArray(out, o + stride);
         d1.intoArray(out, o + stride + PANEL);
         d2.intoArray(out, o + stride + 2 * PANEL);
-        if (!whole) {
-            System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
-            System.arraycopy(spill, TILE, y, (r + 1) * rows + t * TILE, rows - t * TILE);
-        }
+        if (!whole) Scratch.unspill(spill, 2, y, rows, r, t);
     }
 
     /** {@link #rowsInRegisters2} for a tile whose scales both rows' {@link #fold} moved into the activations. */
@@ -461,10 +459,7 @@ public final class Fp8Matrix implements Matrix {
         d0.intoArray(out, o + stride);
         d1.intoArray(out, o + stride + PANEL);
         d2.intoArray(out, o + stride + 2 * PANEL);
-        if (!whole) {
-            System.arraycopy(spill, 0, y, r * rows + t * TILE, rows - t * TILE);
-            System.arraycopy(spill, TILE, y, (r + 1) * rows + t * TILE, rows - t * TILE);
-        }
+        if (!whole) Scratch.unspill(spill, 2, y, rows, r, t);
     }
 
     /**
@@ -581,9 +576,7 @@ public final class Fp8Matrix implements Matrix {
         h0.intoArray(out, o + 3 * stride);
         h1.intoArray(out, o + 3 * stride + PANEL);
         h2.intoArray(out, o + 3 * stride + 2 * PANEL);
-        if (!whole) {
-            for (int i = 0; i < 4; i++) System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
-        }
+        if (!whole) Scratch.unspill(spill, 4, y, rows, r, t);
     }
 
     /** {@link #rowsInRegisters4} for a tile whose scales the four rows' {@link #fold} moved into the activations. */
@@ -690,9 +683,7 @@ public final class Fp8Matrix implements Matrix {
         h0.intoArray(out, o + 3 * stride);
         h1.intoArray(out, o + 3 * stride + PANEL);
         h2.intoArray(out, o + 3 * stride + 2 * PANEL);
-        if (!whole) {
-            for (int i = 0; i < 4; i++) System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
-        }
+        if (!whole) Scratch.unspill(spill, 4, y, rows, r, t);
     }
 
     /** Rows {@code r .. r+2} against tile {@code t}, each weight dequantised once for the three (512-bit vectors). */
@@ -787,9 +778,7 @@ public final class Fp8Matrix implements Matrix {
         g0.intoArray(out, o + 2 * stride);
         g1.intoArray(out, o + 2 * stride + PANEL);
         g2.intoArray(out, o + 2 * stride + 2 * PANEL);
-        if (!whole) {
-            for (int i = 0; i < 3; i++) System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
-        }
+        if (!whole) Scratch.unspill(spill, 3, y, rows, r, t);
     }
 
     /** {@link #rowsInRegisters3} for a tile whose scales the three rows' {@link #fold} moved into the activations. */
@@ -877,9 +866,7 @@ public final class Fp8Matrix implements Matrix {
         g0.intoArray(out, o + 2 * stride);
         g1.intoArray(out, o + 2 * stride + PANEL);
         g2.intoArray(out, o + 2 * stride + 2 * PANEL);
-        if (!whole) {
-            for (int i = 0; i < 3; i++) System.arraycopy(spill, i * TILE, y, (r + i) * rows + t * TILE, rows - t * TILE);
-        }
+        if (!whole) Scratch.unspill(spill, 3, y, rows, r, t);
     }
 
     private void multiplyTile(float[] x, int batch, float[] y, int t, float[] weights, float[] acc) {

@@ -39,4 +39,13 @@ final class Scratch {
     static float[] tileOutput() {
         return TILE.get();
     }
+
+    /**
+     * Copies {@code count} rows of last tile {@code t}'s outputs from {@link #tileOutput} (rows {@code TILE} apart)
+     * into rows {@code r ..} of {@code y} (rows {@code rows} apart), less the padding.
+     */
+    static void unspill(float[] spill, int count, float[] y, int rows, int r, int t) {
+        int tile = Bf16Matrix.TILE;
+        for (int i = 0; i < count; i++) System.arraycopy(spill, i * tile, y, (r + i) * rows + t * tile, rows - t * tile);
+    }
 }
