@@ -44,7 +44,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--speculative-tokens", defaultValue = "0", description = "also decode with speculative decoding,"
             + " the checkpoint's MTP module drafting this many tokens, alternating with plain decoding run by run;"
-            + " reports both, their ratio and the acceptance rate (default: off)")
+            + " reports both, their ratio and the acceptance rate, with --mesh through the mesh too (default: off)")
     int speculativeTokens;
 
     @Option(names = "--speculative-min-acceptance", defaultValue = "0.3", description = "with --speculative-tokens: the"
@@ -123,7 +123,7 @@ final class BenchCommand implements Callable<Integer> {
             m = null;
             System.gc();
             new MeshBench(model, meshExpertServices, expertJavaOpts, attentionJavaOpts, prompt(16, 100).length,
-                    decodeTokens, repeat).run(batches, out);
+                    decodeTokens, repeat, speculativeTokens, speculativeMinAcceptance).run(batches, out);
         }
         System.out.println(out);
         return 0;

@@ -24,7 +24,9 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Decode throughput through a local mesh: an attention service and N expert services as processes on loopback,
- * fed {@code batch} concurrent generations; also the expert-call latency the attention service measured.
+ * fed {@code batch} concurrent generations; also the expert-call latency the attention service measured. With
+ * speculative tokens, an attention service drafting with the MTP module runs beside each plain one on the same expert
+ * services, measured run by run in turn with it, and its speed-up and acceptance are reported too.
  */
 final class MeshBench {
     private final Path model;
@@ -34,9 +36,11 @@ final class MeshBench {
     private final int promptTokens;
     private final int decodeTokens;
     private final int repeat;
+    private final int speculativeTokens;
+    private final double speculativeMinAcceptance;
 
     MeshBench(Path model, int expertServices, String expertJavaOpts, String attentionJavaOpts, int promptTokens,
-              int decodeTokens, int repeat) {
+              int decodeTokens, int repeat, int speculativeTokens, double speculativeMinAcceptance) {
         this.model = model;
         this.expertServices = expertServices;
         this.expertJavaOpts = options(expertJavaOpts);
@@ -44,6 +48,8 @@ final class MeshBench {
         this.promptTokens = promptTokens;
         this.decodeTokens = decodeTokens;
         this.repeat = repeat;
+        this.speculativeTokens = speculativeTokens;
+        this.speculativeMinAcceptance = speculativeMinAcceptance;
     }
 
     private static List<String> options(String line) {
@@ -61,60 +67,112 @@ final class MeshBench {
                 addresses.add(mesh.startExpertService("bench-experts-" + (i + 1), model, slice, LocalMesh.freePort(),
                         expertJavaOpts, Duration.ofMinutes(5)).address());
             }
-            List<String> engine = List.of("-Dattention.max-batch-tokens=" + Math.max(256, maxBatch),
+            List<String> engine = List.of("-Dattention.max-batch-tokens=" + Math.max(256, maxBatch * (1 + speculativeTokens)),
                     "-Dattention.max-sequences=" + maxBatch);
-            // both attention services up at once (an idle one costs nothing), measured in turn at each batch size
+            // every attention service up at once (an idle one costs nothing), measured in turn at each batch size
             LocalMesh.Service[] attention = new LocalMesh.Service[3];
+            LocalMesh.Service[] speculating = new LocalMesh.Service[3];
             for (int microBatches : new int[] {1, 2}) {
                 List<String> props = new ArrayList<>(attentionJavaOpts);
                 props.addAll(engine);
                 props.add("-Dattention.micro-batches=" + microBatches);
                 attention[microBatches] = mesh.startAttentionService("bench-attention-mb" + microBatches, model,
                         addresses, LocalMesh.freePort(), props, Duration.ofMinutes(5));
+                if (speculativeTokens > 0) {
+                    props.add("-Dattention.speculative-tokens=" + speculativeTokens);
+                    props.add("-Dattention.speculative-min-acceptance=" + speculativeMinAcceptance);
+                    speculating[microBatches] = mesh.startAttentionService("bench-attention-mb" + microBatches
+                            + "-speculative", model, addresses, LocalMesh.freePort(), props, Duration.ofMinutes(5));
+                }
             }
-            System.err.printf("mesh: %d expert services; attention services %s (1 micro-batch), %s (2)%n",
-                    expertServices, attention[1].address(), attention[2].address());
+            System.err.printf("mesh: %d expert services; attention services %s (1 micro-batch), %s (2)%s%n",
+                    expertServices, attention[1].address(), attention[2].address(), speculativeTokens == 0 ? ""
+                            : "; drafting " + speculativeTokens + ": " + speculating[1].address() + " (1), "
+                            + speculating[2].address() + " (2)");
             for (int b : batches) {
-                for (int microBatches : new int[] {1, 2}) measure(attention[microBatches], microBatches, b, out);
+                for (int microBatches : new int[] {1, 2}) {
+                    measure(attention[microBatches], speculating[microBatches], microBatches, b, out);
+                }
             }
         }
     }
 
-    private void measure(LocalMesh.Service attention, int microBatches, int b, ObjectNode out) {
-        ManagedChannel channel = NettyChannelBuilder.forTarget(attention.address()).usePlaintext().build();
-        try {
-            var stub = AttentionServiceGrpc.newStub(channel);
-            var blocking = AttentionServiceGrpc.newBlockingStub(channel);
-            {
-                decode(stub, b, Math.min(decodeTokens, 8)); // warm-up
-                double best = 0;
-                AttentionStats latency = null;
-                for (int i = 0; i < repeat; i++) {
-                    blocking.getAttentionStats(GetAttentionStatsRequest.newBuilder().setResetLatencies(true).build());
-                    double tps = decode(stub, b, decodeTokens);
-                    AttentionStats s = blocking.getAttentionStats(GetAttentionStatsRequest.getDefaultInstance());
-                    if (tps > best) {
-                        best = tps;
-                        latency = s;
-                    }
+    /** Plain decoding on {@code attention} and, when given, speculative on {@code speculating}, run by run in turn. */
+    private void measure(LocalMesh.Service attention, LocalMesh.Service speculating, int microBatches, int b,
+                         ObjectNode out) {
+        try (Stub plain = new Stub(attention); Stub drafting = speculating == null ? null : new Stub(speculating)) {
+            plain.decode(b, Math.min(decodeTokens, 8)); // warm-up
+            if (drafting != null) drafting.decode(b, Math.min(decodeTokens, 8));
+            double best = 0, bestSpeculative = 0;
+            AttentionStats latency = null;
+            AttentionStats before = drafting == null ? null : drafting.stats(false);
+            for (int i = 0; i < repeat; i++) {
+                plain.stats(true);
+                double tps = plain.decode(b, decodeTokens);
+                AttentionStats s = plain.stats(false);
+                if (tps > best) {
+                    best = tps;
+                    latency = s;
                 }
-                String key = "mesh_" + expertServices + "_mb" + microBatches + "_decode_batch_" + b;
-                out.put(key + "_tokens_per_s", Math.round(best * 10) / 10.0);
-                out.put(key + "_expert_round_trip_p50_us", latency.getExpertRoundTripP50Nanos() / 1000);
-                out.put(key + "_expert_overhead_p50_us", latency.getExpertOverheadP50Nanos() / 1000);
-                out.put(key + "_expert_overhead_p99_us", latency.getExpertOverheadP99Nanos() / 1000);
-                out.put(key + "_expert_send_p50_us", latency.getExpertSendP50Nanos() / 1000);
-                out.put(key + "_expert_queue_p50_us", latency.getExpertQueueP50Nanos() / 1000);
-                out.put(key + "_expert_transport_p50_us", latency.getExpertTransportP50Nanos() / 1000);
-                System.err.printf("mesh (%d micro-batch%s) decode batch %d: %.1f tok/s aggregate; per MoE layer call:"
-                                + " round trip p50 %d us, overhead (round trip - expert compute) p50 %d us, p99 %d us;"
-                                + " of the overhead p50: send %d us, queue in the expert service %d us, transport %d us%n",
-                        microBatches, microBatches == 1 ? "" : "es", b, best,
-                        latency.getExpertRoundTripP50Nanos() / 1000, latency.getExpertOverheadP50Nanos() / 1000,
-                        latency.getExpertOverheadP99Nanos() / 1000, latency.getExpertSendP50Nanos() / 1000,
-                        latency.getExpertQueueP50Nanos() / 1000, latency.getExpertTransportP50Nanos() / 1000);
+                if (drafting != null) bestSpeculative = Math.max(bestSpeculative, drafting.decode(b, decodeTokens));
             }
-        } finally {
+            String key = "mesh_" + expertServices + "_mb" + microBatches + "_decode_batch_" + b;
+            out.put(key + "_tokens_per_s", Math.round(best * 10) / 10.0);
+            out.put(key + "_expert_round_trip_p50_us", latency.getExpertRoundTripP50Nanos() / 1000);
+            out.put(key + "_expert_overhead_p50_us", latency.getExpertOverheadP50Nanos() / 1000);
+            out.put(key + "_expert_overhead_p99_us", latency.getExpertOverheadP99Nanos() / 1000);
+            out.put(key + "_expert_send_p50_us", latency.getExpertSendP50Nanos() / 1000);
+            out.put(key + "_expert_queue_p50_us", latency.getExpertQueueP50Nanos() / 1000);
+            out.put(key + "_expert_transport_p50_us", latency.getExpertTransportP50Nanos() / 1000);
+            System.err.printf("mesh (%d micro-batch%s) decode batch %d: %.1f tok/s aggregate; per MoE layer call:"
+                            + " round trip p50 %d us, overhead (round trip - expert compute) p50 %d us, p99 %d us;"
+                            + " of the overhead p50: send %d us, queue in the expert service %d us, transport %d us%n",
+                    microBatches, microBatches == 1 ? "" : "es", b, best,
+                    latency.getExpertRoundTripP50Nanos() / 1000, latency.getExpertOverheadP50Nanos() / 1000,
+                    latency.getExpertOverheadP99Nanos() / 1000, latency.getExpertSendP50Nanos() / 1000,
+                    latency.getExpertQueueP50Nanos() / 1000, latency.getExpertTransportP50Nanos() / 1000);
+            if (drafting != null) {
+                AttentionStats after = drafting.stats(false);
+                long drafted = after.getSpeculativeDrafted() - before.getSpeculativeDrafted();
+                long accepted = after.getSpeculativeAccepted() - before.getSpeculativeAccepted();
+                long steps = after.getDecodeSteps() - before.getDecodeSteps();
+                double acceptance = drafted == 0 ? 0 : (double) accepted / drafted;
+                double perStep = steps == 0 ? 0 : (double) (steps + accepted) / steps;
+                out.put(key + "_speculative_tokens_per_s", Math.round(bestSpeculative * 10) / 10.0);
+                out.put(key + "_speculative_speedup", Math.round(bestSpeculative / best * 100) / 100.0);
+                out.put(key + "_speculative_acceptance_rate", Math.round(acceptance * 1000) / 1000.0);
+                out.put(key + "_speculative_tokens_per_step", Math.round(perStep * 100) / 100.0);
+                System.err.printf("mesh (%d micro-batch%s) decode batch %d, %d speculative token(s): %.1f tok/s"
+                                + " aggregate (x%.2f), acceptance %.1f %%, %.2f tokens per step%n", microBatches,
+                        microBatches == 1 ? "" : "es", b, speculativeTokens, bestSpeculative, bestSpeculative / best,
+                        100 * acceptance, perStep);
+            }
+        }
+    }
+
+    /** A channel to one attention service. */
+    private final class Stub implements AutoCloseable {
+        private final ManagedChannel channel;
+        private final AttentionServiceGrpc.AttentionServiceStub async;
+        private final AttentionServiceGrpc.AttentionServiceBlockingStub blocking;
+
+        Stub(LocalMesh.Service attention) {
+            channel = NettyChannelBuilder.forTarget(attention.address()).usePlaintext().build();
+            async = AttentionServiceGrpc.newStub(channel);
+            blocking = AttentionServiceGrpc.newBlockingStub(channel);
+        }
+
+        AttentionStats stats(boolean resetLatencies) {
+            return blocking.getAttentionStats(GetAttentionStatsRequest.newBuilder().setResetLatencies(resetLatencies)
+                    .build());
+        }
+
+        double decode(int batch, int tokens) {
+            return MeshBench.this.decode(async, batch, tokens);
+        }
+
+        @Override
+        public void close() {
             channel.shutdownNow();
         }
     }

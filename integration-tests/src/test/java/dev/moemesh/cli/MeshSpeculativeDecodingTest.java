@@ -14,8 +14,11 @@ import dev.moemesh.core.engine.SamplingParams;
 import dev.moemesh.core.model.Model;
 import dev.moemesh.core.model.TestModels;
 import dev.moemesh.localmesh.LocalMesh;
+import dev.moemesh.proto.AttentionServiceGrpc;
+import dev.moemesh.proto.AttentionStats;
 import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.ExpertTokens;
+import dev.moemesh.proto.GetAttentionStatsRequest;
 import dev.moemesh.proto.GetExpertStatsRequest;
 import dev.moemesh.testing.Prometheus;
 import io.grpc.ManagedChannel;
@@ -70,11 +73,33 @@ class MeshSpeculativeDecodingTest {
                 assertEquals(FinishReason.LENGTH, got.finishReason(), requests.get(i).id() + ": " + got.error());
                 assertArrayEquals(expected.get(i).tokenIds(), got.tokenIds(), "request " + requests.get(i).id());
             }
+            // the counters are published at the end of the step that sent the last completion, which may come
+            // just after it: wait for every token, then both views hold the same final counts
+            long tokens = requests.stream().mapToLong(r -> r.sampling().maxTokens()).sum();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (attentionStats(attention).getGeneratedTokens() < tokens) {
+                assertTrue(System.nanoTime() < deadline, "waited 10 s for the last step's counters");
+                Thread.sleep(10);
+            }
             double drafted = Prometheus.sample(attention.httpPort(), "moemesh_attention_speculative_drafted_total");
             double accepted = Prometheus.sample(attention.httpPort(), "moemesh_attention_speculative_accepted_total");
             assertTrue(drafted > 0 && accepted > 0 && accepted < drafted, "drafted " + drafted + ", accepted " + accepted);
+            AttentionStats stats = attentionStats(attention);
+            assertEquals((long) drafted, stats.getSpeculativeDrafted(), "gRPC stats and Prometheus count the same drafts");
+            assertEquals((long) accepted, stats.getSpeculativeAccepted());
+            assertTrue(stats.getDecodeSteps() > 0 && stats.getDecodeSteps() < stats.getGeneratedTokens(),
+                    "accepted drafts give more tokens than decode steps: " + stats);
             assertTrue(mtpLayerTokens(low, mtpLayer) + mtpLayerTokens(high, mtpLayer) > 0,
                     "the MTP layer's routed experts ran on the expert services");
+        }
+    }
+
+    private static AttentionStats attentionStats(LocalMesh.Service attention) {
+        ManagedChannel channel = NettyChannelBuilder.forTarget(attention.address()).usePlaintext().build();
+        try {
+            return AttentionServiceGrpc.newBlockingStub(channel).getAttentionStats(GetAttentionStatsRequest.getDefaultInstance());
+        } finally {
+            channel.shutdownNow();
         }
     }
 

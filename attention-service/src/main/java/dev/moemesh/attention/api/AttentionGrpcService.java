@@ -103,7 +103,8 @@ public class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceI
         AttentionStats.Builder stats = AttentionStats.newBuilder().setRunningSequences(s.running())
                 .setWaitingSequences(s.waiting()).setParkedSequences(s.parked()).setKvBlocksTotal(s.kvBlocksTotal()).setKvBlocksUsed(s.kvBlocksUsed())
                 .setKvBlockTokens(s.kvBlockTokens()).setGeneratedTokens(s.generatedTokens())
-                .setPrefillTokens(s.prefillTokens());
+                .setPrefillTokens(s.prefillTokens()).setSpeculativeDrafted(s.speculation().drafted())
+                .setSpeculativeAccepted(s.speculation().accepted()).setDecodeSteps(s.speculation().decodeSteps());
         served.remote().ifPresent(r -> {
             var l = r.latency().snapshot(request.getResetLatencies());
             stats.setExpertCalls(l.calls()).setExpertRoundTripP50Nanos(l.roundTripP50())

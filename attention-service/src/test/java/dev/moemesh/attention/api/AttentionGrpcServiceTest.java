@@ -148,7 +148,8 @@ class AttentionGrpcServiceTest {
 
     @Test
     void statsCountTokensAndShowAnEmptyCacheWhenIdle() {
-        long before = client.getAttentionStats(GetAttentionStatsRequest.getDefaultInstance()).getGeneratedTokens();
+        AttentionStats start = client.getAttentionStats(GetAttentionStatsRequest.getDefaultInstance());
+        long before = start.getGeneratedTokens();
         events(request("s1", 6, 8, 9, 10));
         // the counters are published at the end of the step that sent the completion, which may come just after it
         awaitTrue(() -> client.getAttentionStats(GetAttentionStatsRequest.getDefaultInstance()).getGeneratedTokens()
@@ -156,6 +157,11 @@ class AttentionGrpcServiceTest {
         AttentionStats after = client.getAttentionStats(GetAttentionStatsRequest.getDefaultInstance());
         assertEquals(48, after.getKvBlocksTotal());
         assertEquals(16, after.getKvBlockTokens());
+        // speculative decoding is off here: decoding steps are counted (a sequence's first token comes from its
+        // prefill, the other 5 from decode steps), nothing is drafted
+        assertTrue(after.getDecodeSteps() >= start.getDecodeSteps() + 5, "decode steps " + after.getDecodeSteps());
+        assertEquals(0, after.getSpeculativeDrafted());
+        assertEquals(0, after.getSpeculativeAccepted());
     }
 
     @Test
