@@ -110,6 +110,10 @@ public final class Model {
     }
 
     /** The multi-token-prediction module, when it was loaded. */
+    Matrix lmHead() {
+        return lmHead;
+    }
+
     public Optional<MultiTokenPredictor> mtp() {
         return Optional.ofNullable(mtp);
     }

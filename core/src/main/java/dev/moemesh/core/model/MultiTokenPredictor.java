@@ -2,6 +2,7 @@ package dev.moemesh.core.model;
 
 import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.moe.ExpertBackend;
+import dev.moemesh.core.tensor.Bf16Matrix;
 import dev.moemesh.core.tensor.Matrix;
 import dev.moemesh.core.weights.WeightReader;
 
@@ -38,16 +39,20 @@ public final class MultiTokenPredictor {
     }
 
     /**
-     * Loads {@code model.layers.<num_hidden_layers>.*}; {@code shared_head.head} falls back to the main lm_head
-     * where a checkpoint leaves it out.
+     * Loads {@code model.layers.<num_hidden_layers>.*}; {@code shared_head.head} is the main lm_head where a
+     * checkpoint leaves it out or stores the same weights (DeepSeek-V3's do: the report shares the output head), so
+     * one copy is held (1.8 GB for V3).
      */
     static MultiTokenPredictor load(WeightReader r, ModelConfig c, Matrix embed, Matrix lmHead, ExpertBackend experts) {
         int layer = c.mtpLayer();
         String p = "model.layers." + layer + ".";
         int h = c.hiddenSize();
         float eps = (float) c.rmsNormEps();
-        Matrix head = r.has(p + "shared_head.head.weight") ? r.matrix(p + "shared_head.head.weight", c.vocabSize(), h)
-                : lmHead;
+        Matrix head = lmHead;
+        if (r.has(p + "shared_head.head.weight")) {
+            Matrix own = r.matrix(p + "shared_head.head.weight", c.vocabSize(), h);
+            if (!(own instanceof Bf16Matrix a && lmHead instanceof Bf16Matrix b && a.sameWeights(b))) head = own;
+        }
         return new MultiTokenPredictor(h, embed,
                 new RmsNorm(r.vector(p + "enorm.weight", h), eps),
                 new RmsNorm(r.vector(p + "hnorm.weight", h), eps),
@@ -55,6 +60,11 @@ public final class MultiTokenPredictor {
                 Block.load(r, layer, c, experts),
                 new RmsNorm(r.vector(p + "shared_head.norm.weight", h), eps),
                 head);
+    }
+
+    /** {@code shared_head.head}: the main lm_head itself when the checkpoint's copy holds the same weights. */
+    Matrix head() {
+        return head;
     }
 
     Block block() {

@@ -5,6 +5,8 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
+import java.util.Arrays;
+
 import static dev.moemesh.core.tensor.Lanes.PANEL_F;
 import static dev.moemesh.core.tensor.Lanes.PANEL_I;
 import static dev.moemesh.core.tensor.Lanes.PANEL;
@@ -92,6 +94,11 @@ public final class Bf16Matrix implements Matrix {
             for (int i = 0; i < half; i++) out[n * half + i] = packed[base + i * PANEL];
         }
         return out;
+    }
+
+    /** Whether {@code other} has this matrix's shape and every weight bit for bit. */
+    public boolean sameWeights(Bf16Matrix other) {
+        return rows == other.rows && cols == other.cols && Arrays.equals(packed, other.packed);
     }
 
     @Override

@@ -12,6 +12,8 @@ import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The MTP module against the plain double-precision reference, and what loading a checkpoint with one does. */
@@ -93,5 +95,16 @@ class MultiTokenPredictorTest {
         assertTrue(plain.mtp().isEmpty());
         Model drafting = Model.load(dir, 0, null, ModelOptions.configured().withMtp(true));
         assertTrue(drafting.mtp().isPresent());
+    }
+
+    @Test
+    void anMtpHeadEqualToLmHeadIsHeldOnce() {
+        // random checkpoints write shared_head.head as lm_head's weights, as DeepSeek-V3's release does
+        Model same = Model.load(TestModels.tinyWithMtp(Preset.TINY_V3), 0, null, ModelOptions.configured().withMtp(true));
+        assertSame(same.lmHead(), same.mtp().orElseThrow().head());
+        // a predictable checkpoint below full agreement drafts with a head of its own
+        Model own = Model.load(TestModels.predictable(Preset.TINY_V3, 0.5), 0, null,
+                ModelOptions.configured().withMtp(true));
+        assertNotSame(own.lmHead(), own.mtp().orElseThrow().head());
     }
 }
