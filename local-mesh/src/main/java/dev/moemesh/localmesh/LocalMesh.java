@@ -50,6 +50,8 @@ public final class LocalMesh implements AutoCloseable {
     /** The password of the PKCS12 files {@link #overTls} writes (they guard a throwaway local CA's keys). */
     public static final String TLS_STORE_PASSWORD = "moemesh-local";
     private static final List<String> LOOPBACK = List.of("localhost", "127.0.0.1");
+    /** Every port {@link #freePort} returned in this process. */
+    private static final Set<Integer> ISSUED_PORTS = ConcurrentHashMap.newKeySet();
 
     /**
      * A started process: where clients reach it ({@code host:port}: gRPC; the broker's bootstrap servers; the
@@ -138,12 +140,21 @@ public final class LocalMesh implements AutoCloseable {
         return Path.of(System.getProperty("mesh.home", ".")).toAbsolutePath().normalize();
     }
 
-    /** A TCP port free right now on loopback. */
+    /**
+     * A TCP port free right now on loopback that no earlier call in this process returned: the system may hand the
+     * same ephemeral port out again once its probe closed, and two of a service's ports (gRPC and HTTP) or two
+     * services' then collided (a service failed to start, "Port ... seems to be in use", once in a full test run).
+     */
     public static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        for (int attempt = 0; ; attempt++) {
+            int port;
+            try (ServerSocket s = new ServerSocket(0)) {
+                port = s.getLocalPort();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            if (ISSUED_PORTS.add(port)) return port;
+            if (attempt == 1000) throw new IllegalStateException("no port left that this process has not handed out");
         }
     }
 
