@@ -28,7 +28,7 @@ import static jdk.incubator.vector.VectorOperators.LSHL;
  * output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column order; partial sums wait in fp32
  * between column blocks, which keeps that order exactly ({@link #multiplyScalar} is the twin). Tiles whose block
  * scales are powers of two fold them into the activations for up to {@link #IN_REGISTERS_ROWS} rows ({@link
- * #foldable}, {@link #rowFolded}): the same results, one multiply fewer a weight.
+ * #foldable}, the kernels' {@code folded}): the same results, one multiply fewer a weight.
  */
 public final class Fp8Matrix implements Matrix {
     static final int PANELS = Bf16Matrix.PANELS;
@@ -175,21 +175,21 @@ public final class Fp8Matrix implements Matrix {
                     int folds = tileFolds[t] ? exactRows : 0; // bit r: row r takes the folded kernels here
                     int r = 0;
                     for (; PANEL == 16 && r + 4 <= batch; r += 4) {
-                        if ((folds >>> r & 15) == 15) rowsFolded4(folded, r, t, y, spill);
-                        else rowsInRegisters4(x, r, t, y, spill);
+                        boolean f = (folds >>> r & 15) == 15;
+                        rowsInRegisters4(f ? folded : x, f, r, t, y, spill);
                     }
                     if (PANEL == 16 && batch - r == 3) {
-                        if ((folds >>> r & 7) == 7) rowsFolded3(folded, r, t, y, spill);
-                        else rowsInRegisters3(x, r, t, y, spill);
+                        boolean f = (folds >>> r & 7) == 7;
+                        rowsInRegisters3(f ? folded : x, f, r, t, y, spill);
                         r += 3;
                     }
                     for (; r + 2 <= batch; r += 2) {
-                        if ((folds >>> r & 3) == 3) rowsFolded2(folded, r, t, y, spill);
-                        else rowsInRegisters2(x, r, t, y, spill);
+                        boolean f = (folds >>> r & 3) == 3;
+                        rowsInRegisters2(f ? folded : x, f, r, t, y, spill);
                     }
                     if (r < batch) {
-                        if ((folds >>> r & 1) != 0) rowFolded(folded, r, t, y, spill);
-                        else rowInRegisters(x, r, t, y, spill);
+                        boolean f = (folds >>> r & 1) != 0;
+                        rowInRegisters(f ? folded : x, f, r, t, y, spill);
                     }
                 }
                 return;
@@ -205,40 +205,77 @@ public final class Fp8Matrix implements Matrix {
      * stores and loads cost more than that for few rows (expert_gate_up at one row: 2.9x the buffered kernel's
      * throughput). The same operations as the buffer's (code to fp32 bits, times the row's scale, then the FMA), so
      * the same results bit for bit. The chains are written out: a helper taking the {@code IntVector} is not inlined
-     * once two vector shapes are loaded, and boxes every vector.
+     * once two vector shapes are loaded, and boxes every vector. With {@code folded}, {@code x} holds the activations
+     * {@link #fold} multiplied by the tile's power-of-two scales and the code's fp32 bits go straight into the FMA,
+     * one multiply fewer a weight, the same results bit for bit; C2 compiles the loop once for each value of the
+     * flag (JMH, one row from cache and from memory: the same throughput as two written-out kernels, the fold's
+     * 13 % from cache kept).
      */
-    private void rowInRegisters(float[] x, int r, int t, float[] y, float[] spill) {
+    private void rowInRegisters(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
         int step = quads * PANEL;
         int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols;
+        int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
         FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0;
-        for (int c = 0; c < scaleCols; c++) {
+        for (int c = 0; c < blocks; c++) {
             FloatVector c0 = FloatVector.fromArray(PANEL_F, panelScales, s0 + c * PANEL);
             FloatVector c1 = FloatVector.fromArray(PANEL_F, panelScales, s1 + c * PANEL);
             FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
-            int end = Math.min(cols, (c + 1) * blockCols);
-            for (int k = c * blockCols; k < end; k += 4) {
+            int end = Math.min(cols, (c + 1) * width);
+            for (int k = c * width; k < end; k += 4) {
                 int q = (k >> 2) * PANEL;
                 IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
                 IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
                 IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
                 FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
-                a0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0).fma(b, a0);
-                a1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1).fma(b, a1);
-                a2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2).fma(b, a2);
+                FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 1]);
-                a0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0).fma(b, a0);
-                a1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1).fma(b, a1);
-                a2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2).fma(b, a2);
+                e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 2]);
-                a0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0).fma(b, a0);
-                a1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1).fma(b, a1);
-                a2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2).fma(b, a2);
+                e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 3]);
-                a0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0).fma(b, a0);
-                a1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1).fma(b, a1);
-                a2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2).fma(b, a2);
+                e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
+                a0 = e0.fma(b, a0);
+                a1 = e1.fma(b, a1);
+                a2 = e2.fma(b, a2);
             }
         }
         boolean whole = (t + 1) * TILE <= rows;
@@ -277,68 +314,34 @@ public final class Fp8Matrix implements Matrix {
     }
 
     /**
-     * {@link #rowInRegisters} for a tile whose scales {@link #fold} moved into the activations: the code's fp32
-     * bits go straight into the FMA, one multiply fewer a weight, the same results bit for bit.
-     */
-    private void rowFolded(float[] folded, int r, int t, float[] y, float[] spill) {
-        int step = quads * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
-        int x0 = r * cols;
-        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0;
-        for (int k = 0; k < cols; k += 4) {
-            int q = (k >> 2) * PANEL;
-            IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
-            IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
-            IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
-            FloatVector b = FloatVector.broadcast(PANEL_F, folded[x0 + k]);
-            a0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a0);
-            a1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a1);
-            a2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 1]);
-            a0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a0);
-            a1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a1);
-            a2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 2]);
-            a0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a0);
-            a1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a1);
-            a2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 3]);
-            a0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a0);
-            a1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a1);
-            a2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().fma(b, a2);
-        }
-        boolean whole = (t + 1) * TILE <= rows;
-        float[] out = whole ? y : spill;
-        int o = whole ? r * rows + t * TILE : 0;
-        a0.intoArray(out, o);
-        a1.intoArray(out, o + PANEL);
-        a2.intoArray(out, o + 2 * PANEL);
-        if (!whole) Scratch.unspill(spill, 1, y, rows, r, t);
-    }
-
-    /**
      * Rows {@code r} and {@code r + 1} against tile {@code t}, each weight dequantised once in a register for both:
      * {@link #rowInRegisters}'s operations, the decoding shared.
      */
-    private void rowsInRegisters2(float[] x, int r, int t, float[] y, float[] spill) {
+    private void rowsInRegisters2(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
         int step = quads * PANEL;
         int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols, x1 = x0 + cols;
+        int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
         FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
-        for (int c = 0; c < scaleCols; c++) {
+        for (int c = 0; c < blocks; c++) {
             FloatVector c0 = FloatVector.fromArray(PANEL_F, panelScales, s0 + c * PANEL);
             FloatVector c1 = FloatVector.fromArray(PANEL_F, panelScales, s1 + c * PANEL);
             FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
-            int end = Math.min(cols, (c + 1) * blockCols);
-            for (int k = c * blockCols; k < end; k += 4) {
+            int end = Math.min(cols, (c + 1) * width);
+            for (int k = c * width; k < end; k += 4) {
                 int q = (k >> 2) * PANEL;
                 IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
                 IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
                 IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
-                FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -347,9 +350,14 @@ public final class Fp8Matrix implements Matrix {
                 d0 = e0.fma(b, d0);
                 d1 = e1.fma(b, d1);
                 d2 = e2.fma(b, d2);
-                e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 1]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -358,9 +366,14 @@ public final class Fp8Matrix implements Matrix {
                 d0 = e0.fma(b, d0);
                 d1 = e1.fma(b, d1);
                 d2 = e2.fma(b, d2);
-                e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 2]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -369,9 +382,14 @@ public final class Fp8Matrix implements Matrix {
                 d0 = e0.fma(b, d0);
                 d1 = e1.fma(b, d1);
                 d2 = e2.fma(b, d2);
-                e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 3]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -394,98 +412,36 @@ public final class Fp8Matrix implements Matrix {
         if (!whole) Scratch.unspill(spill, 2, y, rows, r, t);
     }
 
-    /** {@link #rowsInRegisters2} for a tile whose scales both rows' {@link #fold} moved into the activations. */
-    private void rowsFolded2(float[] folded, int r, int t, float[] y, float[] spill) {
-        int step = quads * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
-        int x0 = r * cols, x1 = x0 + cols;
-        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
-        for (int k = 0; k < cols; k += 4) {
-            int q = (k >> 2) * PANEL;
-            IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
-            IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
-            IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
-            FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            FloatVector b = FloatVector.broadcast(PANEL_F, folded[x0 + k]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 1]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 1]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 2]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 2]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 3]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 3]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-        }
-        boolean whole = (t + 1) * TILE <= rows;
-        float[] out = whole ? y : spill;
-        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
-        a0.intoArray(out, o);
-        a1.intoArray(out, o + PANEL);
-        a2.intoArray(out, o + 2 * PANEL);
-        d0.intoArray(out, o + stride);
-        d1.intoArray(out, o + stride + PANEL);
-        d2.intoArray(out, o + stride + 2 * PANEL);
-        if (!whole) Scratch.unspill(spill, 2, y, rows, r, t);
-    }
-
     /**
      * Rows {@code r .. r+3} against tile {@code t}, each weight dequantised once for the four (512-bit vectors only:
      * 12 accumulators, 3 scales, 3 codes and 3 weights need more than AVX2's 16 registers).
      */
-    private void rowsInRegisters4(float[] x, int r, int t, float[] y, float[] spill) {
+    private void rowsInRegisters4(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
         int step = quads * PANEL;
         int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
         FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
         FloatVector g0 = a0, g1 = a0, g2 = a0, h0 = a0, h1 = a0, h2 = a0;
-        for (int c = 0; c < scaleCols; c++) {
+        for (int c = 0; c < blocks; c++) {
             FloatVector c0 = FloatVector.fromArray(PANEL_F, panelScales, s0 + c * PANEL);
             FloatVector c1 = FloatVector.fromArray(PANEL_F, panelScales, s1 + c * PANEL);
             FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
-            int end = Math.min(cols, (c + 1) * blockCols);
-            for (int k = c * blockCols; k < end; k += 4) {
+            int end = Math.min(cols, (c + 1) * width);
+            for (int k = c * width; k < end; k += 4) {
                 int q = (k >> 2) * PANEL;
                 IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
                 IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
                 IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
-                FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -502,9 +458,14 @@ public final class Fp8Matrix implements Matrix {
                 h0 = e0.fma(b, h0);
                 h1 = e1.fma(b, h1);
                 h2 = e2.fma(b, h2);
-                e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 1]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -521,9 +482,14 @@ public final class Fp8Matrix implements Matrix {
                 h0 = e0.fma(b, h0);
                 h1 = e1.fma(b, h1);
                 h2 = e2.fma(b, h2);
-                e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 2]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -540,9 +506,14 @@ public final class Fp8Matrix implements Matrix {
                 h0 = e0.fma(b, h0);
                 h1 = e1.fma(b, h1);
                 h2 = e2.fma(b, h2);
-                e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 3]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -579,134 +550,33 @@ public final class Fp8Matrix implements Matrix {
         if (!whole) Scratch.unspill(spill, 4, y, rows, r, t);
     }
 
-    /** {@link #rowsInRegisters4} for a tile whose scales the four rows' {@link #fold} moved into the activations. */
-    private void rowsFolded4(float[] folded, int r, int t, float[] y, float[] spill) {
-        int step = quads * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
-        int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
-        FloatVector g0 = a0, g1 = a0, g2 = a0, h0 = a0, h1 = a0, h2 = a0;
-        for (int k = 0; k < cols; k += 4) {
-            int q = (k >> 2) * PANEL;
-            IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
-            IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
-            IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
-            FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            FloatVector b = FloatVector.broadcast(PANEL_F, folded[x0 + k]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            b = FloatVector.broadcast(PANEL_F, folded[x2 + k]);
-            g0 = e0.fma(b, g0);
-            g1 = e1.fma(b, g1);
-            g2 = e2.fma(b, g2);
-            b = FloatVector.broadcast(PANEL_F, folded[x3 + k]);
-            h0 = e0.fma(b, h0);
-            h1 = e1.fma(b, h1);
-            h2 = e2.fma(b, h2);
-            e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 1]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 1]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 1]);
-            g0 = e0.fma(b, g0);
-            g1 = e1.fma(b, g1);
-            g2 = e2.fma(b, g2);
-            b = FloatVector.broadcast(PANEL_F, folded[x3 + k + 1]);
-            h0 = e0.fma(b, h0);
-            h1 = e1.fma(b, h1);
-            h2 = e2.fma(b, h2);
-            e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 2]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 2]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 2]);
-            g0 = e0.fma(b, g0);
-            g1 = e1.fma(b, g1);
-            g2 = e2.fma(b, g2);
-            b = FloatVector.broadcast(PANEL_F, folded[x3 + k + 2]);
-            h0 = e0.fma(b, h0);
-            h1 = e1.fma(b, h1);
-            h2 = e2.fma(b, h2);
-            e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 3]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 3]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 3]);
-            g0 = e0.fma(b, g0);
-            g1 = e1.fma(b, g1);
-            g2 = e2.fma(b, g2);
-            b = FloatVector.broadcast(PANEL_F, folded[x3 + k + 3]);
-            h0 = e0.fma(b, h0);
-            h1 = e1.fma(b, h1);
-            h2 = e2.fma(b, h2);
-        }
-        boolean whole = (t + 1) * TILE <= rows;
-        float[] out = whole ? y : spill;
-        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
-        a0.intoArray(out, o);
-        a1.intoArray(out, o + PANEL);
-        a2.intoArray(out, o + 2 * PANEL);
-        d0.intoArray(out, o + stride);
-        d1.intoArray(out, o + stride + PANEL);
-        d2.intoArray(out, o + stride + 2 * PANEL);
-        g0.intoArray(out, o + 2 * stride);
-        g1.intoArray(out, o + 2 * stride + PANEL);
-        g2.intoArray(out, o + 2 * stride + 2 * PANEL);
-        h0.intoArray(out, o + 3 * stride);
-        h1.intoArray(out, o + 3 * stride + PANEL);
-        h2.intoArray(out, o + 3 * stride + 2 * PANEL);
-        if (!whole) Scratch.unspill(spill, 4, y, rows, r, t);
-    }
-
     /** Rows {@code r .. r+2} against tile {@code t}, each weight dequantised once for the three (512-bit vectors). */
-    private void rowsInRegisters3(float[] x, int r, int t, float[] y, float[] spill) {
+    private void rowsInRegisters3(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
         int step = quads * PANEL;
         int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols;
+        int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
         FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
         FloatVector g0 = a0, g1 = a0, g2 = a0;
-        for (int c = 0; c < scaleCols; c++) {
+        for (int c = 0; c < blocks; c++) {
             FloatVector c0 = FloatVector.fromArray(PANEL_F, panelScales, s0 + c * PANEL);
             FloatVector c1 = FloatVector.fromArray(PANEL_F, panelScales, s1 + c * PANEL);
             FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
-            int end = Math.min(cols, (c + 1) * blockCols);
-            for (int k = c * blockCols; k < end; k += 4) {
+            int end = Math.min(cols, (c + 1) * width);
+            for (int k = c * width; k < end; k += 4) {
                 int q = (k >> 2) * PANEL;
                 IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
                 IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
                 IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
-                FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 FloatVector b = FloatVector.broadcast(PANEL_F, x[x0 + k]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -719,9 +589,14 @@ public final class Fp8Matrix implements Matrix {
                 g0 = e0.fma(b, g0);
                 g1 = e1.fma(b, g1);
                 g2 = e2.fma(b, g2);
-                e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 1]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -734,9 +609,14 @@ public final class Fp8Matrix implements Matrix {
                 g0 = e0.fma(b, g0);
                 g1 = e1.fma(b, g1);
                 g2 = e2.fma(b, g2);
-                e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 2]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -749,9 +629,14 @@ public final class Fp8Matrix implements Matrix {
                 g0 = e0.fma(b, g0);
                 g1 = e1.fma(b, g1);
                 g2 = e2.fma(b, g2);
-                e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c0);
-                e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c1);
-                e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats().mul(c2);
+                e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
+                if (!folded) {
+                    e0 = e0.mul(c0);
+                    e1 = e1.mul(c1);
+                    e2 = e2.mul(c2);
+                }
                 b = FloatVector.broadcast(PANEL_F, x[x0 + k + 3]);
                 a0 = e0.fma(b, a0);
                 a1 = e1.fma(b, a1);
@@ -765,94 +650,6 @@ public final class Fp8Matrix implements Matrix {
                 g1 = e1.fma(b, g1);
                 g2 = e2.fma(b, g2);
             }
-        }
-        boolean whole = (t + 1) * TILE <= rows;
-        float[] out = whole ? y : spill;
-        int o = whole ? r * rows + t * TILE : 0, stride = whole ? rows : TILE;
-        a0.intoArray(out, o);
-        a1.intoArray(out, o + PANEL);
-        a2.intoArray(out, o + 2 * PANEL);
-        d0.intoArray(out, o + stride);
-        d1.intoArray(out, o + stride + PANEL);
-        d2.intoArray(out, o + stride + 2 * PANEL);
-        g0.intoArray(out, o + 2 * stride);
-        g1.intoArray(out, o + 2 * stride + PANEL);
-        g2.intoArray(out, o + 2 * stride + 2 * PANEL);
-        if (!whole) Scratch.unspill(spill, 3, y, rows, r, t);
-    }
-
-    /** {@link #rowsInRegisters3} for a tile whose scales the three rows' {@link #fold} moved into the activations. */
-    private void rowsFolded3(float[] folded, int r, int t, float[] y, float[] spill) {
-        int step = quads * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
-        int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols;
-        FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0, d0 = a0, d1 = a0, d2 = a0;
-        FloatVector g0 = a0, g1 = a0, g2 = a0;
-        for (int k = 0; k < cols; k += 4) {
-            int q = (k >> 2) * PANEL;
-            IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
-            IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
-            IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
-            FloatVector e0 = v0.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            FloatVector e1 = v1.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            FloatVector e2 = v2.lanewise(LSHL, 24).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            FloatVector b = FloatVector.broadcast(PANEL_F, folded[x0 + k]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            b = FloatVector.broadcast(PANEL_F, folded[x2 + k]);
-            g0 = e0.fma(b, g0);
-            g1 = e1.fma(b, g1);
-            g2 = e2.fma(b, g2);
-            e0 = v0.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e1 = v1.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e2 = v2.lanewise(LSHL, 16).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 1]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 1]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 1]);
-            g0 = e0.fma(b, g0);
-            g1 = e1.fma(b, g1);
-            g2 = e2.fma(b, g2);
-            e0 = v0.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e1 = v1.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e2 = v2.lanewise(LSHL, 8).lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 2]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 2]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 2]);
-            g0 = e0.fma(b, g0);
-            g1 = e1.fma(b, g1);
-            g2 = e2.fma(b, g2);
-            e0 = v0.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e1 = v1.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            e2 = v2.lanewise(ASHR, 4).lanewise(AND, FP32_BITS_MASK).reinterpretAsFloats();
-            b = FloatVector.broadcast(PANEL_F, folded[x0 + k + 3]);
-            a0 = e0.fma(b, a0);
-            a1 = e1.fma(b, a1);
-            a2 = e2.fma(b, a2);
-            b = FloatVector.broadcast(PANEL_F, folded[x1 + k + 3]);
-            d0 = e0.fma(b, d0);
-            d1 = e1.fma(b, d1);
-            d2 = e2.fma(b, d2);
-            b = FloatVector.broadcast(PANEL_F, folded[x2 + k + 3]);
-            g0 = e0.fma(b, g0);
-            g1 = e1.fma(b, g1);
-            g2 = e2.fma(b, g2);
         }
         boolean whole = (t + 1) * TILE <= rows;
         float[] out = whole ? y : spill;
