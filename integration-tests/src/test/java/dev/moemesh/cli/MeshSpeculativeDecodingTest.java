@@ -2,6 +2,7 @@ package dev.moemesh.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moemesh.core.checkpoint.Preset;
@@ -33,7 +34,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Speculative decoding through the mesh: an attention service drafting with the MTP module, whose routed experts live
- * on two expert services like every layer's, gives the single-process engine's plain greedy tokens.
+ * on two expert services like every layer's, gives the single-process engine's plain greedy tokens, also when one
+ * of two replicas dies while it drafts.
  */
 class MeshSpeculativeDecodingTest {
     private static final Duration READY = Duration.ofMinutes(3);
@@ -91,6 +93,48 @@ class MeshSpeculativeDecodingTest {
                     "accepted drafts give more tokens than decode steps: " + stats);
             assertTrue(mtpLayerTokens(low, mtpLayer) + mtpLayerTokens(high, mtpLayer) > 0,
                     "the MTP layer's routed experts ran on the expert services");
+        }
+    }
+
+    @Test
+    void killingAReplicaWhileDraftingLosesNoRequest() throws Exception {
+        Path model = TestModels.predictable(Preset.TINY_V3, 0.5);
+        List<GenerationRequest> requests = List.of(request("k1", 120, 0, 17, 42), request("k2", 100, 5),
+                request("k3", 110, 1, 2, 3, 4, 5, 6, 7, 8, 9), request("k4", 90, 200, 100, 50, 25, 12, 6, 3, 1));
+        List<Generation> expected = new BatchingEngine(Model.load(model, 0), EngineOptions.defaults()).generate(requests);
+
+        try (LocalMesh mesh = new LocalMesh(LocalMesh.home(),
+                LocalMesh.home().resolve("integration-tests/target/mesh-test-logs"),
+                List.of("-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"))) {
+            // two replicas of every expert, the MTP layer's included
+            LocalMesh.Service doomed = mesh.startExpertService("experts-mtp-doomed", model, "*", LocalMesh.freePort(), READY);
+            LocalMesh.Service survivor = mesh.startExpertService("experts-mtp-survivor", model, "*", LocalMesh.freePort(),
+                    READY);
+            LocalMesh.Service attention = mesh.startAttentionService("attention-mtp-failover", model,
+                    List.of(doomed.address(), survivor.address()), LocalMesh.freePort(),
+                    List.of("-Dattention.speculative-tokens=2"), READY);
+
+            List<CompletableFuture<Generation>> futures = new ArrayList<>();
+            for (GenerationRequest r : requests) {
+                futures.add(CompletableFuture.supplyAsync(() -> {
+                    try (MeshClient client = new MeshClient(attention.address())) {
+                        return client.generate(r, "");
+                    }
+                }));
+            }
+            long giveUp = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+            while (attentionStats(attention).getSpeculativeDrafted() == 0 && System.nanoTime() < giveUp) Thread.sleep(2);
+            assertTrue(attentionStats(attention).getGeneratedTokens() < 420, "the replica dies while the requests decode");
+            doomed.kill();
+            for (int i = 0; i < requests.size(); i++) {
+                Generation got = futures.get(i).get(2, TimeUnit.MINUTES);
+                assertEquals(FinishReason.LENGTH, got.finishReason(), requests.get(i).id() + ": " + got.error());
+                assertArrayEquals(expected.get(i).tokenIds(), got.tokenIds(), "request " + requests.get(i).id());
+            }
+            AttentionStats stats = attentionStats(attention);
+            assertTrue(stats.getSpeculativeAccepted() > 0, "drafts were accepted: " + stats);
+            assertEquals(doomed.address(), stats.getExpertServices(0).getAddress());
+            assertNotEquals("closed", stats.getExpertServices(0).getBreaker(), "the dead replica is passed over");
         }
     }
 
