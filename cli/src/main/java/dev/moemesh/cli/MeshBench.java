@@ -67,7 +67,8 @@ final class MeshBench {
                 addresses.add(mesh.startExpertService("bench-experts-" + (i + 1), model, slice, LocalMesh.freePort(),
                         expertJavaOpts, Duration.ofMinutes(5)).address());
             }
-            List<String> engine = List.of("-Dattention.max-batch-tokens=" + Math.max(256, maxBatch * (1 + speculativeTokens)),
+            List<String> engine = List.of(
+                    "-Dattention.max-batch-tokens=" + Math.max(256, maxBatch * (1 + speculativeTokens)),
                     "-Dattention.max-sequences=" + maxBatch);
             // every attention service up at once (an idle one costs nothing), measured in turn at each batch size
             LocalMesh.Service[] attention = new LocalMesh.Service[3];

@@ -109,11 +109,11 @@ public final class Model {
         return blocks[i];
     }
 
-    /** The multi-token-prediction module, when it was loaded. */
     Matrix lmHead() {
         return lmHead;
     }
 
+    /** The multi-token-prediction module, when it was loaded. */
     public Optional<MultiTokenPredictor> mtp() {
         return Optional.ofNullable(mtp);
     }
