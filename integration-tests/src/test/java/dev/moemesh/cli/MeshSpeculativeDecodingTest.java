@@ -62,19 +62,8 @@ class MeshSpeculativeDecodingTest {
                     List.of(low.address(), high.address()), LocalMesh.freePort(),
                     List.of("-Dattention.speculative-tokens=2"), READY);
 
-            List<CompletableFuture<Generation>> futures = new ArrayList<>();
-            for (GenerationRequest r : requests) {
-                futures.add(CompletableFuture.supplyAsync(() -> {
-                    try (MeshClient client = new MeshClient(attention.address())) {
-                        return client.generate(r, "");
-                    }
-                }));
-            }
-            for (int i = 0; i < requests.size(); i++) {
-                Generation got = futures.get(i).get(2, TimeUnit.MINUTES);
-                assertEquals(FinishReason.LENGTH, got.finishReason(), requests.get(i).id() + ": " + got.error());
-                assertArrayEquals(expected.get(i).tokenIds(), got.tokenIds(), "request " + requests.get(i).id());
-            }
+            List<CompletableFuture<Generation>> futures = submit(attention, requests);
+            assertPlainGreedyTokens(expected, futures);
             // the counters are published at the end of the step that sent the last completion, which may come
             // just after it: wait for every token, then both views hold the same final counts
             long tokens = requests.stream().mapToLong(r -> r.sampling().maxTokens()).sum();
@@ -117,27 +106,40 @@ class MeshSpeculativeDecodingTest {
                     List.of(doomed.address(), survivor.address()), LocalMesh.freePort(),
                     List.of("-Dattention.speculative-tokens=2"), READY);
 
-            List<CompletableFuture<Generation>> futures = new ArrayList<>();
-            for (GenerationRequest r : requests) {
-                futures.add(CompletableFuture.supplyAsync(() -> {
-                    try (MeshClient client = new MeshClient(attention.address())) {
-                        return client.generate(r, "");
-                    }
-                }));
-            }
+            List<CompletableFuture<Generation>> futures = submit(attention, requests);
             long giveUp = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
             while (attentionStats(attention).getSpeculativeDrafted() == 0 && System.nanoTime() < giveUp) Thread.sleep(2);
             assertTrue(attentionStats(attention).getGeneratedTokens() < 420, "the replica dies while the requests decode");
             doomed.kill();
-            for (int i = 0; i < requests.size(); i++) {
-                Generation got = futures.get(i).get(2, TimeUnit.MINUTES);
-                assertEquals(FinishReason.LENGTH, got.finishReason(), requests.get(i).id() + ": " + got.error());
-                assertArrayEquals(expected.get(i).tokenIds(), got.tokenIds(), "request " + requests.get(i).id());
-            }
+            assertPlainGreedyTokens(expected, futures);
             AttentionStats stats = attentionStats(attention);
             assertTrue(stats.getSpeculativeAccepted() > 0, "drafts were accepted: " + stats);
             assertEquals(doomed.address(), stats.getExpertServices(0).getAddress());
             assertNotEquals("closed", stats.getExpertServices(0).getBreaker(), "the dead replica is passed over");
+        }
+    }
+
+    /** Each request on a client of its own, all at once. */
+    private static List<CompletableFuture<Generation>> submit(LocalMesh.Service attention,
+                                                              List<GenerationRequest> requests) {
+        List<CompletableFuture<Generation>> futures = new ArrayList<>();
+        for (GenerationRequest r : requests) {
+            futures.add(CompletableFuture.supplyAsync(() -> {
+                try (MeshClient client = new MeshClient(attention.address())) {
+                    return client.generate(r, "");
+                }
+            }));
+        }
+        return futures;
+    }
+
+    /** Every generation ran to its length with the single-process engine's tokens. */
+    private static void assertPlainGreedyTokens(List<Generation> expected, List<CompletableFuture<Generation>> futures)
+            throws Exception {
+        for (int i = 0; i < expected.size(); i++) {
+            Generation got = futures.get(i).get(2, TimeUnit.MINUTES);
+            assertEquals(FinishReason.LENGTH, got.finishReason(), expected.get(i).id() + ": " + got.error());
+            assertArrayEquals(expected.get(i).tokenIds(), got.tokenIds(), "request " + expected.get(i).id());
         }
     }
 
