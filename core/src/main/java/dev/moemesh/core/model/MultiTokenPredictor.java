@@ -2,7 +2,6 @@ package dev.moemesh.core.model;
 
 import dev.moemesh.core.config.ModelConfig;
 import dev.moemesh.core.moe.ExpertBackend;
-import dev.moemesh.core.tensor.Bf16Matrix;
 import dev.moemesh.core.tensor.Matrix;
 import dev.moemesh.core.weights.WeightReader;
 
@@ -39,20 +38,20 @@ public final class MultiTokenPredictor {
     }
 
     /**
-     * Loads {@code model.layers.<num_hidden_layers>.*}; {@code shared_head.head} is the main lm_head where a
-     * checkpoint leaves it out or stores the same weights (DeepSeek-V3's do: the report shares the output head), so
-     * one copy is held (1.8 GB for V3).
+     * Loads {@code model.layers.<num_hidden_layers>.*}; {@code shared_head.head} is the main lm_head (tensor {@code
+     * lmHeadName}) where a checkpoint leaves it out or stores the same weights (DeepSeek-V3's do: the report shares the
+     * output head), so one copy is held (1.8 GB for V3), and the checkpoint's second copy is compared in the file, never
+     * read onto the heap.
      */
-    static MultiTokenPredictor load(WeightReader r, ModelConfig c, Matrix embed, Matrix lmHead, ExpertBackend experts) {
+    static MultiTokenPredictor load(WeightReader r, ModelConfig c, Matrix embed, Matrix lmHead, String lmHeadName,
+                                    ExpertBackend experts) {
         int layer = c.mtpLayer();
         String p = "model.layers." + layer + ".";
         int h = c.hiddenSize();
         float eps = (float) c.rmsNormEps();
-        Matrix head = lmHead;
-        if (r.has(p + "shared_head.head.weight")) {
-            Matrix own = r.matrix(p + "shared_head.head.weight", c.vocabSize(), h);
-            if (!(own instanceof Bf16Matrix a && lmHead instanceof Bf16Matrix b && a.sameWeights(b))) head = own;
-        }
+        String ownName = p + "shared_head.head.weight";
+        Matrix head = r.has(ownName) && !r.checkpoint().sameTensor(ownName, lmHeadName)
+                ? r.matrix(ownName, c.vocabSize(), h) : lmHead;
         return new MultiTokenPredictor(h, embed,
                 new RmsNorm(r.vector(p + "enorm.weight", h), eps),
                 new RmsNorm(r.vector(p + "hnorm.weight", h), eps),

@@ -52,6 +52,14 @@ final class MappedTensor {
         }
     }
 
+    /** Whether {@code other} (of the same checkpoint and byte length) holds the same bytes, compared window by window. */
+    boolean sameBytes(MappedTensor other) {
+        for (long pos = 0; pos < info.byteLength(); pos += windowBytes) {
+            if (!map(pos).equals(other.map(pos))) return false;
+        }
+        return true;
+    }
+
     /** Decodes every element to float and hands them to {@code sink} in order, a chunk at a time. */
     void forEachFloatChunk(FloatChunkSink sink) {
         int elementBytes = info.dtype().bytes();

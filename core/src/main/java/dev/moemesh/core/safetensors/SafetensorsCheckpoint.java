@@ -188,6 +188,21 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Whether tensors {@code a} and {@code b} hold the same values: the same dtype, shape and bytes, and the same
+     * block scales where they have them. Compared in the mapped files, so a large tensor stored twice (DeepSeek-V3's
+     * MTP head beside {@code lm_head}) is recognised without reading a second copy onto the heap.
+     */
+    public boolean sameTensor(String a, String b) {
+        TensorInfo x = info(a), y = info(b);
+        if (x.dtype() != y.dtype() || !Arrays.equals(x.shape(), y.shape())) return false;
+        boolean scaled = contains(a + SCALE_SUFFIX);
+        if (scaled != contains(b + SCALE_SUFFIX) || scaled && !sameTensor(a + SCALE_SUFFIX, b + SCALE_SUFFIX)) {
+            return false;
+        }
+        return reader(x).sameBytes(reader(y));
+    }
+
     /** Whether {@code name} is an FP8 E4M3 weight with block scales ({@code <name>_scale_inv}). */
     public boolean isBlockScaledFp8(String name) {
         return info(name).dtype() == DType.F8_E4M3 && contains(name + SCALE_SUFFIX);

@@ -96,11 +96,6 @@ public final class Bf16Matrix implements Matrix {
         return out;
     }
 
-    /** Whether {@code other} has this matrix's shape and every weight bit for bit. */
-    public boolean sameWeights(Bf16Matrix other) {
-        return rows == other.rows && cols == other.cols && Arrays.equals(packed, other.packed);
-    }
-
     @Override
     public void multiply(float[] x, int batch, float[] y) {
         Matrix.checkOperands(this, x, batch, y);
@@ -322,7 +317,7 @@ public final class Bf16Matrix implements Matrix {
     public Matrix stack(Matrix below) {
         if (!(below instanceof Bf16Matrix b) || b.cols != cols) return F32Matrix.copyOf(this).stack(below);
         int[] top = pairs(), bottom = b.pairs();
-        int[] p = java.util.Arrays.copyOf(top, top.length + bottom.length);
+        int[] p = Arrays.copyOf(top, top.length + bottom.length);
         System.arraycopy(bottom, 0, p, top.length, bottom.length);
         return new Bf16Matrix(rows + b.rows, cols, p);
     }

@@ -3,6 +3,7 @@ package dev.moemesh.core.safetensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -197,6 +198,49 @@ class CheckpointRoundTripTest {
             assertArrayEquals(whole.readFloats("bf16"), windowed.readFloats("bf16"));
             assertArrayEquals(whole.readBf16Pairs("bf16"), windowed.readBf16Pairs("bf16"));
             assertArrayEquals(whole.readBf16Pairs("f32"), windowed.readBf16Pairs("f32"));
+        }
+    }
+
+    @Test
+    void sameTensorComparesDtypeShapeScalesAndEveryByteAcrossShards() {
+        int n = 1000;
+        CheckpointWriter.write(dir, List.of(
+                new CheckpointWriter.TensorSpec("head", DType.BF16, new long[]{10, 100}),
+                new CheckpointWriter.TensorSpec("copy", DType.BF16, new long[]{10, 100}),
+                new CheckpointWriter.TensorSpec("last", DType.BF16, new long[]{10, 100}),
+                new CheckpointWriter.TensorSpec("reshaped", DType.BF16, new long[]{100, 10}),
+                new CheckpointWriter.TensorSpec("f16", DType.F16, new long[]{10, 100}),
+                new CheckpointWriter.TensorSpec("w", DType.F8_E4M3, new long[]{4, 4}),
+                new CheckpointWriter.TensorSpec("w_scale_inv", DType.F32, new long[]{1, 1}),
+                new CheckpointWriter.TensorSpec("w2", DType.F8_E4M3, new long[]{4, 4}),
+                new CheckpointWriter.TensorSpec("w2_scale_inv", DType.F32, new long[]{1, 1}),
+                new CheckpointWriter.TensorSpec("w3", DType.F8_E4M3, new long[]{4, 4}),
+                new CheckpointWriter.TensorSpec("w3_scale_inv", DType.F32, new long[]{1, 1}),
+                new CheckpointWriter.TensorSpec("unscaled", DType.F8_E4M3, new long[]{4, 4})),
+                2 * n, (spec, out) -> {
+                    int count = (int) (spec.byteLength() / spec.dtype().bytes());
+                    for (int i = 0; i < count; i++) {
+                        switch (spec.name()) {
+                            case "last" -> out.putShort(Bf16.fromFloat(i == n - 1 ? 0 : i + 1));
+                            case "w_scale_inv", "w2_scale_inv" -> out.putFloat(0.5f);
+                            case "w3_scale_inv" -> out.putFloat(0.25f);
+                            default -> {
+                                if (spec.dtype() == DType.F8_E4M3) out.put((byte) (0x38 + i));
+                                else out.putShort(Bf16.fromFloat(i + 1)); // f16 too: the same bytes as head
+                            }
+                        }
+                    }
+                });
+        try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(dir, 128, 128, 64)) {
+            assertNotEquals(checkpoint.info("head").file(), checkpoint.info("copy").file(), "in two shards");
+            assertTrue(checkpoint.sameTensor("head", "copy"));
+            assertTrue(checkpoint.sameTensor("copy", "head"));
+            assertFalse(checkpoint.sameTensor("head", "last"), "the last element, in the last 64-byte window, differs");
+            assertFalse(checkpoint.sameTensor("head", "reshaped"));
+            assertFalse(checkpoint.sameTensor("head", "f16"));
+            assertTrue(checkpoint.sameTensor("w", "w2"));
+            assertFalse(checkpoint.sameTensor("w", "w3"), "same codes, another block scale");
+            assertFalse(checkpoint.sameTensor("w", "unscaled"));
         }
     }
 
