@@ -16,7 +16,8 @@ import static dev.moemesh.core.tensor.Lanes.PANEL;
  * 512-bit vectors, else 8), and within a panel, for each pair of columns {@code (2i, 2i+1)}, one int per row whose
  * low half holds column 2i and high half column 2i+1. Widening a pair to fp32 is one shift (even column) or one mask
  * (odd column), and each widened vector holds one column of a panel's outputs, so the kernel is an outer product:
- * broadcast {@code x[r][k]}, FMA into the panel's accumulators.
+ * broadcast {@code x[r][k]}, FMA into the panel's accumulators. A tile's {@link #PANELS} panels take turns pair by
+ * pair ({@link #at}), so the kernel reads a tile, and a thread its run of tiles, as one stream of memory.
  *
  * <p>Every output element is {@code acc = 0; for k = 0 .. cols-1: acc = fma(W[n][k], x[r][k], acc)}, in that
  * order, whatever tile, batch, thread or JIT tier computes it; {@link #multiplyScalar} is that sentence in code.
@@ -35,7 +36,7 @@ public final class Bf16Matrix implements Matrix {
     private final int rows;
     private final int cols;
     private final int tiles;    // ceil(rows / (PANELS * PANEL)); rows past `rows` are zero padding
-    private final int[] packed; // (tiles * PANELS, cols / 2, PANEL)
+    private final int[] packed; // (tiles, cols / 2, PANELS, PANEL): a tile's panels take turns pair by pair
 
     private Bf16Matrix(int rows, int cols, int tiles, int[] packed) {
         this.rows = rows;
@@ -66,10 +67,18 @@ public final class Bf16Matrix implements Matrix {
         }
         int[] packed = new int[(int) size];
         for (int n = 0; n < rows; n++) {
-            int base = (n / PANEL) * half * PANEL + n % PANEL;
-            for (int i = 0; i < half; i++) packed[base + i * PANEL] = pairs[n * half + i];
+            int base = at(n / PANEL, 0, half) + n % PANEL;
+            for (int i = 0; i < half; i++) packed[base + i * TILE] = pairs[n * half + i];
         }
         return packed;
+    }
+
+    /**
+     * Where pair {@code i} (columns 2i, 2i+1) of panel {@code p} starts in {@code packed}: a tile's panels take turns
+     * pair by pair, so a tile, and a run of tiles, is one stream of memory (JMH and the engine: see {@link Fp8Matrix}).
+     */
+    private static int at(int p, int i, int half) {
+        return ((p / PANELS * half + i) * PANELS + p % PANELS) * PANEL;
     }
 
     /** Rounds fp32 values (row-major) to bf16. */
@@ -90,8 +99,8 @@ public final class Bf16Matrix implements Matrix {
         int half = cols / 2;
         int[] out = new int[rows * half];
         for (int n = 0; n < rows; n++) {
-            int base = (n / PANEL) * half * PANEL + n % PANEL;
-            for (int i = 0; i < half; i++) out[n * half + i] = packed[base + i * PANEL];
+            int base = at(n / PANEL, 0, half) + n % PANEL;
+            for (int i = 0; i < half; i++) out[n * half + i] = packed[base + i * TILE];
         }
         return out;
     }
@@ -135,14 +144,13 @@ public final class Bf16Matrix implements Matrix {
 
     /** Rows {@code r .. r+3} against tile {@code t}: each widened weight vector feeds 4 FMAs, each broadcast 3. */
     private void tile4(float[] x, int r, int t, float[] y, float[] spill) {
-        int step = cols / 2 * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int w0 = at(t * PANELS, 0, cols / 2), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
         FloatVector a00 = FloatVector.zero(PANEL_F), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
         int half = cols / 2;
         for (int j = 0; j < half; j++) {
-            int k = 2 * j, i = j * PANEL;
+            int k = 2 * j, i = j * TILE;
             FloatVector e0 = even(IntVector.fromArray(PANEL_I, packed, w0 + i));
             FloatVector e1 = even(IntVector.fromArray(PANEL_I, packed, w1 + i));
             FloatVector e2 = even(IntVector.fromArray(PANEL_I, packed, w2 + i));
@@ -204,13 +212,12 @@ public final class Bf16Matrix implements Matrix {
 
     /** Two rows against tile {@code t}, for what the 4-row tiles leave. */
     private void tile2(float[] x, int r, int t, float[] y, float[] spill) {
-        int step = cols / 2 * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int w0 = at(t * PANELS, 0, cols / 2), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int x0 = r * cols, x1 = x0 + cols;
         FloatVector a00 = FloatVector.zero(PANEL_F), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
         int half = cols / 2;
         for (int j = 0; j < half; j++) {
-            int k = 2 * j, i = j * PANEL;
+            int k = 2 * j, i = j * TILE;
             IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + i);
             IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + i);
             IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + i);
@@ -249,13 +256,12 @@ public final class Bf16Matrix implements Matrix {
 
     /** One row against tile {@code t}: three independent chains, enough while the weights stream from memory. */
     private void tile1(float[] x, int r, int t, float[] y, float[] spill) {
-        int step = cols / 2 * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int w0 = at(t * PANELS, 0, cols / 2), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int x0 = r * cols;
         FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0;
         int half = cols / 2;
         for (int j = 0; j < half; j++) {
-            int k = 2 * j, i = j * PANEL;
+            int k = 2 * j, i = j * TILE;
             IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + i);
             IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + i);
             IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + i);
@@ -295,7 +301,7 @@ public final class Bf16Matrix implements Matrix {
     }
 
     private float weight(int n, int k) {
-        int w = packed[((n / PANEL) * (cols / 2) + k / 2) * PANEL + n % PANEL];
+        int w = packed[at(n / PANEL, k / 2, cols / 2) + n % PANEL];
         return Float.intBitsToFloat(k % 2 == 0 ? w << 16 : w & 0xFFFF0000);
     }
 

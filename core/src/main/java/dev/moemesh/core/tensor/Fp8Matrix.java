@@ -21,7 +21,9 @@ import static jdk.incubator.vector.VectorOperators.LSHL;
  *
  * <p>Packed in panels of output rows like {@link Bf16Matrix} (8 or 16, {@link Lanes#PANEL}): for each 4 columns, one int
  * per row, int j holding row j's 4 codes (column 4q + s in byte s), so one vector load brings 4 weights of every
- * row of the panel and a code reaches its fp32 bits with two shifts and a mask, no byte-to-int conversion. Up to
+ * row of the panel and a code reaches its fp32 bits with two shifts and a mask, no byte-to-int conversion. A tile's
+ * {@link #PANELS} panels take turns 4 columns at a time ({@link #at}), so the kernel reads a tile, and a thread its
+ * run of tiles, as one stream of memory. Up to
  * {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for four or three rows (two at 256
  * bits); for more it dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer
  * that every activation row then runs over, so the dequantisation costs once per product, not once per row. Each
@@ -101,6 +103,14 @@ public final class Fp8Matrix implements Matrix {
         return bits > 0 && (bits & 0x007FFFFF) == 0 && field < 0xFF && field - 127 >= -20;
     }
 
+    /**
+     * Where quad {@code q} (columns 4q .. 4q+3) of panel {@code p} starts in {@code packed}: a tile's panels take
+     * turns quad by quad, so a tile, and a run of tiles, is one stream of memory.
+     */
+    private static int at(int p, int q, int quads) {
+        return ((p / PANELS * quads + q) * PANELS + p % PANELS) * PANEL;
+    }
+
     /** Tiles whose in-register products fold the block scales into the activations (for tests). */
     int foldingTiles() {
         return foldingTiles;
@@ -128,14 +138,14 @@ public final class Fp8Matrix implements Matrix {
         int[] packed = new int[tiles * TILE * quads];
         float[] scales = new float[tiles * TILE * scaleCols];
         for (int n = 0; n < rows; n++) {
-            int base = (n / PANEL) * quads * PANEL + n % PANEL;
+            int panel = n / PANEL;
             for (int k = 0; k < cols; k++) {
                 byte code = codes[n * cols + k];
                 if ((code & 0x7F) == 0x7F) {
                     throw new IllegalArgumentException(name + ": element (" + n + ", " + k + ") is an E4M3 NaN; the"
                             + " checkpoint is damaged");
                 }
-                packed[base + (k / 4) * PANEL] |= (code & 0xFF) << (8 * (k % 4));
+                packed[at(panel, k / 4, quads) + n % PANEL] |= (code & 0xFF) << (8 * (k % 4));
             }
         }
         for (int n = 0; n < rows; n++) {
@@ -212,8 +222,7 @@ public final class Fp8Matrix implements Matrix {
      * 13 % from cache kept).
      */
     private void rowInRegisters(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
-        int step = quads * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int w0 = at(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols;
         int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
@@ -224,7 +233,7 @@ public final class Fp8Matrix implements Matrix {
             FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
             int end = Math.min(cols, (c + 1) * width);
             for (int k = c * width; k < end; k += 4) {
-                int q = (k >> 2) * PANEL;
+                int q = (k >> 2) * TILE;
                 IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
                 IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
                 IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
@@ -318,8 +327,7 @@ public final class Fp8Matrix implements Matrix {
      * {@link #rowInRegisters}'s operations, the decoding shared.
      */
     private void rowsInRegisters2(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
-        int step = quads * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int w0 = at(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols, x1 = x0 + cols;
         int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
@@ -330,7 +338,7 @@ public final class Fp8Matrix implements Matrix {
             FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
             int end = Math.min(cols, (c + 1) * width);
             for (int k = c * width; k < end; k += 4) {
-                int q = (k >> 2) * PANEL;
+                int q = (k >> 2) * TILE;
                 IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
                 IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
                 IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
@@ -417,8 +425,7 @@ public final class Fp8Matrix implements Matrix {
      * 12 accumulators, 3 scales, 3 codes and 3 weights need more than AVX2's 16 registers).
      */
     private void rowsInRegisters4(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
-        int step = quads * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int w0 = at(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
         int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
@@ -430,7 +437,7 @@ public final class Fp8Matrix implements Matrix {
             FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
             int end = Math.min(cols, (c + 1) * width);
             for (int k = c * width; k < end; k += 4) {
-                int q = (k >> 2) * PANEL;
+                int q = (k >> 2) * TILE;
                 IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
                 IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
                 IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
@@ -552,8 +559,7 @@ public final class Fp8Matrix implements Matrix {
 
     /** Rows {@code r .. r+2} against tile {@code t}, each weight dequantised once for the three (512-bit vectors). */
     private void rowsInRegisters3(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
-        int step = quads * PANEL;
-        int w0 = t * PANELS * step, w1 = w0 + step, w2 = w1 + step;
+        int w0 = at(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols;
         int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
@@ -565,7 +571,7 @@ public final class Fp8Matrix implements Matrix {
             FloatVector c2 = FloatVector.fromArray(PANEL_F, panelScales, s2 + c * PANEL);
             int end = Math.min(cols, (c + 1) * width);
             for (int k = c * width; k < end; k += 4) {
-                int q = (k >> 2) * PANEL;
+                int q = (k >> 2) * TILE;
                 IntVector v0 = IntVector.fromArray(PANEL_I, packed, w0 + q);
                 IntVector v1 = IntVector.fromArray(PANEL_I, packed, w1 + q);
                 IntVector v2 = IntVector.fromArray(PANEL_I, packed, w2 + q);
@@ -689,7 +695,7 @@ public final class Fp8Matrix implements Matrix {
         int kEnd = k0 + kLen;
         for (int j = 0; j < PANELS; j++) {
             int p = t * PANELS + j;
-            int base = p * quads * PANEL;
+            int base = at(p, 0, quads);
             int scales = p * scaleCols;
             int o = j * PANEL - k0 * TILE;
             for (int k = k0; k < kEnd; ) {
@@ -697,7 +703,7 @@ public final class Fp8Matrix implements Matrix {
                 int end = Math.min(kEnd, (k / blockCols + 1) * blockCols);
                 FloatVector scale = FloatVector.fromArray(PANEL_F, panelScales, (scales + k / blockCols) * PANEL);
                 for (; k % 4 == 0 && k + 4 <= end; k += 4) {
-                    IntVector v = IntVector.fromArray(PANEL_I, packed, base + (k >> 2) * PANEL);
+                    IntVector v = IntVector.fromArray(PANEL_I, packed, base + (k >> 2) * TILE);
                     v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 4)
                             .lanewise(VectorOperators.AND, FP32_BITS_MASK).reinterpretAsFloats().mul(scale)
                             .intoArray(out, o + k * TILE);
@@ -794,7 +800,7 @@ public final class Fp8Matrix implements Matrix {
 
     /** The fp32 weight: the E4M3 value times its block's scale, rounded once. */
     private float weight(int n, int k) {
-        byte code = (byte) (packed[((n / PANEL) * quads + k / 4) * PANEL + n % PANEL] >>> (8 * (k % 4)));
+        byte code = (byte) (packed[at(n / PANEL, k / 4, quads) + n % PANEL] >>> (8 * (k % 4)));
         float scale = panelScales[((n / PANEL) * scaleCols + k / blockCols) * PANEL + n % PANEL] / UNBIAS;
         return Fp8E4m3.toFloat(code) * scale;
     }
@@ -830,10 +836,15 @@ public final class Fp8Matrix implements Matrix {
         int[] p = new int[tilesOut * TILE * quads];
         float[] s = new float[tilesOut * TILE * scaleCols];
         int topPanels = rows / PANEL;
-        System.arraycopy(packed, 0, p, 0, topPanels * quads * PANEL);
-        System.arraycopy(panelScales, 0, s, 0, topPanels * scaleCols * PANEL);
         int belowPanels = (b.rows + PANEL - 1) / PANEL;
-        System.arraycopy(b.packed, 0, p, topPanels * quads * PANEL, belowPanels * quads * PANEL);
+        for (int panel = 0; panel < topPanels + belowPanels; panel++) {
+            boolean top = panel < topPanels;
+            int from = top ? panel : panel - topPanels;
+            for (int q = 0; q < quads; q++) {
+                System.arraycopy(top ? packed : b.packed, at(from, q, quads), p, at(panel, q, quads), PANEL);
+            }
+        }
+        System.arraycopy(panelScales, 0, s, 0, topPanels * scaleCols * PANEL);
         System.arraycopy(b.panelScales, 0, s, topPanels * scaleCols * PANEL, belowPanels * scaleCols * PANEL);
         return new Fp8Matrix(total, cols, blockCols, p, s);
     }
