@@ -78,12 +78,12 @@ public final class Model {
             Matrix embed = r.matrix("model.embed_tokens.weight", c.vocabSize(), hidden);
             Block[] blocks = new Block[c.numLayers()];
             for (int i = 0; i < blocks.length; i++) blocks[i] = Block.load(r, i, c, backend);
-            String lmHeadName = c.tieWordEmbeddings() && !r.has("lm_head.weight")
-                    ? "model.embed_tokens.weight" : "lm_head.weight";
-            Matrix lmHead = lmHeadName.equals("lm_head.weight")
-                    ? r.matrix(lmHeadName, c.vocabSize(), hidden) : embed;
+            boolean tied = c.tieWordEmbeddings() && !r.has("lm_head.weight");
+            String lmHeadName = tied ? "model.embed_tokens.weight" : "lm_head.weight";
+            Matrix lmHead = tied ? embed : r.matrix(lmHeadName, c.vocabSize(), hidden);
             RmsNorm norm = new RmsNorm(r.vector("model.norm.weight", hidden), (float) c.rmsNormEps());
-            MultiTokenPredictor mtp = options.mtp() ? MultiTokenPredictor.load(r, c, embed, lmHead, lmHeadName, backend) : null;
+            MultiTokenPredictor mtp = options.mtp()
+                    ? MultiTokenPredictor.load(r, c, embed, lmHead, lmHeadName, backend) : null;
             int served = maxSeqLen > 0 ? maxSeqLen : c.maxPositionEmbeddings();
             return new Model(c, dir, embed, blocks, norm, lmHead, mtp, new RotaryEmbedding(c, maxSeqLen), served,
                     options);

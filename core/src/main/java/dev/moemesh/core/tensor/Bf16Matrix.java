@@ -10,6 +10,7 @@ import java.util.Arrays;
 import static dev.moemesh.core.tensor.Lanes.PANEL_F;
 import static dev.moemesh.core.tensor.Lanes.PANEL_I;
 import static dev.moemesh.core.tensor.Lanes.PANEL;
+import static dev.moemesh.core.tensor.Lanes.panelStart;
 
 /**
  * A bf16 weight matrix packed for the kernel: panels of {@link Lanes#PANEL} output rows (16 where the machine has
@@ -17,17 +18,14 @@ import static dev.moemesh.core.tensor.Lanes.PANEL;
  * low half holds column 2i and high half column 2i+1. Widening a pair to fp32 is one shift (even column) or one mask
  * (odd column), and each widened vector holds one column of a panel's outputs, so the kernel is an outer product:
  * broadcast {@code x[r][k]}, FMA into the panel's accumulators. A tile's {@link #PANELS} panels take turns pair by
- * pair ({@link #at}), so the kernel reads a tile, and a thread its run of tiles, as one stream of memory.
+ * pair ({@link Lanes#panelStart}): a thread reads its run of tiles as one stream of memory.
  *
  * <p>Every output element is {@code acc = 0; for k = 0 .. cols-1: acc = fma(W[n][k], x[r][k], acc)}, in that
  * order, whatever tile, batch, thread or JIT tier computes it; {@link #multiplyScalar} is that sentence in code.
  */
 public final class Bf16Matrix implements Matrix {
-    /**
-     * Panels per tile: 3 panels × 4 rows are 12 accumulators, which with 3 weights and 1 broadcast fill AVX2's 16
-     * registers (half of AVX-512's 32).
-     */
-    static final int PANELS = 3;
+    /** Panels per tile ({@link Lanes#PANELS}). */
+    static final int PANELS = Lanes.PANELS;
     static final int TILE_ROWS = 4;
     static final int TILE = PANELS * PANEL;
     /** Activation rows swept over the tiles at a time: a quarter of L2. */
@@ -67,18 +65,10 @@ public final class Bf16Matrix implements Matrix {
         }
         int[] packed = new int[(int) size];
         for (int n = 0; n < rows; n++) {
-            int base = at(n / PANEL, 0, half) + n % PANEL;
+            int base = panelStart(n / PANEL, 0, half) + n % PANEL;
             for (int i = 0; i < half; i++) packed[base + i * TILE] = pairs[n * half + i];
         }
         return packed;
-    }
-
-    /**
-     * Where pair {@code i} (columns 2i, 2i+1) of panel {@code p} starts in {@code packed}: a tile's panels take turns
-     * pair by pair, so a tile, and a run of tiles, is one stream of memory (JMH and the engine: see {@link Fp8Matrix}).
-     */
-    private static int at(int p, int i, int half) {
-        return ((p / PANELS * half + i) * PANELS + p % PANELS) * PANEL;
     }
 
     /** Rounds fp32 values (row-major) to bf16. */
@@ -99,7 +89,7 @@ public final class Bf16Matrix implements Matrix {
         int half = cols / 2;
         int[] out = new int[rows * half];
         for (int n = 0; n < rows; n++) {
-            int base = at(n / PANEL, 0, half) + n % PANEL;
+            int base = panelStart(n / PANEL, 0, half) + n % PANEL;
             for (int i = 0; i < half; i++) out[n * half + i] = packed[base + i * TILE];
         }
         return out;
@@ -144,7 +134,7 @@ public final class Bf16Matrix implements Matrix {
 
     /** Rows {@code r .. r+3} against tile {@code t}: each widened weight vector feeds 4 FMAs, each broadcast 3. */
     private void tile4(float[] x, int r, int t, float[] y, float[] spill) {
-        int w0 = at(t * PANELS, 0, cols / 2), w1 = w0 + PANEL, w2 = w1 + PANEL;
+        int w0 = panelStart(t * PANELS, 0, cols / 2), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
         FloatVector a00 = FloatVector.zero(PANEL_F), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
@@ -212,7 +202,7 @@ public final class Bf16Matrix implements Matrix {
 
     /** Two rows against tile {@code t}, for what the 4-row tiles leave. */
     private void tile2(float[] x, int r, int t, float[] y, float[] spill) {
-        int w0 = at(t * PANELS, 0, cols / 2), w1 = w0 + PANEL, w2 = w1 + PANEL;
+        int w0 = panelStart(t * PANELS, 0, cols / 2), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int x0 = r * cols, x1 = x0 + cols;
         FloatVector a00 = FloatVector.zero(PANEL_F), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
         int half = cols / 2;
@@ -256,7 +246,7 @@ public final class Bf16Matrix implements Matrix {
 
     /** One row against tile {@code t}: three independent chains, enough while the weights stream from memory. */
     private void tile1(float[] x, int r, int t, float[] y, float[] spill) {
-        int w0 = at(t * PANELS, 0, cols / 2), w1 = w0 + PANEL, w2 = w1 + PANEL;
+        int w0 = panelStart(t * PANELS, 0, cols / 2), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int x0 = r * cols;
         FloatVector a0 = FloatVector.zero(PANEL_F), a1 = a0, a2 = a0;
         int half = cols / 2;
@@ -301,7 +291,7 @@ public final class Bf16Matrix implements Matrix {
     }
 
     private float weight(int n, int k) {
-        int w = packed[at(n / PANEL, k / 2, cols / 2) + n % PANEL];
+        int w = packed[panelStart(n / PANEL, k / 2, cols / 2) + n % PANEL];
         return Float.intBitsToFloat(k % 2 == 0 ? w << 16 : w & 0xFFFF0000);
     }
 

@@ -10,6 +10,7 @@ import java.util.Arrays;
 import static dev.moemesh.core.tensor.Lanes.PANEL_F;
 import static dev.moemesh.core.tensor.Lanes.PANEL_I;
 import static dev.moemesh.core.tensor.Lanes.PANEL;
+import static dev.moemesh.core.tensor.Lanes.panelStart;
 import static jdk.incubator.vector.VectorOperators.AND;
 import static jdk.incubator.vector.VectorOperators.ASHR;
 import static jdk.incubator.vector.VectorOperators.LSHL;
@@ -22,11 +23,11 @@ import static jdk.incubator.vector.VectorOperators.LSHL;
  * <p>Packed in panels of output rows like {@link Bf16Matrix} (8 or 16, {@link Lanes#PANEL}): for each 4 columns, one int
  * per row, int j holding row j's 4 codes (column 4q + s in byte s), so one vector load brings 4 weights of every
  * row of the panel and a code reaches its fp32 bits with two shifts and a mask, no byte-to-int conversion. A tile's
- * {@link #PANELS} panels take turns 4 columns at a time ({@link #at}), so the kernel reads a tile, and a thread its
- * run of tiles, as one stream of memory. Up to
- * {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for four or three rows (two at 256
- * bits); for more it dequantises one tile's weights for up to {@link #K_BLOCK} columns into an L1-sized fp32 buffer
- * that every activation row then runs over, so the dequantisation costs once per product, not once per row. Each
+ * {@link #PANELS} panels take turns 4 columns at a time ({@link Lanes#panelStart}): a thread reads its run of tiles
+ * as one stream of memory. Up to {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for four
+ * or three rows (two at 256 bits); for more it dequantises one tile's weights for up to {@link #K_BLOCK} columns
+ * into an L1-sized fp32 buffer that every activation row then runs over, so the dequantisation costs once per
+ * product, not once per row. Each
  * output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column order; partial sums wait in fp32
  * between column blocks, which keeps that order exactly ({@link #multiplyScalar} is the twin). Tiles whose block
  * scales are powers of two fold them into the activations for up to {@link #IN_REGISTERS_ROWS} rows ({@link
@@ -103,14 +104,6 @@ public final class Fp8Matrix implements Matrix {
         return bits > 0 && (bits & 0x007FFFFF) == 0 && field < 0xFF && field - 127 >= -20;
     }
 
-    /**
-     * Where quad {@code q} (columns 4q .. 4q+3) of panel {@code p} starts in {@code packed}: a tile's panels take
-     * turns quad by quad, so a tile, and a run of tiles, is one stream of memory.
-     */
-    private static int at(int p, int q, int quads) {
-        return ((p / PANELS * quads + q) * PANELS + p % PANELS) * PANEL;
-    }
-
     /** Tiles whose in-register products fold the block scales into the activations (for tests). */
     int foldingTiles() {
         return foldingTiles;
@@ -145,7 +138,7 @@ public final class Fp8Matrix implements Matrix {
                     throw new IllegalArgumentException(name + ": element (" + n + ", " + k + ") is an E4M3 NaN; the"
                             + " checkpoint is damaged");
                 }
-                packed[at(panel, k / 4, quads) + n % PANEL] |= (code & 0xFF) << (8 * (k % 4));
+                packed[panelStart(panel, k / 4, quads) + n % PANEL] |= (code & 0xFF) << (8 * (k % 4));
             }
         }
         for (int n = 0; n < rows; n++) {
@@ -222,7 +215,7 @@ public final class Fp8Matrix implements Matrix {
      * 13 % from cache kept).
      */
     private void rowInRegisters(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
-        int w0 = at(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
+        int w0 = panelStart(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols;
         int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
@@ -327,7 +320,7 @@ public final class Fp8Matrix implements Matrix {
      * {@link #rowInRegisters}'s operations, the decoding shared.
      */
     private void rowsInRegisters2(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
-        int w0 = at(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
+        int w0 = panelStart(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols, x1 = x0 + cols;
         int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
@@ -425,7 +418,7 @@ public final class Fp8Matrix implements Matrix {
      * 12 accumulators, 3 scales, 3 codes and 3 weights need more than AVX2's 16 registers).
      */
     private void rowsInRegisters4(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
-        int w0 = at(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
+        int w0 = panelStart(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
         int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
@@ -559,7 +552,7 @@ public final class Fp8Matrix implements Matrix {
 
     /** Rows {@code r .. r+2} against tile {@code t}, each weight dequantised once for the three (512-bit vectors). */
     private void rowsInRegisters3(float[] x, boolean folded, int r, int t, float[] y, float[] spill) {
-        int w0 = at(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
+        int w0 = panelStart(t * PANELS, 0, quads), w1 = w0 + PANEL, w2 = w1 + PANEL;
         int s0 = t * PANELS * scaleCols * PANEL, s1 = s0 + scaleCols * PANEL, s2 = s1 + scaleCols * PANEL;
         int x0 = r * cols, x1 = x0 + cols, x2 = x1 + cols;
         int blocks = folded ? 1 : scaleCols, width = folded ? cols : blockCols;
@@ -695,7 +688,7 @@ public final class Fp8Matrix implements Matrix {
         int kEnd = k0 + kLen;
         for (int j = 0; j < PANELS; j++) {
             int p = t * PANELS + j;
-            int base = at(p, 0, quads);
+            int base = panelStart(p, 0, quads);
             int scales = p * scaleCols;
             int o = j * PANEL - k0 * TILE;
             for (int k = k0; k < kEnd; ) {
@@ -800,7 +793,7 @@ public final class Fp8Matrix implements Matrix {
 
     /** The fp32 weight: the E4M3 value times its block's scale, rounded once. */
     private float weight(int n, int k) {
-        byte code = (byte) (packed[at(n / PANEL, k / 4, quads) + n % PANEL] >>> (8 * (k % 4)));
+        byte code = (byte) (packed[panelStart(n / PANEL, k / 4, quads) + n % PANEL] >>> (8 * (k % 4)));
         float scale = panelScales[((n / PANEL) * scaleCols + k / blockCols) * PANEL + n % PANEL] / UNBIAS;
         return Fp8E4m3.toFloat(code) * scale;
     }
@@ -841,7 +834,8 @@ public final class Fp8Matrix implements Matrix {
             boolean top = panel < topPanels;
             int from = top ? panel : panel - topPanels;
             for (int q = 0; q < quads; q++) {
-                System.arraycopy(top ? packed : b.packed, at(from, q, quads), p, at(panel, q, quads), PANEL);
+                System.arraycopy(top ? packed : b.packed, panelStart(from, q, quads), p, panelStart(panel, q, quads),
+                        PANEL);
             }
         }
         System.arraycopy(panelScales, 0, s, 0, topPanels * scaleCols * PANEL);
