@@ -2,9 +2,11 @@ package dev.moemesh.core.tokenizer;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +34,12 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * tokenizer.json is read twice, here and by the native tokenizer, and the checks below hold only if both read the
+     * same document: a key written twice is taken last by Jackson and first by the native reader (whose first value
+     * can panic, aborting the JVM, while Jackson saw a harmless second), so it is refused.
+     */
+    private static final ObjectReader NATIVE_SAFE = JSON.reader().with(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private final HuggingFaceTokenizer tokenizer;
     private final Map<String, Integer> vocab; // token -> id, model vocab and added tokens
@@ -66,7 +74,7 @@ public final class Tokenizer implements AutoCloseable {
         if (!Files.isRegularFile(file)) {
             return Optional.empty();
         }
-        JsonNode json = readJson(file);
+        JsonNode json = readJson(file, NATIVE_SAFE);
         Map<String, Integer> vocab = vocabulary(json, file);
         // what the native tokenizer would panic on (a panic aborts the JVM) or fail every text with, refused first
         checkUnknownToken(json.path("model"), file);
@@ -156,8 +164,12 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     static JsonNode readJson(Path file) {
-        try {
-            return JSON.readTree(file.toFile());
+        return readJson(file, JSON.reader());
+    }
+
+    private static JsonNode readJson(Path file, ObjectReader reader) {
+        try (var in = Files.newInputStream(file)) {
+            return reader.readTree(in);
         } catch (JsonProcessingException e) {
             JsonLocation at = e.getLocation();
             String where = at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";

@@ -141,6 +141,24 @@ class TokenizerTest {
     }
 
     @Test
+    void aKeyWrittenTwiceIsRefusedBeforeTheNativeTokenizerReadsTheFirst() throws IOException {
+        // the native reader takes the first normalizer and panics on its empty charsmap (a panic aborts the JVM);
+        // Jackson alone would see only the second, harmless one
+        TokenizerWriter.write(dir, 300);
+        Path file = dir.resolve("tokenizer.json");
+        String json = Files.readString(file);
+        String first = json.replace("\"normalizer\" : null",
+                "\"normalizer\" : {\"type\":\"Precompiled\",\"precompiled_charsmap\":\"\"}");
+        assertNotEquals(json, first);
+        Files.writeString(file, first.substring(0, first.lastIndexOf('}')) + ",\"normalizer\":null}");
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(error.getMessage().contains(file.toString()), error.getMessage());
+        assertTrue(error.getMessage().contains("Duplicate field 'normalizer'"), error.getMessage());
+    }
+
+    @Test
     void tokenizerJsonTheNativeLibraryRejectsIsReportedNamingTheFile() throws IOException {
         Path file = dir.resolve("tokenizer.json");
         Files.writeString(file, "{\"model\": {\"type\": \"NoSuchModel\", \"vocab\": {\"a\": 0}}}");
