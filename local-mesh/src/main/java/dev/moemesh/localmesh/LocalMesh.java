@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -50,8 +51,10 @@ public final class LocalMesh implements AutoCloseable {
     /** The password of the PKCS12 files {@link #overTls} writes (they guard a throwaway local CA's keys). */
     public static final String TLS_STORE_PASSWORD = "moemesh-local";
     private static final List<String> LOOPBACK = List.of("localhost", "127.0.0.1");
-    /** Every port {@link #freePort} returned in this process. */
+    /** Every port {@link #freePort} returned, or found taken, in this process. */
     private static final Set<Integer> ISSUED_PORTS = ConcurrentHashMap.newKeySet();
+    /** The ports {@link #freePort} picks from, or null: the system leaves too few outside its ephemeral range. */
+    static final PortRange PORTS = PortRange.outsideEphemeral(ephemeralRange());
 
     /**
      * A started process: where clients reach it ({@code host:port}: gRPC; the broker's bootstrap servers; the
@@ -141,11 +144,72 @@ public final class LocalMesh implements AutoCloseable {
     }
 
     /**
-     * A TCP port free right now on loopback that no earlier call in this process returned: the system may hand the
-     * same ephemeral port out again once its probe closed, and two of a service's ports (gRPC and HTTP) or two
-     * services' then collided (a service failed to start, "Port ... seems to be in use", once in a full test run).
+     * A TCP port free right now that no earlier call in this process returned, taken outside the system's ephemeral
+     * range ({@link #PORTS}). Two races made a service fail to start ("Port ... seems to be in use"): the system hands
+     * a closed probe's ephemeral port out again, so two of a service's ports (gRPC and HTTP) or two services' collided
+     * (once in a full test run); and between this call and the service's bind, any process's outgoing connection
+     * (a Kafka client, a gRPC channel: a mesh opens dozens) may take the port as its local one, which it can only do
+     * inside the ephemeral range.
      */
     public static int freePort() {
+        if (PORTS == null) return ephemeralFreePort();
+        for (int attempt = 0; attempt < 10_000; attempt++) {
+            int port = PORTS.from() + ThreadLocalRandom.current().nextInt(PORTS.to() - PORTS.from() + 1);
+            if (ISSUED_PORTS.add(port) && bindable(port)) return port;
+        }
+        throw new IllegalStateException("no free port left between " + PORTS.from() + " and " + PORTS.to());
+    }
+
+    /** Ports from {@code from} to {@code to}, both included. */
+    record PortRange(int from, int to) {
+        /** The lowest port picked: below it lie most fixed ports of well-known servers. */
+        static final int LOWEST = 10_000;
+        /** Fewer ports than this to pick from, and picking at random would collide with itself. */
+        static final int ENOUGH = 2_000;
+
+        /** The larger stretch of [{@link #LOWEST}, 65535] below or above {@code ephemeral}, null if neither has enough. */
+        static PortRange outsideEphemeral(PortRange ephemeral) {
+            PortRange below = new PortRange(LOWEST, ephemeral.from() - 1);
+            PortRange above = new PortRange(Math.max(LOWEST, ephemeral.to() + 1), 65_535);
+            PortRange larger = below.size() >= above.size() ? below : above;
+            return larger.size() >= ENOUGH ? larger : null;
+        }
+
+        int size() {
+            return Math.max(0, to - from + 1);
+        }
+
+        boolean contains(int port) {
+            return port >= from && port <= to;
+        }
+    }
+
+    /**
+     * The range the system takes local ports of outgoing connections from: Linux says so in {@code
+     * /proc/sys/net/ipv4/ip_local_port_range} (32768-60999 unless changed); elsewhere 32768-65535 covers Linux's
+     * default and IANA's dynamic ports (49152-65535, macOS's and Windows' default).
+     */
+    static PortRange ephemeralRange() {
+        Path linux = Path.of("/proc/sys/net/ipv4/ip_local_port_range");
+        try {
+            String[] bounds = Files.readString(linux).trim().split("\\s+");
+            return new PortRange(Integer.parseInt(bounds[0]), Integer.parseInt(bounds[1]));
+        } catch (IOException | RuntimeException e) {
+            return new PortRange(32_768, 65_535);
+        }
+    }
+
+    /** Whether a server could listen on {@code port} on every address now. */
+    private static boolean bindable(int port) {
+        try (ServerSocket s = new ServerSocket(port)) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** The fallback where the system leaves no range of its own: a port it offers, not handed out before. */
+    private static int ephemeralFreePort() {
         for (int attempt = 0; ; attempt++) {
             int port;
             try (ServerSocket s = new ServerSocket(0)) {
