@@ -151,7 +151,7 @@ public class AttentionBeans {
     EngineLoop engineLoop(Served served, AttentionSettings config, GenerationTraces traces) {
         EngineOptions options = new EngineOptions(config.maxBatchTokens(), config.prefillChunk(), config.maxSequences(),
                 config.kvBlockTokens(), config.kvBlocks(), config.microBatches(), config.speculativeTokens(),
-                config.speculativeMinAcceptance());
+                config.speculativeMinAcceptance(), config.speculativeMaxBatch());
         return new EngineLoop(new BatchingEngine(served.model(), options), traces);
     }
 

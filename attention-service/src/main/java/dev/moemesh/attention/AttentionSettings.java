@@ -101,6 +101,15 @@ public interface AttentionSettings {
     @WithDefault("0.3")
     double speculativeMinAcceptance();
 
+    /**
+     * A greedy sequence that arrives while more than this many are in the engine (running and queued, itself
+     * included) never drafts, as vLLM's {@code disable_by_batch_size}: at large batches a verify step's extra rows
+     * cost compute and drafting loses (on two CPU cores from batch 16 to 32). Its tokens are the same either way.
+     * Sampled sequences draft whatever the load, so that their seed reproduces their answer. 0 sets no limit.
+     */
+    @WithDefault("0")
+    int speculativeMaxBatch();
+
     /** The {@code attention.expert-breaker.*} settings. */
     interface ExpertBreaker {
 

@@ -52,6 +52,11 @@ final class BenchCommand implements Callable<Integer> {
             + " (default ${DEFAULT-VALUE})")
     double speculativeMinAcceptance;
 
+    @Option(names = "--speculative-max-batch", defaultValue = "0", description = "with --speculative-tokens: greedy"
+            + " sequences arriving while more than this many are in the engine do not draft; 0 sets no limit"
+            + " (default ${DEFAULT-VALUE})")
+    int speculativeMaxBatch;
+
     @Option(names = "--mesh", defaultValue = "0", description = "also run the decode figures through a local mesh of"
             + " this many expert services (separate processes, loopback gRPC), after the local ones (default: none)")
     int meshExpertServices;
@@ -81,7 +86,8 @@ final class BenchCommand implements Callable<Integer> {
         BatchingEngine engine = new BatchingEngine(m, options);
         BatchingEngine speculating = speculativeTokens > 0
                 ? new BatchingEngine(m, options.withSpeculativeTokens(speculativeTokens)
-                .withSpeculativeMinAcceptance(speculativeMinAcceptance)) : null;
+                .withSpeculativeMinAcceptance(speculativeMinAcceptance).withSpeculativeMaxBatch(speculativeMaxBatch))
+                : null;
 
         prefill(engine, 32); // warm-up: compiles the kernels
         double prefill = 0;
@@ -123,7 +129,8 @@ final class BenchCommand implements Callable<Integer> {
             m = null;
             System.gc();
             new MeshBench(model, meshExpertServices, expertJavaOpts, attentionJavaOpts, prompt(16, 100).length,
-                    decodeTokens, repeat, speculativeTokens, speculativeMinAcceptance).run(batches, out);
+                    decodeTokens, repeat, speculativeTokens, speculativeMinAcceptance, speculativeMaxBatch)
+                    .run(batches, out);
         }
         System.out.println(out);
         return 0;

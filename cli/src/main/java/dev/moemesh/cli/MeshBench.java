@@ -38,9 +38,11 @@ final class MeshBench {
     private final int repeat;
     private final int speculativeTokens;
     private final double speculativeMinAcceptance;
+    private final int speculativeMaxBatch;
 
     MeshBench(Path model, int expertServices, String expertJavaOpts, String attentionJavaOpts, int promptTokens,
-              int decodeTokens, int repeat, int speculativeTokens, double speculativeMinAcceptance) {
+              int decodeTokens, int repeat, int speculativeTokens, double speculativeMinAcceptance,
+              int speculativeMaxBatch) {
         this.model = model;
         this.expertServices = expertServices;
         this.expertJavaOpts = options(expertJavaOpts);
@@ -50,6 +52,7 @@ final class MeshBench {
         this.repeat = repeat;
         this.speculativeTokens = speculativeTokens;
         this.speculativeMinAcceptance = speculativeMinAcceptance;
+        this.speculativeMaxBatch = speculativeMaxBatch;
     }
 
     private static List<String> options(String line) {
@@ -82,6 +85,7 @@ final class MeshBench {
                 if (speculativeTokens > 0) {
                     props.add("-Dattention.speculative-tokens=" + speculativeTokens);
                     props.add("-Dattention.speculative-min-acceptance=" + speculativeMinAcceptance);
+                    props.add("-Dattention.speculative-max-batch=" + speculativeMaxBatch);
                     speculating[microBatches] = mesh.startAttentionService("bench-attention-mb" + microBatches
                             + "-speculative", model, addresses, LocalMesh.freePort(), props, Duration.ofMinutes(5));
                 }

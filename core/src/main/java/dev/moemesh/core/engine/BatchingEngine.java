@@ -403,12 +403,12 @@ public final class BatchingEngine {
     }
 
     /**
-     * Whether {@code s} drafts: speculation is on, it is still running, and its drafts have been accepted often enough
-     * ({@link EngineOptions#speculativeMinAcceptance}). A sequence that stopped never drafts again, so the module's
-     * cache layer, no longer written for it, is never read for it either.
+     * Whether {@code s} drafts: speculation is on, it was admitted to draft ({@link #admit}), it is still running, and
+     * its drafts have been accepted often enough ({@link EngineOptions#speculativeMinAcceptance}). A sequence that
+     * stopped never drafts again, so the module's cache layer, no longer written for it, is never read for it either.
      */
     private boolean drafts(Sequence s) {
-        return mtp != null && s.kv != null && s.outage == null && !draftsRarelyAccepted(s);
+        return mtp != null && s.mayDraft && s.kv != null && s.outage == null && !draftsRarelyAccepted(s);
     }
 
     /**
@@ -537,6 +537,11 @@ public final class BatchingEngine {
             Sequence s = waiting.peek();
             int needed = cache.blocksFor(s.promptLength() + s.request.sampling().maxTokens());
             if (needed > cache.freeBlocks()) return;
+            // the load it meets decides once whether a greedy sequence drafts (the cut-off of vLLM's
+            // disable_by_batch_size): its module cache layer is then written for all its positions or none
+            int load = running.size() + waiting.size();
+            s.mayDraft = options.speculativeMaxBatch() == 0 || load <= options.speculativeMaxBatch()
+                    || !s.sampler.isGreedy();
             waiting.poll();
             s.kv = cache.newSequence();
             cache.reserve(s.kv, s.promptLength() + s.request.sampling().maxTokens());

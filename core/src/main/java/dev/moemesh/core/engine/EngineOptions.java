@@ -16,9 +16,14 @@ package dev.moemesh.core.engine;
  * @param speculativeMinAcceptance the share of its drafts a sequence must have accepted, once it has drafted
  *                          {@link #SPECULATION_JUDGED_AFTER} tokens, to go on drafting: below it the sequence decodes
  *                          one token a step from then on (its drafts cost a step more than they save); 0 never stops
+ * @param speculativeMaxBatch a greedy sequence admitted while more than this many sequences are in the engine
+ *                          (running and waiting, itself included) never drafts: where a verify step's extra rows
+ *                          cost compute (a CPU at batch 16 and more), drafting loses. Sampled sequences draft
+ *                          whatever the load, so that their seed reproduces their answer; 0 sets no limit
  */
 public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks,
-                            int microBatches, int speculativeTokens, double speculativeMinAcceptance) {
+                            int microBatches, int speculativeTokens, double speculativeMinAcceptance,
+                            int speculativeMaxBatch) {
 
     /** Drafted tokens after which a sequence's acceptance is judged ({@link #speculativeMinAcceptance}). */
     public static final int SPECULATION_JUDGED_AFTER = 16;
@@ -28,7 +33,7 @@ public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequenc
     public EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks,
                          int microBatches, int speculativeTokens) {
         this(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, microBatches, speculativeTokens,
-                DEFAULT_SPECULATIVE_MIN_ACCEPTANCE);
+                DEFAULT_SPECULATIVE_MIN_ACCEPTANCE, 0);
     }
 
     public EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequences, int kvBlockTokens, int kvBlocks) {
@@ -52,6 +57,10 @@ public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequenc
             throw new IllegalArgumentException("the least acceptance to go on drafting must be in [0, 1], got "
                     + speculativeMinAcceptance);
         }
+        if (speculativeMaxBatch < 0) {
+            throw new IllegalArgumentException("the most sequences at which greedy ones draft must be 0 (no limit) or"
+                    + " more, got " + speculativeMaxBatch);
+        }
         if (speculativeTokens < 0) {
             throw new IllegalArgumentException("speculative tokens must be 0 (off) or more, got " + speculativeTokens);
         }
@@ -70,21 +79,26 @@ public record EngineOptions(int maxBatchTokens, int prefillChunk, int maxSequenc
 
     public EngineOptions withPrefillChunk(int tokens) {
         return new EngineOptions(maxBatchTokens, tokens, maxSequences, kvBlockTokens, kvBlocks, microBatches,
-                speculativeTokens, speculativeMinAcceptance);
+                speculativeTokens, speculativeMinAcceptance, speculativeMaxBatch);
     }
 
     public EngineOptions withMicroBatches(int count) {
         return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, count,
-                speculativeTokens, speculativeMinAcceptance);
+                speculativeTokens, speculativeMinAcceptance, speculativeMaxBatch);
     }
 
     public EngineOptions withSpeculativeTokens(int tokens) {
         return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, microBatches,
-                tokens, speculativeMinAcceptance);
+                tokens, speculativeMinAcceptance, speculativeMaxBatch);
     }
 
     public EngineOptions withSpeculativeMinAcceptance(double share) {
         return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, microBatches,
-                speculativeTokens, share);
+                speculativeTokens, share, speculativeMaxBatch);
+    }
+
+    public EngineOptions withSpeculativeMaxBatch(int sequences) {
+        return new EngineOptions(maxBatchTokens, prefillChunk, maxSequences, kvBlockTokens, kvBlocks, microBatches,
+                speculativeTokens, speculativeMinAcceptance, sequences);
     }
 }

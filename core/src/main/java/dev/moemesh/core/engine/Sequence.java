@@ -20,6 +20,7 @@ final class Sequence {
     int[] drafts = new int[0]; // the MTP module's guesses at the tokens after the last one, verified by the next step
     int draftCount;
     double[][] draftDistributions = new double[0][]; // sampled sequences: each draft's distribution, dense (vocab)
+    boolean mayDraft = true; // false: a greedy sequence admitted above EngineOptions.speculativeMaxBatch
     int drafted;  // tokens this sequence drafted, and of those the main model accepted
     int accepted;
     // set aside for want of routed experts (BatchingEngine)

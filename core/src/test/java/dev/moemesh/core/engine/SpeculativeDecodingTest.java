@@ -144,6 +144,51 @@ class SpeculativeDecodingTest {
     }
 
     @Test
+    void greedySequencesArrivingAboveTheMaxBatchDoNotDraftAndKeepTheirTokens() {
+        Path dir = checkpoint("predictable");
+        Model model = withMtp(dir);
+        List<GenerationRequest> four = batch(4);
+        List<Generation> plain = new BatchingEngine(Model.load(dir, 0), EngineOptions.defaults()).generate(four);
+        EngineOptions drafting = EngineOptions.defaults().withSpeculativeTokens(1);
+
+        BatchingEngine atTheLimit = new BatchingEngine(model, drafting.withSpeculativeMaxBatch(4));
+        BatchingEngine aboveIt = new BatchingEngine(model, drafting.withSpeculativeMaxBatch(3));
+        List<Generation> drafted = atTheLimit.generate(four);
+        List<Generation> undrafted = aboveIt.generate(four);
+
+        for (int i = 0; i < four.size(); i++) {
+            assertArrayEquals(plain.get(i).tokenIds(), drafted.get(i).tokenIds(), "sequence " + i);
+            assertArrayEquals(plain.get(i).tokenIds(), undrafted.get(i).tokenIds(), "sequence " + i);
+        }
+        assertTrue(atTheLimit.stats().speculation().accepted() > 0, atTheLimit.stats().speculation().toString());
+        assertEquals(0, aboveIt.stats().speculation().drafted(), "four in the engine, three drafting at most");
+        // the load a sequence meets on arrival decides: alone afterwards, the next one drafts again
+        aboveIt.generate(List.of(four.get(3)));
+        assertTrue(aboveIt.stats().speculation().drafted() > 0, aboveIt.stats().speculation().toString());
+    }
+
+    @Test
+    void sampledSequencesDraftWhateverTheLoadSoTheirSeedKeepsItsAnswer() {
+        Model model = withMtp(checkpoint("half"));
+        EngineOptions options = EngineOptions.defaults().withSpeculativeTokens(1);
+        GenerationRequest sampled = new GenerationRequest("s", prompt(8, 4),
+                new SamplingParams(24, 0.8f, 0, 1f, 1234, null, true));
+        int[] alone = new BatchingEngine(model, options).generate(List.of(sampled)).get(0).tokenIds();
+
+        BatchingEngine limited = new BatchingEngine(model, options.withSpeculativeMaxBatch(1));
+        List<Generation> busy = limited.generate(List.of(greedy("g", prompt(30, 9), 20), sampled));
+        assertArrayEquals(alone, busy.get(1).tokenIds());
+        assertTrue(limited.stats().speculation().drafted() > 0, "the sampled sequence drafted");
+    }
+
+    @Test
+    void aNegativeMaxBatchIsRefused() {
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> EngineOptions.defaults().withSpeculativeTokens(1).withSpeculativeMaxBatch(-1));
+        assertTrue(e.getMessage().contains("-1"), e.getMessage());
+    }
+
+    @Test
     void speculationWithoutAnMtpModuleIsRefused() {
         Model plain = Model.load(TestModels.tiny(Preset.TINY_V3), 0);
         var e = assertThrows(IllegalArgumentException.class,
