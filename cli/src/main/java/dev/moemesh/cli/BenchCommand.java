@@ -69,6 +69,11 @@ final class BenchCommand implements Callable<Integer> {
             + " services, e.g. -Dmoemesh.spin-nanos=0 (default: none)")
     String attentionJavaOpts;
 
+    /** "acceptance 86.2 %", or why there is none: no sequence drafted (above --speculative-max-batch, or stopped). */
+    static String acceptance(long drafted, double rate) {
+        return drafted == 0 ? "no drafts" : String.format("acceptance %.1f %%", 100 * rate);
+    }
+
     @Override
     public Integer call() {
         ObjectNode out = new ObjectMapper().createObjectNode();
@@ -118,9 +123,10 @@ final class BenchCommand implements Callable<Integer> {
                 out.put(key + "speedup", Math.round(bestSpeculative / best * 100) / 100.0);
                 out.put(key + "acceptance_rate", Math.round(acceptance * 1000) / 1000.0);
                 out.put(key + "tokens_per_step", Math.round(perStep * 100) / 100.0);
-                System.err.printf("decode batch %d, %d speculative token(s): %.1f tok/s aggregate (x%.2f), acceptance"
-                        + " %.1f %%, %.2f tokens per step%n", b, speculativeTokens, bestSpeculative,
-                        bestSpeculative / best, 100 * acceptance, perStep);
+                out.put(key + "drafted", drafted);
+                System.err.printf("decode batch %d, %d speculative token(s): %.1f tok/s aggregate (x%.2f), %s, %.2f"
+                        + " tokens per step%n", b, speculativeTokens, bestSpeculative, bestSpeculative / best,
+                        acceptance(drafted, acceptance), perStep);
             }
         }
         if (meshExpertServices > 0) {

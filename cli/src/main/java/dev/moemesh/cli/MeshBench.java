@@ -147,10 +147,11 @@ final class MeshBench {
                 out.put(key + "_speculative_speedup", Math.round(bestSpeculative / best * 100) / 100.0);
                 out.put(key + "_speculative_acceptance_rate", Math.round(acceptance * 1000) / 1000.0);
                 out.put(key + "_speculative_tokens_per_step", Math.round(perStep * 100) / 100.0);
+                out.put(key + "_speculative_drafted", drafted);
                 System.err.printf("mesh (%d micro-batch%s) decode batch %d, %d speculative token(s): %.1f tok/s"
-                                + " aggregate (x%.2f), acceptance %.1f %%, %.2f tokens per step%n", microBatches,
+                                + " aggregate (x%.2f), %s, %.2f tokens per step%n", microBatches,
                         microBatches == 1 ? "" : "es", b, speculativeTokens, bestSpeculative, bestSpeculative / best,
-                        100 * acceptance, perStep);
+                        BenchCommand.acceptance(drafted, acceptance), perStep);
             }
         }
     }
