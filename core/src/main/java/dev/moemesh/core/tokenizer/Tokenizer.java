@@ -180,11 +180,21 @@ public final class Tokenizer implements AutoCloseable {
         }
     }
 
+    /**
+     * Every token's id, model.vocab's and added_tokens'. Two tokens with one id are refused: the native tokenizer
+     * keeps one of them for decoding while {@link #isSpecial} and {@link #tokenId} may answer for the other (a
+     * special token sharing its id with a byte decoded to that byte with special tokens skipped).
+     */
     private static Map<String, Integer> vocabulary(JsonNode root, Path file) {
         JsonNode modelVocab = root.path("model").path("vocab");
         Map<String, Integer> vocab = new HashMap<>();
+        Map<Integer, String> tokens = new HashMap<>();
         if (modelVocab.isObject()) {
-            modelVocab.properties().forEach(e -> vocab.put(e.getKey(), id(e.getValue(), e.getKey(), file)));
+            modelVocab.properties().forEach(e -> {
+                int id = id(e.getValue(), e.getKey(), file);
+                vocab.put(e.getKey(), id);
+                oneTokenAnId(tokens, id, e.getKey(), "model.vocab", file);
+            });
         } else if (modelVocab.isArray()) {
             // Unigram models list [piece, score] pairs; the position is the id
             for (int id = 0; id < modelVocab.size(); id++) {
@@ -197,9 +207,19 @@ public final class Tokenizer implements AutoCloseable {
         }
         for (JsonNode added : root.path("added_tokens")) {
             String content = added.path("content").asText();
-            vocab.put(content, id(added.path("id"), content, file));
+            int id = id(added.path("id"), content, file);
+            vocab.put(content, id);
+            oneTokenAnId(tokens, id, content, "added_tokens", file);
         }
         return vocab;
+    }
+
+    private static void oneTokenAnId(Map<Integer, String> tokens, int id, String token, String where, Path file) {
+        String other = tokens.putIfAbsent(id, token);
+        if (other != null && !other.equals(token)) {
+            throw new IllegalArgumentException("Cannot load tokenizer " + file + ": tokens '" + other + "' and '"
+                    + token + "' (" + where + ") both have id " + id + ": an id names one token");
+        }
     }
 
     /**

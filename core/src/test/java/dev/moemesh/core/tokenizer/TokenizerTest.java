@@ -159,6 +159,33 @@ class TokenizerTest {
     }
 
     @Test
+    void twoTokensWithOneIdAreRefused() throws IOException {
+        // found by the fuzzer: BOS and the byte 0x0B both id 0; the native tokenizer decoded id 0 as the byte, with
+        // special tokens skipped, while isSpecial(0) answered for BOS
+        TokenizerWriter.write(dir, 300);
+        Path file = dir.resolve("tokenizer.json");
+        String json = Files.readString(file);
+        String clash = json.replace("\"ċ\" : 15", "\"ċ\" : 0");
+        assertNotEquals(json, clash);
+        Files.writeString(file, clash);
+
+        IllegalArgumentException inVocab = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(inVocab.getMessage().contains(file.toString()), inVocab.getMessage());
+        assertTrue(inVocab.getMessage().contains("both have id 0"), inVocab.getMessage());
+
+        // the same id given to a second added token
+        String added = json.replace("\"added_tokens\" : [", "\"added_tokens\" : [ {\"id\" : 3, \"content\" : \"x\","
+                + " \"special\" : false},");
+        assertNotEquals(json, added);
+        Files.writeString(file, added);
+
+        IllegalArgumentException inAdded = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(dir));
+
+        assertTrue(inAdded.getMessage().contains("both have id 3"), inAdded.getMessage());
+    }
+
+    @Test
     void tokenizerJsonTheNativeLibraryRejectsIsReportedNamingTheFile() throws IOException {
         Path file = dir.resolve("tokenizer.json");
         Files.writeString(file, "{\"model\": {\"type\": \"NoSuchModel\", \"vocab\": {\"a\": 0}}}");
