@@ -198,7 +198,9 @@ public final class Tokenizer implements AutoCloseable {
         } else if (modelVocab.isArray()) {
             // Unigram models list [piece, score] pairs; the position is the id
             for (int id = 0; id < modelVocab.size(); id++) {
-                vocab.put(modelVocab.get(id).path(0).asText(), id);
+                String piece = modelVocab.get(id).path(0).asText();
+                vocab.put(piece, id);
+                tokens.put(id, piece);
             }
         } else {
             throw new IllegalArgumentException(
