@@ -27,11 +27,11 @@ import static jdk.incubator.vector.VectorOperators.LSHL;
  * as one stream of memory. Up to {@link #IN_REGISTERS_ROWS} rows the kernel dequantises in registers, once for four
  * or three rows (two at 256 bits); for more it dequantises one tile's weights for up to {@link #K_BLOCK} columns
  * into an L1-sized fp32 buffer that every activation row then runs over, so the dequantisation costs once per
- * product, not once per row. Each
- * output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column order; partial sums wait in fp32
- * between column blocks, which keeps that order exactly ({@link #multiplyScalar} is the twin). Tiles whose block
- * scales are powers of two fold them into the activations for up to {@link #IN_REGISTERS_ROWS} rows ({@link
- * #foldable}, the kernels' {@code folded}): the same results, one multiply fewer a weight.
+ * product, not once per row. Each output is {@code acc = 0; for k: acc = fma(W[n][k], x[r][k], acc)} in column
+ * order; partial sums wait in fp32 between column blocks, which keeps that order exactly ({@link #multiplyScalar} is
+ * the twin). Tiles whose block scales are powers of two fold them into the activations for up to {@link
+ * #IN_REGISTERS_ROWS} rows ({@link #foldable}, the kernels' {@code folded}): the same results, one multiply fewer a
+ * weight.
  */
 public final class Fp8Matrix implements Matrix {
     static final int PANELS = Bf16Matrix.PANELS;
