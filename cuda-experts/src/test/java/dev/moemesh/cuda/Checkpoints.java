@@ -37,10 +37,12 @@ final class Checkpoints {
         return block == null ? SafetensorsCheckpoint.open(dir) : SafetensorsCheckpoint.open(dir, block[0], block[1]);
     }
 
-    /** Every routed expert of every MoE layer of {@code config}, read from {@code reader}, into {@code pool}. */
+    /**
+     * Every routed expert of every MoE layer of {@code config}, the multi-token-prediction layer's included, read from
+     * {@code reader}, into {@code pool}.
+     */
     static void loadAllExperts(ExpertPool pool, WeightReader reader, ModelConfig config) {
-        for (int layer = 0; layer < config.numLayers(); layer++) {
-            if (!config.isMoeLayer(layer)) continue;
+        for (int layer : config.moeLayers()) {
             for (int e = 0; e < config.nRoutedExperts(); e++) pool.add(reader, layer, e);
         }
     }

@@ -88,7 +88,12 @@ public final class CudaEngineBench {
         return g.tokenIds();
     }
 
-    private static double figure(BatchingEngine engine, String figure) {
+    static double figure(BatchingEngine engine, String figure) {
+        return figure(engine, figure, DECODE_TOKENS);
+    }
+
+    /** {@code figure} with each decoding sequence generating {@code decodeTokens}. */
+    static double figure(BatchingEngine engine, String figure, int decodeTokens) {
         int n = Integer.parseInt(figure.substring(figure.indexOf(':') + 1));
         if (figure.startsWith("prefill")) {
             Generation g = engine.generate(List.of(new GenerationRequest("p", prompt(n, 7),
@@ -112,7 +117,7 @@ public final class CudaEngineBench {
         };
         for (int i = 0; i < n; i++) {
             engine.submit(new GenerationRequest("d" + i, prompt(16, 100 + i),
-                    new SamplingParams(DECODE_TOKENS, 0f, 0, 1f, 0, null, true)), listener);
+                    new SamplingParams(decodeTokens, 0f, 0, 1f, 0, null, true)), listener);
         }
         while (produced.get() < n && errors.isEmpty()) engine.step();
         int before = produced.get();
@@ -122,14 +127,14 @@ public final class CudaEngineBench {
         return (produced.get() - before) / ((System.nanoTime() - t0) / 1e9);
     }
 
-    private static int[] prompt(int length, long seed) {
+    static int[] prompt(int length, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         int[] ids = new int[length];
         for (int i = 0; i < length; i++) ids[i] = 2 + random.nextInt(500);
         return ids;
     }
 
-    private static String rounded(double[] values) {
+    static String rounded(double[] values) {
         StringBuilder s = new StringBuilder("[");
         for (int i = 0; i < values.length; i++) s.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT, "%.1f", values[i]));
         return s.append(']').toString();
