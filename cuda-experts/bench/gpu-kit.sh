@@ -74,12 +74,16 @@ if [ "$stage" = all ] || [ "$stage" = bench ]; then
     | tee "$out/engine.jsonl"
 fi
 if [ "$stage" = proof ]; then
-  # issue 14: an FP8 checkpoint kept FP8 against the same one rounded to bf16, batch 1 and 8, on all CPU cores
+  # issue 14: an FP8 checkpoint kept FP8 against the same one rounded to bf16, batch 1 and 8, on all CPU cores and
+  # on a quarter of them (builds 2 and 3: whether a batch-1 step is bound by memory or by the threads' hand-offs)
   "$java" "${opts[@]}" -cp "$kit/bench/kernel-benchmarks.jar:$kit/lib/*" dev.moemesh.bench.WriteCheckpoint bench \
     "$models/moemesh-bench-ue8m0" ue8m0 2>&1 | tee "$out/fp8.txt"
+  few=$(( $(nproc) / 4 > 0 ? $(nproc) / 4 : 1 ))
   "$java" "${opts[@]}" -Xmx40g -Dcompare.figures=decode:1,decode:8 -Dcompare.decode-tokens=32 \
     -cp "$kit/bench/kernel-benchmarks.jar" dev.moemesh.bench.EngineComparison 3 \
-    "$kit/lib@$models/moemesh-bench-ue8m0@bf16" "$kit/lib@$models/moemesh-bench-ue8m0@fp8" 2>&1 | tee -a "$out/fp8.txt"
+    "$kit/lib@$models/moemesh-bench-ue8m0@bf16" "$kit/lib@$models/moemesh-bench-ue8m0@fp8" \
+    "$kit/lib@$models/moemesh-bench-ue8m0@bf16@moemesh.threads=$few" \
+    "$kit/lib@$models/moemesh-bench-ue8m0@fp8@moemesh.threads=$few" 2>&1 | tee -a "$out/fp8.txt"
   # issue 17: speculative decoding with the routed experts on the GPU, drafts accepted at about 85 %
   "$java" "${opts[@]}" -Xmx40g -cp "$cp" dev.moemesh.cuda.CudaSpeculativeBench "$models/moemesh-pred85" 0.85 3 2>&1 \
     | tee "$out/speculative.jsonl"

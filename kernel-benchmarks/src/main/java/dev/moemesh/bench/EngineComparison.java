@@ -17,7 +17,8 @@ import java.util.function.BiFunction;
  *
  * <p>Arguments: rounds, then one {@code LIB_DIR[@MODEL[@FP8_WEIGHTS[@KEY=VALUE...]]]} per build, {@code LIB_DIR}
  * holding its jars ({@code cli/target/lib} of a built checkout), each {@code KEY=VALUE} a system property set while
- * that build loads (e.g. {@code moemesh.vector-bits=256}: its kernels' vector width). {@code -Dcompare.figures} (default
+ * that build loads and warms up (e.g. {@code moemesh.vector-bits=256}: its kernels' vector width; {@code
+ * moemesh.threads=4}: its compute threads). {@code -Dcompare.figures} (default
  * {@code prefill:64,prefill:256,decode:1,decode:8,decode:32}), {@code -Dcompare.decode-tokens} (16). Prints each
  * round, then per figure each build's median and range and each build's ratio to the first, median and range,
  * in wall-clock and per CPU-second.
@@ -50,9 +51,11 @@ public final class EngineComparison {
             ClassLoader loader = new URLClassLoader(urls.toArray(URL[]::new), ClassLoader.getPlatformClassLoader());
             builds[i] = (BiFunction<String, Integer, Double>) loader.loadClass(EngineFigures.class.getName())
                     .getConstructor().newInstance();
-            set.forEach(System::clearProperty); // read by the build's classes as they loaded; not the next build's
             builds[i].apply("prefill", 32); // warm-up: compiles the kernels
             builds[i].apply("decode", 4);
+            // read by the build's classes as they load or first compute (moemesh.threads: the pool starts with the
+            // first product); not the next build's
+            set.forEach(System::clearProperty);
             System.out.printf("build %d = %s: greedy tokens hash %.0f%n", i, args[i + 1], builds[i].apply("tokens", 12));
         }
         String[] figures = System.getProperty("compare.figures", "prefill:64,prefill:256,decode:1,decode:8,decode:32")
