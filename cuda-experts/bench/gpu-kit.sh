@@ -58,7 +58,7 @@ cp="$kit/classes:$kit/test-classes:$kit/lib/*"
 opts=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0)
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; echo "cpus $(nproc)"; "$java" -version 2>&1 | head -1; } \
   2>&1 | tee "$out/env.txt"
-tests=0
+tests=0 failed=0
 if [ "$stage" = all ] || [ "$stage" = tests ]; then
   "$java" "${opts[@]}" -Xmx16g -cp "$cp:$(ls "$kit"/junit/*.jar)" org.junit.platform.console.ConsoleLauncher execute \
     --select-package dev.moemesh.cuda --details summary --disable-banner 2>&1 | tee "$out/tests.txt"
@@ -84,11 +84,13 @@ if [ "$stage" = proof ]; then
     "$kit/lib@$models/moemesh-bench-ue8m0@bf16" "$kit/lib@$models/moemesh-bench-ue8m0@fp8" \
     "$kit/lib@$models/moemesh-bench-ue8m0@bf16@moemesh.threads=$few" \
     "$kit/lib@$models/moemesh-bench-ue8m0@fp8@moemesh.threads=$few" 2>&1 | tee -a "$out/fp8.txt"
+  [ "${PIPESTATUS[0]}" = 0 ] || failed=1
   # issue 17: speculative decoding with the routed experts on the GPU, drafts accepted at about 85 %
   "$java" "${opts[@]}" -Xmx40g -cp "$cp" dev.moemesh.cuda.CudaSpeculativeBench "$models/moemesh-pred85" 0.85 3 2>&1 \
     | tee "$out/speculative.jsonl"
+  [ "${PIPESTATUS[0]}" = 0 ] || failed=1
 fi
-exit "$tests"
+[ "$tests" = 0 ] && [ "$failed" = 0 ] # the exit status: every test and every proof figure ran
 EOF
 chmod +x "$kit/run.sh"
 du -sh "$kit"
