@@ -227,12 +227,21 @@ public final class Tokenizer implements AutoCloseable {
     /**
      * The model's unknown token, where it has one, must be in model.vocab: the native tokenizer loads without it and
      * then fails every text with a word or character it does not know. WordPiece and WordLevel have one by default.
+     * A Unigram model must have one (its unk_id): without, the native tokenizer loads and then fails every text with
+     * a character none of its pieces covers, byte fallback or not (it asks for the unk_id first).
      */
     private static void checkUnknownToken(JsonNode model, Path file) {
         String unknown = switch (model.path("type").asText()) {
             case "WordPiece" -> model.path("unk_token").asText("[UNK]");
             case "WordLevel" -> model.path("unk_token").asText("<unk>");
-            case "Unigram" -> null; // its unk_id, an index, the native tokenizer checks itself
+            case "Unigram" -> {
+                if (model.path("unk_id").isNull() || model.path("unk_id").isMissingNode()) {
+                    throw new IllegalArgumentException("Cannot load tokenizer " + file + ": its Unigram model has no"
+                            + " unk_id, so every text with a character none of its pieces covers would fail to encode:"
+                            + " give the unknown piece's position in model.vocab as model.unk_id");
+                }
+                yield null; // the unk_id's range the native tokenizer checks itself
+            }
             default -> model.path("unk_token").textValue();
         };
         if (unknown != null && !model.path("vocab").has(unknown)) {

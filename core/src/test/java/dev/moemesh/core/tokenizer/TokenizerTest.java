@@ -321,6 +321,64 @@ class TokenizerTest {
         assertTrue(refused.contains("has a right side shorter than its continuing_subword_prefix \"####\""), refused);
     }
 
+    @Test
+    void aUnigramModelWithoutAnUnknownIdIsRefusedRatherThanFailingTextsItCannotCover() throws IOException {
+        // found by the fuzzer: a Unigram model without unk_id loaded, then every text with a character none of its
+        // pieces covers failed to encode ("Encountered an unknown token but `unk_id` is missing")
+        String refused = refusalAfter(json -> asUnigram(json).remove("unk_id"));
+
+        assertTrue(refused.contains(dir.resolve("tokenizer.json").toString()), refused);
+        assertTrue(refused.contains("its Unigram model has no unk_id"), refused);
+
+        // an unk_id of null reads the same, and byte fallback does not stand in for it
+        assertTrue(refusalAfter(json -> asUnigram(json).putNull("unk_id")).contains("has no unk_id"));
+        assertTrue(refusalAfter(json -> {
+            ArrayNode pieces = (ArrayNode) asUnigram(json).put("byte_fallback", true).get("vocab");
+            for (int b = 0; b < 256; b++) pieces.addArray().add(String.format("<0x%02X>", b)).add(-20.0);
+        }).contains("has no unk_id"));
+    }
+
+    @Test
+    void aUnigramModelWithAnUnknownIdEncodesAnyTextWithOrWithoutByteFallback() throws IOException {
+        for (Consumer<ObjectNode> model : List.<Consumer<ObjectNode>>of(
+                unigram -> unigram.put("unk_id", 2),
+                unigram -> {
+                    // the native tokenizer asks for unk_id before it falls back to bytes, so byte pieces alone are not
+                    // enough: without unk_id this one fails as the one above
+                    unigram.put("unk_id", 2).put("byte_fallback", true);
+                    ArrayNode pieces = (ArrayNode) unigram.get("vocab");
+                    for (int b = 0; b < 256; b++) pieces.addArray().add(String.format("<0x%02X>", b)).add(-20.0);
+                })) {
+            TokenizerWriter.write(dir, 300);
+            Path file = dir.resolve("tokenizer.json");
+            ObjectNode json = (ObjectNode) JSON.readTree(file.toFile());
+            model.accept(asUnigram(json));
+            JSON.writeValue(file.toFile(), json);
+
+            try (Tokenizer tokenizer = Tokenizer.load(dir).orElseThrow()) {
+                int[] ids = tokenizer.encode("\u2603 snow", false); // a character no piece is
+                assertTrue(ids.length > 0);
+                for (int id : ids) assertTrue(id >= 0 && id < 300 + 256, "id " + id);
+            }
+        }
+    }
+
+    /**
+     * The written tokenizer's vocabulary as a Unigram model's pieces (a piece's position is its id), no unk_id, and
+     * no normalizer or pre-tokenizer, so a character none of the pieces is reaches the model as it is.
+     */
+    private static ObjectNode asUnigram(ObjectNode json) {
+        ObjectNode bpe = (ObjectNode) json.get("model");
+        String[] byId = new String[bpe.get("vocab").size()];
+        bpe.get("vocab").properties().forEach(e -> byId[e.getValue().intValue()] = e.getKey());
+        ObjectNode unigram = json.putObject("model").put("type", "Unigram").put("byte_fallback", false);
+        ArrayNode pieces = unigram.putArray("vocab");
+        for (String piece : byId) pieces.addArray().add(piece).add(-1.0);
+        json.putNull("normalizer");
+        json.putNull("pre_tokenizer");
+        return unigram;
+    }
+
     /** What Tokenizer.load says refusing the written tokenizer once edit has changed its tokenizer.json. */
     private String refusalAfter(Consumer<ObjectNode> edit) throws IOException {
         TokenizerWriter.write(dir, 300);
