@@ -30,6 +30,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class ExpertServiceClients implements AutoCloseable {
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+    private final Set<ManagedChannel> probes = ConcurrentHashMap.newKeySet();
     private final MeshChannels mesh;
 
     ExpertServiceClients(MeshChannels mesh) {
@@ -56,8 +57,17 @@ final class ExpertServiceClients implements AutoCloseable {
      */
     CompletableFuture<Status> probe(String address, Duration timeout) {
         CompletableFuture<Status> done = new CompletableFuture<>();
+        // on a channel of its own, not the one LoadExperts uses: forget() of that one (another instance registered at
+        // this address left out after a failed load) would fail the probe and take a service that answers for dead;
+        // and a new connection, not one backing off from earlier failures, is what says whether it answers now
+        ManagedChannel channel = mesh.forTarget(address, MeshRole.EXPERT).build();
+        probes.add(channel);
+        done.whenComplete((answered, failure) -> {
+            probes.remove(channel);
+            channel.shutdownNow();
+        });
         // in a context of its own: not cancelled with the call that asked for the probe (a report, answered at once)
-        Context.ROOT.run(() -> ExpertServiceGrpc.newStub(channel(address))
+        Context.ROOT.run(() -> ExpertServiceGrpc.newStub(channel)
                 .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
                 .describe(DescribeRequest.getDefaultInstance(), new StreamObserver<>() {
                     @Override
@@ -107,5 +117,6 @@ final class ExpertServiceClients implements AutoCloseable {
     public void close() {
         channels.values().forEach(ManagedChannel::shutdownNow);
         channels.clear();
+        probes.forEach(ManagedChannel::shutdownNow);
     }
 }

@@ -6,9 +6,14 @@ import dev.moemesh.orchestrator.membership.InstanceRole;
 import dev.moemesh.orchestrator.membership.Registration;
 import dev.moemesh.orchestrator.membership.ServedModel;
 import dev.moemesh.orchestrator.placement.InsufficientSlotsException;
+import dev.moemesh.proto.DescribeRequest;
+import dev.moemesh.proto.DescribeResponse;
+import dev.moemesh.proto.ExpertServiceGrpc;
 import dev.moemesh.proto.HeartbeatRequest;
 import dev.moemesh.proto.HeartbeatResponse;
+import io.grpc.Server;
 import io.grpc.Status;
+import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import org.junit.jupiter.api.Test;
 
@@ -21,7 +26,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -119,6 +127,59 @@ class ControlPlaneTest {
             assertEquals(List.of("a"), cp.instances().stream().map(Instance::id).toList());
             assertFalse(cp.instances().getFirst().draining(), "'a' drained although the drain was refused");
             assertEquals(Set.of("a"), cp.current().placement().instances(), "the placement once the drain is refused");
+        }
+    }
+
+    @Test
+    void aProbeIsNotFailedByAnotherInstanceAtTheSameAddressBeingLeftOut() throws Exception {
+        // found by the fuzzer: the probe shared the control plane's channel to the address, and a failed
+        // LoadExperts of another instance registered there shut that channel down, so the probe failed and an
+        // expert service that answers was taken for dead
+        ServedModel model = new ServedModel("f1", "the test's", Set.of(new ExpertId(1, 0), new ExpertId(1, 1)));
+        SlowDescribes service = new SlowDescribes(Duration.ofMillis(500)); // LoadExperts: UNIMPLEMENTED at once
+        Server server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                .addService(service).build().start();
+        String address = "127.0.0.1:" + server.getPort();
+        try (ControlPlane cp = ControlPlane.start(OPTIONS, Optional.of(model), Clock.systemUTC())) {
+            cp.register(new Registration("alive", InstanceRole.EXPERT, address, "f1", 1, Set.of(new ExpertId(1, 0))));
+            assertTrue(cp.reportUnreachable("attention-0", address, "a stream broke"));
+            await(() -> service.held.get() == 1, "the probe's Describe at the service");
+
+            // the same address under a new id: the plan gives it (1, 1), its LoadExperts fails, it is left out
+            cp.register(new Registration("restarted", InstanceRole.EXPERT, address, "f1", 0, Set.of()));
+            await(() -> cp.failedLoads() == 1, "the new id's LoadExperts failed");
+            await(() -> service.answered.get() == 1, "the probe's Describe answered");
+            Thread.sleep(200); // the probe's answer reaches the control plane
+
+            assertEquals(List.of("alive"), cp.instances().stream().map(Instance::id).toList());
+            assertEquals(0, cp.deadOnReport(), "an expert service that answers its probe taken for dead");
+        } finally {
+            server.shutdownNow();
+        }
+    }
+
+    /** An expert service whose Describe answers after {@code hold}; every other call is unimplemented. */
+    private static final class SlowDescribes extends ExpertServiceGrpc.ExpertServiceImplBase {
+        final AtomicInteger held = new AtomicInteger();
+        final AtomicInteger answered = new AtomicInteger();
+        private final Duration hold;
+
+        SlowDescribes(Duration hold) {
+            this.hold = hold;
+        }
+
+        @Override
+        public void describe(DescribeRequest request, StreamObserver<DescribeResponse> answer) {
+            held.incrementAndGet();
+            CompletableFuture.delayedExecutor(hold.toMillis(), TimeUnit.MILLISECONDS).execute(() -> {
+                try {
+                    answer.onNext(DescribeResponse.getDefaultInstance());
+                    answer.onCompleted();
+                    answered.incrementAndGet();
+                } catch (RuntimeException e) {
+                    // the caller is gone (the call was cancelled): nothing to answer
+                }
+            });
         }
     }
 
