@@ -15,6 +15,7 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +32,7 @@ import java.util.concurrent.TimeUnit;
 final class ExpertServiceClients implements AutoCloseable {
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
     private final Set<ManagedChannel> probes = ConcurrentHashMap.newKeySet();
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
     private final MeshChannels mesh;
 
     ExpertServiceClients(MeshChannels mesh) {
@@ -115,8 +117,17 @@ final class ExpertServiceClients implements AutoCloseable {
 
     @Override
     public void close() {
-        channels.values().forEach(ManagedChannel::shutdownNow);
+        List<ManagedChannel> all = new ArrayList<>(channels.values());
+        all.addAll(probes);
         channels.clear();
-        probes.forEach(ManagedChannel::shutdownNow);
+        all.forEach(ManagedChannel::shutdownNow);
+        // closed means closed: no call of this control plane still on its way to an expert service (a probe's
+        // connection, new per probe, may still be opening)
+        long end = System.nanoTime() + CLOSE_WAIT.toNanos();
+        try {
+            for (ManagedChannel c : all) c.awaitTermination(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

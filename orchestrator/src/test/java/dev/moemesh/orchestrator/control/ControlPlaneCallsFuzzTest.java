@@ -26,7 +26,9 @@ import dev.moemesh.proto.ReportUnreachableRequest;
 import dev.moemesh.proto.ReportUnreachableResponse;
 import dev.moemesh.proto.Role;
 import dev.moemesh.proto.WatchPlacementRequest;
+import io.grpc.Attributes;
 import io.grpc.Server;
+import io.grpc.ServerTransportFilter;
 import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -516,13 +518,27 @@ class ControlPlaneCallsFuzzTest {
         final Queue<String> violations = new ConcurrentLinkedQueue<>();
         final String address;
         private final Set<StreamObserver<DescribeResponse>> held = ConcurrentHashMap.newKeySet();
+        private static final Attributes.Key<Boolean> COUNTED = Attributes.Key.create("counted");
+        private final AtomicInteger connections = new AtomicInteger();
         private final ScheduledExecutorService answering = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("fuzz-held-describes").unstarted(r));
 
         HeldDescribes() {
             try {
                 Server server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
-                        .addService(this).build().start();
+                        .addService(this).addTransportFilter(new ServerTransportFilter() {
+                            @Override
+                            public Attributes transportReady(Attributes transport) {
+                                connections.incrementAndGet();
+                                return transport.toBuilder().set(COUNTED, Boolean.TRUE).build();
+                            }
+
+                            @Override
+                            public void transportTerminated(Attributes transport) {
+                                // also called for a connection that never got ready, which was never counted
+                                if (transport.get(COUNTED) != null) connections.decrementAndGet();
+                            }
+                        }).build().start();
                 address = "127.0.0.1:" + server.getPort();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -547,9 +563,14 @@ class ControlPlaneCallsFuzzTest {
             }, HOLD.toMillis(), TimeUnit.MILLISECONDS);
         }
 
-        /** Waits for the Describes of an execution before to be answered or cancelled (its control plane closed). */
+        /**
+         * Waits for the Describes of an execution before to be answered or cancelled (its control plane closed), and
+         * for its connections to close: a probe dials a connection of its own, and one still open may yet bring a
+         * Describe that left before the close.
+         */
         void awaitIdle() {
-            await(held::isEmpty, "a Describe of an earlier execution still held: " + held.size());
+            await(() -> held.isEmpty() && connections.get() == 0, "a Describe or a connection of an earlier execution"
+                    + " still here: " + held.size() + " held, " + connections.get() + " connections");
         }
     }
 }
