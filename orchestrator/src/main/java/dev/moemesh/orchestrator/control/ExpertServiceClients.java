@@ -30,9 +30,11 @@ import java.util.concurrent.TimeUnit;
  * Describe as a probe of one an attention service reports unreachable.
  */
 final class ExpertServiceClients implements AutoCloseable {
-    private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
-    private final Set<ManagedChannel> probes = ConcurrentHashMap.newKeySet();
+    /** How long closing waits for the channels' calls to end. */
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+
+    private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+    private final Set<ManagedChannel> probes = ConcurrentHashMap.newKeySet(); // one channel a probe in flight
     private final MeshChannels mesh;
 
     ExpertServiceClients(MeshChannels mesh) {
