@@ -515,10 +515,11 @@ class ControlPlaneCallsFuzzTest {
      */
     private static final class HeldDescribes extends ExpertServiceGrpc.ExpertServiceImplBase {
         private static final Duration HOLD = Duration.ofMillis(50);
+        /** Marks a connection counted at transportReady, so one that never got ready is not taken off. */
+        private static final Attributes.Key<Boolean> COUNTED = Attributes.Key.create("counted");
         final Queue<String> violations = new ConcurrentLinkedQueue<>();
         final String address;
         private final Set<StreamObserver<DescribeResponse>> held = ConcurrentHashMap.newKeySet();
-        private static final Attributes.Key<Boolean> COUNTED = Attributes.Key.create("counted");
         private final AtomicInteger connections = new AtomicInteger();
         private final ScheduledExecutorService answering = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("fuzz-held-describes").unstarted(r));
@@ -535,7 +536,6 @@ class ControlPlaneCallsFuzzTest {
 
                             @Override
                             public void transportTerminated(Attributes transport) {
-                                // also called for a connection that never got ready, which was never counted
                                 if (transport.get(COUNTED) != null) connections.decrementAndGet();
                             }
                         }).build().start();
